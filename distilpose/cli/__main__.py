@@ -1,0 +1,5 @@
+import sys
+
+from distilpose.cli import main
+
+sys.exit(main())
