@@ -1,0 +1,50 @@
+"""`distilpose eval`: COCO keypoint AP of a results file (or, later, of a model run) against annotations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from distilpose.errors import DistilPoseError
+from distilpose.evaluation import METRIC_NAMES, evaluate_keypoints, format_metrics
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="COCO keypoint AP of predictions against annotations",
+        description=(
+            "Score keypoint predictions with the COCO keypoint benchmark (pycocotools): either a results file "
+            "(--results) or a model run on a folder of images (--model with --images)."
+        ),
+    )
+    parser.add_argument("--ann", required=True, metavar="FILE", help="COCO person-keypoint annotation file")
+    parser.add_argument("--results", metavar="RESULTS.json", help="COCO keypoint results file to score")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    model = parser.add_argument_group("model evaluation (instead of --results)")
+    model.add_argument("--model", metavar="NAME_OR_CHECKPOINT", help="model to run on the images")
+    model.add_argument("--images", metavar="DIR", help="folder holding the annotated images")
+    model.add_argument(
+        "--boxes",
+        default="gt",
+        metavar="gt|DETECTIONS.json",
+        help="person boxes: 'gt' for the annotated boxes, or a COCO detections file (default: gt)",
+    )
+    model.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
+    model.add_argument("--out", metavar="RESULTS.json", help="also save the model's results here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.results and args.model:
+        raise DistilPoseError("give either --results or --model, not both")
+    if args.model:
+        raise DistilPoseError("model evaluation needs the inference engine: not available yet")
+    if not args.results:
+        raise DistilPoseError("nothing to evaluate: give --results RESULTS.json (or --model with --images)")
+    metrics = evaluate_keypoints(args.ann, args.results)
+    if args.json:
+        print(json.dumps({name: metrics[name] for name in METRIC_NAMES}))
+    else:
+        print(format_metrics(metrics))
+    return 0
