@@ -27,12 +27,31 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        _give_normal_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+def _give_normal_mode(tmp: str, target: Path) -> None:
+    """mkstemp makes 0600 files; keep the target's mode, or use what a plain open() would give."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_current_umask()
+    os.chmod(tmp, mode)
+
+
+def _current_umask() -> int:
+    """Read the umask without os.umask's set-and-restore race (other threads may be creating files)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -69,6 +88,7 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], None]) ->
         writer(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        _give_normal_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

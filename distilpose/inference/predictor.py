@@ -1,0 +1,187 @@
+"""Top-down prediction: image + person boxes -> one :class:`Instance` per box, in image coordinates.
+
+One Predictor serves the CLI, the benchmarks, the app's live worker and pseudo-labelling, so preprocessing
+(crop, normalise) and decoding (flip test, heatmap DARK, back-projection) exist exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from distilpose.codecs import boxes_to_centers_scales, crop_images, crops_to_images, decode_heatmaps
+from distilpose.codecs.flip import FlipMode, flip_back_heatmaps, flip_back_regression
+from distilpose.data.normalize import normalize_image
+from distilpose.errors import DistilPoseError
+from distilpose.evaluation import rescore
+from distilpose.inference.runtimes import OnnxRuntime, Runtime, TorchRuntime
+from distilpose.types import Instance
+
+PADDING = 1.25  # box padding of the official top-down pipeline
+
+
+@dataclass
+class CropGeometry:
+    """Where a crop came from, so heatmaps in crop space can be drawn over the image."""
+
+    center: np.ndarray  # (2,) image px
+    scale: np.ndarray  # (2,) in units of 200 px
+    input_size_wh: tuple[int, int]
+    heatmap_size_wh: tuple[int, int]
+
+
+class Predictor:
+    """Runs a pose model on boxes. ``runtime`` is any :class:`Runtime`; ``spec`` the model's ModelSpec."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        spec,
+        flip: bool = False,
+        flip_mode: FlipMode = "corrected",
+        source: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.flip = flip
+        self.flip_mode = flip_mode
+        self.source = source or ("teacher" if spec.kind == "heatmap" else "student")
+        h, w = spec.input_size
+        self.input_size_wh = (int(w), int(h))
+        hh, hw = spec.heatmap_size
+        self.heatmap_size_wh = (int(hw), int(hh))
+
+    @classmethod
+    def from_model(
+        cls,
+        name_or_path: str | Path,
+        runtime: str = "torch",
+        flip: bool = False,
+        threads: int | None = None,
+        onnx_path: str | Path | None = None,
+    ) -> Predictor:
+        """Build from a registered name or checkpoint; ``runtime`` 'torch', 'torch-bf16' or 'onnx'."""
+        from distilpose.models.checkpoint import load_model
+
+        model, spec = load_model(name_or_path)
+        if runtime in ("torch", "torch-bf16"):
+            rt: Runtime = TorchRuntime(model, "bf16" if runtime == "torch-bf16" else "fp32", threads)
+        elif runtime == "onnx":
+            if onnx_path is None:
+                raise DistilPoseError(
+                    "the ONNX runtime needs an exported model: run `distilpose export` first"
+                )
+            rt = OnnxRuntime(onnx_path, threads)
+        else:
+            raise DistilPoseError(f"unknown runtime {runtime!r}; choose torch, torch-bf16 or onnx")
+        return cls(rt, spec, flip=flip)
+
+    # -- preprocessing -------------------------------------------------------------------------
+    def crops(
+        self, image_rgb: np.ndarray, boxes_xywh: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised (N, 3, H, W) crops and their (centers, scales)."""
+        w, h = self.input_size_wh
+        centers, scales = boxes_to_centers_scales(boxes_xywh, aspect_ratio=w / h, padding=PADDING)
+        crops = crop_images(image_rgb, centers, scales, 0.0, self.input_size_wh)
+        return normalize_image(crops), centers, scales
+
+    def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        if not self.flip:
+            return self.runtime.run(batch)
+        n = len(batch)
+        both = self.runtime.run(np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])], axis=0))
+        plain = {k: v[:n] for k, v in both.items()}
+        mirrored = {k: v[n:] for k, v in both.items()}
+        out = dict(plain)
+        if "coords" in plain:
+            coords, scores, sigmas = flip_back_regression(
+                mirrored["coords"],
+                mirrored.get("scores"),
+                mirrored.get("sigmas"),
+                self.input_size_wh[0],
+                self.flip_mode,
+            )
+            out["coords"] = (plain["coords"] + coords) * 0.5
+            if scores is not None:
+                out["scores"] = (plain["scores"] + scores) * 0.5
+            if sigmas is not None:
+                out["sigmas"] = (plain["sigmas"] + sigmas) * 0.5
+        if "heatmaps" in plain:
+            out["heatmaps"] = (plain["heatmaps"] + flip_back_heatmaps(mirrored["heatmaps"], shift=True)) * 0.5
+        return out
+
+    # -- prediction -----------------------------------------------------------------------------
+    def predict(
+        self,
+        image_rgb: np.ndarray,
+        boxes_xywh: np.ndarray,
+        box_scores: np.ndarray | None = None,
+        return_heatmaps: bool = False,
+    ) -> list[Instance]:
+        """One Instance per box. ``return_heatmaps`` adds ``extras['heatmaps']`` (K, h, w) in crop space
+        (the teacher's heatmaps, or a student's simulated heatmaps) and ``extras['crop']`` (CropGeometry)."""
+        boxes = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) == 0:
+            return []
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise DistilPoseError(f"expected an RGB image of shape (H, W, 3), got {image_rgb.shape}")
+        batch, centers, scales = self.crops(image_rgb, boxes)
+        out = self._run(batch)
+        coords, scores, sigmas, heatmaps = self._decode(out, centers, scales)
+        if return_heatmaps and heatmaps is None and sigmas is not None:
+            heatmaps = self._simulated(out)
+        box_scores = np.ones(len(boxes)) if box_scores is None else np.asarray(box_scores, dtype=np.float64)
+        instances = []
+        for i in range(len(boxes)):
+            kp = np.concatenate([coords[i], np.full((coords.shape[1], 1), 2.0)], axis=1)
+            inst = Instance(
+                keypoints=kp,
+                bbox=tuple(float(v) for v in boxes[i]),
+                scores=scores[i].astype(np.float64),
+                sigmas=None if sigmas is None else sigmas[i],
+                score=rescore(float(box_scores[i]), scores[i]),
+                source=self.source,
+            )
+            if return_heatmaps and heatmaps is not None:
+                inst.extras["heatmaps"] = heatmaps[i]
+                inst.extras["crop"] = CropGeometry(
+                    centers[i], scales[i], self.input_size_wh, self.heatmap_size_wh
+                )
+            instances.append(inst)
+        return instances
+
+    def _decode(self, out: dict[str, np.ndarray], centers: np.ndarray, scales: np.ndarray):
+        """Model outputs -> image-space coords (N,K,2), scores (N,K), sigmas (N,K,2) or None, heatmaps."""
+        heatmaps = out.get("heatmaps")
+        if "coords" in out:
+            crop_px = out["coords"].astype(np.float64) * np.asarray(self.input_size_wh, dtype=np.float64)
+            coords = crops_to_images(crop_px, centers, scales, self.input_size_wh)
+            scores = out["scores"].reshape(len(coords), -1).astype(np.float64)
+            sigmas = None
+            if "sigmas" in out:
+                # heatmap px -> image px: one heatmap px spans scale*200/heatmap_width image px
+                per_px = scales * 200.0 / np.asarray(self.heatmap_size_wh, dtype=np.float64)
+                sigmas = out["sigmas"].astype(np.float64) * per_px[:, None, :]
+            return coords, scores, sigmas, heatmaps
+        if heatmaps is not None:
+            coords_hm, maxvals = decode_heatmaps(heatmaps, dark=True)
+            coords = crops_to_images(coords_hm, centers, scales, self.heatmap_size_wh)
+            return coords, maxvals.astype(np.float64), None, heatmaps
+        raise DistilPoseError(
+            f"runtime {self.runtime.name} returned neither coords nor heatmaps: {sorted(out)}"
+        )
+
+    def _simulated(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        from distilpose.codecs.simulated import simulated_heatmaps
+
+        sim = simulated_heatmaps(
+            torch.from_numpy(out["coords"]).double(),
+            torch.from_numpy(out["sigmas"]).double(),
+            self.spec.heatmap_size,
+        )
+        return sim.float().numpy()

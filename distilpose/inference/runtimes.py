@@ -1,0 +1,111 @@
+"""Runtimes run a pose network on a preprocessed batch and return named numpy outputs.
+
+One small interface (``Runtime.run``) serves the Predictor, the benchmark and the app's live worker, so
+PyTorch and ONNX Runtime are interchangeable everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from distilpose.errors import DistilPoseError
+
+REGRESSION_OUTPUTS = ("coords", "scores", "sigmas")
+HEATMAP_OUTPUTS = ("heatmaps",)
+
+
+def output_names_for(kind: str) -> tuple[str, ...]:
+    """Names of the tensors ``forward_export`` returns for a model kind."""
+    if kind == "regression":
+        return REGRESSION_OUTPUTS
+    if kind == "heatmap":
+        return HEATMAP_OUTPUTS
+    raise DistilPoseError(f"unknown model kind {kind!r}")
+
+
+class Runtime(Protocol):
+    name: str
+    output_names: tuple[str, ...]
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run on an (N, 3, H, W) float32 ImageNet-normalised batch."""
+        ...
+
+
+class TorchRuntime:
+    """Eager PyTorch, fp32 or bf16 autocast. ``threads`` None keeps torch's global setting."""
+
+    def __init__(self, model, precision: str = "fp32", threads: int | None = None) -> None:
+        import torch
+
+        if precision not in ("fp32", "bf16"):
+            raise DistilPoseError(f"unknown precision {precision!r}; expected fp32 or bf16")
+        self._torch = torch
+        self.model = model.eval()
+        self.precision = precision
+        self.threads = threads
+        self.output_names = output_names_for(model.spec.kind)
+        self.name = "torch" if precision == "fp32" else "torch-bf16"
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        torch = self._torch
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"),
+        ):
+            outs = self.model.forward_export(x)
+        return {n: o.float().numpy() for n, o in zip(self.output_names, outs, strict=True)}
+
+
+def onnx_session_options(threads: int | None = None):
+    """ORT options for a process that also runs PyTorch and Qt: no spinning threads (they starve torch)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    return opts
+
+
+class OnnxRuntime:
+    """ONNX Runtime on the CPU execution provider."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, name: str = "onnx") -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise DistilPoseError(f"{path}: ONNX model not found")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=onnx_session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own exception types for corrupt files
+            raise DistilPoseError(f"{path}: not a loadable ONNX model ({exc})") from exc
+        self.path = path
+        self.name = name
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = tuple(o.name for o in self.session.get_outputs())
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        outs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        return dict(zip(self.output_names, outs, strict=True))
+
+
+def parse_runtime_list(text: str, allowed: Sequence[str]) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise DistilPoseError(f"unknown runtime(s) {unknown or text!r}; choose from {', '.join(allowed)}")
+    return names

@@ -1,0 +1,100 @@
+"""``make run`` (``python -m distilpose.app.launch``) on a machine without a display, and display detection."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+from distilpose.app.display import has_display, use_offscreen_if_headless
+from distilpose.app.paths import default_sample, resources_dir
+
+
+def test_display_detection() -> None:
+    assert not has_display({})
+    assert not has_display({"DISPLAY": ""})
+    assert has_display({"DISPLAY": ":0"})
+    assert has_display({"WAYLAND_DISPLAY": "wayland-0"})
+    assert has_display({"QT_QPA_PLATFORM": "offscreen"})
+    env: dict[str, str] = {}
+    assert use_offscreen_if_headless(env) and env == {"QT_QPA_PLATFORM": "offscreen"}
+    env = {"DISPLAY": ":1"}
+    assert not use_offscreen_if_headless(env) and env == {"DISPLAY": ":1"}
+
+
+def test_resources_are_found() -> None:
+    assert (resources_dir() / "samples").is_dir()
+    sample = default_sample()
+    assert sample is not None and sample.name == "astronaut.jpg"
+
+
+def test_launch_without_a_display_writes_the_screenshot(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "distilpose.app.launch"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = tmp_path / "out" / "distilpose-studio.png"
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No display found" in proc.stdout
+    assert f"Screenshot saved: {out}" in proc.stdout
+    shot = cv2.imread(str(out), cv2.IMREAD_COLOR)
+    assert shot is not None and shot.shape == (800, 1280, 3)
+    # The astronaut's orange suit fills much of the fitted 512x512 sample: the picture is not an empty window.
+    b, g, r = (shot[..., i].astype(int) for i in range(3))
+    orange = (r > 180) & (g > 60) & (g < 160) & (b < 90)
+    assert orange.sum() > 20_000
+
+
+_INTERACTIVE_SCRIPT = """
+import sys
+from PySide6.QtCore import QTimer
+from distilpose.app.main import application, main
+from distilpose.app.main_window import MainWindow
+
+app = application()
+
+def report():
+    win = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+    print("visible", win.isVisible())
+    print("image", win.state.image_path)
+    print("error", win.last_error)
+    app.quit()
+
+QTimer.singleShot(300, report)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_interactive(tmp_path: Path, *args: str) -> list[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERACTIVE_SCRIPT, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_interactive_start_opens_the_argument(tmp_path: Path) -> None:
+    sample = default_sample()
+    assert sample is not None
+    lines = _run_interactive(tmp_path, str(sample))
+    assert lines == ["visible True", f"image {sample}", "error None"]
+
+
+def test_interactive_start_with_a_bad_file_keeps_running(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.png"
+    lines = _run_interactive(tmp_path, str(missing))
+    assert lines == ["visible True", "image None", f"error {missing}: file not found"]
