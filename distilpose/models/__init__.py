@@ -1,0 +1,38 @@
+"""Pose models in plain PyTorch: registry, TokenPose teachers, DistilPose students, checkpoints, complexity.
+
+``create_model(name)`` builds a registered model; every model maps an ImageNet-normalised (N, 3, 256, 192)
+tensor to a :class:`PoseOutput` and has ``.spec`` and ``forward_export``. State-dict keys equal the official
+mmpose 0.x checkpoints (``backbone.*``, ``keypoint_head.*``).
+"""
+
+from __future__ import annotations
+
+from distilpose.models import distilpose, tokenpose  # noqa: F401  (registers the builders)
+from distilpose.models.base import TopDownModel
+from distilpose.models.checkpoint import (
+    init_backbone_from_teacher,
+    load_model,
+    load_state_dict_file,
+    load_weights,
+    save_weights,
+)
+from distilpose.models.complexity import count_macs, count_params
+from distilpose.models.outputs import PoseOutput
+from distilpose.models.registry import ModelSpec, create_model, list_models, model_spec, register_model
+
+__all__ = [
+    "ModelSpec",
+    "PoseOutput",
+    "TopDownModel",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "init_backbone_from_teacher",
+    "list_models",
+    "load_model",
+    "load_state_dict_file",
+    "load_weights",
+    "model_spec",
+    "register_model",
+    "save_weights",
+]

@@ -1,0 +1,260 @@
+"""Reading and writing weights safely: safetensors, plain torch state dicts and official mmpose .pth files.
+
+Nothing here ever unpickles code: torch files are read with ``weights_only=True`` (plus numpy scalars and
+arrays, which mmcv writes into checkpoint metadata), and a file that needs anything else is refused.
+Mismatches are reported in full (missing keys, unexpected keys, shape mismatches) because a silently
+half-loaded model is the worst outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file as _safetensors_load
+from safetensors.torch import save_file as _safetensors_save
+from torch import Tensor, nn
+
+from distilpose.atomic import atomic_write_with
+from distilpose.errors import CheckpointError
+from distilpose.models.registry import ModelSpec, create_model, list_models
+
+StateDict = dict[str, Tensor]
+PathLike = str | os.PathLike
+
+#: Format tag written into the metadata of every file :func:`save_weights` produces.
+FORMAT = "distilpose-studio/1"
+#: How many names an error message lists per category before "... and N more".
+MAX_LISTED = 20
+
+
+def _numpy_safe_globals() -> list[object]:
+    """numpy types that only rebuild plain data (mmcv stores numpy scores in checkpoint metadata)."""
+    core = getattr(np, "_core", None) or np.core
+    allowed: list[object] = [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype]
+    for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"):
+        allowed.append(type(np.dtype(name)))
+    return allowed
+
+
+def _is_safetensors(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if len(head) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 0 < header_len <= path.stat().st_size - 8
+
+
+def read_metadata(path: PathLike) -> dict[str, str]:
+    """The string metadata of a safetensors file ({} for torch files)."""
+    p = Path(path)
+    if not _is_safetensors(p):
+        return {}
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            return dict(fh.metadata() or {})
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from exc
+
+
+def _torch_load(path: Path) -> object:
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        try:
+            found = ", ".join(torch.serialization.get_unsafe_globals_in_checkpoint(path)) or "unknown"
+        except Exception:
+            found = "unknown"
+        raise CheckpointError(
+            f"{path}: refused: the file holds pickled code or objects ({found}); only tensors and plain "
+            "data are loaded. Re-save the weights as a state dict or as safetensors."
+        ) from exc
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def _unwrap(obj: object, source: str) -> StateDict:
+    """mmpose/mmcv {'state_dict': ...} or {'model': ...} -> flat state dict; 'module.' prefixes stripped."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{source}: expected a dict of tensors, found {type(obj).__name__}")
+    for wrapper in ("state_dict", "model"):
+        inner = obj.get(wrapper)
+        if isinstance(inner, Mapping) and not any(isinstance(v, Tensor) for v in obj.values()):
+            obj = inner
+            break
+    bad = [str(k) for k, v in obj.items() if not isinstance(v, Tensor) or not isinstance(k, str)]
+    if bad:
+        raise CheckpointError(f"{source}: entries that are not tensors: {_listing(bad)}")
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def load_state_dict_file(path: PathLike) -> StateDict:
+    """Read a safetensors or torch checkpoint into a flat ``{name: tensor}`` dict on the CPU."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    if _is_safetensors(p):
+        try:
+            return _unwrap(_safetensors_load(str(p), device="cpu"), str(p))
+        except CheckpointError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from exc
+    return _unwrap(_torch_load(p), str(p))
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown + (f", ... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+
+
+@dataclass
+class LoadReport:
+    """What a load did; ``ok`` when the checkpoint matched the model exactly."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self) -> str:
+        lines = []
+        if self.missing:
+            lines.append(f"  missing keys ({len(self.missing)}): {_listing(self.missing)}")
+        if self.unexpected:
+            lines.append(f"  unexpected keys ({len(self.unexpected)}): {_listing(self.unexpected)}")
+        if self.mismatched:
+            items = [f"{n} (expected {list(e)}, got {list(g)})" for n, e, g in self.mismatched]
+            lines.append(f"  shape mismatches ({len(items)}): {_listing(items)}")
+        return "\n".join(lines)
+
+
+def compare_state_dicts(expected: Mapping[str, Tensor], got: Mapping[str, Tensor]) -> LoadReport:
+    """Classify every key of a model state dict (``expected``) against a checkpoint (``got``)."""
+    report = LoadReport()
+    for name, ref in expected.items():
+        if name not in got:
+            report.missing.append(name)
+        elif tuple(got[name].shape) != tuple(ref.shape):
+            report.mismatched.append((name, tuple(ref.shape), tuple(got[name].shape)))
+        else:
+            report.loaded.append(name)
+    report.unexpected = [k for k in got if k not in expected]
+    return report
+
+
+def load_weights(
+    model: nn.Module, source: PathLike | Mapping[str, Tensor], strict: bool = True
+) -> LoadReport:
+    """Load a checkpoint file or state dict into ``model``.
+
+    ``strict=True`` raises CheckpointError listing missing keys, unexpected keys and shape mismatches;
+    ``strict=False`` loads the matching tensors and returns the report.
+    """
+    if isinstance(source, Mapping):
+        name, state = "state dict", _unwrap(source, "state dict")
+    else:
+        name, state = str(source), load_state_dict_file(source)
+    report = compare_state_dicts(model.state_dict(), state)
+    if not report.ok and strict:
+        arch = getattr(getattr(model, "spec", None), "name", type(model).__name__)
+        raise CheckpointError(f"{name}: checkpoint does not match model {arch!r}:\n{report.describe()}")
+    model.load_state_dict({k: state[k] for k in report.loaded}, strict=False)
+    return report
+
+
+def save_weights(model: nn.Module, path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
+    """Write the state dict as safetensors, atomically, with the model name under metadata 'model'."""
+    meta = {"format": FORMAT}
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        meta["model"] = spec.name
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError(f"metadata must map str to str; {key!r} -> {type(value).__name__}")
+        if key == "model" and "model" in meta and value != meta["model"]:
+            raise ValueError(f"metadata 'model' is {value!r} but the model is {meta['model']!r}")
+        meta[key] = value
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    atomic_write_with(path, lambda tmp: _safetensors_save(state, tmp, metadata=meta))
+
+
+@dataclass
+class BackboneInit:
+    loaded: list[str]
+    ignored: list[str]
+
+    def describe(self) -> str:
+        return (
+            f"initialised {len(self.loaded)} backbone tensors from the teacher; ignored {len(self.ignored)}"
+        )
+
+
+def init_backbone_from_teacher(
+    student: nn.Module, teacher: PathLike | Mapping[str, Tensor] | nn.Module
+) -> BackboneInit:
+    """Copy the teacher's backbone into the student's (DistilPose-L: HRNet-W48 stem + stages 1-3).
+
+    Like the official init (mmpose backbone ``load_checkpoint``): the ``backbone.`` prefix is stripped and
+    teacher tensors the student lacks (stage4, transition3, the extra stage-3 fusion outputs) are ignored.
+    Unlike it, every student backbone tensor must be found with the right shape, or CheckpointError.
+    """
+    if isinstance(teacher, nn.Module):
+        state, name = teacher.state_dict(), "teacher model"
+    elif isinstance(teacher, Mapping):
+        state, name = _unwrap(teacher, "teacher state dict"), "teacher state dict"
+    else:
+        state, name = load_state_dict_file(teacher), str(teacher)
+    if any(k.startswith("backbone.") for k in state):
+        state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
+    target = student.backbone.state_dict()
+    report = compare_state_dicts(target, state)
+    if report.missing or report.mismatched:
+        report.unexpected = []
+        raise CheckpointError(
+            f"{name}: teacher backbone does not cover the student backbone:\n{report.describe()}"
+        )
+    student.backbone.load_state_dict({k: state[k] for k in report.loaded}, strict=True)
+    return BackboneInit(loaded=report.loaded, ignored=report.unexpected)
+
+
+def load_model(
+    name_or_path: PathLike, *, arch: str | None = None, strict: bool = True
+) -> tuple[nn.Module, ModelSpec]:
+    """A registered name -> freshly built model; a checkpoint path -> model with its weights (eval mode).
+
+    The architecture comes from ``arch`` or from the safetensors metadata 'model' that
+    :func:`save_weights` writes; official mmpose .pth files carry no such name, so pass ``arch=``.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if not path.is_file():
+        if isinstance(name_or_path, os.PathLike) or os.sep in text or path.suffix:
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        model = create_model(text)  # raises UnknownModelError listing the available names
+        return model, model.spec
+    stored = read_metadata(path).get("model")
+    if arch is not None and stored is not None and arch != stored:
+        raise CheckpointError(f"{path}: the file is a {stored!r} checkpoint, not {arch!r}")
+    chosen = arch or stored
+    if chosen is None:
+        raise CheckpointError(
+            f"{path}: the checkpoint does not name its architecture; pass arch= (one of {', '.join(list_models())})"
+        )
+    model = create_model(chosen)
+    load_weights(model, path, strict=strict)
+    model.eval()
+    return model, model.spec

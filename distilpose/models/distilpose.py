@@ -1,0 +1,97 @@
+"""DistilPose regression students (official configs under configs/.../distilpose/coco/).
+
+All keep the teacher's token layout (64x48 feature, 4x3 patches -> 256 visual tokens, 17 keypoint tokens,
+D = 192), so the Token-distilling Encoder losses compare tokens 1:1 without a projection.
+
+``distilpose-s``: StemNet (256 ch) + 12-layer encoder + LN/Linear(192, 5) head (5.36M, 2.38 GFLOPs).
+``distilpose-l``: HRNet-W48 stages 1-3 (48 ch) + the same encoder/head (21.3M, 10.33 GFLOPs); its
+backbone is initialised from the teacher's (see ``checkpoint.init_backbone_from_teacher``).
+``distilpose-t``: this project's CPU-sized variant, not in the paper: a half-width StemNet (32 -> 128 ch,
+2 bottlenecks) and a 4-layer encoder with the same D/heads/token layout.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from distilpose.models.base import TopDownModel
+from distilpose.models.heads import DistilPoseHead
+from distilpose.models.hrnet import HRNet
+from distilpose.models.outputs import PoseOutput
+from distilpose.models.registry import ModelSpec, register_model
+from distilpose.models.stemnet import StemNet
+
+_TOKEN_LAYOUT = dict(feature_size=(64, 48), patch_size=(4, 3), dim=192, heads=8, mlp_ratio=3)
+
+
+class DistilPoseModel(TopDownModel):
+    """Regression student: forward -> PoseOutput(coords, scores, sigmas, vis_tokens, kpt_tokens)."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        in_channels: int,
+        depth: int = 12,
+        num_keypoints: int = 17,
+        use_sdpa: bool = True,
+    ):
+        head = DistilPoseHead(
+            in_channels, depth=depth, num_keypoints=num_keypoints, use_sdpa=use_sdpa, **_TOKEN_LAYOUT
+        )
+        super().__init__(backbone, head, (256, 192))
+
+    def forward(self, x: Tensor) -> PoseOutput:
+        self.check_input(x)
+        coords, scores, sigmas, kpt, vis = self.keypoint_head(self.backbone(x))
+        return PoseOutput(coords=coords, scores=scores, sigmas=sigmas, vis_tokens=vis, kpt_tokens=kpt)
+
+    def forward_export(self, x: Tensor) -> tuple[Tensor, ...]:
+        """(coords, scores, sigmas) for ONNX export."""
+        coords, scores, sigmas, _, _ = self.keypoint_head(self.backbone(x))
+        return coords, scores, sigmas
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-s",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-S: StemNet + 12-layer token encoder, regression head with sigmas and score",
+        paper_params_m=5.36,
+        paper_gflops=2.38,
+        paper_ap=71.6,
+        official_config="configs/body/2d_kpt_sview_rgb_img/distilpose/coco/DistilPose_S_coco_256x192.py",
+    )
+)
+def distilpose_s(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    return DistilPoseModel(StemNet(), 256, 12, num_keypoints, use_sdpa)
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-l",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-L: HRNet-W48 stages 1-3 + 12-layer token encoder, regression head",
+        paper_params_m=21.3,
+        paper_gflops=10.33,
+        paper_ap=74.4,
+        official_config="configs/body/2d_kpt_sview_rgb_img/distilpose/coco/DistilPose_L_coco_256x192.py",
+        notes="Train with the backbone initialised from the tokenpose-hrnet-w48 teacher's (stages 1-3).",
+    )
+)
+def distilpose_l(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    return DistilPoseModel(HRNet(width=48, num_stages=3), 48, 12, num_keypoints, use_sdpa)
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-t",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-T (this project, CPU-sized): half-width StemNet + 4-layer token encoder",
+        notes="Not in the paper. Same token layout as the teacher, so TDE and simulated heatmaps apply.",
+    )
+)
+def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    return DistilPoseModel(StemNet(width=32, num_blocks=2), 128, 4, num_keypoints, use_sdpa)

@@ -1,0 +1,109 @@
+"""Named model builders with their configuration beside them (timm-style).
+
+A family module decorates each builder with ``@register_model(ModelSpec(...))``; callers only ever use
+:func:`create_model`, :func:`list_models` and :func:`model_spec`, so adding a model touches one file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from distilpose.errors import UnknownModelError
+
+Builder = Callable[..., nn.Module]
+
+
+class ModelSpec(BaseModel):
+    """Static facts about a named model: geometry, outputs and the figures the paper reports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    family: str
+    kind: Literal["heatmap", "regression"]
+    description: str
+    input_size: tuple[int, int] = (256, 192)  # (H, W)
+    heatmap_size: tuple[int, int] = (64, 48)  # (H, W)
+    num_keypoints: int = Field(default=17, ge=1)
+    paper_params_m: float | None = None  # trainable parameters, millions, as the paper reports
+    paper_gflops: float | None = None  # the paper's "GFLOPs" (mmcv counter: MACs, no attention matmuls)
+    paper_ap: float | None = None  # COCO val2017 AP with detected boxes and flip test
+    official_config: str | None = None  # the official config file this architecture mirrors
+    licence: str = "Apache-2.0"
+    notes: str = ""
+
+
+_REGISTRY: dict[str, tuple[ModelSpec, Builder]] = {}
+
+
+def register_model(spec: ModelSpec) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(**overrides) -> nn.Module`` under ``spec.name``.
+
+    The decorated function, called directly, behaves like ``create_model(spec.name, ...)``: the model it
+    returns always carries ``.spec``.
+    """
+
+    def decorate(builder: Builder) -> Builder:
+        if spec.name in _REGISTRY:
+            raise ValueError(f"model {spec.name!r} is registered twice")
+        _REGISTRY[spec.name] = (spec, builder)
+
+        @functools.wraps(builder)
+        def build(**overrides: object) -> nn.Module:
+            return _finish(spec, builder, overrides)
+
+        return build
+
+    return decorate
+
+
+def _finish(spec: ModelSpec, builder: Builder, overrides: dict[str, object]) -> nn.Module:
+    model = builder(**overrides)
+    spec_updates = {k: v for k, v in overrides.items() if k in ModelSpec.model_fields}
+    model.spec = spec.model_copy(update=spec_updates) if spec_updates else spec
+    return model
+
+
+def _lookup(name: str) -> tuple[ModelSpec, Builder]:
+    _ensure_families_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        names = sorted(_REGISTRY)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownModelError(
+            f"unknown model {name!r}.{hint} Available models: {', '.join(names)}"
+        ) from None
+
+
+def list_models() -> list[str]:
+    """Registered model names, sorted."""
+    _ensure_families_loaded()
+    return sorted(_REGISTRY)
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; raises UnknownModelError listing the available names."""
+    return _lookup(name)[0]
+
+
+def create_model(name: str, **overrides: object) -> nn.Module:
+    """Build a registered model (random or official initialisation, no weights loaded).
+
+    ``overrides`` go to the builder (e.g. ``num_keypoints=``, ``use_sdpa=False``); the returned model's
+    ``.spec`` reflects overrides of spec fields.
+    """
+    spec, builder = _lookup(name)
+    return _finish(spec, builder, overrides)
+
+
+def _ensure_families_loaded() -> None:
+    # Importing the family modules runs their @register_model decorators.
+    from distilpose.models import distilpose, tokenpose  # noqa: F401

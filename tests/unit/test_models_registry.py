@@ -1,0 +1,60 @@
+"""Model registry: names, specs, overrides and the unknown-name error."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from distilpose.errors import DistilPoseError, UnknownModelError
+from distilpose.models import ModelSpec, create_model, list_models, model_spec
+from distilpose.models.distilpose import distilpose_t
+
+EXPECTED = {"distilpose-s", "distilpose-l", "distilpose-t", "tokenpose-hrnet-w48", "tokenpose-stemnet"}
+
+
+def test_list_models_holds_all_families():
+    names = list_models()
+    assert set(names) == EXPECTED
+    assert names == sorted(names)
+
+
+def test_specs_describe_geometry_and_kind():
+    s = model_spec("distilpose-s")
+    assert s.kind == "regression" and s.family == "distilpose"
+    assert s.input_size == (256, 192) and s.heatmap_size == (64, 48) and s.num_keypoints == 17
+    assert s.paper_params_m == 5.36 and s.paper_gflops == 2.38
+    assert model_spec("tokenpose-hrnet-w48").kind == "heatmap"
+    assert model_spec("distilpose-t").paper_gflops is None  # ours, not in the paper
+
+
+def test_spec_is_frozen():
+    with pytest.raises(pydantic.ValidationError):
+        model_spec("distilpose-s").name = "other"
+
+
+def test_unknown_model_lists_names_and_close_match():
+    with pytest.raises(UnknownModelError) as info:
+        create_model("distilpose-m")
+    msg = str(info.value)
+    assert "'distilpose-m'" in msg
+    for name in EXPECTED:
+        assert name in msg
+    assert "Did you mean 'distilpose-" in msg
+    assert isinstance(info.value, DistilPoseError)
+    with pytest.raises(UnknownModelError, match="Available models"):
+        model_spec("resnet50")
+
+
+def test_created_models_carry_spec_and_overrides():
+    m = create_model("distilpose-t", num_keypoints=5)
+    assert m.spec.name == "distilpose-t" and m.spec.num_keypoints == 5
+    assert m.keypoint_head.tokenhead.keypoint_token.shape == (1, 5, 192)
+    direct = distilpose_t()  # the decorated builder called directly also sets .spec
+    assert isinstance(direct.spec, ModelSpec) and direct.spec.num_keypoints == 17
+
+
+def test_register_twice_is_refused():
+    from distilpose.models.registry import register_model
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model(model_spec("distilpose-s"))(lambda **kw: None)
