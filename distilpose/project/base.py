@@ -1,0 +1,110 @@
+"""The connection every part of the store shares: its lifetime, transactions (with the audit log) and meta."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from distilpose.project.connection import now, translate_error
+from distilpose.project.errors import ProjectError
+from distilpose.project.records import to_json
+
+_S = TypeVar("_S", bound="StoreBase")
+
+
+class StoreBase:
+    """Holds the connection of one open project; see :class:`~distilpose.project.store.ProjectStore`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float):
+        self.path = path
+        self.folder = path.resolve().parent
+        self.timeout = timeout
+        self._conn: sqlite3.Connection | None = conn
+        self._depth = 0
+
+    def close(self) -> None:
+        """Close the connection (idempotent). The last connection to close folds the WAL back into the
+        file."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection, for read-only queries by the modules of this package (stats, export)."""
+        if self._conn is None:
+            raise ProjectError(f"{self.path}: the project is closed")
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version"))
+
+    # ----------------------------------------------------------------------------------------- transactions
+
+    @contextlib.contextmanager
+    def transaction(self, op: str | None = None, payload: dict | None = None) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable unit of work, logged in ``history`` as ``op`` with ``payload`` (read at commit
+        time, so a batch may fill it in as it goes). Nested calls join the outer transaction and are not
+        logged on their own. Any exception rolls everything back and is re-raised (SQLite errors as
+        ProjectError)."""
+        conn = self.conn
+        if self._depth:
+            self._depth += 1
+            try:
+                yield conn
+            finally:
+                self._depth -= 1
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path, self.timeout) from None
+        self._depth = 1
+        try:
+            yield conn
+            if op is not None:
+                conn.execute(
+                    "INSERT INTO history (time, op, payload) VALUES (?, ?, ?)",
+                    (now(), op, to_json(payload or {}, f"history payload of {op}")),
+                )
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translate_error(exc, self.path, self.timeout) from exc
+            raise
+        finally:
+            self._depth = 0
+
+    # ----------------------------------------------------------------------------------------- meta
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        if key == "schema_version":
+            raise ProjectError(f"{self.path}: the schema version is managed by the migrations")
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, str(value)),
+            )
+
+    def _json(self, value: Any, what: str) -> str:
+        try:
+            return to_json(value, what)
+        except ValueError as exc:
+            raise ProjectError(f"{self.path}: {exc}") from None

@@ -1,0 +1,17 @@
+"""Errors of the project store. Each message starts with the project file, so a user knows which one."""
+
+from __future__ import annotations
+
+from distilpose.errors import DistilPoseError
+
+
+class ProjectError(DistilPoseError):
+    """A project file that cannot be used, or an edit that refers to something the project does not hold."""
+
+
+class ProjectLockedError(ProjectError):
+    """Another process (or another connection) holds the project's write lock longer than the busy timeout."""
+
+
+class ProjectVersionError(ProjectError):
+    """The project was written by a newer DistilPose Studio whose schema this code does not know."""

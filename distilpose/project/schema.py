@@ -1,0 +1,145 @@
+"""The project file's schema as an ordered list of migrations, and the code that applies them.
+
+A new project runs every migration from nothing, so the upgrade path is exercised on every project ever
+created, not only on old ones. A step is a tuple of SQL statements (or a callable for data fixes) and is never
+edited once released: change the schema by appending a step. All pending steps run in one transaction, so an
+upgrade either completes or leaves the file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: ``PRAGMA application_id``: lets ``file(1)`` and other tools tell a DistilPose project from any SQLite file.
+APPLICATION_ID = 0x44505354  # "DPST"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int  # the schema version after this step
+    description: str
+    steps: Sequence[str | Callable[[sqlite3.Connection], None]]
+
+
+# Version 1: the architecture sketch's tables (meta, media, frames, instances, keypoints, jobs, history).
+V1_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE media (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('image', 'video', 'folder')),
+        size INTEGER,
+        hash TEXT,
+        added TEXT NOT NULL
+    )""",
+    """CREATE TABLE frames (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        split TEXT NOT NULL DEFAULT 'none' CHECK (split IN ('train', 'val', 'test', 'none')),
+        UNIQUE (media_id, idx)
+    )""",
+    """CREATE TABLE instances (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('user', 'student', 'teacher', 'import')),
+        track_id INTEGER,
+        bbox_x REAL, bbox_y REAL, bbox_w REAL, bbox_h REAL,
+        score REAL,
+        verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    )""",
+    "CREATE INDEX instances_frame ON instances(frame_id)",
+    """CREATE TABLE keypoints (
+        instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        k INTEGER NOT NULL CHECK (k >= 0),
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        v INTEGER NOT NULL CHECK (v IN (0, 1, 2)),
+        score REAL,
+        PRIMARY KEY (instance_id, k)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        config TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        pid INTEGER,
+        paths TEXT NOT NULL DEFAULT '{}',
+        metrics TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        op TEXT NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+)
+
+# Version 2: what annotation review needs (suggested frames, student uncertainty, COCO fields kept for exact
+# round trips, image size) and job bookkeeping for the job manager.
+V2_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE media ADD COLUMN width INTEGER",
+    "ALTER TABLE media ADD COLUMN height INTEGER",
+    "ALTER TABLE media ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE frames ADD COLUMN suggested INTEGER NOT NULL DEFAULT 0 CHECK (suggested IN (0, 1))",
+    "ALTER TABLE frames ADD COLUMN suggest_reason TEXT",
+    "ALTER TABLE frames ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE instances ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE keypoints ADD COLUMN sigma_x REAL",
+    "ALTER TABLE keypoints ADD COLUMN sigma_y REAL",
+    "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'",
+    "ALTER TABLE jobs ADD COLUMN created TEXT",
+    "ALTER TABLE jobs ADD COLUMN updated TEXT",
+    "CREATE INDEX keypoints_score ON keypoints(score) WHERE score IS NOT NULL",
+    "CREATE INDEX frames_split ON frames(split)",
+    "CREATE INDEX frames_suggested ON frames(suggested) WHERE suggested = 1",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial tables", V1_STATEMENTS),
+    Migration(2, "review fields, sigmas, COCO extras, job kind and times", V2_STATEMENTS),
+)
+
+#: The schema version this code writes; a project with a larger one is refused (it may hold data we'd lose).
+CURRENT_VERSION: int = MIGRATIONS[-1].version
+
+
+def read_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version recorded in ``meta``; None when the database has no ``meta`` table (not a
+    project)."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        return None
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> list[Migration]:
+    """Apply every step after ``from_version`` in one transaction (the connection must be in autocommit mode,
+    ``isolation_level=None``). Returns the steps applied."""
+    pending = [m for m in MIGRATIONS if m.version > from_version]
+    if not pending:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for migration in pending:
+            for step in migration.steps:
+                if callable(step):
+                    step(conn)
+                else:
+                    conn.execute(step)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(CURRENT_VERSION),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return pending

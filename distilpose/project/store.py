@@ -1,0 +1,554 @@
+"""The project store: one portable SQLite file holding media, frames, instances, keypoints, jobs and an audit
+log.
+
+Durability. Every edit is one ``BEGIN IMMEDIATE ... COMMIT`` transaction, committed when it is made
+(autosave): killing the process loses nothing that an edit call returned from. The journal is WAL (readers
+never block the writer, a commit appends to one file) with ``synchronous=FULL``: each commit is fsynced, so an
+edit survives a power cut as well as a killed process. NORMAL would only survive the latter; one fsync per
+user edit costs a few milliseconds, nothing next to the edit, and a bulk import is one transaction (one fsync)
+however large.
+
+Undo. Each edit returns what its inverse needs: ``add_*`` returns the new id (inverse: ``delete_*``), a delete
+returns the removed rows (inverse: ``restore_instance`` / ``restore``, which bring back the SAME ids), an edit
+of one instance returns the full previous :class:`Instance` (inverse: :meth:`ProjectStore.replace_instance`,
+which also restores its ``updated`` time, so undo gives back the exact previous state).
+:mod:`distilpose.project.edits` wraps this as data for a ``QUndoCommand``.
+
+Threads. A :class:`ProjectStore` (one SQLite connection) belongs to the thread that opened it; SQLite's
+``check_same_thread`` enforces it. A worker thread or process opens its own store on the same file: WAL lets
+it read while the GUI writes, and writers wait for each other up to ``timeout`` seconds, then get a
+:class:`ProjectLockedError` (the edit did not happen: the GUI keeps its undo stack as it was).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distilpose.keypoints import NUM_KEYPOINTS
+from distilpose.project import files
+from distilpose.project.connection import backup, check_file, configure, connect, now, translate_error
+from distilpose.project.errors import ProjectError, ProjectVersionError
+from distilpose.project.jobs import StoreJobs
+from distilpose.project.queries import StoreQueries
+from distilpose.project.records import (
+    INSTANCE_COLUMNS,
+    KEYPOINT_COLUMNS,
+    MEDIA_KINDS,
+    Snapshot,
+    check_instance,
+    keypoint_rows,
+    stored_extras,
+)
+from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, read_version
+from distilpose.project.transform import copy_instance, moved_instance
+from distilpose.types import SOURCES, Instance
+
+PathLike = str | os.PathLike
+
+_PREDICTION_SOURCES = ("student", "teacher")
+_INSERT_INSTANCE = "INSERT INTO instances ({}) VALUES ({})".format(
+    ", ".join(INSTANCE_COLUMNS), ", ".join("?" * len(INSTANCE_COLUMNS))
+)
+_INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
+    ", ".join(KEYPOINT_COLUMNS), ", ".join("?" * len(KEYPOINT_COLUMNS))
+)
+#: Tables of a media's subtree, parents first (the order rows are restored in).
+_TREE = ("media", "frames", "instances", "keypoints")
+
+
+class ProjectStore(StoreQueries, StoreJobs):
+    """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
+    :meth:`close`."""
+
+    # ----------------------------------------------------------------------------------------- open / close
+
+    @classmethod
+    def create(cls, path: PathLike, *, timeout: float = 5.0) -> ProjectStore:
+        """A new, empty project at ``path`` (which must not exist yet)."""
+        p = Path(path)
+        if p.exists():
+            raise ProjectError(f"{p}: already exists; open it, or choose another file name")
+        if not p.parent.is_dir():
+            raise ProjectError(f"{p}: the folder {p.parent} does not exist")
+        try:
+            conn = connect(p, timeout)
+        except sqlite3.Error as exc:
+            raise ProjectError(f"{p}: cannot create the project file: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            configure(conn)
+            migrate(conn, 0)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("created", now()), ("project_id", uuid.uuid4().hex)],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.close()
+            with contextlib.suppress(OSError):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{p}{suffix}").unlink(missing_ok=True)
+            raise translate_error(exc, p, timeout) from None
+        return cls(p, conn, timeout)
+
+    @classmethod
+    def open(cls, path: PathLike, *, timeout: float = 5.0) -> ProjectStore:
+        """Open an existing project, upgrading an older schema (after copying the file to
+        ``<name>.v<old>.bak``). Refuses, without touching the file, anything that is not a project of a
+        schema version this code knows."""
+        p = Path(path)
+        check_file(p)
+        try:
+            conn = connect(p, timeout)
+        except sqlite3.Error as exc:
+            raise ProjectError(f"{p}: cannot open: {exc}") from None
+        try:
+            version = read_version(conn)
+            if version is None:
+                raise ProjectError(
+                    f"{p}: a SQLite database but not a DistilPose project (it has no schema version in a "
+                    "'meta' table)"
+                )
+            if version > CURRENT_VERSION:
+                raise ProjectVersionError(
+                    f"{p}: project schema version {version} is newer than this DistilPose Studio supports "
+                    f"({CURRENT_VERSION}); open it with a newer version of the app"
+                )
+            configure(conn)
+            if version < CURRENT_VERSION:
+                backup(conn, p, version)
+                migrate(conn, version)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate_error(exc, p, timeout) from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(p, conn, timeout)
+
+    # ----------------------------------------------------------------------------------------- media
+
+    def add_media(
+        self,
+        path: PathLike,
+        kind: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        extra: Mapping | None = None,
+        must_exist: bool = True,
+        media_id: int | None = None,
+    ) -> int:
+        """Register an image, video or image folder; returns its id. The path is stored relative to the
+        project folder. ``must_exist=False`` records a file that is not there (yet), without size or hash."""
+        p = Path(path)
+        exists = p.exists()
+        if must_exist and not exists:
+            raise ProjectError(f"{self.path}: cannot add media {p}: file not found")
+        kind = kind or files.guess_kind(p)
+        if kind not in MEDIA_KINDS:
+            raise ProjectError(
+                f"{self.path}: cannot add media {p}: not an image, a video or a folder (kind {kind!r}); "
+                f"known image suffixes {', '.join(files.IMAGE_SUFFIXES)}, "
+                f"video suffixes {', '.join(files.VIDEO_SUFFIXES)}"
+            )
+        stored = files.to_stored(p, self.folder)
+        existing = self.find_media(p)
+        if existing is not None:
+            raise ProjectError(f"{self.path}: {p} is already in the project (media {existing.id})")
+        if media_id is not None and self.exists("media", media_id):
+            raise ProjectError(f"{self.path}: media id {media_id} is taken")
+        size = p.stat().st_size if exists and p.is_file() else None
+        digest = files.file_digest(p) if exists and p.is_file() else None
+        extra_json = self._json(extra or {}, "media extra")
+        payload = {"path": stored, "kind": kind}
+        with self.transaction("add_media", payload) as conn:
+            cur = conn.execute(
+                "INSERT INTO media (id, path, kind, size, hash, width, height, added, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _opt_int(media_id),
+                    stored,
+                    kind,
+                    size,
+                    digest,
+                    _opt_int(width),
+                    _opt_int(height),
+                    now(),
+                    extra_json,
+                ),
+            )
+            payload["media_id"] = int(cur.lastrowid)
+        return payload["media_id"]
+
+    def delete_media(self, media_id: int) -> Snapshot:
+        """Remove a media with its frames and instances; the snapshot lets :meth:`restore` bring them back."""
+        self._require("media", media_id)
+        with self.transaction("delete_media", {"media_id": media_id}) as conn:
+            snap = self._snapshot("media", media_id)
+            conn.execute("DELETE FROM media WHERE id = ?", (int(media_id),))
+        return snap
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put back what :meth:`delete_media` or :meth:`delete_frame` removed, with the same ids."""
+        if self.exists(snapshot.table, snapshot.id):
+            raise ProjectError(
+                f"{self.path}: cannot restore {snapshot.table} {snapshot.id}: the id is in use"
+            )
+        with self.transaction("restore", {"table": snapshot.table, "id": snapshot.id}) as conn:
+            for table in _TREE:
+                if table in snapshot.rows:
+                    columns, rows = snapshot.rows[table]
+                    marks = ", ".join("?" * len(columns))
+                    conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    # ----------------------------------------------------------------------------------------- frames
+
+    def add_frame(
+        self,
+        media_id: int,
+        index: int = 0,
+        *,
+        split: str = "none",
+        extra: Mapping | None = None,
+        frame_id: int | None = None,
+    ) -> int:
+        """A frame of a media (an image has one frame, index 0; a video one per frame index annotated)."""
+        media = self.media(media_id)
+        if not isinstance(index, (int, np.integer)) or index < 0:
+            raise ProjectError(f"{self.path}: frame index must be an integer >= 0, got {index!r}")
+        if media.kind == "image" and index != 0:
+            raise ProjectError(
+                f"{self.path}: media {media_id} is an image: its only frame index is 0, not {index}"
+            )
+        self._check_split(split)
+        if self.frame_at(media_id, int(index)) is not None:
+            raise ProjectError(f"{self.path}: media {media_id} already has a frame {index}")
+        if frame_id is not None and self.exists("frames", frame_id):
+            raise ProjectError(f"{self.path}: frame id {frame_id} is taken")
+        extra_json = self._json(extra or {}, "frame extra")
+        payload = {"media_id": media_id, "index": int(index)}
+        with self.transaction("add_frame", payload) as conn:
+            cur = conn.execute(
+                "INSERT INTO frames (id, media_id, idx, split, extra) VALUES (?, ?, ?, ?, ?)",
+                (_opt_int(frame_id), int(media_id), int(index), split, extra_json),
+            )
+            payload["frame_id"] = int(cur.lastrowid)
+        return payload["frame_id"]
+
+    def delete_frame(self, frame_id: int) -> Snapshot:
+        self._require("frames", frame_id)
+        with self.transaction("delete_frame", {"frame_id": frame_id}) as conn:
+            snap = self._snapshot("frames", frame_id)
+            conn.execute("DELETE FROM frames WHERE id = ?", (int(frame_id),))
+        return snap
+
+    def set_split(self, frame_id: int, split: str) -> str:
+        """Returns the previous split."""
+        return self.set_splits({frame_id: split})[frame_id]
+
+    def set_splits(self, splits: Mapping[int, str]) -> dict[int, str]:
+        """Assign many frames at once (one transaction); returns the previous split of each."""
+        for split in set(splits.values()):
+            self._check_split(split)
+        previous = {}
+        for frame_id in splits:
+            previous[frame_id] = self.frame(frame_id).split
+        with self.transaction("set_splits", {"count": len(splits)}) as conn:
+            conn.executemany(
+                "UPDATE frames SET split = ? WHERE id = ?", [(s, int(f)) for f, s in splits.items()]
+            )
+        return previous
+
+    def set_suggested(
+        self, frame_id: int, suggested: bool, reason: str | None = None
+    ) -> tuple[bool, str | None]:
+        """Flag a frame for review (e.g. 'teacher/student disagree'); returns the previous (flag, reason)."""
+        before = self.frame(frame_id)
+        reason = reason if suggested else None
+        with self.transaction("set_suggested", {"frame_id": frame_id, "suggested": bool(suggested)}) as conn:
+            conn.execute(
+                "UPDATE frames SET suggested = ?, suggest_reason = ? WHERE id = ?",
+                (int(bool(suggested)), reason, int(frame_id)),
+            )
+        return before.suggested, before.suggest_reason
+
+    # ----------------------------------------------------------------------------------------- instances
+
+    def add_instance(
+        self, frame_id: int, instance: Instance, *, verified: bool = False, instance_id: int | None = None
+    ) -> int:
+        """Store a new instance on a frame; returns its id (a fresh one unless ``instance_id`` is given).
+        ``extras`` keys the store owns (id, frame_id, ...) are ignored: use :meth:`restore_instance` to put a
+        deleted instance back under its old id."""
+        self._require("frames", frame_id)
+        if instance_id is not None and self.exists("instances", instance_id):
+            raise ProjectError(f"{self.path}: instance id {instance_id} is taken")
+        stamp = now()
+        return self._insert_instance(
+            "add_instance", frame_id, instance, _opt_int(instance_id), bool(verified), stamp, stamp
+        )
+
+    def restore_instance(self, instance: Instance) -> int:
+        """Put back an instance returned by :meth:`delete_instance`: same id, frame, flags and times."""
+        ex = instance.extras
+        missing = [k for k in ("id", "frame_id", "verified", "created", "updated") if k not in ex]
+        if missing:
+            raise ProjectError(f"{self.path}: cannot restore an instance without extras {missing}")
+        if self.exists("instances", ex["id"]):
+            raise ProjectError(f"{self.path}: cannot restore instance {ex['id']}: the id is in use")
+        self._require("frames", ex["frame_id"])
+        return self._insert_instance(
+            "restore_instance",
+            ex["frame_id"],
+            instance,
+            ex["id"],
+            bool(ex["verified"]),
+            ex["created"],
+            ex["updated"],
+        )
+
+    def _insert_instance(
+        self,
+        op: str,
+        frame_id: int,
+        inst: Instance,
+        iid: int | None,
+        verified: bool,
+        created: str,
+        updated: str,
+    ) -> int:
+        self._check_instance(inst)
+        extra_json = self._json(stored_extras(inst.extras), "instance extras")
+        payload: dict[str, Any] = {"frame_id": frame_id, "source": inst.source}
+        with self.transaction(op, payload) as conn:
+            cur = conn.execute(
+                _INSERT_INSTANCE,
+                (iid, int(frame_id), inst.source, _opt_int(inst.track_id), *_bbox_values(inst.bbox),
+                 _opt_float(inst.score), int(verified), created, updated, extra_json),
+            )  # fmt: skip
+            new_id = int(cur.lastrowid)
+            conn.executemany(
+                _INSERT_KEYPOINT,
+                keypoint_rows(new_id, inst),
+            )
+            payload["instance_id"] = new_id
+        return new_id
+
+    def delete_instance(self, instance_id: int) -> Instance:
+        """Remove an instance; returns it whole (with its id, frame and times in ``extras``) for undo."""
+        before = self.instance(instance_id)
+        with self.transaction("delete_instance", {"instance_id": instance_id}) as conn:
+            conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
+        return before
+
+    def replace_instance(self, instance: Instance) -> Instance:
+        """Overwrite the stored state of instance ``extras['id']`` (keypoints, box, scores, source, flags,
+        times when given); returns the previous state. The universal inverse of every single-instance edit."""
+        iid = instance.extras.get("id")
+        if iid is None:
+            raise ProjectError(f"{self.path}: replace_instance needs extras['id']")
+        before = self.instance(iid)
+        frame_id = instance.extras.get("frame_id", before.extras["frame_id"])
+        if frame_id != before.extras["frame_id"]:
+            raise ProjectError(
+                f"{self.path}: instance {iid} is on frame {before.extras['frame_id']}, not {frame_id}; "
+                "moving an instance between frames is delete + add"
+            )
+        self._check_instance(instance)
+        verified = bool(instance.extras.get("verified", before.extras["verified"]))
+        updated = instance.extras.get("updated", now())
+        self._write_instance("replace_instance", before, instance, verified, updated, {"instance_id": iid})
+        return before
+
+    def move_keypoint(self, instance_id: int, k: int, x: float, y: float) -> Instance:
+        """Put keypoint ``k`` at (x, y); a keypoint that was not labelled (v = 0) becomes visible (v = 2)."""
+        inst = self.instance(instance_id)
+        k = self._check_k(k)
+        v = int(inst.keypoints[k, 2]) or 2
+        return self._edit_keypoint("move_keypoint", inst, k, x, y, v)
+
+    def set_visibility(self, instance_id: int, k: int, v: int) -> Instance:
+        """COCO visibility of keypoint ``k``: 0 not labelled, 1 occluded, 2 visible. The position is kept (an
+        export writes 0, 0 for v = 0), so toggling back to 1 or 2 finds the point where it was."""
+        inst = self.instance(instance_id)
+        k = self._check_k(k)
+        x, y = inst.keypoints[k, :2]
+        return self._edit_keypoint("set_visibility", inst, k, x, y, v)
+
+    def set_keypoint(self, instance_id: int, k: int, x: float, y: float, v: int) -> Instance:
+        inst = self.instance(instance_id)
+        return self._edit_keypoint("set_keypoint", inst, self._check_k(k), x, y, v)
+
+    def _edit_keypoint(self, op: str, before: Instance, k: int, x: float, y: float, v: int) -> Instance:
+        if v not in (0, 1, 2):
+            raise ProjectError(f"{self.path}: visibility must be 0, 1 or 2, got {v!r}")
+        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+            raise ProjectError(f"{self.path}: keypoint position must be finite, got ({x!r}, {y!r})")
+        after = copy_instance(before)
+        after.keypoints[k] = (float(x), float(y), int(v))
+        payload = {"instance_id": before.extras["id"], "k": k, "x": float(x), "y": float(y), "v": int(v)}
+        self._write_instance(op, before, after, before.extras["verified"], now(), payload)
+        return before
+
+    def move_instance(
+        self,
+        instance_id: int,
+        dx: float = 0.0,
+        dy: float = 0.0,
+        scale: float = 1.0,
+        center: tuple[float, float] | None = None,
+    ) -> Instance:
+        """Scale about ``center`` (default: the box centre, else the labelled keypoints' mean), then translate
+        by (dx, dy): labelled keypoints, box, sigmas and the COCO area/polygons follow; an RLE mask, which
+        cannot follow, is dropped."""
+        if not all(math.isfinite(float(t)) for t in (dx, dy, scale)) or scale <= 0:
+            raise ProjectError(
+                f"{self.path}: move needs finite dx, dy and a scale > 0, got {dx!r}, {dy!r}, {scale!r}"
+            )
+        before = self.instance(instance_id)
+        after, (cx, cy) = moved_instance(before, dx, dy, scale, center)
+        payload = {"instance_id": instance_id, "dx": dx, "dy": dy, "scale": scale, "center": [cx, cy]}
+        self._write_instance("move_instance", before, after, before.extras["verified"], now(), payload)
+        return before
+
+    def set_bbox(self, instance_id: int, bbox: tuple[float, float, float, float] | None) -> Instance:
+        before = self.instance(instance_id)
+        after = copy_instance(before)
+        after.bbox = None if bbox is None else tuple(float(b) for b in bbox)  # type: ignore[assignment]
+        self._check_instance(after)
+        payload = {"instance_id": instance_id, "bbox": after.bbox}
+        self._write_instance("set_bbox", before, after, before.extras["verified"], now(), payload)
+        return before
+
+    def set_track(self, instance_id: int, track_id: int | None) -> Instance:
+        before = self.instance(instance_id)
+        after = copy_instance(before)
+        after.track_id = None if track_id is None else int(track_id)
+        payload = {"instance_id": instance_id, "track_id": after.track_id}
+        self._write_instance("set_track", before, after, before.extras["verified"], now(), payload)
+        return before
+
+    def set_verified(self, instance_id: int, verified: bool = True) -> Instance:
+        """Mark an instance as checked by a person (only verified instances go into ``--only-verified``)."""
+        before = self.instance(instance_id)
+        payload = {"instance_id": instance_id, "verified": bool(verified)}
+        self._write_instance("set_verified", before, before, bool(verified), now(), payload)
+        return before
+
+    def accept_prediction(self, instance_id: int) -> Instance:
+        """A person accepts a model's instance: it becomes a verified 'user' instance;
+        ``extras['accepted_from']`` keeps which model made it."""
+        before = self.instance(instance_id)
+        self._require_prediction(before, "accept")
+        after = copy_instance(before)
+        after.source = "user"
+        after.extras["accepted_from"] = before.source
+        self._write_instance("accept_prediction", before, after, True, now(), {"instance_id": instance_id})
+        return before
+
+    def reject_prediction(self, instance_id: int) -> Instance:
+        """Delete a model's instance; returns it for undo (:meth:`restore_instance`)."""
+        before = self.instance(instance_id)
+        self._require_prediction(before, "reject")
+        with self.transaction("reject_prediction", {"instance_id": instance_id}) as conn:
+            conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
+        return before
+
+    def _write_instance(
+        self, op: str, before: Instance, after: Instance, verified: bool, updated: str, payload: dict
+    ) -> None:
+        """Write ``after`` over ``before``: the instance row and only the keypoint rows that changed."""
+        iid = before.extras["id"]
+        extra_json = self._json(stored_extras(after.extras), "instance extras")
+        old_rows = keypoint_rows(iid, before)
+        new_rows = keypoint_rows(iid, after)
+        changed = [new[2:] + (iid, new[1]) for old, new in zip(old_rows, new_rows, strict=True) if old != new]
+        with self.transaction(op, payload) as conn:
+            conn.execute(
+                "UPDATE instances SET source = ?, track_id = ?, "
+                "bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?, "
+                "score = ?, verified = ?, updated = ?, extra = ? WHERE id = ?",
+                (after.source, _opt_int(after.track_id), *_bbox_values(after.bbox), _opt_float(after.score),
+                 int(verified), updated, extra_json, iid),
+            )  # fmt: skip
+            conn.executemany(
+                "UPDATE keypoints SET x = ?, y = ?, v = ?, score = ?, sigma_x = ?, sigma_y = ? "
+                "WHERE instance_id = ? AND k = ?",
+                changed,
+            )
+
+    # ----------------------------------------------------------------------------------------- helpers
+
+    def _require(self, table: str, row_id: int) -> None:
+        if not self.exists(table, row_id):
+            what = {"media": "media", "frames": "frame", "instances": "instance"}[table]
+            raise ProjectError(f"{self.path}: no {what} {row_id} in this project")
+
+    def _require_prediction(self, inst: Instance, verb: str) -> None:
+        if inst.source not in _PREDICTION_SOURCES:
+            raise ProjectError(
+                f"{self.path}: cannot {verb} instance {inst.extras['id']}: it is not a model prediction "
+                f"(source {inst.source!r})"
+            )
+
+    def _check_k(self, k: int) -> int:
+        if not isinstance(k, (int, np.integer)) or not 0 <= k < NUM_KEYPOINTS:
+            raise ProjectError(f"{self.path}: keypoint index must be 0..{NUM_KEYPOINTS - 1}, got {k!r}")
+        return int(k)
+
+    def _check_instance(self, inst: Instance) -> None:
+        if inst.source not in SOURCES:
+            raise ProjectError(f"{self.path}: unknown instance source {inst.source!r}")
+        try:
+            check_instance(inst)
+        except ValueError as exc:
+            raise ProjectError(f"{self.path}: invalid instance: {exc}") from None
+
+    def _snapshot(self, table: str, row_id: int) -> Snapshot:
+        """Every row of the subtree under one media or frame, parents first."""
+        conn = self.conn
+        if table == "media":
+            media_sel, frame_sel = "id = ?", "media_id = ?"
+        else:
+            media_sel, frame_sel = None, "id = ?"
+        frames = f"SELECT id FROM frames WHERE {frame_sel}"
+        queries = {
+            "frames": f"SELECT * FROM frames WHERE {frame_sel}",
+            "instances": f"SELECT * FROM instances WHERE frame_id IN ({frames})",
+            "keypoints": f"SELECT * FROM keypoints WHERE instance_id IN "
+            f"(SELECT id FROM instances WHERE frame_id IN ({frames}))",
+        }
+        if media_sel:
+            queries = {"media": f"SELECT * FROM media WHERE {media_sel}", **queries}
+        rows = {}
+        for name, sql in queries.items():
+            cur = conn.execute(sql, (int(row_id),))
+            rows[name] = (tuple(d[0] for d in cur.description), cur.fetchall())
+        return Snapshot(table=table, id=row_id, rows=rows)
+
+
+# --------------------------------------------------------------------------------------------- module helpers
+
+
+def _bbox_values(bbox: tuple | None) -> tuple:
+    return (None,) * 4 if bbox is None else tuple(float(b) for b in bbox)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    """numpy integers (a tracker's ids) as plain ints: sqlite3 cannot bind them."""
+    return None if value is None else int(value)
