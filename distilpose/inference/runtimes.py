@@ -49,7 +49,7 @@ class TorchRuntime:
         self.model = model.eval()
         self.precision = precision
         self.threads = threads
-        self.output_names = output_names_for(model.spec.kind)
+        self.output_names = getattr(model, "output_names", None) or output_names_for(model.spec.kind)
         self.name = "torch" if precision == "fp32" else "torch-bf16"
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:

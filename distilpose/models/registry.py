@@ -37,6 +37,12 @@ class ModelSpec(BaseModel):
     official_config: str | None = None  # the official config file this architecture mirrors
     licence: str = "Apache-2.0"
     notes: str = ""
+    #: "teacher" or "student"; None means: heatmap models teach, regression models are students.
+    role: Literal["teacher", "student"] | None = None
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.role == "teacher" or (self.role is None and self.kind == "heatmap")
 
 
 _REGISTRY: dict[str, tuple[ModelSpec, Builder]] = {}
@@ -106,4 +112,4 @@ def create_model(name: str, **overrides: object) -> nn.Module:
 
 def _ensure_families_loaded() -> None:
     # Importing the family modules runs their @register_model decorators.
-    from distilpose.models import distilpose, tokenpose  # noqa: F401
+    from distilpose.models import distilpose, movenet, tokenpose  # noqa: F401

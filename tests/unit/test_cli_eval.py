@@ -47,8 +47,9 @@ def test_eval_errors_are_user_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "distilpose eval: error:" in err and "'image_id' 404 is not an image of" in err
 
-    assert main(["eval", "--ann", str(ann), "--model", "distilpose-s", "--images", str(tmp_path)]) == 2
-    assert "model evaluation needs the inference engine: not available yet" in capsys.readouterr().err
+    assert main(["eval", "--ann", str(ann), "--model", "distilpose-t", "--images", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image" in err and str(tmp_path) in err  # names the missing image file
 
     assert main(["eval", "--ann", str(ann)]) == 2
     assert "nothing to evaluate" in capsys.readouterr().err

