@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.overlays import PredictedKeypointItem, PredictionLayer, UserBoxItem, rubber_band_rect
 from distilpose.app.state import AppState
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.types import Instance
@@ -151,6 +152,8 @@ class Canvas(QGraphicsView):
 
     #: The view scale (1.0 = one image pixel per screen pixel) after any zoom or fit.
     zoomChanged = Signal(float)
+    #: The user left box-drawing mode (after drawing a box or pressing Escape).
+    boxModeChanged = Signal(bool)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,20 +173,86 @@ class Canvas(QGraphicsView):
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.image_item)
         self.instance_items: list[InstanceItem] = []
+        self.prediction_layer: PredictionLayer | None = None
+        self.user_box_items: list[UserBoxItem] = []
+        self._shown_image: np.ndarray | None = None
         self._fit_mode = True  # keep fitting on resize until the user zooms
         self._pan_from: QPoint | None = None
         self._space_held = False
+        self.box_mode = False
+        self._box_from: QPointF | None = None
+        self._rubber_band: UserBoxItem | None = None
         state.imageChanged.connect(self._on_image_changed)
+        state.frameChanged.connect(self._on_frame_changed)
         state.instancesChanged.connect(self._on_instances_changed)
         state.selectionChanged.connect(self._on_selection_changed)
+        state.predictionsChanged.connect(self._on_predictions_changed)
+        state.displayChanged.connect(self._on_predictions_changed)
+        state.keypointSelectionChanged.connect(self._on_predictions_changed)
+        state.userBoxesChanged.connect(self._on_user_boxes_changed)
         self._on_image_changed()
         self._on_instances_changed()
 
     # ------------------------------------------------------------ state slots
     def _on_image_changed(self) -> None:
-        image = self.state.image
-        self.image_item.setPixmap(QPixmap() if image is None else numpy_to_pixmap(image))
+        self._show_image()
         self.fit_to_window()
+
+    def _on_frame_changed(self) -> None:
+        """Another frame of the same media: new pixels, same view (zoom and pan stay)."""
+        if self.state.image is not self._shown_image:
+            self._show_image()
+
+    def _show_image(self) -> None:
+        image = self.state.image
+        self._shown_image = image
+        self.image_item.setPixmap(QPixmap() if image is None else numpy_to_pixmap(image))
+
+    def _on_predictions_changed(self) -> None:
+        if self.prediction_layer is not None:
+            self.scene().removeItem(self.prediction_layer)
+            self.prediction_layer = None
+        state = self.state
+        if state.prediction is not None:
+            self.prediction_layer = PredictionLayer(
+                state.prediction,
+                state.threshold,
+                state.show_sigmas,
+                state.show_teacher,
+                state.selected_keypoint,
+            )
+            self.scene().addItem(self.prediction_layer)
+
+    def _on_user_boxes_changed(self) -> None:
+        for item in self.user_box_items:
+            self.scene().removeItem(item)
+        self.user_box_items = [UserBoxItem(box) for box in self.state.user_boxes]
+        for item in self.user_box_items:
+            self.scene().addItem(item)
+
+    def set_box_mode(self, on: bool) -> None:
+        """While on, a left drag draws a person box instead of panning."""
+        if on == self.box_mode:
+            return
+        self.box_mode = on
+        self._cancel_rubber_band()
+        if on:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self._update_cursor()
+        self.boxModeChanged.emit(on)
+
+    def _cancel_rubber_band(self) -> None:
+        if self._rubber_band is not None:
+            self.scene().removeItem(self._rubber_band)
+        self._rubber_band = None
+        self._box_from = None
+
+    def predicted_keypoint_at(self, pos: QPoint) -> PredictedKeypointItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PredictedKeypointItem):
+                return item
+        return None
 
     def _on_instances_changed(self) -> None:
         for item in self.instance_items:
@@ -283,6 +352,17 @@ class Canvas(QGraphicsView):
         pos = event.position().toPoint()
         middle = event.button() == Qt.MouseButton.MiddleButton
         left = event.button() == Qt.MouseButton.LeftButton
+        if left and self.box_mode and not self._space_held and self.has_image():
+            self._box_from = self.mapToScene(pos)
+            self._rubber_band = UserBoxItem((self._box_from.x(), self._box_from.y(), 0.0, 0.0))
+            self.scene().addItem(self._rubber_band)
+            event.accept()
+            return
+        keypoint = self.predicted_keypoint_at(pos) if left and not self._space_held else None
+        if keypoint is not None:
+            self.state.select_keypoint(keypoint.instance_index, keypoint.index)
+            event.accept()
+            return
         if middle or (left and (self._space_held or self._interactive_item_at(pos) is None)):
             self._pan_from = pos
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -291,6 +371,10 @@ class Canvas(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._rubber_band is not None and self._box_from is not None:
+            self._rubber_band.setRect(rubber_band_rect(self._box_from, self._clamped_scene_pos(event)))
+            event.accept()
+            return
         if self._pan_from is not None:
             pos = event.position().toPoint()
             delta = pos - self._pan_from
@@ -301,7 +385,19 @@ class Canvas(QGraphicsView):
             return
         super().mouseMoveEvent(event)
 
+    def _clamped_scene_pos(self, event: QMouseEvent) -> QPointF:
+        p = self.mapToScene(event.position().toPoint())
+        rect = self.image_item.boundingRect()
+        return QPointF(min(max(p.x(), rect.left()), rect.right()), min(max(p.y(), rect.top()), rect.bottom()))
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._rubber_band is not None and self._box_from is not None:
+            rect = rubber_band_rect(self._box_from, self._clamped_scene_pos(event))
+            self._cancel_rubber_band()
+            if rect.width() >= 4 and rect.height() >= 4:  # a click is not a box
+                self.state.add_user_box((rect.x(), rect.y(), rect.width(), rect.height()))
+            event.accept()
+            return
         if self._pan_from is not None and event.button() in (
             Qt.MouseButton.MiddleButton,
             Qt.MouseButton.LeftButton,
@@ -313,6 +409,10 @@ class Canvas(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if event.key() == Qt.Key.Key_Escape and self.box_mode:
+            self.set_box_mode(False)
+            event.accept()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self._update_cursor()
@@ -331,6 +431,8 @@ class Canvas(QGraphicsView):
     def _update_cursor(self) -> None:
         if self._space_held:
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif self.box_mode:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             self.viewport().unsetCursor()
 
@@ -351,6 +453,6 @@ class Canvas(QGraphicsView):
         painter.drawText(
             self.viewport().rect(),
             Qt.AlignmentFlag.AlignCenter,
-            "Open an image (Ctrl+O) or drop an image or a COCO .json file here",
+            "Open an image (Ctrl+O), a video or a folder, or drop one (or a COCO .json file) here",
         )
         painter.restore()

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from distilpose import __version__
 from distilpose.app.display import use_offscreen_if_headless
+from distilpose.app.docks.model_panel import DETECTORS, RUNTIMES
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
-from distilpose.app.state import AppState
+from distilpose.app.state import DEFAULT_THRESHOLD, AppState
+from distilpose.errors import MediaError
+from distilpose.keypoints import NAMES
 
 APP_NAME = "DistilPose Studio"
 ORGANIZATION = "DistilPose"
@@ -33,16 +38,95 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_model(text: str) -> str:
+    """A registered model name or an existing checkpoint file; an argparse type (fails before any window)."""
+    from distilpose.models import list_models
+
+    if Path(text).is_file():
+        return str(Path(text).resolve())
+    names = list_models()
+    if text in names:
+        return text
+    if os.sep in text or Path(text).suffix:
+        raise argparse.ArgumentTypeError(f"{text}: no such checkpoint file")
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}; available: {', '.join(names)}")
+
+
+def parse_threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"threshold must be a number between 0 and 1, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="distilpose-studio", description="Desktop tool for 2D human pose estimation."
+        prog="distilpose-studio",
+        description="Desktop tool for 2D human pose estimation: live inference on images, image folders, "
+        "videos and cameras with DistilPose students and heatmap teachers.",
+        epilog="Example: distilpose-studio video.mp4 --model distilpose-t --frame 30 --heatmaps "
+        "--screenshot out.png",
     )
-    parser.add_argument("path", nargs="?", help="image to open (or a COCO .json annotations file)")
+    parser.add_argument(
+        "path", nargs="?", help="image, video, folder of images, or a COCO .json annotations file"
+    )
     parser.add_argument("--ann", metavar="COCO.json", help="COCO keypoint annotations to show on the image")
+    parser.add_argument(
+        "--camera", type=int, metavar="INDEX", help="show camera INDEX (OpenCV) instead of a file"
+    )
+    parser.add_argument(
+        "--frame", type=int, default=0, metavar="N", help="start at frame N of a video or folder"
+    )
+    parser.add_argument(
+        "--model",
+        type=parse_model,
+        metavar="NAME|CHECKPOINT",
+        help="run this model live from the start (a registered name or a checkpoint file)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=[key for _, key in RUNTIMES],
+        default="torch",
+        help="inference runtime (default torch; onnx exports the model once and caches it)",
+    )
+    parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
+    parser.add_argument(
+        "--teacher",
+        type=parse_model,
+        metavar="NAME|CHECKPOINT",
+        help="comparison mode: also run this model on the same boxes and show the disagreement",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=[key for _, key in DETECTORS if key != "user-boxes"],
+        default="auto",
+        help="person boxes: auto (CenterNet when fetched, else the whole frame), centernet or full-frame",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=parse_threshold,
+        default=DEFAULT_THRESHOLD,
+        metavar="T",
+        help=f"hide keypoints scoring below T (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument("--smooth", action="store_true", help="One-Euro smoothing of video keypoints")
+    parser.add_argument("--heatmaps", action="store_true", help="open the heatmap dock")
+    parser.add_argument(
+        "--keypoint",
+        choices=NAMES,
+        default="left_wrist",
+        metavar="NAME",
+        help="keypoint selected in the heatmap dock (default left_wrist)",
+    )
     parser.add_argument(
         "--screenshot",
         metavar="OUT.png",
-        help="render the window to a PNG once everything is loaded, then exit",
+        help="render the window to a PNG once everything is loaded (and inferred), then exit",
     )
     parser.add_argument(
         "--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH", help="window size (default 1280x800)"
@@ -63,6 +147,26 @@ def application() -> QApplication:
     return app
 
 
+def configure(window: MainWindow, args: argparse.Namespace) -> None:
+    """Apply the display and live-inference options (before or after opening media, both work)."""
+    state = window.state
+    state.set_threshold(args.threshold)
+    window.live.update_settings(
+        model=args.model or window.live.settings.model,
+        runtime=args.runtime,
+        flip=args.flip,
+        teacher=args.teacher,
+        detector=args.detector,
+        smoothing=args.smooth,
+    )
+    if args.heatmaps:
+        window.heatmap_dock.show()
+        window.live.update_settings(heatmaps=True)
+        state.select_keypoint(0, NAMES.index(args.keypoint))
+    if args.model or args.teacher:
+        window.live.set_enabled(True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshot:
@@ -79,17 +183,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state.open_annotations(args.ann)
             if args.path:
                 state.open_path(args.path)
+                if args.frame:
+                    state.set_frame(args.frame)
+            elif args.camera is not None and not window.open_camera(args.camera):
+                raise MediaError(window.last_error or f"camera {args.camera}: cannot be opened")
+            configure(window, args)
 
         code = take_screenshot(window, state.pending, args.screenshot, load=load)
+        window.live.shutdown()
         window.deleteLater()
         return code
 
     window.show()
+    configure(window, args)
     if args.ann:
         window.open_annotations(args.ann)
     if args.path:
-        window.open_path(args.path)
-    return app.exec()
+        if window.open_path(args.path) and args.frame:
+            window.go_to_frame(args.frame)
+    elif args.camera is not None:
+        window.open_camera(args.camera)
+    code = app.exec()
+    window.live.shutdown()
+    return code
 
 
 if __name__ == "__main__":

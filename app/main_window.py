@@ -1,35 +1,73 @@
-"""The main window: menus, toolbar, status bar and drag and drop around the canvas; no business logic.
+"""The main window: menus, toolbar, docks, transport bar, status bar and drag and drop around the canvas; no
+business logic.
 
-Every action calls :class:`AppState` (which loads and validates) and reports failures without dying, so a bad
-file never takes the app down.
+Every action calls :class:`AppState` (which loads and validates), the :class:`LiveController` (inference) or a
+worker thread (export), and reports failures without dying, so a bad file never takes the app down.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QWidget
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QSizePolicy,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from distilpose.app.canvas import Canvas
-from distilpose.app.media import IMAGE_SUFFIXES
+from distilpose.app.docks.heatmap_dock import HeatmapDock
+from distilpose.app.docks.model_panel import ModelPanel
+from distilpose.app.live import LiveController, LiveStats
+from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
+from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
+from distilpose.app.transport import CameraFeed, Player, TransportBar
+from distilpose.app.workers import ExportThread, ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
+from distilpose.pipeline import ExportResult
+from distilpose.video import Camera
 
 APP_TITLE = "DistilPose Studio"
 #: How long a status-bar message stays (ms).
 STATUS_TIMEOUT_MS = 10_000
+#: The same error text is not boxed again within this many seconds (a failing video would flood the screen).
+REPEAT_BOX_S = 5.0
+#: Width of the right-hand docks (px): the canvas keeps most of the window.
+DOCK_WIDTH = 380
 
 #: ``(parent, title, text)`` -> None; shows an error to the user without blocking the caller.
 ErrorSink = Callable[[QWidget, str, str], None]
 #: ``(parent, caption, filter)`` -> chosen path or "" when cancelled.
 FileChooser = Callable[[QWidget, str, str], str]
+#: ``(parent, caption)`` -> chosen folder or "".
+FolderChooser = Callable[[QWidget, str], str]
+#: ``(parent)`` -> camera index or None when cancelled.
+CameraChooser = Callable[[QWidget], int | None]
 
 
 def show_error_box(parent: QWidget, title: str, text: str) -> None:
@@ -52,108 +90,284 @@ def choose_file(parent: QWidget, caption: str, name_filter: str) -> str:
     return path
 
 
+def choose_save_file(parent: QWidget, caption: str, name_filter: str) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, caption, "", name_filter)
+    return path
+
+
+def choose_folder(parent: QWidget, caption: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, caption)
+
+
+def choose_camera(parent: QWidget) -> int | None:
+    index, ok = QInputDialog.getInt(
+        parent, "Open Camera", "Camera index (0 is the default camera):", 0, 0, 99
+    )
+    return index if ok else None
+
+
 def dropped_paths(mime: QMimeData) -> list[Path]:
-    """Local files in a drop that the app can open (images and .json), annotations first.
+    """Local files in a drop that the app can open (images, videos, folders and .json), annotations first.
 
     Annotations go first so that an image dropped together with its COCO file shows its instances at once.
     """
     if not mime.hasUrls():
         return []
     paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-    usable = [p for p in paths if p.suffix.lower() in (*IMAGE_SUFFIXES, ".json")]
+    usable = [
+        p for p in paths if p.is_dir() or p.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES, ".json")
+    ]
     return sorted(usable, key=lambda p: p.suffix.lower() != ".json")
 
 
 class MainWindow(QMainWindow):
+    #: An export ended: True on success, False when it failed or was cancelled.
+    exportFinished = Signal(bool)
+
     def __init__(
         self,
         state: AppState | None = None,
         *,
         error_sink: ErrorSink = show_error_box,
         file_chooser: FileChooser = choose_file,
+        save_chooser: FileChooser = choose_save_file,
+        folder_chooser: FolderChooser = choose_folder,
+        camera_chooser: CameraChooser = choose_camera,
+        model_loader: ModelLoader = default_loader,
+        recent: RecentFiles | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.state = state if state is not None else AppState(self)
         self._error_sink = error_sink
         self._file_chooser = file_chooser
+        self._save_chooser = save_chooser
+        self._folder_chooser = folder_chooser
+        self._camera_chooser = camera_chooser
+        self._model_loader = model_loader
+        self.recent = recent if recent is not None else RecentFiles()
         self.last_error: str | None = None  # the full text of the last reported problem
+        self._last_box: tuple[str, float] = ("", 0.0)
+        self.export_thread: ExportThread | None = None
+        self.export_result: ExportResult | None = None
+        self._export_ok = False
+        self.export_dialog: QProgressDialog | None = None
         self.setWindowTitle(APP_TITLE)
+
         self.canvas = Canvas(self.state, self)
-        self.setCentralWidget(self.canvas)
+        self.player = Player(self.state, self)
+        self.transport = TransportBar(self.state, self.player)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.transport)
+        self.setCentralWidget(central)
         # Drops go to the window (one handler), not to the graphics view which would swallow them.
         self.canvas.setAcceptDrops(False)
         self.canvas.viewport().setAcceptDrops(False)
         self.setAcceptDrops(True)
+
+        self.live = LiveController(self.state, model_loader, self)
+        self.camera = CameraFeed(self.state, self)
+        self.model_panel = ModelPanel(self.state, self.live, self._file_chooser, self)
+        self.heatmap_dock = HeatmapDock(self.state, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.model_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap_dock)
+        self.resizeDocks([self.model_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+        self.heatmap_dock.hide()
+
         self._make_actions()
         self._make_menus()
         self._make_toolbar()
         self._make_status_bar()
         self.state.imageChanged.connect(self._refresh)
+        self.state.frameChanged.connect(self._refresh)
+        self.state.mediaChanged.connect(self._refresh)
         self.state.instancesChanged.connect(self._refresh)
         self.state.annotationsChanged.connect(self._refresh)
         self.canvas.zoomChanged.connect(self._show_zoom)
+        self.canvas.boxModeChanged.connect(self._on_box_mode)
+        self.live.statsChanged.connect(self._show_stats)
+        self.live.enabledChanged.connect(self._on_live_enabled)
+        self.live.errorOccurred.connect(self.report_error)
+        self.player.errorOccurred.connect(self.report_error)
+        self.camera.errorOccurred.connect(self.report_error)
+        self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
 
     # ---------------------------------------------------------------- actions
+    def _action(
+        self, text: str, slot, shortcut=None, icon: QIcon | None = None, checkable: bool = False
+    ) -> QAction:
+        action = QAction(icon, text, self) if icon is not None else QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([s if isinstance(s, QKeySequence) else QKeySequence(s) for s in shortcuts])
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        return action
+
     def _make_actions(self) -> None:
         style = self.style()
-        self.open_image_action = QAction(
-            style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton), "Open &Image…", self
+        self.open_image_action = self._action(
+            "Open &Image…",
+            self.ask_open_image,
+            QKeySequence.StandardKey.Open,
+            style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton),
         )
-        self.open_image_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_image_action.triggered.connect(self.ask_open_image)
-        self.open_annotations_action = QAction(
-            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView), "Open &Annotations…", self
+        self.open_video_action = self._action(
+            "Open &Video…",
+            self.ask_open_video,
+            "Ctrl+Shift+V",
+            style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
         )
-        self.open_annotations_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_annotations_action.triggered.connect(self.ask_open_annotations)
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
-        self.fit_action = QAction(themed_icon("zoom-fit-best", "zoom-fit"), "&Fit to Window", self)
-        self.fit_action.setShortcut(QKeySequence(Qt.Key.Key_F))
-        self.fit_action.triggered.connect(self.canvas.fit_to_window)
-        self.zoom_in_action = QAction(themed_icon("zoom-in", "zoom-in"), "Zoom &In", self)
-        self.zoom_in_action.setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence(Qt.Key.Key_Plus)])
-        self.zoom_in_action.triggered.connect(self.canvas.zoom_in)
-        self.zoom_out_action = QAction(themed_icon("zoom-out", "zoom-out"), "Zoom &Out", self)
-        self.zoom_out_action.setShortcuts([QKeySequence.StandardKey.ZoomOut, QKeySequence(Qt.Key.Key_Minus)])
-        self.zoom_out_action.triggered.connect(self.canvas.zoom_out)
+        self.open_folder_action = self._action(
+            "Open &Folder of Images…",
+            self.ask_open_folder,
+            "Ctrl+Shift+F",
+            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon),
+        )
+        self.open_camera_action = self._action("Open &Camera…", self.ask_open_camera)
+        self.open_annotations_action = self._action(
+            "Open &Annotations…",
+            self.ask_open_annotations,
+            "Ctrl+Shift+O",
+            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView),
+        )
+        self.export_action = self._action("&Export Predictions…", self.ask_export, "Ctrl+E")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.fit_action = self._action(
+            "&Fit to Window",
+            self.canvas.fit_to_window,
+            Qt.Key.Key_F,
+            themed_icon("zoom-fit-best", "zoom-fit"),
+        )
+        self.zoom_in_action = self._action(
+            "Zoom &In",
+            self.canvas.zoom_in,
+            [QKeySequence.StandardKey.ZoomIn, Qt.Key.Key_Plus],
+            themed_icon("zoom-in", "zoom-in"),
+        )
+        self.zoom_out_action = self._action(
+            "Zoom &Out",
+            self.canvas.zoom_out,
+            [QKeySequence.StandardKey.ZoomOut, Qt.Key.Key_Minus],
+            themed_icon("zoom-out", "zoom-out"),
+        )
+        self.live_action = self._action("&Live Inference", self.live.set_enabled, "Ctrl+R", checkable=True)
+        self.draw_boxes_action = self._action(
+            "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
+        )
+        self.clear_boxes_action = self._action("&Clear Person Boxes", self.state.clear_user_boxes)
+        self.play_action = self._action("&Play / Pause", self.player.toggle, "K")
+        self.next_frame_action = self._action("&Next Frame", self._next_frame, Qt.Key.Key_Right)
+        self.prev_frame_action = self._action("P&revious Frame", self._prev_frame, Qt.Key.Key_Left)
+        self.forward_action = self._action("Forward 10 Frames", self._forward_10, "Shift+Right")
+        self.back_action = self._action("Back 10 Frames", self._back_10, "Shift+Left")
+        self.jump_action = self._action("&Jump to Frame…", self._focus_frame_box, "Ctrl+G")
+
+    def _next_frame(self) -> None:
+        self.player.step(1)
+
+    def _prev_frame(self) -> None:
+        self.player.step(-1)
+
+    def _forward_10(self) -> None:
+        self.player.step(10)
+
+    def _back_10(self) -> None:
+        self.player.step(-10)
+
+    def _focus_frame_box(self) -> None:
+        if self.transport.isVisible():
+            self.transport.frame_box.setFocus()
+            self.transport.frame_box.selectAll()
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self.open_image_action)
+        for action in (self.open_image_action, self.open_video_action, self.open_folder_action):
+            file_menu.addAction(action)
+        file_menu.addAction(self.open_camera_action)
         file_menu.addAction(self.open_annotations_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.zoom_in_action)
         view_menu.addAction(self.zoom_out_action)
+        view_menu.addSeparator()
+        self.model_panel_action = self.model_panel.toggleViewAction()
+        self.model_panel_action.setText("&Model Panel")
+        self.heatmaps_action = self.heatmap_dock.toggleViewAction()
+        self.heatmaps_action.setText("&Heatmaps")
+        self.heatmaps_action.setShortcut(QKeySequence("H"))
+        view_menu.addAction(self.model_panel_action)
+        view_menu.addAction(self.heatmaps_action)
+        inference_menu = self.menuBar().addMenu("&Inference")
+        for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
+            inference_menu.addAction(action)
+        playback_menu = self.menuBar().addMenu("&Playback")
+        for action in (
+            self.play_action,
+            self.next_frame_action,
+            self.prev_frame_action,
+            self.forward_action,
+            self.back_action,
+            self.jump_action,
+        ):
+            playback_menu.addAction(action)
+        self._fill_recent_menu()
 
     def _make_toolbar(self) -> None:
         bar = self.addToolBar("Main")
         bar.setObjectName("main_toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.open_image_action, self.open_annotations_action):
+        for action in (self.open_image_action, self.open_video_action, self.open_annotations_action):
             bar.addAction(action)
         bar.addSeparator()
         for action in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.live_action)
+        bar.addAction(self.draw_boxes_action)
 
     def _make_status_bar(self) -> None:
         self.path_label = QLabel()
         self.size_label = QLabel()
         self.zoom_label = QLabel()
         self.instances_label = QLabel()
+        self.live_label = QLabel()
+        # The path gives way first when the bar is short: the live numbers matter more.
+        self.path_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = self.statusBar()
         bar.addWidget(self.path_label, 1)
-        for label in (self.size_label, self.zoom_label, self.instances_label):
+        for label in (self.live_label, self.size_label, self.zoom_label, self.instances_label):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        entries = self.recent.existing()
+        for path in entries:
+            action = self.recent_menu.addAction(str(path))
+            action.setData(str(path))
+            action.triggered.connect(self._open_recent)
+        if not entries:
+            empty = self.recent_menu.addAction("(none)")
+            empty.setEnabled(False)
+
+    def _open_recent(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction) and action.data():
+            self.open_path(action.data())
 
     # ---------------------------------------------------------------- opening
     def ask_open_image(self) -> None:
@@ -161,6 +375,22 @@ class MainWindow(QMainWindow):
         path = self._file_chooser(self, "Open Image", f"Images ({patterns});;All files (*)")
         if path:
             self.open_image(path)
+
+    def ask_open_video(self) -> None:
+        patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        path = self._file_chooser(self, "Open Video", f"Videos ({patterns});;All files (*)")
+        if path:
+            self.open_video(path)
+
+    def ask_open_folder(self) -> None:
+        path = self._folder_chooser(self, "Open Folder of Images")
+        if path:
+            self.open_folder(path)
+
+    def ask_open_camera(self) -> None:
+        index = self._camera_chooser(self)
+        if index is not None:
+            self.open_camera(index)
 
     def ask_open_annotations(self) -> None:
         path = self._file_chooser(self, "Open COCO Annotations", "COCO keypoints (*.json);;All files (*)")
@@ -170,14 +400,39 @@ class MainWindow(QMainWindow):
     def open_image(self, path: str | os.PathLike) -> bool:
         return self._open(path, self.state.open_image, "Cannot open image")
 
+    def open_video(self, path: str | os.PathLike) -> bool:
+        return self._open(path, self.state.open_video, "Cannot open video")
+
+    def open_folder(self, path: str | os.PathLike) -> bool:
+        return self._open(path, self.state.open_folder, "Cannot open folder")
+
     def open_annotations(self, path: str | os.PathLike) -> bool:
-        return self._open(path, self.state.open_annotations, "Cannot open annotations")
+        return self._open(path, self.state.open_annotations, "Cannot open annotations", remember=False)
 
     def open_path(self, path: str | os.PathLike) -> bool:
-        """Open an image, or annotations for a ``.json`` name."""
+        """Open an image, a video, a folder, or annotations for a ``.json`` name."""
         return self._open(path, self.state.open_path, "Cannot open file")
 
-    def _open(self, path: str | os.PathLike, load: Callable[[str | os.PathLike], None], title: str) -> bool:
+    def open_camera(self, device: int | str, capture_factory=None) -> bool:
+        """Start showing camera ``device``; a camera that fails to open is reported and nothing changes."""
+        try:
+            camera = Camera(device, capture_factory)
+        except DistilPoseError as exc:
+            self.report_error("Cannot open camera", str(exc))
+            return False
+        self.camera.start(camera)
+        self.statusBar().showMessage(f"Showing camera {device}", STATUS_TIMEOUT_MS)
+        return True
+
+    def _open(
+        self,
+        path: str | os.PathLike,
+        load: Callable[[str | os.PathLike], None],
+        title: str,
+        remember: bool = True,
+    ) -> bool:
+        if self.state.media_kind == "camera" and Path(path).suffix.lower() != ".json":
+            self.camera.stop()
         try:
             load(path)
         except DistilPoseError as exc:
@@ -187,14 +442,147 @@ class MainWindow(QMainWindow):
             traceback.print_exc(file=sys.stderr)
             self.report_error(title, f"{path}: unexpected error: {type(exc).__name__}: {exc}")
             return False
-        self.statusBar().showMessage(f"Opened {path}", STATUS_TIMEOUT_MS)
+        if remember and Path(path).suffix.lower() != ".json":
+            self.recent.add(path)
+        message = f"Opened {path}"
+        if getattr(self.state.source, "truncated", False):
+            source = self.state.source
+            message = f"{path}: the file looks truncated: {len(source)} of {source.index.declared_frames} frames are readable"
+            self.report_error("Video is incomplete", message)
+        self.statusBar().showMessage(message, STATUS_TIMEOUT_MS)
         return True
+
+    def go_to_frame(self, index: int) -> bool:
+        """Show frame ``index`` of the open video or folder (reports problems)."""
+        return self.player.seek(index)
 
     def report_error(self, title: str, text: str) -> None:
         """Show a problem in the status bar (first line) and in a non-blocking message box (all of it)."""
         self.last_error = text
         self.statusBar().showMessage(text.splitlines()[0] if text else title, STATUS_TIMEOUT_MS)
+        now = time.monotonic()
+        if self._last_box[0] == text and now - self._last_box[1] < REPEAT_BOX_S:
+            return
+        self._last_box = (text, now)
         self._error_sink(self, title, text)
+
+    # ---------------------------------------------------------------- export
+    def ask_export(self) -> None:
+        if self.state.media_kind not in ("video", "folder", "image"):
+            self.report_error("Nothing to export", "Open a video, a folder of images or an image first.")
+            return
+        path = self._save_chooser(self, "Export Predictions (COCO results JSON)", "COCO results (*.json)")
+        if path:
+            self.start_export(path)
+
+    def start_export(self, results_path: str | os.PathLike, video: bool = True) -> bool:
+        """Export the open media's predictions to ``results_path`` (+ ``.images.json`` and, with ``video``,
+        a rendered ``.mp4`` beside it) in a worker thread, with a progress dialog that can cancel."""
+        source = self.state.source
+        if source is None or source.kind == "camera":
+            self.report_error("Nothing to export", "Open a video, a folder of images or an image first.")
+            return False
+        if self.export_thread is not None:
+            self.report_error("Export running", "Wait for the current export to finish or cancel it.")
+            return False
+        results = Path(results_path)
+        if results.suffix.lower() != ".json":
+            results = results.with_name(results.name + ".json")
+        video_path = results.with_suffix(".mp4") if video else None
+        settings = replace(self.live.settings, user_boxes=tuple(self.state.user_boxes), heatmaps=False)
+        source_path = source.path if hasattr(source, "path") else None
+        if source_path is None:
+            return False
+        thread = ExportThread(
+            source_path, settings, results, video_path, self.state.threshold, self._model_loader
+        )
+        thread.progress.connect(self._on_export_progress)
+        thread.succeeded.connect(self._on_export_succeeded)
+        thread.failed.connect(self._on_export_failed)
+        thread.cancelled.connect(self._on_export_cancelled)
+        thread.finished.connect(self._on_export_thread_done)
+        dialog = QProgressDialog("Exporting predictions…", "Cancel", 0, max(1, len(source)), self)
+        dialog.setWindowTitle("Export")
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(thread.cancel)
+        dialog.open()
+        self.export_dialog = dialog
+        self.export_thread = thread
+        self.export_result = None
+        self._export_ok = False
+        self.state.pending.begin("export")
+        thread.start()
+        return True
+
+    def cancel_export(self) -> None:
+        if self.export_thread is not None:
+            self.export_thread.cancel()
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        if self.export_dialog is not None:
+            self.export_dialog.setMaximum(total)
+            self.export_dialog.setValue(done)
+            self.export_dialog.setLabelText(f"Exporting predictions… frame {done} of {total}")
+
+    def _on_export_succeeded(self, result: ExportResult) -> None:
+        self.export_result = result
+        written = [str(result.results_path), str(result.images_path)]
+        if result.video_path is not None:
+            written.append(str(result.video_path))
+        self.statusBar().showMessage(
+            f"Exported {result.instances} predictions from {result.frames} frames: {', '.join(written)}",
+            STATUS_TIMEOUT_MS,
+        )
+        self._export_ok = True
+
+    def _on_export_failed(self, message: str) -> None:
+        self.report_error("Export failed", message)
+
+    def _on_export_cancelled(self, message: str) -> None:
+        self.statusBar().showMessage(f"{message}; nothing was written", STATUS_TIMEOUT_MS)
+
+    def _on_export_thread_done(self) -> None:
+        """The thread has ended (after its last signal): close the dialog and tell listeners."""
+        thread, self.export_thread = self.export_thread, None
+        if thread is not None:
+            thread.deleteLater()
+        if self.export_dialog is not None:
+            self.export_dialog.canceled.disconnect()
+            self.export_dialog.close()
+            self.export_dialog.deleteLater()
+            self.export_dialog = None
+        self.state.pending.end("export")
+        self.exportFinished.emit(self._export_ok)
+
+    # ---------------------------------------------------------------- live inference
+    def _on_live_enabled(self, on: bool) -> None:
+        self.live_action.blockSignals(True)
+        self.live_action.setChecked(on)
+        self.live_action.blockSignals(False)
+        if not on:
+            self.live_label.setText("")
+
+    def _show_stats(self, stats: LiveStats) -> None:
+        self.live_label.setText(stats.text())
+
+    def _on_heatmaps_visible(self, visible: bool) -> None:
+        if visible:
+            # Heatmaps need the room more than the model panel's empty bottom does.
+            self.resizeDocks([self.model_panel, self.heatmap_dock], [420, 480], Qt.Orientation.Vertical)
+        if visible != self.live.settings.heatmaps:
+            self.live.update_settings(heatmaps=visible)
+
+    def _on_box_mode(self, on: bool) -> None:
+        self.draw_boxes_action.blockSignals(True)
+        self.draw_boxes_action.setChecked(on)
+        self.draw_boxes_action.blockSignals(False)
+        if on and self.live.settings.detector != "user-boxes":
+            self.live.update_settings(detector="user-boxes")
+            self.statusBar().showMessage(
+                "Drag on the image to draw person boxes; Esc to stop", STATUS_TIMEOUT_MS
+            )
 
     # ------------------------------------------------------------ drag & drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
@@ -215,18 +603,48 @@ class MainWindow(QMainWindow):
         for path in paths:
             self.open_path(path)
 
+    # ---------------------------------------------------------------- closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        """Stop every thread before the window goes: a running QThread destroyed with its owner aborts."""
+        self.player.pause()
+        self.camera.stop()
+        if self.export_thread is not None:
+            self.export_thread.cancel()
+            self.export_thread.wait(60_000)
+        self.live.shutdown()
+        super().closeEvent(event)
+
     # ---------------------------------------------------------------- display
     def _refresh(self) -> None:
         state = self.state
+        kind = state.media_kind
         name = state.image_path.name if state.image_path is not None else None
+        if kind == "camera":
+            name = state.source.name if state.source is not None else "camera"
+        if kind in ("video", "folder") and name:
+            name = f"{name} [{state.frame_index}/{state.frame_count - 1}]"
         self.setWindowTitle(f"{name} — {APP_TITLE}" if name else APP_TITLE)
-        self.path_label.setText(str(state.image_path) if state.image_path is not None else "No image")
+        if kind == "camera" and state.source is not None:
+            self.path_label.setText(f"{state.source.name}, frame {state.frame_index}")
+        else:
+            self.path_label.setText(str(state.image_path) if state.image_path is not None else "No image")
         if state.image is not None:
             h, w = state.image.shape[:2]
             self.size_label.setText(f"{w} × {h}")
         else:
             self.size_label.setText("")
         self.instances_label.setText(self._instances_text())
+        steppable = kind in ("video", "folder")
+        for action in (
+            self.play_action,
+            self.next_frame_action,
+            self.prev_frame_action,
+            self.forward_action,
+            self.back_action,
+            self.jump_action,
+        ):
+            action.setEnabled(steppable)
+        self.export_action.setEnabled(kind in ("video", "folder", "image"))
 
     def _instances_text(self) -> str:
         state = self.state
@@ -235,7 +653,7 @@ class MainWindow(QMainWindow):
         if state.image_path is None:
             return "annotations loaded"
         if state.coco_image is None:
-            return f"{state.image_path.name} not in annotations"
+            return f"{state.current_name()} not in annotations"
         n = len(state.instances)
         return f"{n} instance{'s' if n != 1 else ''}"
 

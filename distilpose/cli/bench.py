@@ -12,8 +12,14 @@ from distilpose.inference.runtimes import parse_runtime_list
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark models and runtimes (batch-1 latency, FPS, ratios)")
-    p.add_argument("--models", default="distilpose-s", help="comma-separated model names or checkpoints")
-    p.add_argument("--runtime", default="torch,onnx", help=f"comma-separated, from {', '.join(RUNTIMES)}")
+    p.add_argument(
+        "--models", "--model", default="distilpose-s", help="comma-separated model names or checkpoints"
+    )
+    p.add_argument(
+        "--runtime",
+        default=None,
+        help=f"comma-separated, from {', '.join(RUNTIMES)} (default torch,onnx; with --pipeline: torch)",
+    )
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iters", type=int, default=30, help="timed calls per window")
@@ -22,13 +28,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--flip", action="store_true", help="time flip test too (batch of 2: image and its mirror)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--pipeline",
+        metavar="VIDEO",
+        help="instead: end-to-end FPS of the live pipeline on VIDEO (decode, boxes, pose, draw), per stage",
+    )
+    p.add_argument("--frames", type=int, default=100, help="with --pipeline: frames to time (default 100)")
+    p.add_argument(
+        "--detector",
+        default="auto",
+        help="with --pipeline: auto (CenterNet when fetched, else full-frame), centernet or full-frame",
+    )
+    p.add_argument(
+        "--redetect-every",
+        type=int,
+        default=10,
+        help="with --pipeline: boxes from the previous frame's keypoints, re-detected every N frames or when "
+        "lost, as the app does (default 10; 0: detect every frame)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from distilpose.models.checkpoint import load_model
 
-    runtimes = parse_runtime_list(args.runtime, RUNTIMES)
+    if args.pipeline:
+        from distilpose.cli.pipeline_bench import run_pipeline_bench
+
+        return run_pipeline_bench(args)
+    runtimes = parse_runtime_list(args.runtime or "torch,onnx", RUNTIMES)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     models = [(name, load_model(name)[0]) for name in names]
     threads = args.threads or os.cpu_count()

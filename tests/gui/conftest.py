@@ -90,6 +90,15 @@ def write_coco(path: Path, image_name: str) -> None:
     path.write_text(json.dumps(doc), encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory, monkeypatch) -> None:
+    """Recent files, frame indexes and ONNX exports go to temp folders, never the user's; the zoo cache is
+    empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
+    root = tmp_path_factory.mktemp("app-dirs")
+    monkeypatch.setenv("DISTILPOSE_STUDIO_CONFIG", str(root / "config"))
+    monkeypatch.setenv("DISTILPOSE_HOME", str(root / "cache"))
+
+
 @pytest.fixture
 def figure_files(tmp_path: Path) -> FigureFiles:
     image = tmp_path / "figure.png"
@@ -113,3 +122,134 @@ def window(qtbot):
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+# ------------------------------------------------------------------------------ live inference helpers
+
+#: Normalised crop coordinates (x, y) the fake student predicts: a standing person, COCO-17 order.
+POSE = np.array(
+    [[.5, .15], [.53, .13], [.47, .13], [.56, .14], [.44, .14], [.62, .27], [.38, .27], [.68, .42], [.32, .42],
+     [.7, .55], [.3, .55], [.58, .55], [.42, .55], [.6, .72], [.4, .72], [.6, .88], [.4, .88]]
+)  # fmt: skip
+#: Per-keypoint scores of the fake student: spread over [0.05, 0.95] so thresholds hide some.
+SCORES = np.linspace(0.05, 0.95, 17)
+
+
+class FakeStudentRuntime:
+    """Predicts POSE (+ ``offset``) in every crop with SCORES and 2 heatmap-pixel sigmas; counts calls."""
+
+    name = "fake"
+    output_names = ("coords", "scores", "sigmas")
+
+    def __init__(self, offset: float = 0.0, delay_s: float = 0.0) -> None:
+        self.offset = offset
+        self.delay_s = delay_s
+        self.calls = 0
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        import time
+
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self.calls += 1
+        n = len(batch)
+        return {
+            "coords": np.broadcast_to(POSE + self.offset, (n, 17, 2)).astype(np.float32).copy(),
+            "scores": np.broadcast_to(SCORES[:, None], (n, 17, 1)).astype(np.float32).copy(),
+            "sigmas": np.full((n, 17, 2), 2.0, np.float32),
+        }
+
+
+class SleepyRuntime:
+    """Wraps a real runtime and sleeps before each call: a slow model without burning the 2 CPU cores."""
+
+    def __init__(self, inner, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.name = f"sleepy-{inner.name}"
+        self.output_names = inner.output_names
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        import time
+
+        time.sleep(self.delay_s)
+        return self.inner.run(batch)
+
+
+class FakeLoader:
+    """A model loader for the window: fake students (offset per name) that record what was loaded."""
+
+    def __init__(self, delay_s: float = 0.0, load_delay_s: float = 0.0, fail: set[str] | None = None) -> None:
+        self.delay_s = delay_s
+        self.load_delay_s = load_delay_s
+        self.fail = fail or set()
+        self.loaded: list[tuple[str, str, bool]] = []
+        self.runtimes: list[FakeStudentRuntime] = []
+
+    def __call__(self, name: str, runtime: str, flip: bool):
+        import time
+
+        from distilpose.errors import CheckpointError
+        from distilpose.inference.predictor import Predictor
+        from distilpose.models import model_spec
+        from distilpose.pipeline import LoadedModel
+
+        if self.load_delay_s:
+            time.sleep(self.load_delay_s)
+        if name in self.fail:
+            raise CheckpointError(f"{name}: not a readable checkpoint (test)")
+        self.loaded.append((name, runtime, flip))
+        offset = 0.05 if name.startswith("tokenpose") else 0.0
+        rt = FakeStudentRuntime(offset, self.delay_s)
+        self.runtimes.append(rt)
+        arch = name if not name.endswith(".safetensors") else "distilpose-t"
+        trained = name.endswith(".safetensors")
+        predictor = Predictor(rt, model_spec(arch), flip=flip)
+        return LoadedModel(
+            predictor, name, "regression", runtime, trained, name if trained else "random", 0.0
+        )
+
+
+def write_video(path: Path, frames: int, size: tuple[int, int] = (160, 120)) -> Path:
+    """A small H.264 clip whose frame i is filled with grey level 10*i (frames are told apart by colour)."""
+    from distilpose.render import H264Writer
+
+    w, h = size
+    with H264Writer(path, 10, size) as writer:
+        for i in range(frames):
+            writer.write(np.full((h, w, 3), min(250, 10 * i), np.uint8))
+    return path
+
+
+@pytest.fixture
+def small_video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "clip.mp4", 12)
+
+
+@pytest.fixture
+def fake_loader() -> FakeLoader:
+    return FakeLoader()
+
+
+@pytest.fixture
+def live_window(qtbot, fake_loader):
+    """A shown main window whose models come from ``fake_loader``; errors collected in ``window.errors``."""
+    from distilpose.app.main_window import MainWindow
+    from distilpose.app.state import AppState
+
+    errors: list[tuple[str, str]] = []
+    win = MainWindow(
+        AppState(), error_sink=lambda _p, title, text: errors.append((title, text)), model_loader=fake_loader
+    )
+    win.errors = errors
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    win.live.update_settings(detector="full-frame", tracking=False)
+    return win
+
+
+def wait_idle(qtbot, state, timeout: int = 20_000) -> None:
+    """Until no model load or inference is in flight."""
+    qtbot.waitUntil(state.pending.is_idle, timeout=timeout)

@@ -234,3 +234,14 @@ def test_space_drag_pans_even_over_an_item_that_takes_the_mouse(loaded) -> None:
     assert canvas.mapToScene(centre).x() == pytest.approx(
         under.x() - 40 / canvas.zoom(), abs=1.5 / canvas.zoom()
     )
+
+
+def test_stepping_a_video_keeps_the_zoom(window, small_video) -> None:
+    assert window.open_video(small_video)
+    canvas = window.canvas
+    canvas.zoom_by(2.0)
+    zoom = canvas.zoom()
+    window.next_frame_action.trigger()
+    assert window.state.frame_index == 1
+    assert canvas.zoom() == pytest.approx(zoom)
+    assert canvas.image_item.pixmap().toImage().pixelColor(80, 60).red() == pytest.approx(10, abs=4)

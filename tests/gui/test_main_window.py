@@ -43,8 +43,26 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
     assert win.state.image_path == figure_files.image
     menus = {a.text(): [x.text() for x in a.menu().actions() if x.text()] for a in win.menuBar().actions()}
     assert menus == {
-        "&File": ["Open &Image…", "Open &Annotations…", "&Quit"],
-        "&View": ["&Fit to Window", "Zoom &In", "Zoom &Out"],
+        "&File": [
+            "Open &Image…",
+            "Open &Video…",
+            "Open &Folder of Images…",
+            "Open &Camera…",
+            "Open &Annotations…",
+            "Open &Recent",
+            "&Export Predictions…",
+            "&Quit",
+        ],
+        "&View": ["&Fit to Window", "Zoom &In", "Zoom &Out", "&Model Panel", "&Heatmaps"],
+        "&Inference": ["&Live Inference", "&Draw Person Boxes", "&Clear Person Boxes"],
+        "&Playback": [
+            "&Play / Pause",
+            "&Next Frame",
+            "P&revious Frame",
+            "Forward 10 Frames",
+            "Back 10 Frames",
+            "&Jump to Frame…",
+        ],
     }
 
 

@@ -148,3 +148,57 @@ def test_size_argument() -> None:
     with pytest.raises(SystemExit) as info:
         main(["--size", "wide", "--screenshot", "x.png"])
     assert info.value.code == 2
+
+
+VIRIDIS_LOW = (68, 1, 84)  # the colormap's lowest value: the heatmap dock's background
+
+
+def _near(shot: np.ndarray, rgb: tuple[int, int, int], tol: int = 12) -> int:
+    return int((np.abs(shot.astype(int) - rgb) <= tol).all(axis=2).sum())
+
+
+def _colourful(shot: np.ndarray) -> int:
+    """Saturated pixels: the test video is grey, so on the canvas only overlays are colourful."""
+    s = shot.astype(int)
+    return int((s.max(axis=2) - s.min(axis=2) > 60).sum())
+
+
+def test_screenshot_of_a_video_frame_with_live_inference_and_heatmaps(qapp, tmp_path) -> None:
+    from .conftest import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", 6)
+    plain, live = tmp_path / "plain.png", tmp_path / "live.png"
+    common = [str(clip), "--frame", "3", "--size", "1000x700"]
+    assert main([*common, "--screenshot", str(plain)]) == 0
+    args = ["--model", "distilpose-t", "--detector", "full-frame", "--heatmaps", "--threshold", "0"]
+    assert main([*common, *args, "--screenshot", str(live)]) == 0
+    shot_plain, shot = _read_rgb(plain), _read_rgb(live)
+    assert _near(shot_plain, VIRIDIS_LOW) == 0
+    assert _near(shot, VIRIDIS_LOW) > 2000  # the heatmap image is in the picture
+    # The first inference result was waited for: coloured markers are drawn on the grey frame (the canvas is
+    # the left half of the window; the docks are on the right).
+    canvas = np.s_[60:640, :450]
+    assert _colourful(shot_plain[canvas]) < 50  # the transport's blue slider at most
+    assert _colourful(shot[canvas]) - _colourful(shot_plain[canvas]) > 300
+
+
+def test_bad_live_arguments_fail_before_any_window(qapp, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "distilpose-x", "--screenshot", str(tmp_path / "x.png")])
+    assert info.value.code == 2
+    assert "unknown model 'distilpose-x'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--teacher", str(tmp_path / "missing.safetensors"), "--screenshot", str(tmp_path / "x.png")])
+    assert "missing.safetensors: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_screenshot_of_a_missing_frame_or_camera_fails_cleanly(qapp, tmp_path, capsys) -> None:
+    from .conftest import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", 4)
+    out = tmp_path / "shot.png"
+    assert main([str(clip), "--frame", "9", "--screenshot", str(out)]) == 1
+    assert "clip.mp4: frame 9 out of range (0..3)" in capsys.readouterr().err
+    assert main(["--camera", "99", "--screenshot", str(out)]) == 1
+    assert "camera 99: cannot be opened" in capsys.readouterr().err
+    assert not out.exists()

@@ -71,3 +71,33 @@ def test_selection_is_cleared_by_a_new_image(qtbot, figure_files) -> None:
     with qtbot.waitSignal(state.selectionChanged):
         state.open_image(figure_files.image)
     assert state.selection == ()
+
+
+def test_video_frames_change_the_picture_but_not_the_media(qtbot, small_video) -> None:
+    state = AppState()
+    with qtbot.waitSignals([state.mediaChanged, state.imageChanged, state.frameChanged]):
+        state.open_video(small_video)
+    assert (state.media_kind, state.frame_count, state.frame_index) == ("video", 12, 0)
+    with qtbot.assertNotEmitted(state.imageChanged), qtbot.assertNotEmitted(state.mediaChanged):
+        with qtbot.waitSignal(state.frameChanged):
+            state.set_frame(5)  # same size: no refit of the view
+    assert state.frame_index == 5 and state.current_name() == "clip.mp4#frame=5"
+    assert state.frame_time() == pytest.approx(0.5)  # 10 fps clip
+    before = state.image
+    quiet = contextlib.ExitStack()
+    for signal in (state.frameChanged, state.imageChanged, state.mediaChanged):
+        quiet.enter_context(qtbot.assertNotEmitted(signal))
+    with quiet, pytest.raises(MediaError, match=r"frame 12 out of range \(0..11\)"):
+        state.set_frame(12)
+    assert state.frame_index == 5 and state.image is before
+    assert state.pending.is_idle()
+
+
+def test_a_failed_video_keeps_the_current_media(qtbot, small_video, tmp_path) -> None:
+    state = AppState()
+    state.open_video(small_video)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    with qtbot.assertNotEmitted(state.mediaChanged), pytest.raises(MediaError, match="not a readable video"):
+        state.open_path(bad)
+    assert state.source.path == small_video and state.pending.is_idle()

@@ -15,7 +15,6 @@ the tests download them (one 144 MB npm download), otherwise they skip.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 
 import numpy as np
@@ -23,7 +22,7 @@ import pytest
 import torch
 
 from distilpose.errors import DistilPoseError
-from distilpose.zoo import cache_root, is_cached, load_graph
+from distilpose.zoo import load_graph
 from distilpose.zoo.centernet import CenterNet
 from distilpose.zoo.movenet import MoveNet
 from tests.conftest import require_zoo_model, shared_path
