@@ -9,7 +9,15 @@ from distilpose.errors import DistilPoseError, UnknownModelError
 from distilpose.models import ModelSpec, create_model, list_models, model_spec
 from distilpose.models.distilpose import distilpose_t
 
-EXPECTED = {"distilpose-s", "distilpose-l", "distilpose-t", "tokenpose-hrnet-w48", "tokenpose-stemnet"}
+EXPECTED = {
+    "distilpose-s",
+    "distilpose-l",
+    "distilpose-t",
+    "tokenpose-hrnet-w48",
+    "tokenpose-stemnet",
+    "movenet-thunder",
+    "movenet-lightning",
+}
 
 
 def test_list_models_holds_all_families():
@@ -25,6 +33,9 @@ def test_specs_describe_geometry_and_kind():
     assert s.paper_params_m == 5.36 and s.paper_gflops == 2.38
     assert model_spec("tokenpose-hrnet-w48").kind == "heatmap"
     assert model_spec("distilpose-t").paper_gflops is None  # ours, not in the paper
+    assert model_spec("tokenpose-hrnet-w48").is_teacher and not model_spec("distilpose-s").is_teacher
+    thunder = model_spec("movenet-thunder")
+    assert thunder.is_teacher and thunder.input_size == (256, 256) and thunder.heatmap_size == (64, 64)
 
 
 def test_spec_is_frozen():
