@@ -1,0 +1,1 @@
+"""Dock widgets around the canvas: the model panel and the heatmap view."""

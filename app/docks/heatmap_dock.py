@@ -1,0 +1,170 @@
+"""The heatmap dock: for the selected person and keypoint, the live model's heatmap (a student's simulated
+heatmap from its coordinates and sigmas, or a teacher's own) beside the comparison model's, each with the
+predicted keypoint marked, and their disagreement.
+
+Heatmaps are in crop space (64 x 48 for every model here); the keypoint is mapped from image pixels into that
+grid with the crop geometry the predictor used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from distilpose.app.state import AppState
+from distilpose.inference.predictor import CropGeometry
+from distilpose.keypoints import NAMES
+from distilpose.types import Instance
+
+COLORMAP = "viridis"
+MARKER_PEN = (255, 70, 70)
+
+
+def image_to_heatmap(points_xy: np.ndarray, crop: CropGeometry) -> np.ndarray:
+    """Image pixels -> heatmap pixels of ``crop`` (the inverse of the predictor's back-projection)."""
+    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    size = np.asarray(crop.scale, dtype=np.float64) * 200.0
+    origin = np.asarray(crop.center, dtype=np.float64) - size / 2
+    return (pts - origin) * np.asarray(crop.heatmap_size_wh, dtype=np.float64) / size
+
+
+class HeatmapPane:
+    """A titled image of one heatmap with a marker, in a GraphicsLayoutWidget cell."""
+
+    def __init__(self, layout: pg.GraphicsLayoutWidget, col: int, title: str) -> None:
+        self.plot = layout.addPlot(row=0, col=col, title=title)
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.hideAxis("bottom")
+        self.plot.hideAxis("left")
+        self.plot.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(COLORMAP))
+        self.plot.addItem(self.image)
+        # A hollow ring: the heatmap's peak under it stays visible.
+        self.marker = pg.ScatterPlotItem(size=14, pen=pg.mkPen(*MARKER_PEN, width=2), brush=pg.mkBrush(None))
+        self.plot.addItem(self.marker)
+        self.empty = pg.TextItem("", color=(200, 200, 200), anchor=(0.5, 0.5))
+        self.plot.addItem(self.empty)
+        self.heatmap: np.ndarray | None = None
+        self.marked: np.ndarray | None = None
+        self.title = title
+
+    def show(self, title: str, heatmap: np.ndarray | None, marked: np.ndarray | None, note: str = "") -> None:
+        self.plot.setTitle(title, size="9pt")
+        self.title = title
+        self.heatmap = heatmap
+        self.marked = marked
+        if heatmap is None:
+            self.image.clear()
+            self.marker.setData([], [])
+            self.empty.setText(note)
+            self.empty.setPos(24, 32)
+            self.plot.setRange(xRange=(0, 48), yRange=(0, 64), padding=0)
+            return
+        self.empty.setText("")
+        h = np.asarray(heatmap, dtype=np.float32)
+        self.image.setImage(h, levels=(float(h.min()), float(max(h.max(), h.min() + 1e-6))))
+        self.image.setRect(0, 0, h.shape[1], h.shape[0])  # one unit per heatmap pixel
+        if marked is not None:
+            # Pixel centres sit at +0.5 in the image item's coordinates.
+            self.marker.setData([float(marked[0]) + 0.5], [float(marked[1]) + 0.5])
+        else:
+            self.marker.setData([], [])
+        self.plot.setRange(xRange=(0, h.shape[1]), yRange=(0, h.shape[0]), padding=0.02)
+
+
+class HeatmapDock(QDockWidget):
+    """Heatmaps of the selected person and keypoint (pyqtgraph); follows the state's keypoint selection."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__("Heatmaps", parent)
+        self.setObjectName("heatmap_dock")
+        self.state = state
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Person"))
+        self.person_spin = QSpinBox()
+        self.person_spin.setRange(0, 0)
+        row.addWidget(self.person_spin)
+        row.addWidget(QLabel("Keypoint"))
+        self.keypoint_combo = QComboBox()
+        self.keypoint_combo.addItems(list(NAMES))
+        row.addWidget(self.keypoint_combo, 1)
+        layout.addLayout(row)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground((30, 30, 32))
+        self.graphics.setMinimumHeight(220)
+        self.model_pane = HeatmapPane(self.graphics, 0, "model")
+        self.teacher_pane = HeatmapPane(self.graphics, 1, "comparison")
+        layout.addWidget(self.graphics, 1)
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.info_label)
+        self.setWidget(body)
+        self._syncing = False
+        self.person_spin.valueChanged.connect(self._chosen)
+        self.keypoint_combo.currentIndexChanged.connect(self._chosen)
+        state.predictionsChanged.connect(self.refresh)
+        state.keypointSelectionChanged.connect(self.refresh)
+        self.visibilityChanged.connect(self._on_visible)
+        self.refresh()
+
+    def _chosen(self) -> None:
+        if not self._syncing:
+            self.state.select_keypoint(self.person_spin.value(), self.keypoint_combo.currentIndex())
+
+    def _on_visible(self, visible: bool) -> None:
+        if visible:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw both panes from the state (cheap: two 64 x 48 images)."""
+        result = self.state.prediction
+        selected = self.state.selected_keypoint or (0, self.keypoint_combo.currentIndex())
+        person, k = selected
+        n = len(result.instances) if result is not None else 0
+        self._syncing = True
+        self.person_spin.setRange(0, max(0, n - 1))
+        self.person_spin.setValue(min(person, max(0, n - 1)))
+        self.keypoint_combo.setCurrentIndex(k)
+        self._syncing = False
+        name = NAMES[k]
+        if result is None or person >= n:
+            note = "no prediction yet: turn on live inference" if result is None else "nobody detected"
+            self.model_pane.show("model", None, None, note)
+            self.teacher_pane.show("comparison", None, None, "")
+            self.info_label.setText("")
+            return
+        student = result.instances[person]
+        self.model_pane.show(*self._pane(student, k, student.source))
+        teacher = result.teacher[person] if result.teacher and person < len(result.teacher) else None
+        if teacher is None:
+            self.teacher_pane.show("comparison", None, None, "pick a model to\ncompare with")
+        else:
+            self.teacher_pane.show(*self._pane(teacher, k, "comparison"))
+        lines = [
+            f"person {person}, {name}: score {student.scores[k]:.2f}" if student.scores is not None else name
+        ]
+        if student.sigmas is not None:
+            sx, sy = student.sigmas[k]
+            lines.append(f"σ {sx:.1f} × {sy:.1f} px (simulated heatmap from coordinate and sigma)")
+        if result.disagreement is not None and person < len(result.disagreement):
+            lines.append(
+                f"disagreement with the comparison model: {result.disagreement[person, k]:.3f} of the box size"
+            )
+        self.info_label.setText("\n".join(lines))
+
+    @staticmethod
+    def _pane(inst: Instance, k: int, title: str) -> tuple[str, np.ndarray | None, np.ndarray | None, str]:
+        heatmaps = inst.extras.get("heatmaps")
+        crop = inst.extras.get("crop")
+        if heatmaps is None or crop is None:
+            return title, None, None, "no heatmaps: open this\ndock before inference"
+        marked = image_to_heatmap(inst.keypoints[k, :2], crop)[0]
+        kind = "simulated" if inst.sigmas is not None else "heatmap"
+        return f"{title}: {kind}", heatmaps[k], marked, ""

@@ -1,0 +1,382 @@
+"""Threads off the GUI thread: the live inference worker (latest frame wins), batch export, camera capture.
+
+Each thread talks to the GUI only through signals. Receivers must be slots (bound methods) of QObjects that
+live in the GUI thread, so Qt queues the call into the GUI thread; a plain function or lambda would run in
+the worker thread (platform.md §2.3).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
+
+from distilpose.detection import make_detector
+from distilpose.errors import DistilPoseError
+from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor
+from distilpose.smoothing import KeypointSmoother
+from distilpose.video import Camera, open_source
+
+#: ``(name_or_path, runtime, flip) -> LoadedModel``; tests inject slow or failing loaders.
+ModelLoader = Callable[[str, str, bool], LoadedModel]
+
+
+def default_loader(name: str, runtime: str, flip: bool) -> LoadedModel:
+    # One intra-op thread: the GUI and the decoder need the other core of a 2-core machine.
+    return load_predictor(name, runtime, flip=flip, threads=1)
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything the worker needs to build its pipeline; the model panel edits a copy and sends it."""
+
+    model: str = "distilpose-t"
+    runtime: str = "torch"
+    flip: bool = False
+    teacher: str | None = None  # comparison mode: a second model on the same boxes
+    detector: str = "auto"  # auto, centernet, full-frame or user-boxes
+    tracking: bool = True  # boxes from the previous frame's keypoints between detections
+    redetect_every: int = 10
+    smoothing: bool = False  # One-Euro on video and camera streams
+    heatmaps: bool = False  # ask for heatmaps (the heatmap dock is open)
+    user_boxes: tuple[tuple[float, float, float, float], ...] = ()
+
+    def model_key(self) -> tuple:
+        return (self.model, self.runtime, self.flip)
+
+    def teacher_key(self) -> tuple:
+        return (self.teacher, self.runtime, self.flip)
+
+    def detector_key(self) -> tuple:
+        return (self.detector, self.tracking, self.redetect_every, self.user_boxes)
+
+
+@dataclass
+class ModelStatus:
+    """What loaded, for the model panel and the status bar."""
+
+    model: str
+    kind: str
+    runtime: str
+    trained: bool
+    weights: str
+    load_s: float
+    teacher: str | None = None
+    teacher_trained: bool | None = None
+    detector: str = ""
+    warning: str | None = None  # a part that failed while the rest works (the teacher, say)
+
+
+@dataclass
+class FrameJob:
+    job_id: int
+    image: np.ndarray
+    index: int | None
+    t: float | None
+
+
+@dataclass
+class WorkerCounters:
+    submitted: int = 0
+    processed: int = 0
+    dropped: int = 0  # jobs replaced in the slot before the worker took them
+    loads: int = 0
+    processed_ids: list[int] = field(default_factory=list)
+
+
+class InferenceWorker(QThread):
+    """Runs the live pipeline on the latest submitted frame.
+
+    One slot holds the next job; :meth:`submit` replaces whatever waits there (counted as dropped), so a
+    slow model never builds a backlog: it always works on the newest frame. Settings changes are applied
+    before the next job, loading models here, off the GUI thread.
+    """
+
+    resultReady = Signal(int, object)  # job id, FrameResult
+    jobFailed = Signal(int, str)  # job id, message
+    settingsApplied = Signal(int, object)  # request id, ModelStatus
+    settingsFailed = Signal(int, str)  # request id, message
+    status = Signal(str)  # progress text (exporting to ONNX, ...)
+
+    def __init__(self, loader: ModelLoader = default_loader, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inference-worker")
+        self._loader = loader
+        self._mutex = QMutex()
+        self._wake = QWaitCondition()
+        self._job: FrameJob | None = None
+        self._settings: tuple[int, LiveSettings] | None = None
+        self._stop = False
+        self.counters = WorkerCounters()
+        # Only touched in the worker thread:
+        self._applied: LiveSettings | None = None
+        self._model: LoadedModel | None = None
+        self._teacher: LoadedModel | None = None
+        self._pipeline: LivePipeline | None = None
+
+    # -------------------------------------------------------------- GUI thread
+    def submit(self, job: FrameJob) -> bool:
+        """Queue ``job`` as the next frame; returns True when it replaced (dropped) a waiting one."""
+        with QMutexLocker(self._mutex):
+            dropped = self._job is not None
+            if dropped:
+                self.counters.dropped += 1
+            self._job = job
+            self.counters.submitted += 1
+            self._wake.wakeOne()
+        return dropped
+
+    def configure(self, request_id: int, settings: LiveSettings) -> None:
+        """Apply ``settings`` before the next frame (the newest request wins)."""
+        with QMutexLocker(self._mutex):
+            self._settings = (request_id, settings)
+            self._wake.wakeOne()
+
+    def stop(self, timeout_ms: int = 60_000) -> bool:
+        """Ask the loop to end after the current step and wait for it; True when the thread finished."""
+        with QMutexLocker(self._mutex):
+            self._stop = True
+            self._job = None
+            self._wake.wakeOne()
+        return self.wait(timeout_ms)
+
+    def pending_job(self) -> bool:
+        with QMutexLocker(self._mutex):
+            return self._job is not None
+
+    # -------------------------------------------------------------- worker thread
+    def run(self) -> None:
+        while True:
+            self._mutex.lock()
+            try:
+                while not self._stop and self._job is None and self._settings is None:
+                    self._wake.wait(self._mutex)
+                if self._stop:
+                    return
+                settings, job = self._settings, None
+                self._settings = None
+                if settings is None:
+                    job, self._job = self._job, None
+            finally:
+                self._mutex.unlock()
+            if settings is not None:
+                self._apply(*settings)
+            elif job is not None:
+                self._process(job)
+
+    def _apply(self, request_id: int, settings: LiveSettings) -> None:
+        start = time.perf_counter()
+        old = self._applied
+        try:
+            if self._model is None or old is None or old.model_key() != settings.model_key():
+                self._model = None
+                self._pipeline = None
+                self.status.emit(f"loading {settings.model} ({settings.runtime})…")
+                self._model = self._loader(settings.model, settings.runtime, settings.flip)
+                self.counters.loads += 1
+            warning = None
+            if settings.teacher is None:
+                self._teacher = None
+            elif self._teacher is None or old is None or old.teacher_key() != settings.teacher_key():
+                self._teacher = None
+                self.status.emit(f"loading teacher {settings.teacher}…")
+                try:
+                    self._teacher = self._loader(settings.teacher, settings.runtime, settings.flip)
+                except Exception as exc:  # the student still runs; the user is told
+                    warning = f"teacher {settings.teacher}: {_message(exc)}"
+            if self._pipeline is None or old is None or old.detector_key() != settings.detector_key():
+                detector = make_detector(
+                    settings.detector,
+                    user_boxes=settings.user_boxes,
+                    tracking=settings.tracking and settings.detector != "user-boxes",
+                    redetect_every=settings.redetect_every,
+                )
+                _warm_up(detector, self._model)
+            else:
+                detector = self._pipeline.detector
+            self._pipeline = LivePipeline(
+                self._model.predictor,
+                detector,
+                teacher=self._teacher.predictor if self._teacher is not None else None,
+                smoother=KeypointSmoother() if settings.smoothing else None,
+                heatmaps=settings.heatmaps,
+            )
+            self._applied = settings
+        except Exception as exc:  # a bad checkpoint or a missing model must not kill the worker
+            if self._model is None:
+                self._pipeline = None
+                self._applied = replace(settings, model="")  # the same choice is retried next time
+            self.settingsFailed.emit(request_id, _message(exc))
+            return
+        status = ModelStatus(
+            model=self._model.name,
+            kind=self._model.kind,
+            runtime=self._model.runtime,
+            trained=self._model.trained,
+            weights=self._model.weights,
+            load_s=time.perf_counter() - start,
+            teacher=self._teacher.name if self._teacher is not None else None,
+            teacher_trained=self._teacher.trained if self._teacher is not None else None,
+            detector=self._pipeline.detector.name,
+            warning=warning,
+        )
+        self.settingsApplied.emit(request_id, status)
+
+    def _process(self, job: FrameJob) -> None:
+        if self._pipeline is None:
+            self.jobFailed.emit(
+                job.job_id, "the live pipeline is not ready: no model loaded (see the last error)"
+            )
+            return
+        try:
+            start = time.perf_counter()
+            result = self._pipeline.process(job.image, index=job.index, t=job.t)
+            result.times_ms["worker"] = (time.perf_counter() - start) * 1000.0
+        except Exception as exc:
+            self.jobFailed.emit(job.job_id, _message(exc))
+            return
+        self.counters.processed += 1
+        self.counters.processed_ids.append(job.job_id)
+        self.resultReady.emit(job.job_id, result)
+
+
+def _warm_up(detector, model: LoadedModel) -> None:
+    """Run the detector and the model once on a blank frame, so the first real frame is not charged with
+    first-call set-up (graph planning, allocations); the time shows in "loaded in" instead."""
+    blank = np.zeros((360, 640, 3), np.uint8)
+    inner = getattr(
+        detector, "detector", detector
+    )  # the detector behind tracking: keep the tracker untouched
+    inner.detect(blank)
+    model.predictor.predict(blank, np.array([[200.0, 40.0, 120.0, 280.0]]))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, DistilPoseError):
+        return str(exc)
+    traceback.print_exc()
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+class ExportThread(QThread):
+    """Batch export of a video's or folder's predictions (:func:`distilpose.pipeline.export_predictions`).
+
+    It opens its own reader and models (never shares the GUI's or the live worker's), and can be cancelled.
+    """
+
+    progress = Signal(int, int)  # done, total
+    succeeded = Signal(object)  # ExportResult
+    failed = Signal(str)
+    cancelled = Signal(str)
+
+    def __init__(
+        self,
+        source_path: Path,
+        settings: LiveSettings,
+        results_path: Path,
+        video_path: Path | None,
+        threshold: float,
+        loader: ModelLoader = default_loader,
+        parent=None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("export-worker")
+        self.source_path = source_path
+        self.settings = settings
+        self.results_path = results_path
+        self.video_path = video_path
+        self.threshold = threshold
+        self._loader = loader
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    def run(self) -> None:
+        from distilpose.pipeline import ExportCancelled
+
+        source = None
+        try:
+            source = open_source(self.source_path)
+            s = self.settings
+            model = self._loader(s.model, s.runtime, s.flip)
+            teacher = self._loader(s.teacher, s.runtime, s.flip) if s.teacher else None
+            detector = make_detector(
+                s.detector,
+                user_boxes=s.user_boxes,
+                tracking=s.tracking and s.detector != "user-boxes",
+                redetect_every=s.redetect_every,
+            )
+            pipeline = LivePipeline(
+                model.predictor,
+                detector,
+                teacher=teacher.predictor if teacher else None,
+                smoother=KeypointSmoother() if s.smoothing else None,
+            )
+            result = export_predictions(
+                source,
+                pipeline,
+                self.results_path,
+                video_path=self.video_path,
+                threshold=self.threshold,
+                progress=self._report,
+                should_stop=lambda: self._cancel,
+            )
+        except ExportCancelled as exc:
+            self.cancelled.emit(str(exc))
+        except Exception as exc:
+            self.failed.emit(_message(exc))
+        else:
+            self.succeeded.emit(result)
+        finally:
+            if source is not None:
+                source.close()
+
+    def _report(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
+
+
+class CameraThread(QThread):
+    """Reads a camera as fast as it delivers; the GUI takes the latest frame (older ones are skipped)."""
+
+    frameReady = Signal()
+    failed = Signal(str)
+
+    def __init__(self, camera: Camera, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("camera")
+        self.camera = camera
+        self._mutex = QMutex()
+        self._latest: np.ndarray | None = None
+        self._stop = False
+        self.frames_read = 0
+
+    def take(self) -> np.ndarray | None:
+        """The newest frame not taken yet, or None."""
+        with QMutexLocker(self._mutex):
+            frame, self._latest = self._latest, None
+            return frame
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        self._stop = True
+        return self.wait(timeout_ms)
+
+    def run(self) -> None:
+        while not self._stop:
+            try:
+                frame = self.camera.read()
+            except DistilPoseError as exc:
+                if not self._stop:
+                    self.failed.emit(str(exc))
+                return
+            self.frames_read += 1
+            with QMutexLocker(self._mutex):
+                announce = self._latest is None
+                self._latest = frame
+            if announce:
+                self.frameReady.emit()

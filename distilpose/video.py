@@ -1,0 +1,437 @@
+"""Frame sources without Qt: still images, folders of images, video files (frame-accurate) and cameras.
+
+Video seeking is frame-accurate: a one-time index of every frame's presentation timestamp (built by demuxing,
+no decoding, and cached on disk) maps a frame number to its pts; a seek jumps to the nearest keyframe at or
+before it and decodes forward to that exact pts. Sequential reads never seek, so playback and batch export
+decode each frame once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from distilpose.atomic import atomic_write_json
+from distilpose.errors import MediaError
+
+#: Suffixes of still images the app and the pipeline open (lower case).
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Suffixes treated as video files (anything FFmpeg reads works; these are offered in dialogs).
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+#: Bump when the on-disk index format changes, so stale cache files are ignored.
+INDEX_VERSION = 1
+#: A seek costs about this many decoded frames; below that, decoding forward past a keyframe is cheaper.
+SEEK_COST_FRAMES = 8
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as an RGB ``uint8`` array of shape (H, W, 3).
+
+    ``np.fromfile`` + ``cv2.imdecode`` instead of ``cv2.imread`` because imread cannot open non-ASCII paths on
+    every platform. Raises :class:`MediaError` naming the file and the problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: file not found")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a folder, not an image file")
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except OSError as exc:
+        raise MediaError(f"{p}: cannot read the file ({exc.strerror or exc})") from exc
+    if data.size == 0:
+        raise MediaError(f"{p}: the file is empty")
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise MediaError(f"{p}: not a readable image (corrupt file or unsupported format)")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb.setflags(write=False)
+    return rgb
+
+
+class FrameSource(Protocol):
+    """Anything the live pipeline and batch export read frames from."""
+
+    kind: str  # "image", "folder", "video" or "camera"
+    name: str  # what to show the user
+
+    def __len__(self) -> int:
+        """Number of frames (0 for a camera: unknown)."""
+        ...
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` as RGB uint8 (H, W, 3); MediaError when it cannot be read."""
+        ...
+
+    def frame_name(self, index: int) -> str:
+        """A stable name for frame ``index`` (file name, or video name + frame number) for exported files."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------------------- still images
+
+
+class ImageFile:
+    """One still image as a one-frame source."""
+
+    kind = "image"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self.fps: float | None = None
+        self._image = read_image(self.path)
+
+    def __len__(self) -> int:
+        return 1
+
+    def frame(self, index: int) -> np.ndarray:
+        _check_index(index, 1, self.name)
+        return self._image
+
+    def frame_name(self, index: int) -> str:
+        return self.path.name
+
+    def frame_path(self, index: int) -> Path:
+        return self.path
+
+    def close(self) -> None:
+        pass
+
+
+def _natural_key(path: Path) -> list:
+    """``img2.png`` before ``img10.png``, as file managers sort."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+class ImageFolder:
+    """The images directly inside a folder, in natural name order, as frames."""
+
+    kind = "folder"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise MediaError(f"{self.path}: folder not found")
+        if not self.path.is_dir():
+            raise MediaError(f"{self.path}: not a folder")
+        try:
+            files = [p for p in self.path.iterdir() if p.is_file() and is_image_path(p)]
+        except OSError as exc:
+            raise MediaError(f"{self.path}: cannot list the folder ({exc.strerror or exc})") from exc
+        if not files:
+            raise MediaError(
+                f"{self.path}: no images in this folder (looked for {', '.join(IMAGE_SUFFIXES)})"
+            )
+        self.files = sorted(files, key=_natural_key)
+        self.name = self.path.name
+        self.fps: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def frame(self, index: int) -> np.ndarray:
+        _check_index(index, len(self.files), self.name)
+        return read_image(self.files[index])
+
+    def frame_name(self, index: int) -> str:
+        return self.files[index].name
+
+    def frame_path(self, index: int) -> Path:
+        return self.files[index]
+
+    def close(self) -> None:
+        pass
+
+
+def _check_index(index: int, count: int, name: str) -> None:
+    if not 0 <= index < count:
+        raise MediaError(f"{name}: frame {index} out of range (0..{count - 1})")
+
+
+# ----------------------------------------------------------------------------------------- video files
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Presentation timestamps of every decodable frame, in display order, and which frames are keyframes."""
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]  # frame numbers (indices into pts), ascending
+    declared_frames: int  # what the container header claims (0 when it does not say)
+
+    def keyframe_at_or_before(self, index: int) -> int:
+        """Frame number of the last keyframe not after ``index`` (0 when none is: decode from the start)."""
+        import bisect
+
+        i = bisect.bisect_right(self.keyframes, index) - 1
+        return self.keyframes[i] if i >= 0 else 0
+
+
+def index_cache_dir() -> Path:
+    """Where frame indexes are cached: ``$DISTILPOSE_HOME/video-index`` or the user cache folder."""
+    from distilpose.zoo.fetch import cache_root  # the one place that knows the cache convention
+
+    return cache_root() / "video-index"
+
+
+def _index_cache_file(path: Path, folder: Path) -> Path:
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|v{INDEX_VERSION}"
+    return folder / (hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".json")
+
+
+class VideoReader:
+    """Frame-accurate random access to a video file with PyAV.
+
+    ``index_cache``: a folder for the frame-index cache, None to disable it, or "default" for
+    :func:`index_cache_dir`. The index is keyed by absolute path, size and modification time.
+    """
+
+    kind = "video"
+
+    def __init__(self, path: str | os.PathLike, index_cache: str | os.PathLike | None = "default") -> None:
+        import av
+
+        self.path = Path(path)
+        self.name = self.path.name
+        if not self.path.exists():
+            raise MediaError(f"{self.path}: file not found")
+        if self.path.is_dir():
+            raise MediaError(f"{self.path}: is a folder, not a video file")
+        if self.path.stat().st_size == 0:
+            raise MediaError(f"{self.path}: the file is empty")
+        try:
+            self._container = av.open(str(self.path))
+        except av.error.FFmpegError as exc:
+            raise MediaError(
+                f"{self.path}: not a readable video (corrupt, truncated or unsupported format)"
+            ) from exc
+        except OSError as exc:
+            raise MediaError(f"{self.path}: cannot read the file ({exc.strerror or exc})") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise MediaError(f"{self.path}: the file has no video stream")
+        self._stream = self._container.streams.video[0]
+        ctx = self._stream.codec_context
+        self.width, self.height = int(ctx.width), int(ctx.height)
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else 30.0
+        self._time_base = float(self._stream.time_base) if self._stream.time_base else 1.0 / self.fps
+        cache = index_cache_dir() if index_cache == "default" else index_cache
+        self.index = self._load_or_build_index(Path(cache) if cache is not None else None)
+        if not self.index.pts:
+            self.close()
+            raise MediaError(f"{self.path}: the video has no decodable frames (corrupt or truncated)")
+        self._start_pts = self.index.pts[0]
+        self._frame_of_pts = {p: i for i, p in enumerate(self.index.pts)}
+        self._decoder: Iterator | None = None
+        self._last: int | None = None  # frame number the decoder produced last
+
+    # -- metadata ------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.index.pts)
+
+    @property
+    def truncated(self) -> bool:
+        """True when the header declares more frames than the file holds (a cut-off download, say)."""
+        return self.index.declared_frames > len(self.index.pts)
+
+    def time_of(self, index: int) -> float:
+        """Presentation time of frame ``index`` in seconds from the first frame."""
+        return (self.index.pts[index] - self._start_pts) * self._time_base
+
+    def frame_name(self, index: int) -> str:
+        return f"{self.path.name}#frame={index}"
+
+    # -- the index ----------------------------------------------------------------------------------------
+    def _load_or_build_index(self, cache: Path | None) -> FrameIndex:
+        cache_file = _index_cache_file(self.path, cache) if cache is not None else None
+        if cache_file is not None and cache_file.is_file():
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                doc = json.loads(cache_file.read_text(encoding="utf-8"))
+                if doc.get("version") == INDEX_VERSION:
+                    return FrameIndex(tuple(doc["pts"]), tuple(doc["keyframes"]), int(doc["declared_frames"]))
+        index = self._build_index()
+        if cache_file is not None:
+            doc = {
+                "version": INDEX_VERSION,
+                "path": str(self.path.resolve()),
+                "pts": list(index.pts),
+                "keyframes": list(index.keyframes),
+                "declared_frames": index.declared_frames,
+            }
+            with contextlib.suppress(OSError):  # a read-only cache only costs the next open some time
+                atomic_write_json(cache_file, doc)
+        return index
+
+    def _build_index(self) -> FrameIndex:
+        """Demux every packet of the stream (no decoding): pts and keyframe flags, sorted into display order."""
+        import av
+
+        entries: list[tuple[int, bool]] = []
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.pts is None or packet.size == 0:
+                    continue  # the flush packet at the end, or a packet without timing
+                entries.append((int(packet.pts), bool(packet.is_keyframe)))
+        except av.error.FFmpegError:
+            pass  # a damaged tail: keep the frames found before it (reported through ``truncated``)
+        entries.sort()
+        pts = tuple(p for p, _ in entries)
+        keys = tuple(i for i, (_, key) in enumerate(entries) if key)
+        self._decoder = None  # demuxing consumed the container: the first read seeks
+        return FrameIndex(pts, keys or (0,), int(self._stream.frames or 0))
+
+    # -- decoding -----------------------------------------------------------------------------------------
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (display order) as RGB uint8; exact, whatever the GOP structure."""
+        _check_index(index, len(self), self.name)
+        target = self.index.pts[index]
+        keyframe = self.index.keyframe_at_or_before(index)
+        # Decode forward from where the decoder is unless seeking to a later keyframe saves real work.
+        forward = self._last is not None and self._last < index
+        if forward and keyframe > self._last:
+            forward = index - self._last <= index - keyframe + SEEK_COST_FRAMES
+        if not forward:
+            self._seek(keyframe)
+        return self._decode_until(index, target)
+
+    def _seek(self, keyframe: int) -> None:
+        import av
+
+        try:
+            self._container.seek(
+                self.index.pts[keyframe], stream=self._stream, backward=True, any_frame=False
+            )
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{self.path}: cannot seek to frame {keyframe} ({exc})") from exc
+        self._decoder = self._container.decode(self._stream)
+        self._last = None
+
+    def _decode_until(self, index: int, target: int) -> np.ndarray:
+        import av
+
+        assert self._decoder is not None
+        try:
+            for frame in self._decoder:
+                if frame.pts is None:
+                    continue
+                self._last = self._frame_of_pts.get(int(frame.pts), self._last)
+                if frame.pts < target:
+                    continue
+                if frame.pts > target:  # the exact frame was not produced: the file is damaged there
+                    break
+                rgb = frame.to_ndarray(format="rgb24")
+                rgb.setflags(write=False)
+                return rgb
+        except av.error.FFmpegError as exc:
+            self._decoder = None
+            self._last = None
+            raise MediaError(
+                f"{self.path}: frame {index} cannot be decoded (corrupt or truncated file: {exc})"
+            ) from exc
+        self._decoder = None
+        self._last = None
+        raise MediaError(f"{self.path}: frame {index} is missing from the file (corrupt or truncated)")
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, rgb)`` for frames ``start..stop-1`` in order, decoding each once."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        for i in range(start, stop):
+            yield i, self.frame(i)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+        self._decoder = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------------------- cameras
+
+CaptureFactory = Callable[[int | str], object]
+
+
+class Camera:
+    """An OpenCV capture device. ``capture_factory`` builds the capture (tests pass a fake or a file path)."""
+
+    kind = "camera"
+    fps: float | None = None
+
+    def __init__(self, device: int | str = 0, capture_factory: CaptureFactory | None = None) -> None:
+        self.device = device
+        self.name = f"camera {device}"
+        factory = capture_factory or cv2.VideoCapture
+        try:
+            self._capture = factory(device)
+        except cv2.error as exc:
+            raise MediaError(f"{self.name}: cannot be opened ({exc})") from exc
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise MediaError(f"{self.name}: cannot be opened (no such device, or it is in use)")
+        self.frames_read = 0
+
+    def __len__(self) -> int:
+        return 0
+
+    def read(self) -> np.ndarray:
+        """The next frame as RGB; MediaError when the device stops delivering."""
+        ok, bgr = self._capture.read()
+        if not ok or bgr is None:
+            raise MediaError(f"{self.name}: no frame (the camera was disconnected or stopped)")
+        self.frames_read += 1
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb.setflags(write=False)
+        return rgb
+
+    def frame(self, index: int) -> np.ndarray:
+        return self.read()
+
+    def frame_name(self, index: int) -> str:
+        return f"camera{self.device}#frame={index}"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._capture.release()
+
+
+def open_source(path: str | os.PathLike) -> FrameSource:
+    """An image, a folder of images or a video, chosen from what ``path`` is."""
+    p = Path(path)
+    if p.is_dir():
+        return ImageFolder(p)
+    if is_video_path(p):
+        return VideoReader(p)
+    if is_image_path(p) or not p.exists():
+        return ImageFile(p)
+    # An unknown suffix: try it as a video (FFmpeg sniffs the content), else report it as an image problem.
+    try:
+        return VideoReader(p)
+    except MediaError:
+        return ImageFile(p)
