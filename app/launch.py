@@ -12,19 +12,38 @@ from pathlib import Path
 
 from distilpose.app.display import use_offscreen_if_headless
 from distilpose.app.main import main as app_main
-from distilpose.app.paths import default_sample
+from distilpose.app.paths import default_sample, resources_dir
 
 HEADLESS_OUTPUT = Path("out") / "distilpose-studio.png"
+#: The live model `make run` starts on. Until a distilled default student reaches its quality bar, the default
+#: is the real pretrained teacher (MoveNet Thunder from the zoo, fetched by `make run`).
+DEFAULT_MODEL = "movenet-thunder"
+DEFAULT_VIDEO = "sports2d-demo-640.mp4"
+DEFAULT_FRAME = 30
 
 
-def launch_arguments(headless: bool, out: Path) -> list[str]:
-    """Arguments for :func:`distilpose.app.main.main`: the default sample (if shipped) and, headless, a screenshot."""
-    args: list[str] = []
+def default_view() -> list[str]:
+    """The sample video on the default model when the model is cached, else the sample image alone."""
+    from distilpose.zoo import is_cached
+
+    video = resources_dir() / "samples" / DEFAULT_VIDEO
+    if video.is_file() and is_cached(DEFAULT_MODEL):
+        return [str(video), "--model", DEFAULT_MODEL, "--frame", str(DEFAULT_FRAME)]
+    print(
+        f"distilpose-studio: {DEFAULT_MODEL} is not fetched yet (run `distilpose models fetch all`); "
+        "opening the sample image without a model",
+        file=sys.stderr,
+    )
     sample = default_sample()
     if sample is None:
         print("distilpose-studio: the default sample image is missing; starting empty", file=sys.stderr)
-    else:
-        args.append(str(sample))
+        return []
+    return [str(sample)]
+
+
+def launch_arguments(headless: bool, out: Path) -> list[str]:
+    """Arguments for :func:`distilpose.app.main.main`: the default view and, headless, a screenshot."""
+    args = default_view()
     if headless:
         args += ["--screenshot", str(out)]
     return args
