@@ -15,17 +15,15 @@ from typing import IO, Any
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temp file for writing that replaces ``path`` only if the block completes."""
-    if mode not in ("wb", "w"):
-        raise ValueError("atomic_open supports 'w' and 'wb'")
+def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
+    """A temp file path beside ``path`` that replaces it (fsynced, normal mode) if the block completes."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
-            yield handle
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         _give_normal_mode(tmp, target)
         os.replace(tmp, target)
@@ -34,6 +32,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temp file for writing that replaces ``path`` only if the block completes."""
+    if mode not in ("wb", "w"):
+        raise ValueError("atomic_open supports 'w' and 'wb'")
+    with _temp_beside(path) as tmp, open(tmp, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+        yield handle
 
 
 def _give_normal_mode(tmp: str, target: Path) -> None:
@@ -80,18 +87,5 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = No
 
 def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], None]) -> None:
     """For libraries that insist on writing a path themselves (torch.save, onnx.save, cv2.imwrite)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
+    with _temp_beside(path) as tmp:
         writer(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _give_normal_mode(tmp, target)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
