@@ -14,10 +14,10 @@ import numpy as np
 from tqdm import tqdm
 
 from distilpose.coco import CocoDataset, KeypointResult, load_detections
-from distilpose.data.coco_topdown import read_rgb_image
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import oks_nms
 from distilpose.inference.predictor import Predictor
+from distilpose.video import read_image
 
 VIS_THR = 0.2
 OKS_THR = 0.9
@@ -58,7 +58,7 @@ def predict_coco(
             raise KeyboardInterrupt
         if image.id not in per_image:
             continue
-        rgb = read_rgb_image(images_dir / image.file_name)
+        rgb = read_image(images_dir / image.file_name)
         image_boxes, scores = per_image[image.id]
         instances = predictor.predict(rgb, image_boxes, box_scores=scores)
         candidates = [

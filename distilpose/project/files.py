@@ -10,13 +10,12 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from distilpose.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES  # noqa: F401 - one list of suffixes for everyone
+
 #: Files up to this size are hashed whole; larger ones (videos) by size + first and last chunks, which is
 #: enough to notice a replaced file without reading gigabytes when a video is added.
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 _CHUNK = 4 * 1024 * 1024
-
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
 def to_stored(path: str | os.PathLike, project_dir: Path) -> str:

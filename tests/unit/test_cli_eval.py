@@ -49,7 +49,7 @@ def test_eval_errors_are_user_errors(tmp_path, capsys):
 
     assert main(["eval", "--ann", str(ann), "--model", "distilpose-t", "--images", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "cannot read image" in err and str(tmp_path) in err  # names the missing image file
+    assert "file not found" in err and str(tmp_path) in err  # names the missing image file
 
     assert main(["eval", "--ann", str(ann)]) == 2
     assert "nothing to evaluate" in capsys.readouterr().err
