@@ -20,7 +20,7 @@ from distilpose.errors import DistilPoseError
 from distilpose.export import export_onnx, sample_batch
 from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime
 
-RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "torch-bf16", "torch-compile", "torch-bf16-compile", "onnx", "onnx-int8")
 
 
 @dataclass
@@ -39,6 +39,8 @@ def build_runtime(model, runtime: str, workdir: Path, threads: int | None):
         return TorchRuntime(model, "fp32", threads)
     if runtime == "torch-bf16":
         return TorchRuntime(model, "bf16", threads)
+    if runtime in ("torch-compile", "torch-bf16-compile"):
+        return TorchRuntime(model, "bf16" if "bf16" in runtime else "fp32", threads, compile=True)
     if runtime in ("onnx", "onnx-int8"):
         path = workdir / f"{model.spec.name}.onnx"
         if not path.exists() or (
@@ -109,10 +111,10 @@ def run_benchmark(
 
 
 def format_table(rows: list[BenchRow], ratios: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'model':<24} {'runtime':<11} {'median ms':>10} {'best ms':>9} {'FPS':>7}  vs {rows[0].model}"]
+    lines = [f"{'model':<24} {'runtime':<19} {'median ms':>10} {'best ms':>9} {'FPS':>7}  vs {rows[0].model}"]
     for r in rows:
         lines.append(
-            f"{r.model:<24} {r.runtime:<11} {r.median_ms:>10.2f} {r.best_ms:>9.2f} {r.fps:>7.1f}"
+            f"{r.model:<24} {r.runtime:<19} {r.median_ms:>10.2f} {r.best_ms:>9.2f} {r.fps:>7.1f}"
             f"  x{ratios[r.runtime][r.model]:.2f}"
         )
     return "\n".join(lines)

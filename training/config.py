@@ -48,7 +48,8 @@ class TeacherConfig(_Strict):
     """A frozen teacher. It is run in eval mode under no_grad and never saved with the student."""
 
     name: str
-    weights: Path
+    #: Trained weights; None only for zoo teachers that carry their own pretrained weights (MoveNet).
+    weights: Path | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -60,6 +60,70 @@ class ModelTeacher:
         return TeacherOutput(heatmaps=out.heatmaps, vis_tokens=out.vis_tokens, kpt_tokens=out.kpt_tokens)
 
 
+class ZooTeacher:
+    """A pretrained square-input teacher from the zoo (MoveNet) seen through the student's 256x192 frame.
+
+    The student's crop is padded left and right to a square (with the value of a black pixel, as outside the
+    image), resized to the teacher's input, and the teacher's square heatmaps are resampled and cut back to
+    the student's (64, 48) grid, so a heatmap pixel means the same crop location for both. MoveNet's heatmaps
+    light up every person in the crop: each joint's map is kept only within ``radius`` heatmap pixels of the
+    teacher's own regressed keypoint, so the simulated-heatmap and score losses see this person alone.
+    No tokens: the token-distillation terms are switched off for this teacher.
+    """
+
+    def __init__(
+        self, model: nn.Module, name: str, heatmap_size: tuple[int, int] = (64, 48), radius: float = 4.0
+    ):
+        self.model = model.eval()
+        self.model.requires_grad_(False)
+        self.name = name
+        self.has_tokens = False
+        self.heatmap_size = heatmap_size
+        self.radius = radius
+        self.input_side = int(model.spec.input_size[0])
+
+    def to(self, device: torch.device) -> ZooTeacher:
+        self.model.to(device)
+        return self
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> TeacherOutput:
+        import torch.nn.functional as F
+
+        from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+
+        n, _, h, w = images.shape
+        pad = (h - w) // 2
+        if pad < 0 or (h - w) % 2:
+            raise DistilPoseError(
+                f"teacher {self.name!r}: expected crops taller than wide by an even amount, got {h}x{w}"
+            )
+        black = torch.tensor(
+            (-IMAGENET_MEAN / IMAGENET_STD).tolist(), dtype=images.dtype, device=images.device
+        )
+        square = black.view(1, 3, 1, 1).expand(n, 3, h, h).clone()
+        square[..., pad : pad + w] = images
+        if h != self.input_side:
+            square = F.interpolate(
+                square, size=(self.input_side, self.input_side), mode="bilinear", align_corners=False
+            )
+        coords, _, heatmaps = self.model.forward_export(square)
+        hh, hw = self.heatmap_size
+        side = hh  # the square's heatmap side in the student's grid (64 for a 256-high crop)
+        maps = F.interpolate(heatmaps, size=(side, side), mode="bilinear", align_corners=False)
+        cut = (side - hw) // 2
+        maps = maps[..., cut : cut + hw]
+        # keep each joint's map near the teacher's own keypoint (coords are normalised to the square)
+        kx = coords[..., 0] * side - cut - 0.5
+        ky = coords[..., 1] * side - 0.5
+        xs = torch.arange(hw, device=maps.device, dtype=maps.dtype)
+        ys = torch.arange(hh, device=maps.device, dtype=maps.dtype)
+        near = ((xs.view(1, 1, 1, hw) - kx[..., None, None]).abs() <= self.radius) & (
+            (ys.view(1, 1, hh, 1) - ky[..., None, None]).abs() <= self.radius
+        )
+        return TeacherOutput(heatmaps=maps * near)
+
+
 def build_teacher(cfg: TeacherConfig) -> Teacher:
     """Build and load the configured teacher; wrong names or weights give a ConfigError naming the key."""
     from distilpose.models import create_model, model_spec
@@ -69,6 +133,17 @@ def build_teacher(cfg: TeacherConfig) -> Teacher:
         spec = model_spec(cfg.name)
     except DistilPoseError as exc:
         raise ConfigError(f"teacher.name: {exc}") from None
+    if spec.family == "movenet":
+        if cfg.weights is not None:
+            raise ConfigError(
+                f"teacher.weights: {cfg.name!r} brings its own pretrained weights; remove the key"
+            )
+        try:
+            return ZooTeacher(create_model(cfg.name), cfg.name)
+        except DistilPoseError as exc:
+            raise ConfigError(f"teacher.name: {exc}") from None
+    if cfg.weights is None:
+        raise ConfigError(f"teacher.weights: {cfg.name!r} needs trained weights (a checkpoint path)")
     if spec.kind != "heatmap":
         raise ConfigError(
             f"teacher.name: {cfg.name!r} is a {spec.kind} model; a teacher must predict heatmaps"

@@ -145,3 +145,13 @@ def test_bench_cli_json_reports_rows_and_ratios(capsys):
 def test_bench_cli_rejects_unknown_runtime(capsys):
     assert main(["bench", "--models", "distilpose-t", "--runtime", "tensorrt"]) == 2
     assert "tensorrt" in capsys.readouterr().err
+
+
+def test_compiled_runtime_matches_eager(student):
+    batch = np.random.default_rng(3).standard_normal((1, 3, 256, 192)).astype(np.float32)
+    eager = TorchRuntime(student).run(batch)
+    compiled = TorchRuntime(student, compile=True)
+    assert compiled.name == "torch-compile"
+    got = compiled.run(batch)
+    for name in ("coords", "scores", "sigmas"):
+        np.testing.assert_allclose(got[name], eager[name], atol=1e-4)

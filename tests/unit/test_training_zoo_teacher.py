@@ -1,0 +1,44 @@
+"""MoveNet as a distillation teacher: its square heatmaps land on the student's 64x48 grid, on this person."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from distilpose.codecs import boxes_to_centers_scales, crop_images, crops_to_images, decode_heatmaps
+from distilpose.data.normalize import normalize_image
+from distilpose.inference.predictor import Predictor
+from distilpose.training.config import ConfigError, TeacherConfig
+from distilpose.training.teachers import build_teacher
+from distilpose.video import read_image
+from tests.conftest import REPO_ROOT, require_zoo_model
+
+
+def test_zoo_teacher_heatmaps_peak_where_movenet_puts_the_keypoints():
+    require_zoo_model("movenet-thunder")
+    torch.set_num_threads(1)
+    image = read_image(REPO_ROOT / "resources" / "samples" / "astronaut.jpg")
+    box = np.array([[100.0, 20.0, 330.0, 490.0]])
+    centers, scales = boxes_to_centers_scales(box, 192 / 256, 1.25)
+    crop = normalize_image(crop_images(image, centers, scales, 0.0, (192, 256)))
+    teacher = build_teacher(TeacherConfig(name="movenet-thunder"))
+    assert not teacher.has_tokens
+    out = teacher(torch.from_numpy(crop))
+    assert out.heatmaps.shape == (1, 17, 64, 48) and out.vis_tokens is None
+    coords_hm, maxvals = decode_heatmaps(out.heatmaps.numpy(), dark=False)
+    from_teacher_grid = crops_to_images(coords_hm, centers, scales, (48, 64))[0]
+    (reference,) = Predictor.from_model("movenet-thunder").predict(image, box)
+    confident = reference.scores > 0.5
+    assert confident.sum() >= 5
+    error = np.linalg.norm(from_teacher_grid[confident] - reference.keypoints[confident, :2], axis=1)
+    # one heatmap pixel is ~7.7 image px here (a 385 px tall crop over 64 rows)
+    assert np.median(error) < 8.0 and error.max() < 20.0
+    assert np.all(maxvals[0, confident] > 0.2)
+
+
+def test_zoo_teacher_config_errors():
+    with pytest.raises(ConfigError, match="brings its own pretrained weights"):
+        build_teacher(TeacherConfig(name="movenet-thunder", weights="x.safetensors"))
+    with pytest.raises(ConfigError, match="needs trained weights"):
+        build_teacher(TeacherConfig(name="tokenpose-stemnet"))
