@@ -19,18 +19,12 @@ SUBCOMMAND_MODULES: tuple[str, ...] = ("info", "export", "bench", "eval", "train
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distilpose",
-        description="DistilPose Studio command line: inspect, export and benchmark pose models.",
+        description="DistilPose Studio command line: models, zoo, export, benchmarks, evaluation, training and projects.",
     )
     parser.add_argument("--version", action="version", version=f"distilpose {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"distilpose.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand module not written yet
-            if exc.name == f"distilpose.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"distilpose.cli.{name}").register(sub)
     return parser
 
 

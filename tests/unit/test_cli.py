@@ -1,0 +1,31 @@
+"""The `distilpose` entry point: version, help listing every subcommand, a clean exit on bad usage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from distilpose import __version__
+from distilpose.cli import SUBCOMMAND_MODULES, main
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"distilpose {__version__}"
+    assert main([]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in SUBCOMMAND_MODULES)
+
+
+def test_console_script_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "distilpose.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "COMMAND" in done.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
