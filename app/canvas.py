@@ -1,46 +1,67 @@
-"""The image canvas: the picture, one item per person, zoom around the cursor, pan, fit to window.
+"""The image canvas: the picture, one item per person, zoom around the cursor, pan, fit to window, and the
+mouse side of editing.
 
 Scene coordinates are image pixel coordinates (the image item sits at the origin), so a keypoint at COCO
 (x, y) is drawn at scene point (x, y). Markers and limb widths keep a constant size on screen at any zoom.
+
+Editing: the canvas never writes the project. A drag only previews (the marker or the person follows the
+mouse); on release the canvas emits ONE intent signal (``jointMoved``, ``personMoved``, ``personScaled``,
+``jointPlaced``, ``templateBoxDrawn``) that a controller turns into one undo command. When the store took the
+edit, the state announces new instances and the items are rebuilt from them; when it did not, the preview is
+dropped the same way. A keypoint drag moves only that keypoint; the whole person moves only with Shift+drag or
+the scale handle of the selected person's box, so nobody drags a person by accident.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
+    QContextMenuEvent,
+    QCursor,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPen,
     QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import (
-    QGraphicsEllipseItem,
-    QGraphicsItem,
-    QGraphicsLineItem,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
-    QStyleOptionGraphicsItem,
-    QWidget,
-)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from distilpose.app.canvas_items import (
+    HANDLE_PX,
+    LIMB_WIDTH_PX,
+    MARKER_RADIUS_PX,
+    SELECTED_LIMB_WIDTH_PX,
+    InstanceItem,
+    KeypointItem,
+    LimbItem,
+)
 from distilpose.app.overlays import PredictedKeypointItem, PredictionLayer, UserBoxItem, rubber_band_rect
 from distilpose.app.state import AppState
-from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
-from distilpose.types import Instance
+from distilpose.app.template import box_around
 
-MARKER_RADIUS_PX = 5.0
-LIMB_WIDTH_PX = 3.0
-SELECTED_LIMB_WIDTH_PX = 5.0
-OCCLUDED_ALPHA = 150  # limbs to an occluded keypoint
-OCCLUDED_RING_ALPHA = 220  # the hollow marker itself stays easy to see over a dashed limb
+__all__ = [
+    "LIMB_WIDTH_PX",
+    "MARKER_RADIUS_PX",
+    "SELECTED_LIMB_WIDTH_PX",
+    "Canvas",
+    "InstanceItem",
+    "KeypointItem",
+    "LimbItem",
+    "numpy_to_pixmap",
+]
+
+#: A press within this many screen pixels of a keypoint grabs it (markers are small).
+HIT_RADIUS_PX = 9.0
+#: The mouse must move this far (screen pixels) before a press becomes a drag: a click only selects.
+DRAG_THRESHOLD_PX = 3.0
+#: Scale limits of one handle drag.
+MIN_SCALE, MAX_SCALE = 0.05, 20.0
 ZOOM_STEP = 1.25
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
@@ -57,94 +78,19 @@ def numpy_to_pixmap(image: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(qimage.copy())
 
 
-def _qcolor(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
-    return QColor(rgb[0], rgb[1], rgb[2], alpha)
+@dataclass
+class _Drag:
+    """A drag in progress: of one joint, of a whole person (Shift), or of the selected person's scale handle."""
 
-
-class KeypointItem(QGraphicsEllipseItem):
-    """One keypoint marker: filled when visible (v=2), a dimmer hollow ring when occluded (v=1)."""
-
-    def __init__(self, index: int, x: float, y: float, visibility: int, parent: QGraphicsItem | None = None):
-        r = MARKER_RADIUS_PX
-        super().__init__(-r, -r, 2 * r, 2 * r, parent)
-        self.index = index
-        self.visibility = visibility
-        self.setPos(x, y)
-        # Constant screen size: the marker is drawn in device pixels, only its position follows the zoom.
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self.setZValue(1)
-        color = KEYPOINT_COLORS[index]
-        if visibility >= 2:
-            self.setBrush(QBrush(_qcolor(color)))
-            self.setPen(QPen(QColor(20, 20, 20, 200), 1.0))
-            self.setToolTip(NAMES[index])
-        else:
-            self.setBrush(Qt.BrushStyle.NoBrush)
-            self.setPen(QPen(_qcolor(color, OCCLUDED_RING_ALPHA), 2.0))
-            self.setToolTip(f"{NAMES[index]} (occluded)")
-
-
-class LimbItem(QGraphicsLineItem):
-    """One skeleton limb between two labelled keypoints; dashed and dimmer when an end is occluded."""
-
-    def __init__(
-        self, limb: int, p: QPointF, q: QPointF, occluded: bool, parent: QGraphicsItem | None = None
-    ):
-        super().__init__(p.x(), p.y(), q.x(), q.y(), parent)
-        self.limb = limb
-        self.occluded = occluded
-        self.setZValue(0)
-        self.set_highlight(False)
-
-    def set_highlight(self, on: bool) -> None:
-        color = _qcolor(LIMB_COLORS[self.limb], OCCLUDED_ALPHA if self.occluded else 230)
-        pen = QPen(color, SELECTED_LIMB_WIDTH_PX if on else LIMB_WIDTH_PX)
-        pen.setCosmetic(True)  # width in screen pixels whatever the zoom
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        if self.occluded:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        self.setPen(pen)
-
-
-class InstanceItem(QGraphicsItem):
-    """The items of one person: limbs below, keypoints above.
-
-    A plain parent item rather than a QGraphicsItemGroup, because a group swallows its children's mouse
-    events and keypoints will become draggable for editing.
-    """
-
-    def __init__(self, index: int, instance: Instance, parent: QGraphicsItem | None = None):
-        super().__init__(parent)
-        self.index = index
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
-        self.setZValue(1)
-        kp = instance.keypoints
-        vis = kp[:, 2].astype(int)
-        self.limbs: list[LimbItem] = []
-        for limb, (a, b) in enumerate(SKELETON):
-            if vis[a] > 0 and vis[b] > 0:
-                occluded = vis[a] < 2 or vis[b] < 2
-                pa, pb = QPointF(kp[a, 0], kp[a, 1]), QPointF(kp[b, 0], kp[b, 1])
-                self.limbs.append(LimbItem(limb, pa, pb, occluded, self))
-        self.keypoints: list[KeypointItem] = [
-            KeypointItem(k, float(kp[k, 0]), float(kp[k, 1]), int(vis[k]), self)
-            for k in range(len(kp))
-            if vis[k] > 0
-        ]
-        self.selected = False
-
-    def set_selected(self, on: bool) -> None:
-        self.selected = on
-        for limb in self.limbs:
-            limb.set_highlight(on)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
-        return QRectF()
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        pass  # children draw everything
+    kind: str  # "joint", "move" or "scale"
+    item: InstanceItem
+    press: QPoint  # viewport pixels
+    start: QPointF  # scene
+    k: int | None = None
+    anchor: QPointF | None = None  # scale: the fixed corner
+    moved: bool = False
+    current: QPointF | None = None
+    scale: float = 1.0
 
 
 class Canvas(QGraphicsView):
@@ -154,6 +100,20 @@ class Canvas(QGraphicsView):
     zoomChanged = Signal(float)
     #: The user left box-drawing mode (after drawing a box or pressing Escape).
     boxModeChanged = Signal(bool)
+    #: A keypoint was dragged and released here: (instance id, keypoint, x, y) in image pixels.
+    jointMoved = Signal(int, int, float, float)
+    #: A missing keypoint was placed by a click: (instance id, keypoint, x, y).
+    jointPlaced = Signal(int, int, float, float)
+    #: A person was Shift+dragged: (instance id, dx, dy).
+    personMoved = Signal(int, float, float)
+    #: A person was scaled with the handle: (instance id, scale, fixed corner x, y).
+    personScaled = Signal(int, float, float, float)
+    #: A box for a new template person was drawn (or clicked): x, y, w, h.
+    templateBoxDrawn = Signal(float, float, float, float)
+    #: Right click: global position for the menu, scene position (what is under it is selected first).
+    contextMenuWanted = Signal(QPoint, QPointF)
+    #: Placing a missing keypoint or drawing a template box started (True) or ended (False).
+    placingChanged = Signal(bool)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -182,6 +142,10 @@ class Canvas(QGraphicsView):
         self.box_mode = False
         self._box_from: QPointF | None = None
         self._rubber_band: UserBoxItem | None = None
+        self.template_mode = False  # a drawn box (or a click) makes a template person
+        self.place_target: tuple[int, int] | None = None  # (instance id, keypoint) placed by the next click
+        self._drag: _Drag | None = None
+        self._rebuilds = 0
         state.imageChanged.connect(self._on_image_changed)
         state.frameChanged.connect(self._on_frame_changed)
         state.instancesChanged.connect(self._on_instances_changed)
@@ -190,6 +154,7 @@ class Canvas(QGraphicsView):
         state.displayChanged.connect(self._on_predictions_changed)
         state.keypointSelectionChanged.connect(self._on_predictions_changed)
         state.userBoxesChanged.connect(self._on_user_boxes_changed)
+        state.jointChanged.connect(self._on_joint_changed)
         self._on_image_changed()
         self._on_instances_changed()
 
@@ -236,11 +201,87 @@ class Canvas(QGraphicsView):
             return
         self.box_mode = on
         self._cancel_rubber_band()
+        if not on and self.template_mode:
+            self.template_mode = False
+            self.placingChanged.emit(False)
         if on:
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             self._update_cursor()
         self.boxModeChanged.emit(on)
+
+    def start_template(self) -> None:
+        """The next drawn box (or click, for a default-sized box) becomes a template person."""
+        self.cancel_placing()
+        self.template_mode = True  # before the box mode signal: listeners tell the two box modes apart
+        self.set_box_mode(True)
+        self.placingChanged.emit(True)
+
+    def start_place(self, instance_id: int, k: int) -> None:
+        """The next left click puts keypoint ``k`` of person ``instance_id`` there."""
+        self.set_box_mode(False)
+        self.place_target = (int(instance_id), int(k))
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        self.placingChanged.emit(True)
+
+    def cancel_placing(self) -> None:
+        if self.place_target is not None:
+            self.place_target = None
+            self._update_cursor()
+            self.placingChanged.emit(False)
+        if self.template_mode:
+            self.set_box_mode(False)
+
+    # ------------------------------------------------------------------ hit tests
+    def joint_at(self, pos: QPoint) -> tuple[InstanceItem, int] | None:
+        """The editable keypoint nearest ``pos`` (viewport pixels) within the grab radius; the selected
+        person wins ties."""
+        best: tuple[float, int, InstanceItem, int] | None = None
+        for item in self.instance_items:
+            if item.instance_id is None:
+                continue
+            for marker in item.keypoints:
+                d = float(np.hypot(*(self.mapFromScene(marker.scenePos()) - pos).toTuple()))
+                if d <= HIT_RADIUS_PX:
+                    rank = (d, 0 if item.selected else 1, item, marker.index)
+                    if best is None or rank[:2] < best[:2]:
+                        best = rank
+        return None if best is None else (best[2], best[3])
+
+    def person_at(self, pos: QPoint) -> InstanceItem | None:
+        """The editable person whose box holds ``pos``: the selected one first, else the smallest box."""
+        p = self.mapToScene(pos)
+        hits = []
+        for item in self.instance_items:
+            rect = item.box_rect() if item.instance_id is not None else None
+            if rect is not None and rect.contains(p):
+                hits.append((0 if item.selected else 1, rect.width() * rect.height(), item.index, item))
+        return min(hits)[3] if hits else None
+
+    def handle_at(self, pos: QPoint) -> InstanceItem | None:
+        for item in self.instance_items:
+            if item.handle is not None:
+                d = self.mapFromScene(item.handle.scenePos()) - pos
+                if max(abs(d.x()), abs(d.y())) <= HANDLE_PX:
+                    return item
+        return None
+
+    def cursor_scene_pos(self) -> QPointF | None:
+        """Where the mouse is, in image pixels, when it is over the canvas."""
+        pos = self.viewport().mapFromGlobal(QCursor.pos())
+        return self.mapToScene(pos) if self.viewport().rect().contains(pos) else None
+
+    def cancel_drag(self) -> QPointF | None:
+        """Stop a drag without committing it; returns where a dragged joint was (for snap-to-peak)."""
+        drag, self._drag = self._drag, None
+        if drag is None:
+            return None
+        self._on_instances_changed()  # drop the preview
+        return drag.current if drag.kind == "joint" else None
+
+    @property
+    def dragging(self) -> bool:
+        return self._drag is not None and self._drag.moved
 
     def _cancel_rubber_band(self) -> None:
         if self._rubber_band is not None:
@@ -255,6 +296,8 @@ class Canvas(QGraphicsView):
         return None
 
     def _on_instances_changed(self) -> None:
+        self._rebuilds += 1
+        self._drag = None  # its item is gone; the new items show what the store holds
         for item in self.instance_items:
             self.scene().removeItem(item)
         self.instance_items = [InstanceItem(i, inst) for i, inst in enumerate(self.state.instances)]
@@ -266,6 +309,13 @@ class Canvas(QGraphicsView):
         selected = set(self.state.selection)
         for item in self.instance_items:
             item.set_selected(item.index in selected)
+        self._on_joint_changed()
+
+    def _on_joint_changed(self) -> None:
+        joint = self.state.joint
+        for item in self.instance_items:
+            on = joint is not None and item.instance_id == joint[0]
+            item.set_joint(joint[1] if on else None)
 
     # ------------------------------------------------------------------- zoom
     def zoom(self) -> float:
@@ -352,6 +402,9 @@ class Canvas(QGraphicsView):
         pos = event.position().toPoint()
         middle = event.button() == Qt.MouseButton.MiddleButton
         left = event.button() == Qt.MouseButton.LeftButton
+        if left and not self._space_held and self._press_to_edit(event, pos):
+            event.accept()
+            return
         if left and self.box_mode and not self._space_held and self.has_image():
             self._box_from = self.mapToScene(pos)
             self._rubber_band = UserBoxItem((self._box_from.x(), self._box_from.y(), 0.0, 0.0))
@@ -370,7 +423,84 @@ class Canvas(QGraphicsView):
             return
         super().mousePressEvent(event)
 
+    def _press_to_edit(self, event: QMouseEvent, pos: QPoint) -> bool:
+        """Start placing, scaling, moving or dragging; True when the press was taken for editing."""
+        if not self.has_image():
+            return False
+        if self.place_target is not None:
+            iid, k = self.place_target
+            p = self._clamped_scene_pos(event)
+            self.cancel_placing()
+            self.jointPlaced.emit(iid, k, p.x(), p.y())
+            return True
+        if self.box_mode:
+            return False
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        start = self.mapToScene(pos)
+        handle = self.handle_at(pos)
+        if handle is not None:
+            rect = handle.box_rect()
+            self._drag = _Drag("scale", handle, pos, rect.bottomRight(), anchor=rect.topLeft())
+            return True
+        hit = self.joint_at(pos)
+        if hit is not None and not shift:
+            item, k = hit
+            self.state.select_joint(item.instance_id, k)
+            self._drag = _Drag("joint", item, pos, start, k=k)
+            return True
+        person = hit[0] if hit is not None else (self.person_at(pos) if shift else None)
+        if person is not None and shift:
+            self.state.select_joint(person.instance_id, None)
+            self._drag = _Drag("move", person, pos, start)
+            return True
+        return False
+
+    def _drag_to(self, event: QMouseEvent) -> None:
+        drag = self._drag
+        assert drag is not None
+        pos = event.position().toPoint()
+        if not drag.moved:
+            d = pos - drag.press
+            if float(np.hypot(d.x(), d.y())) < DRAG_THRESHOLD_PX:
+                return
+            drag.moved = True
+        p = self._clamped_scene_pos(event) if drag.kind == "joint" else self.mapToScene(pos)
+        drag.current = p
+        if drag.kind == "joint":
+            drag.item.preview_joint(drag.k, p.x(), p.y())
+            self.state.jointDragged.emit(p.x(), p.y())
+        elif drag.kind == "move":
+            drag.item.preview_transform(p.x() - drag.start.x(), p.y() - drag.start.y())
+        else:
+            v0 = drag.start - drag.anchor
+            v = p - drag.anchor
+            norm = QPointF.dotProduct(v0, v0)
+            scale = QPointF.dotProduct(v, v0) / norm if norm > 0 else 1.0
+            drag.scale = float(min(max(scale, MIN_SCALE), MAX_SCALE))
+            drag.item.preview_transform(0.0, 0.0, drag.scale, drag.anchor)
+
+    def _finish_drag(self) -> None:
+        """Emit the one intent of a drag; if nobody rebuilt the items from a new state, drop the preview."""
+        drag, self._drag = self._drag, None
+        if drag is None or not drag.moved or drag.current is None:
+            return
+        before = self._rebuilds
+        iid = drag.item.instance_id
+        p = drag.current
+        if drag.kind == "joint":
+            self.jointMoved.emit(iid, drag.k, p.x(), p.y())
+        elif drag.kind == "move":
+            self.personMoved.emit(iid, p.x() - drag.start.x(), p.y() - drag.start.y())
+        else:
+            self.personScaled.emit(iid, drag.scale, drag.anchor.x(), drag.anchor.y())
+        if self._rebuilds == before:  # the edit failed or nobody listened: show the store's state again
+            self._on_instances_changed()
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._drag is not None:
+            self._drag_to(event)
+            event.accept()
+            return
         if self._rubber_band is not None and self._box_from is not None:
             self._rubber_band.setRect(rubber_band_rect(self._box_from, self._clamped_scene_pos(event)))
             event.accept()
@@ -391,10 +521,17 @@ class Canvas(QGraphicsView):
         return QPointF(min(max(p.x(), rect.left()), rect.right()), min(max(p.y(), rect.top()), rect.bottom()))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_drag()
+            event.accept()
+            return
         if self._rubber_band is not None and self._box_from is not None:
-            rect = rubber_band_rect(self._box_from, self._clamped_scene_pos(event))
+            end = self._clamped_scene_pos(event)
+            rect = rubber_band_rect(self._box_from, end)
             self._cancel_rubber_band()
-            if rect.width() >= 4 and rect.height() >= 4:  # a click is not a box
+            if self.template_mode:
+                self._template_from(rect, end)
+            elif rect.width() >= 4 and rect.height() >= 4:  # a click is not a box
                 self.state.add_user_box((rect.x(), rect.y(), rect.width(), rect.height()))
             event.accept()
             return
@@ -408,7 +545,40 @@ class Canvas(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
 
+    def _template_from(self, rect: QRectF, end: QPointF) -> None:
+        """A drawn box, or for a click a default-sized one around it, becomes a template person."""
+        self.set_box_mode(False)
+        if rect.width() >= 4 and rect.height() >= 4:
+            box = (rect.x(), rect.y(), rect.width(), rect.height())
+        else:
+            h, w = self.state.image.shape[:2] if self.state.image is not None else (1, 1)
+            box = box_around(end.x(), end.y(), (w, h))
+        self.templateBoxDrawn.emit(*box)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt override)
+        """Select what is under the cursor, then ask the controller for the menu (it owns the actions)."""
+        if self._drag is not None:
+            return
+        pos = event.pos()
+        hit = self.joint_at(pos)
+        if hit is not None:
+            self.state.select_joint(hit[0].instance_id, hit[1])
+        else:
+            person = self.person_at(pos)
+            if person is not None:
+                self.state.select_joint(person.instance_id, None)
+        self.contextMenuWanted.emit(event.globalPos(), self.mapToScene(pos))
+        event.accept()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if event.key() == Qt.Key.Key_Escape and self._drag is not None:
+            self.cancel_drag()
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and (self.place_target is not None or self.template_mode):
+            self.cancel_placing()
+            event.accept()
+            return
         if event.key() == Qt.Key.Key_Escape and self.box_mode:
             self.set_box_mode(False)
             event.accept()
@@ -431,7 +601,7 @@ class Canvas(QGraphicsView):
     def _update_cursor(self) -> None:
         if self._space_held:
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        elif self.box_mode:
+        elif self.box_mode or self.place_target is not None:
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             self.viewport().unsetCursor()

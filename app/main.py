@@ -18,8 +18,9 @@ from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
 from distilpose.app.state import DEFAULT_THRESHOLD, AppState
-from distilpose.errors import MediaError
+from distilpose.errors import DistilPoseError, MediaError
 from distilpose.keypoints import NAMES
+from distilpose.video import ImageFolder, is_video_path
 
 APP_NAME = "DistilPose Studio"
 ORGANIZATION = "DistilPose"
@@ -73,14 +74,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--screenshot out.png",
     )
     parser.add_argument(
-        "path", nargs="?", help="image, video, folder of images, or a COCO .json annotations file"
+        "path",
+        nargs="?",
+        help="image, video, folder of images, or a COCO .json annotations file; with --project, the image, "
+        "folder or video frame is added to the project (if new) and shown",
+    )
+    parser.add_argument(
+        "--project",
+        metavar="P.dpproj",
+        help="open this annotation project (created when the file does not exist yet)",
+    )
+    parser.add_argument(
+        "--prelabel",
+        action="store_true",
+        help="with --project: pre-label the shown frame with --model (and --teacher as comparison)",
     )
     parser.add_argument("--ann", metavar="COCO.json", help="COCO keypoint annotations to show on the image")
     parser.add_argument(
         "--camera", type=int, metavar="INDEX", help="show camera INDEX (OpenCV) instead of a file"
     )
     parser.add_argument(
-        "--frame", type=int, default=0, metavar="N", help="start at frame N of a video or folder"
+        "--frame",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start at frame N of a video or folder; with --project and no path, the N-th frame (from 0) of "
+        "the project's frame list",
     )
     parser.add_argument(
         "--model",
@@ -163,8 +182,32 @@ def configure(window: MainWindow, args: argparse.Namespace) -> None:
         window.heatmap_dock.show()
         window.live.update_settings(heatmaps=True)
         state.select_keypoint(0, NAMES.index(args.keypoint))
-    if args.model or args.teacher:
+    if (args.model or args.teacher) and not args.prelabel:
         window.live.set_enabled(True)
+
+
+def open_project_args(window: MainWindow, args: argparse.Namespace) -> bool:
+    """``--project P [PATH] [--frame N]``: open (or create) P, add PATH when new, show the frame asked for.
+    Problems are reported through the window; returns False when the project could not be opened."""
+    project = window.project
+    path = Path(args.project)
+    opened = project.open_project(path, position=None) if path.exists() else project.new_project(path)
+    if not opened:
+        return False
+    editor = window.editor
+    if args.path:
+        target = Path(args.path)
+        if target.is_dir():
+            if editor.add_folder(target) and args.frame:
+                files = ImageFolder(target).files
+                editor.show_media(files[min(args.frame, len(files) - 1)])
+        elif is_video_path(target):
+            editor.add_video_frame(target, args.frame)
+        else:
+            editor.add_images([target])
+    elif window.state.frames:
+        project.show_position(args.frame)
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,6 +222,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
 
         def load() -> None:  # errors propagate: a screenshot of a half-loaded window is worse than none
+            if args.project:
+                errors: list[str] = []
+                state.editFailed.connect(lambda _t, text: errors.append(text))
+                if not open_project_args(window, args) or errors:
+                    raise DistilPoseError(window.last_error or errors[0])
+                configure(window, args)
+                if args.prelabel and not window.project.prelabel(False, dialog=False):
+                    raise DistilPoseError(window.last_error or "pre-labelling did not start")
+                return
             if args.ann:
                 state.open_annotations(args.ann)
             if args.path:
@@ -196,6 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window.show()
     configure(window, args)
+    if args.project:
+        if open_project_args(window, args) and args.prelabel:
+            window.project.prelabel(False)
+        code = app.exec()
+        window.live.shutdown()
+        return code
     if args.ann:
         window.open_annotations(args.ann)
     if args.path:

@@ -38,12 +38,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.assist import HeatmapAssist
 from distilpose.app.canvas import Canvas
+from distilpose.app.canvas_items import is_prediction
+from distilpose.app.docks.dataset_panel import DatasetPanel
+from distilpose.app.docks.frame_list import FrameListDock
 from distilpose.app.docks.heatmap_dock import HeatmapDock
 from distilpose.app.docks.model_panel import ModelPanel
+from distilpose.app.docks.review_queue import ReviewQueueDock
+from distilpose.app.editing import Editor
 from distilpose.app.live import LiveController, LiveStats
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
+from distilpose.app.project_actions import (
+    FilesChooser,
+    IntChooser,
+    ProjectActions,
+    choose_files,
+    choose_int,
+)
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
 from distilpose.app.transport import CameraFeed, Player, TransportBar
@@ -59,6 +72,8 @@ STATUS_TIMEOUT_MS = 10_000
 REPEAT_BOX_S = 5.0
 #: Width of the right-hand docks (px): the canvas keeps most of the window.
 DOCK_WIDTH = 380
+#: Width of the left-hand project docks (frame list, review queue).
+PROJECT_DOCK_WIDTH = 300
 
 #: ``(parent, title, text)`` -> None; shows an error to the user without blocking the caller.
 ErrorSink = Callable[[QWidget, str, str], None]
@@ -135,6 +150,9 @@ class MainWindow(QMainWindow):
         camera_chooser: CameraChooser = choose_camera,
         model_loader: ModelLoader = default_loader,
         recent: RecentFiles | None = None,
+        files_chooser: FilesChooser = choose_files,
+        int_chooser: IntChooser = choose_int,
+        recent_projects: RecentFiles | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -178,7 +196,30 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.model_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         self.heatmap_dock.hide()
 
+        # The annotation side: the editor turns intents into undo commands; docks show the project.
+        self.editor = Editor(self.state, self)
+        self.assist = HeatmapAssist(self.state, self.live, model_loader, self)
+        self.frame_list = FrameListDock(self.state, self)
+        self.review_queue = ReviewQueueDock(self.state, self.editor, self)
+        self.dataset_panel = DatasetPanel(self.state, self.editor, self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.frame_list)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.review_queue)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dataset_panel)
+        self.tabifyDockWidget(
+            self.model_panel, self.dataset_panel
+        )  # a tab beside the model: room for heatmaps
+        for dock in self._project_docks():
+            dock.hide()
+            if hasattr(dock, "errorOccurred"):
+                dock.errorOccurred.connect(self.report_error)
         self._make_actions()
+        self.project = ProjectActions(
+            self, self.editor, self.assist, model_loader, files_chooser, int_chooser, recent_projects
+        )
+        self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
+        self.dataset_panel.exportRequested.connect(lambda only: self.project.ask_export(only, "coco"))
+        self.dataset_panel.yoloRequested.connect(lambda only: self.project.ask_export(only, "yolo"))
+        self.state.projectChanged.connect(self._on_project_changed)
         self._make_menus()
         self._make_toolbar()
         self._make_status_bar()
@@ -187,6 +228,7 @@ class MainWindow(QMainWindow):
         self.state.mediaChanged.connect(self._refresh)
         self.state.instancesChanged.connect(self._refresh)
         self.state.annotationsChanged.connect(self._refresh)
+        self.state.framesChanged.connect(self._refresh)
         self.canvas.zoomChanged.connect(self._show_zoom)
         self.canvas.boxModeChanged.connect(self._on_box_mode)
         self.live.statsChanged.connect(self._show_stats)
@@ -286,8 +328,25 @@ class MainWindow(QMainWindow):
             self.transport.frame_box.setFocus()
             self.transport.frame_box.selectAll()
 
+    def _project_docks(self) -> list:
+        return [self.frame_list, self.review_queue, self.dataset_panel]
+
+    def _on_project_changed(self) -> None:
+        """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
+        has = self.state.project is not None
+        for dock in self._project_docks():
+            dock.setVisible(has)
+        if has:
+            self.dataset_panel.raise_()
+            self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.frame_list, self.review_queue], [380, 320], Qt.Orientation.Vertical)
+            self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+        self._refresh()
+
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.project.add_file_menu_items(file_menu)
+        file_menu.addSeparator()
         for action in (self.open_image_action, self.open_video_action, self.open_folder_action):
             file_menu.addAction(action)
         file_menu.addAction(self.open_camera_action)
@@ -298,6 +357,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.project.fill_menu(edit_menu, self.project.edit_actions())
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.zoom_in_action)
@@ -310,6 +371,16 @@ class MainWindow(QMainWindow):
         self.heatmaps_action.setShortcut(QKeySequence("H"))
         view_menu.addAction(self.model_panel_action)
         view_menu.addAction(self.heatmaps_action)
+        for dock, text in (
+            (self.frame_list, "F&rames"),
+            (self.review_queue, "Re&view Queue"),
+            (self.dataset_panel, "&Dataset"),
+        ):
+            toggle = dock.toggleViewAction()
+            toggle.setText(text)
+            view_menu.addAction(toggle)
+        project_menu = self.menuBar().addMenu("&Project")
+        self.project.fill_menu(project_menu, self.project.project_actions())
         inference_menu = self.menuBar().addMenu("&Inference")
         for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
             inference_menu.addAction(action)
@@ -575,6 +646,8 @@ class MainWindow(QMainWindow):
             self.live.update_settings(heatmaps=visible)
 
     def _on_box_mode(self, on: bool) -> None:
+        if on and self.canvas.template_mode:
+            return  # a box for a new template person, not a person box for the detector
         self.draw_boxes_action.blockSignals(True)
         self.draw_boxes_action.setChecked(on)
         self.draw_boxes_action.blockSignals(False)
@@ -612,6 +685,8 @@ class MainWindow(QMainWindow):
             self.export_thread.cancel()
             self.export_thread.wait(60_000)
         self.live.shutdown()
+        self.project.shutdown()
+        self.state.close_project()  # everything is saved already; this releases the file
         super().closeEvent(event)
 
     # ---------------------------------------------------------------- display
@@ -623,7 +698,9 @@ class MainWindow(QMainWindow):
             name = state.source.name if state.source is not None else "camera"
         if kind in ("video", "folder") and name:
             name = f"{name} [{state.frame_index}/{state.frame_count - 1}]"
-        self.setWindowTitle(f"{name} — {APP_TITLE}" if name else APP_TITLE)
+        parts = [p for p in (name, state.project_path.name if state.project_path else None, APP_TITLE) if p]
+        self.setWindowTitle(" — ".join(parts))
+        self.setWindowFilePath(str(state.project_path) if state.project_path else "")
         if kind == "camera" and state.source is not None:
             self.path_label.setText(f"{state.source.name}, frame {state.frame_index}")
         else:
@@ -648,6 +725,13 @@ class MainWindow(QMainWindow):
 
     def _instances_text(self) -> str:
         state = self.state
+        if state.project is not None:
+            if state.frame_id is None:
+                return "not in the project" if state.image is not None else "project: no frame shown"
+            n = len(state.instances)
+            to_check = sum(1 for inst in state.instances if is_prediction(inst))
+            extra = f" ({to_check} to check)" if to_check else ""
+            return f"{n} person{'s' if n != 1 else ''}{extra} · autosaved"
         if state.dataset is None:
             return "no annotations"
         if state.image_path is None:

@@ -1,4 +1,10 @@
-"""The app's observable state. Views subscribe to its signals and redraw; nobody pokes a view directly."""
+"""The app's observable state. Views subscribe to its signals and redraw; nobody pokes a view directly.
+
+With a project open (:mod:`distilpose.project`), the instances shown are the store's for the current frame,
+and every edit goes through :meth:`AppState.push` as an undo command (:mod:`distilpose.app.commands`): the
+store is written first (autosave, one transaction), the command is recorded only when that worked, and then
+the signals tell the views what to redraw.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from distilpose.app.frame_rows import FrameRow
 from distilpose.app.pending import PendingWork
+from distilpose.app.project_state import ProjectMixin
 from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import MediaError
 from distilpose.pipeline import FrameResult
+from distilpose.project import ProjectStore
 from distilpose.types import Instance
 from distilpose.video import Camera, FrameSource, ImageFile, ImageFolder, VideoReader, is_video_path
 
@@ -21,7 +30,7 @@ from distilpose.video import Camera, FrameSource, ImageFile, ImageFolder, VideoR
 DEFAULT_THRESHOLD = 0.2
 
 
-class AppState(QObject):
+class AppState(ProjectMixin, QObject):
     """Current media (image, folder, video or camera) and frame, the COCO dataset, the instances shown for the
     frame, the live predictions, and the selection.
 
@@ -47,6 +56,20 @@ class AppState(QObject):
     displayChanged = Signal()
     #: Person boxes drawn by the user changed.
     userBoxesChanged = Signal()
+    #: A project was opened, created or closed.
+    projectChanged = Signal()
+    #: The project's frame list or a frame's status (instances, verified, split, suggested) changed.
+    framesChanged = Signal()
+    #: Anything in the project store changed (review queue and statistics refresh).
+    storeChanged = Signal()
+    #: The joint being edited (``joint``: instance id and keypoint) changed.
+    jointChanged = Signal()
+    #: The teacher heatmap of the edited joint (``edit_heatmap``) changed.
+    editHeatmapChanged = Signal()
+    #: The edited joint is being dragged: its position now (image pixels), not yet committed.
+    jointDragged = Signal(float, float)
+    #: An edit could not be written (title, message); the undo stack did not change.
+    editFailed = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +92,13 @@ class AppState(QObject):
         self._frame_clock = 0.0
         self.undo_stack = QUndoStack(self)
         self.pending = PendingWork(self)
+        self.project: ProjectStore | None = None
+        self.frame_id: int | None = None  # the project frame shown; None when the frame is not in it
+        self.frames: list[FrameRow] = []
+        self.joint: tuple[int, int] | None = None  # (instance id, keypoint) being edited
+        self.edit_heatmap = None  # EditHeatmap of the edited joint, from the heatmap assist
+        #: Seconds an edit waits for another program's write lock before failing (tests shorten it).
+        self.lock_timeout = 5.0
 
     # ----------------------------------------------------------------- queries
     @property
@@ -196,11 +226,11 @@ class AppState(QObject):
         resized = self.image is None or image.shape != self.image.shape
         self.frame_index = index
         self.image = image
-        if source.kind == "folder":
+        if source.kind == "folder" or self.project is not None:
             self.image_path = self._path_of(index)
-            had = bool(self.instances)
+            had = bool(self.instances) or self.frame_id is not None
             self._match_instances()
-            if had or self.instances:
+            if had or self.instances or self.frame_id is not None:
                 self.instancesChanged.emit()
                 self._clear_selection()
         if resized:
@@ -228,9 +258,16 @@ class AppState(QObject):
         return self.image_path.name if self.image_path is not None else None
 
     def _match_instances(self) -> None:
-        """Find the current image in the dataset by file name (basename) and take its annotations."""
+        """The instances of the shown frame: from the project when one is open, else from the COCO dataset
+        (the current image found by file name)."""
         self.coco_image = None
         self.instances = []
+        if self.project is not None:
+            self.frame_id = self._project_frame_id()
+            if self.frame_id is not None:
+                self.instances = self.project.instances(self.frame_id)
+            self._drop_stale_joint()
+            return
         name = self.current_name()
         if self.dataset is None or name is None:
             return

@@ -16,10 +16,16 @@ from typing import IO, Any
 
 @contextlib.contextmanager
 def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
-    """A temp file path beside ``path`` that replaces it (fsynced, normal mode) if the block completes."""
+    """A temp file path beside ``path`` that replaces it (fsynced, normal mode) if the block completes.
+
+    An OSError (full disk, no permission, a parent that is a file) is re-raised naming ``path``, not the temp
+    file or a parent folder, so the user learns which file was not written."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    except OSError as exc:
+        raise _naming(exc, target) from exc
     os.close(fd)
     try:
         yield tmp
@@ -27,11 +33,26 @@ def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
             os.fsync(handle.fileno())
         _give_normal_mode(tmp, target)
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _naming(exc, target) from exc
         raise
     _fsync_dir(target.parent)
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """The same kind of OSError (same errno, so ``except PermissionError`` still works) about ``target``."""
+    if exc.filename == str(target) or exc.errno is None:
+        return exc
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None and exc.filename != str(target) and Path(str(exc.filename)).parent != target.parent:
+        reason += f" ({exc.filename})"  # a parent folder: say which
+    try:
+        return type(exc)(exc.errno, reason, str(target))
+    except TypeError:  # an OSError subclass with another constructor
+        return OSError(exc.errno, reason, str(target))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ checks on what it is about to write, so this module never writes a file it would
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -275,7 +276,10 @@ def load_coco(path: PathLike) -> CocoDataset:
 def parse_coco(doc: Any, source: PathLike = "<memory>") -> CocoDataset:
     """Validate an already-parsed COCO document; ``source`` names it in the error."""
     problems: list[str] = []
-    dataset = _Parser(problems).document(doc)
+    try:
+        dataset = _Parser(problems).document(doc)
+    except RecursionError:  # only reachable from memory: a file this deep fails to parse first
+        problems.append("the document is nested too deeply")
     if problems:
         raise CocoFormatError(str(source), problems)
     assert dataset is not None
@@ -437,6 +441,8 @@ def _read_json(path: PathLike) -> Any:
         raise CocoFormatError(str(p), [_json_error_message(text, exc)]) from None
     except RecursionError:
         raise CocoFormatError(str(p), ["JSON nested too deeply"]) from None
+    except ValueError as exc:  # an integer literal longer than Python's int conversion limit (4300 digits)
+        raise CocoFormatError(str(p), [f"not usable JSON: {exc}"]) from None
 
 
 def _json_error_message(text: str, exc: json.JSONDecodeError) -> str:
@@ -457,7 +463,7 @@ def _result_entries(doc: Any, problems: list[str], what: str):
     for i, entry in enumerate(doc):
         label = f"[{i}]"
         if isinstance(entry, dict) and _is_int(entry.get("image_id")):
-            label += f" (image_id {entry['image_id']})"
+            label += f" (image_id {_short(entry['image_id'])})"
         where = _Where(problems, label)
         if not isinstance(entry, dict):
             where.add(f"must be an object, got {_describe(entry)}")
@@ -492,13 +498,16 @@ class _Where:
         if not _is_number(value):
             self.add(f"'{key}' must be an integer, got {_describe(value)}")
             return None
-        if not math.isfinite(value):
+        if not _is_finite(value):
             self.add(f"'{key}' is {_nonfinite_name(value)}, must be an integer")
             return None
         if value != int(value):
             self.add(f"'{key}' must be an integer, got {value!r}")
             return None
         value = int(value)
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            self.add(f"'{key}' is {value}, outside the 64-bit integer range")
+            return None
         if choices is not None and value not in choices:
             self.add(f"'{key}' must be one of {', '.join(map(str, choices))}, got {value}")
             return None
@@ -517,7 +526,7 @@ class _Where:
         if not _is_number(value):
             self.add(f"'{key}' must be a number, got {_describe(value)}")
             return None
-        if not math.isfinite(value):
+        if not _is_finite(value):
             self.add(f"'{key}' is {_nonfinite_name(value)}, must be a finite number")
             return None
         if minimum is not None and value < minimum:
@@ -552,7 +561,7 @@ class _Where:
             if not _is_number(v):
                 self.add(f"'{key}' {part} must be a number, got {_describe(v)}")
                 ok = False
-            elif not math.isfinite(v):
+            elif not _is_finite(v):
                 self.add(f"'{key}' {part} is {_nonfinite_name(v)}")
                 ok = False
             elif part in ("w", "h") and v < 0:
@@ -574,9 +583,10 @@ class _Where:
             )
             return None
         if set(map(type, value)) <= {int, float}:  # fast path: plain numbers, the usual case
-            arr = np.asarray(value, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
-            if np.isfinite(arr).all() and (third != "v" or np.isin(arr[:, 2], (0, 1, 2)).all()):
-                return arr
+            with contextlib.suppress(OverflowError):  # an int beyond float range: the slow path names it
+                arr = np.asarray(value, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
+                if np.isfinite(arr).all() and (third != "v" or np.isin(arr[:, 2], (0, 1, 2)).all()):
+                    return arr
         ok = True
         for idx, v in enumerate(value):
             k, c = divmod(idx, 3)
@@ -584,7 +594,7 @@ class _Where:
             if not _is_number(v):
                 self.add(f"{what} must be a number, got {_describe(v)}")
                 ok = False
-            elif not math.isfinite(v):
+            elif not _is_finite(v):
                 self.add(f"{what} is {_nonfinite_name(v)}")
                 ok = False
             elif c == 2 and third == "v" and v not in (0, 1, 2):
@@ -659,7 +669,7 @@ class _Parser:
                 where.add(f"must be an object, got {_describe(cat)}")
                 continue
             if _is_int(cat.get("id")):
-                where.label = f"category id {cat['id']} (categories[{i}])"
+                where.label = f"category id {_short(cat['id'])} (categories[{i}])"
             cid = where.int_field(cat, "id")
             name = where.str_field(cat, "name")
             where.no_bad_numbers({k: v for k, v in cat.items() if k not in ("keypoints", "skeleton")}, "")
@@ -713,7 +723,7 @@ class _Parser:
                 where.add(f"must be an object, got {_describe(img)}")
                 continue
             if _is_int(img.get("id")):
-                where.label = f"image id {img['id']} (images[{i}])"
+                where.label = f"image id {_short(img['id'])} (images[{i}])"
             iid = where.int_field(img, "id")
             file_name = where.str_field(img, "file_name")
             width = where.int_field(img, "width", minimum=1)
@@ -743,7 +753,7 @@ class _Parser:
                 where.add(f"must be an object, got {_describe(ann)}")
                 continue
             if _is_int(ann.get("id")):
-                where.label = f"annotation id {ann['id']} (annotations[{i}])"
+                where.label = f"annotation id {_short(ann['id'])} (annotations[{i}])"
             parsed = self._annotation(where, ann, image_ids, cat_ids)
             aid = parsed.id if parsed is not None else (ann["id"] if _is_int(ann.get("id")) else None)
             if aid is not None:
@@ -821,14 +831,30 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _is_finite(value: int | float) -> bool:
+    """math.isfinite that does not raise for an int too large for a float (a valid JSON number)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _nonfinite_name(value: float) -> str:
+    if isinstance(value, int):
+        return f"a {value.bit_length()}-bit integer, too large for a number"
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value) if isinstance(value, (str, list, dict, bool, type(None))) else repr(value)
+    try:
+        text = json.dumps(value) if isinstance(value, (str, list, dict, bool, type(None))) else repr(value)
+    except (ValueError, TypeError, RecursionError):  # ints past the 4300-digit str limit, deep nesting
+        text = f"<{type(value).__name__} too large to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

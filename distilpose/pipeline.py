@@ -20,6 +20,7 @@ from distilpose.coco import CocoDataset, CocoImage, KeypointResult, save_coco, s
 from distilpose.detection import PersonDetector, TrackFromKeypoints
 from distilpose.errors import DistilPoseError
 from distilpose.inference.predictor import Predictor
+from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.render import TEACHER_COLOR, H264Writer, draw_instances, fit_frame
 from distilpose.smoothing import KeypointSmoother
 from distilpose.types import Instance
@@ -231,7 +232,7 @@ class LivePipeline:
             disagreement = np.array(
                 [keypoint_disagreement(s, tch) for s, tch in zip(raw, teacher, strict=True)]
             )
-            disagreement = disagreement.reshape(len(raw), -1)
+            disagreement = disagreement.reshape(len(raw), NUM_KEYPOINTS)  # also when no one is there
             times["teacher"] = _ms(start)
 
         instances = raw

@@ -222,7 +222,8 @@ class VideoReader:
         if self.path.stat().st_size == 0:
             raise MediaError(f"{self.path}: the file is empty")
         try:
-            self._container = av.open(str(self.path))
+            # Metadata tags in another encoding (Latin-1 titles are common) must not make a video unreadable.
+            self._container = av.open(str(self.path), metadata_errors="replace")
         except av.error.FFmpegError as exc:
             raise MediaError(
                 f"{self.path}: not a readable video (corrupt, truncated or unsupported format)"
@@ -234,6 +235,9 @@ class VideoReader:
             raise MediaError(f"{self.path}: the file has no video stream")
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
+        if ctx is None or not ctx.width or not ctx.height:  # e.g. an MP4 cut inside its header
+            self._container.close()
+            raise MediaError(f"{self.path}: the video stream cannot be decoded (truncated or unsupported codec)")
         self.width, self.height = int(ctx.width), int(ctx.height)
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0

@@ -8,6 +8,7 @@ leaves the previous ``last.pt`` intact.
 from __future__ import annotations
 
 import functools
+import pickle
 import random
 import subprocess
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from distilpose import __version__
 from distilpose.atomic import atomic_write_with
 from distilpose.errors import CheckpointError
+from distilpose.models.checkpoint import unpickling_error
 
 CHECKPOINT_FORMAT = 1
 LAST_NAME = "last.pt"
@@ -87,7 +89,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Atomically write ``payload`` (plus the format number and code revision) with torch.save."""
     payload = {"format": CHECKPOINT_FORMAT, "code_revision": code_revision(), **payload}
     path = Path(path)
-    atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
+    try:
+        atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
+    except OSError:
+        raise
+    except RuntimeError as exc:  # torch's writer reports a failed write (full disk...) this way
+        raise CheckpointError(f"{path}: cannot write the checkpoint (is the disk full? {exc})") from exc
     return path
 
 
@@ -98,6 +105,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's own text would suggest weights_only=False: never
+        raise unpickling_error(path, exc, "training checkpoint") from exc
     except Exception as exc:  # unpickling errors come in many types
         raise CheckpointError(
             f"{path}: not a readable training checkpoint ({type(exc).__name__}: {exc})"

@@ -54,13 +54,15 @@ class TeacherConfig(_Strict):
 
 
 class AugmentConfig(_Strict):
-    """Top-down training augmentation (defaults: the DistilPose student recipe)."""
+    """Top-down training augmentation; unset rotation/scale factors take the recipe's (student or teacher) values."""
 
     flip_prob: float = Field(0.5, ge=0.0, le=1.0)
     half_body_prob: float = Field(0.3, ge=0.0, le=1.0)
-    rot_factor: float = Field(45.0, ge=0.0)
+    #: None = the recipe's value: 45 for students, 40 for a heatmap teacher (reference §5.2).
+    rot_factor: float | None = Field(None, ge=0.0)
     rot_prob: float = Field(0.6, ge=0.0, le=1.0)
-    scale_factor: float = Field(0.35, ge=0.0, lt=1.0)
+    #: None = the recipe's value: 0.35 for students, 0.5 for a heatmap teacher.
+    scale_factor: float | None = Field(None, ge=0.0, lt=1.0)
 
 
 class DataConfig(_Strict):

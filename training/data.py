@@ -34,9 +34,8 @@ def build_train_data(cfg: TrainConfig, env: DistEnv) -> TrainData:
         heatmaps=cfg.mode == "teacher",
         flip_prob=aug.flip_prob,
         half_body_prob=aug.half_body_prob,
-        rot_factor=aug.rot_factor,
-        scale_factor=aug.scale_factor,
         rot_prob=aug.rot_prob,
+        **{k: v for k, v in (("rot_factor", aug.rot_factor), ("scale_factor", aug.scale_factor)) if v is not None},
     )
     dataset = TopDownCocoDataset.from_coco(
         cfg.data.train_ann, cfg.data.train_images, pipeline, train=True, seed=cfg.run.seed

@@ -371,7 +371,7 @@ class Trainer:
         batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items() if k in _BATCH_KEYS}
         losses = self.objective(self.train_model, batch)
         total = losses["total"]
-        if not torch.isfinite(total):
+        if any_rank(self.env, not bool(torch.isfinite(total))):  # every rank stops, none waits in all-reduce
             terms = {k: float(v.detach()) for k, v in losses.items()}
             raise TrainingDiverged(f"the loss became non-finite at step {st.step} (lr {lr:.3g}): {terms}")
         self.optimizer.zero_grad(set_to_none=True)

@@ -2,6 +2,10 @@
 heatmap from its coordinates and sigmas, or a teacher's own) beside the comparison model's, each with the
 predicted keypoint marked, and their disagreement.
 
+While a project person is edited with the heatmap assist on, the dock shows the teacher's heatmap of the
+edited joint instead, with the joint's current position (following a drag) marked: where the peak is tells
+where to drop it, and S snaps it there.
+
 Heatmaps are in crop space (64 x 48 for every model here); the keypoint is mapped from image pixels into that
 grid with the crop geometry the predictor used.
 """
@@ -13,21 +17,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from distilpose.app.snap import image_to_heatmap
 from distilpose.app.state import AppState
-from distilpose.inference.predictor import CropGeometry
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance
 
 COLORMAP = "viridis"
 MARKER_PEN = (255, 70, 70)
-
-
-def image_to_heatmap(points_xy: np.ndarray, crop: CropGeometry) -> np.ndarray:
-    """Image pixels -> heatmap pixels of ``crop`` (the inverse of the predictor's back-projection)."""
-    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
-    size = np.asarray(crop.scale, dtype=np.float64) * 200.0
-    origin = np.asarray(crop.center, dtype=np.float64) - size / 2
-    return (pts - origin) * np.asarray(crop.heatmap_size_wh, dtype=np.float64) / size
 
 
 class HeatmapPane:
@@ -111,6 +107,10 @@ class HeatmapDock(QDockWidget):
         self.keypoint_combo.currentIndexChanged.connect(self._chosen)
         state.predictionsChanged.connect(self.refresh)
         state.keypointSelectionChanged.connect(self.refresh)
+        state.jointChanged.connect(self.refresh)
+        state.editHeatmapChanged.connect(self.refresh)
+        state.instancesChanged.connect(self.refresh)
+        state.jointDragged.connect(self._on_joint_dragged)
         self.visibilityChanged.connect(self._on_visible)
         self.refresh()
 
@@ -122,8 +122,39 @@ class HeatmapDock(QDockWidget):
         if visible:
             self.refresh()
 
+    def editing(self) -> bool:
+        """Whether the dock shows the edited joint's teacher heatmap (instead of live predictions)."""
+        hm, joint = self.state.edit_heatmap, self.state.joint
+        return hm is not None and joint is not None and hm.instance_id == joint[0]
+
+    def _show_editing(self, position: tuple[float, float] | None = None) -> None:
+        hm = self.state.edit_heatmap
+        iid, k = self.state.joint
+        if position is None:
+            inst = self.state.instance_by_id(iid)
+            position = tuple(inst.keypoints[k, :2]) if inst is not None else None
+        marked = image_to_heatmap(position, hm.crop)[0] if position is not None else None
+        self._syncing = True
+        self.keypoint_combo.setCurrentIndex(k)  # the edited joint
+        self.person_spin.setEnabled(False)  # the person is the one selected on the canvas
+        self._syncing = False
+        self.model_pane.show(f"teacher {hm.model}: {NAMES[k]}", hm.heatmaps[k], marked)
+        self.teacher_pane.show("", None, None, "")
+        self.info_label.setText(
+            f"Editing person {iid}, {NAMES[k]}: the ring is the joint, bright is where {hm.model} puts it.\n"
+            "S snaps the joint to the nearest peak (one undoable edit)."
+        )
+
+    def _on_joint_dragged(self, x: float, y: float) -> None:
+        if self.editing() and self.isVisible():
+            self._show_editing((x, y))
+
     def refresh(self) -> None:
         """Redraw both panes from the state (cheap: two 64 x 48 images)."""
+        if self.editing():
+            self._show_editing()
+            return
+        self.person_spin.setEnabled(True)
         result = self.state.prediction
         selected = self.state.selected_keypoint or (0, self.keypoint_combo.currentIndex())
         person, k = selected

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except DistilPoseError as exc:
         print(f"distilpose {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder we may not write: the file and the reason, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"distilpose {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"distilpose {args.command}: cancelled", file=sys.stderr)
         return 130

@@ -53,9 +53,16 @@ def _read_json(path: Path) -> Any:
 
 
 def _build_coco(path: Path, data: Any):
-    """A pycocotools index of an already-parsed file (its progress prints silenced)."""
+    """A pycocotools index of an already-parsed file (its progress prints silenced).
+
+    The document is first validated by :func:`distilpose.coco.parse_coco`, the one COCO validator, so a bad
+    file gives the same precise list of problems here as everywhere else instead of an obscure crash.
+    """
     from pycocotools.coco import COCO
 
+    from distilpose.coco import parse_coco
+
+    parse_coco(data, source=path)
     problems = []
     if not isinstance(data, dict):
         raise CocoFormatError(str(path), ["top level must be a JSON object with 'images' and 'annotations'"])
@@ -97,6 +104,20 @@ def _as_numbers(value: Any, count: int) -> np.ndarray | None:
     return arr
 
 
+def clean_gt_box(bbox: Sequence[float], width: float, height: float, area: float = 1.0) -> np.ndarray | None:
+    """mmpose 0.x's sanitised ground-truth box: clipped to the image, ``w - 1`` / ``h - 1`` wide; None if empty.
+
+    Training and ``distilpose eval --boxes gt`` both use it, so a checkpoint scores the same in both.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1, x1 + max(0.0, w - 1))
+    y2 = min(height - 1, y1 + max(0.0, h - 1))
+    if not (area > 0 and x2 > x1 and y2 > y1):
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
 def load_gt_records(
     ann_file: str | Path,
     image_root: str | Path,
@@ -129,15 +150,9 @@ def load_gt_records(
                     f"annotation {ann['id']}: 'keypoints' must be {3 * NUM_KEYPOINTS} finite numbers"
                 )
                 continue
-            x, y, w, h = bbox
-            x1, y1 = max(0.0, x), max(0.0, y)
-            x2 = min(width - 1, x1 + max(0.0, w - 1))
-            y2 = min(height - 1, y1 + max(0.0, h - 1))
-            if not (ann.get("area", 1) > 0 and x2 > x1 and y2 > y1):
+            clean = clean_gt_box(bbox, width, height, ann.get("area", 1))
+            if clean is None or kps.max() == 0 or ann.get("num_keypoints", 1) == 0:
                 continue
-            if kps.max() == 0 or ann.get("num_keypoints", 1) == 0:
-                continue
-            clean = np.array([x1, y1, x2 - x1, y2 - y1])
             center, scale = box_to_center_scale(clean, aspect_ratio, padding)
             if center_jitter_prob > 0 and jitter_rng.random() < center_jitter_prob:
                 center = center + 0.4 * (jitter_rng.random(2) - 0.5) * clean[2:]

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from distilpose.coco import CocoDataset, KeypointResult, load_detections
+from distilpose.data.coco_topdown import clean_gt_box
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import oks_nms
 from distilpose.inference.predictor import Predictor
@@ -24,19 +25,23 @@ OKS_THR = 0.9
 
 
 def boxes_per_image(dataset: CocoDataset, boxes: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """``'gt'``: the annotated person boxes that carry keypoints (score 1); else a COCO detections file."""
+    """``'gt'``: the annotated person boxes that carry keypoints, sanitised as in training (score 1); else a
+    COCO detections file. Zero-size detections are dropped (they have no crop)."""
     out: dict[int, list] = defaultdict(list)
     if str(boxes) == "gt":
         for ann in dataset.annotations:
-            if ann.iscrowd or ann.num_keypoints == 0 or ann.bbox[2] <= 0 or ann.bbox[3] <= 0:
+            image = dataset.image(ann.image_id)
+            clean = clean_gt_box(ann.bbox, image.width, image.height, ann.area)
+            if ann.iscrowd or ann.num_keypoints == 0 or clean is None:
                 continue
-            out[ann.image_id].append((*ann.bbox, 1.0))
+            out[ann.image_id].append((*clean, 1.0))
     else:
         known = {img.id for img in dataset.images}
         for det in load_detections(boxes):
             if det.image_id not in known:
                 raise DistilPoseError(f"{boxes}: detection for image id {det.image_id}, which the annotations lack")
-            out[det.image_id].append((*det.bbox, det.score))
+            if det.bbox[2] > 0 and det.bbox[3] > 0:
+                out[det.image_id].append((*det.bbox, det.score))
     return {k: (np.array(v)[:, :4], np.array(v)[:, 4]) for k, v in out.items()}
 
 

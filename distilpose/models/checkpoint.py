@@ -8,8 +8,10 @@ half-loaded model is the worst outcome.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,16 +72,25 @@ def _torch_load(path: Path) -> object:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        try:
-            found = ", ".join(torch.serialization.get_unsafe_globals_in_checkpoint(path)) or "unknown"
-        except Exception:
-            found = "unknown"
-        raise CheckpointError(
-            f"{path}: refused: the file holds pickled code or objects ({found}); only tensors and plain "
-            "data are loaded. Re-save the weights as a state dict or as safetensors."
-        ) from exc
+        raise unpickling_error(path, exc) from exc
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def unpickling_error(path: Path, exc: pickle.UnpicklingError, what: str = "checkpoint") -> CheckpointError:
+    """What a ``weights_only`` load failure means: pickled code/objects (refused, named) or a damaged file.
+
+    torch's own message suggests ``weights_only=False``, i.e. running the file's code: never show it."""
+    found: list[str] = []
+    with contextlib.suppress(Exception):
+        found = list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    found = found or re.findall(r"GLOBAL ([\w.]+)", str(exc))
+    if not found:
+        return CheckpointError(f"{path}: not a readable {what} (damaged, or not a PyTorch file)")
+    return CheckpointError(
+        f"{path}: refused: the file holds pickled code or objects ({', '.join(dict.fromkeys(found))}); only "
+        "tensors and plain data are loaded. Re-save the weights as a state dict or as safetensors."
+    )
 
 
 def _unwrap(obj: object, source: str) -> StateDict:
@@ -189,7 +200,12 @@ def save_weights(model: nn.Module, path: PathLike, metadata: Mapping[str, str] |
             raise ValueError(f"metadata 'model' is {value!r} but the model is {meta['model']!r}")
         meta[key] = value
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write_with(path, lambda tmp: _safetensors_save(state, tmp, metadata=meta))
+    try:
+        atomic_write_with(path, lambda tmp: _safetensors_save(state, tmp, metadata=meta))
+    except OSError:
+        raise
+    except Exception as exc:  # safetensors reports a failed write (full disk...) as its own error type
+        raise CheckpointError(f"{path}: cannot write the weights (is the disk full? {exc})") from exc
 
 
 @dataclass
@@ -251,6 +267,7 @@ def load_model(
         raise CheckpointError(f"{path}: the file is a {stored!r} checkpoint, not {arch!r}")
     chosen = arch or stored
     if chosen is None:
+        load_state_dict_file(path)  # a file holding pickled code or no tensors says so first
         raise CheckpointError(
             f"{path}: the checkpoint does not name its architecture; pass arch= (one of {', '.join(list_models())})"
         )

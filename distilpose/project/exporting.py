@@ -106,10 +106,16 @@ def _file_name(frame: FrameRecord, media: MediaRecord, source: Path) -> str:
 
 
 def _folder_image(folder: Path, index: int, cache: dict[Path, list[Path]]) -> Path:
-    """The index-th image (by name) of an image folder: how a folder media numbers its frames."""
+    """The index-th image of an image folder, numbered exactly as the app numbers a folder's frames
+    (:class:`distilpose.video.ImageFolder`: natural, case-insensitive name order)."""
+    from distilpose.errors import MediaError
+    from distilpose.video import ImageFolder
+
     if folder not in cache:
-        entries = sorted(folder.iterdir()) if folder.is_dir() else []
-        cache[folder] = [p for p in entries if p.suffix.lower() in files.IMAGE_SUFFIXES]
+        try:
+            cache[folder] = list(ImageFolder(folder).files)
+        except MediaError:
+            cache[folder] = []
     images = cache[folder]
     if index >= len(images):
         return folder / f"<image {index} of a folder holding {len(images)}>"

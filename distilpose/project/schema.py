@@ -116,13 +116,50 @@ def read_version(conn: sqlite3.Connection) -> int | None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if row is None:
         return None
-    return int(row[0])
+    value = row[0]
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    if isinstance(value, bool) or not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
+        raise ValueError(f"its schema version {text[:40]!r} is not a version number (1, 2, ...)")
+    return int(text)
 
 
-def migrate(conn: sqlite3.Connection, from_version: int) -> list[Migration]:
-    """Apply every step after ``from_version`` in one transaction (the connection must be in autocommit mode,
-    ``isolation_level=None``). Returns the steps applied."""
-    pending = [m for m in MIGRATIONS if m.version > from_version]
+def missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Tables and columns that schema ``version`` has but the database lacks (read-only check).
+
+    The reference is built by running the migrations up to ``version`` in memory, so it can never drift
+    from the real schema."""
+    ref = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(ref, 0, up_to=version)
+        expected = _columns(ref)
+    finally:
+        ref.close()
+    found = _columns(conn)
+    missing = []
+    for table, columns in expected.items():
+        if table not in found:
+            missing.append(f"table {table!r}")
+        else:
+            missing += [f"column {table}.{c}" for c in sorted(columns - found[table])]
+    return missing
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    tables = [
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")
+    ]
+    return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({_quote(t)})")} for t in tables}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def migrate(conn: sqlite3.Connection, from_version: int, up_to: int = CURRENT_VERSION) -> list[Migration]:
+    """Apply every step after ``from_version`` (up to ``up_to``) in one transaction (the connection must be in
+    autocommit mode, ``isolation_level=None``). Returns the steps applied."""
+    pending = [m for m in MIGRATIONS if from_version < m.version <= up_to]
     if not pending:
         return []
     conn.execute("BEGIN IMMEDIATE")
@@ -136,7 +173,7 @@ def migrate(conn: sqlite3.Connection, from_version: int) -> list[Migration]:
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(CURRENT_VERSION),),
+            (str(pending[-1].version),),
         )
         conn.execute("COMMIT")
     except BaseException:

@@ -48,7 +48,7 @@ from distilpose.project.records import (
     keypoint_rows,
     stored_extras,
 )
-from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, read_version
+from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, missing_schema, read_version
 from distilpose.project.transform import copy_instance, moved_instance
 from distilpose.types import SOURCES, Instance
 
@@ -108,6 +108,8 @@ class ProjectStore(StoreQueries, StoreJobs):
         schema version this code knows."""
         p = Path(path)
         check_file(p)
+        sidecars = [Path(f"{p}{suffix}") for suffix in ("-wal", "-shm")]
+        had = [s.exists() for s in sidecars]
         try:
             conn = connect(p, timeout)
         except sqlite3.Error as exc:
@@ -124,15 +126,34 @@ class ProjectStore(StoreQueries, StoreJobs):
                     f"{p}: project schema version {version} is newer than this DistilPose Studio supports "
                     f"({CURRENT_VERSION}); open it with a newer version of the app"
                 )
-            configure(conn)
+            missing = missing_schema(conn, version)  # before anything writes: a refused file stays as it was
+            if missing:
+                raise ProjectError(
+                    f"{p}: not a usable project: schema version {version} but the file lacks "
+                    + ", ".join(missing[:10])
+                    + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+                )
             if version < CURRENT_VERSION:
-                backup(conn, p, version)
-                migrate(conn, version)
-        except sqlite3.Error as exc:
+                # Upgrade before switching to WAL: a failed upgrade rolls back to the exact old bytes, and
+                # its backup, then identical to the file, is removed.
+                saved = backup(conn, p, version)
+                try:
+                    migrate(conn, version)
+                except BaseException:
+                    saved.unlink(missing_ok=True)
+                    raise
+            configure(conn)
+        except BaseException as exc:
             conn.close()
-            raise translate_error(exc, p, timeout) from None
-        except BaseException:
-            conn.close()
+            _remove_new_sidecars(sidecars, had)
+            if isinstance(exc, sqlite3.Error):
+                raise translate_error(exc, p, timeout) from None
+            if isinstance(exc, UnicodeDecodeError):  # SQLite's message quotes a damaged schema's bytes
+                raise ProjectError(
+                    f"{p}: not a usable project: the database is damaged (text that is not UTF-8)"
+                ) from None
+            if isinstance(exc, ValueError):  # a schema version that is not a number
+                raise ProjectError(f"{p}: not a usable project: {exc}") from None
             raise
         return cls(p, conn, timeout)
 
@@ -539,6 +560,16 @@ class ProjectStore(StoreQueries, StoreJobs):
 
 
 # --------------------------------------------------------------------------------------------- module helpers
+
+
+def _remove_new_sidecars(sidecars: list[Path], had: list[bool]) -> None:
+    """A refused WAL-mode file can leave an empty -wal/-shm that opening it created: remove only those."""
+    wal, shm = sidecars
+    with contextlib.suppress(OSError):
+        if not had[0] and wal.exists() and wal.stat().st_size == 0:
+            wal.unlink()
+        if not had[1] and shm.exists() and not wal.exists():
+            shm.unlink()
 
 
 def _bbox_values(bbox: tuple | None) -> tuple:

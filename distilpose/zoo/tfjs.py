@@ -696,6 +696,14 @@ class TfjsGraph(nn.Module):
         outputs: str | Sequence[str] | None = None,
         feeds: Mapping[str, Any] | None = None,
     ) -> Any:
+        try:
+            return self._run(x, outputs, feeds)
+        except DistilPoseError as exc:  # op kernels name the node; say which model file it belongs to
+            if self.source in str(exc):
+                raise
+            raise type(exc)(f"{self.source}: {exc}") from exc
+
+    def _run(self, x: Any, outputs: str | Sequence[str] | None, feeds: Mapping[str, Any] | None) -> Any:
         values: dict[str, Any] = {}
         for name, value in (feeds or {}).items():
             if name not in self._nodes:

@@ -253,3 +253,54 @@ def live_window(qtbot, fake_loader):
 def wait_idle(qtbot, state, timeout: int = 20_000) -> None:
     """Until no model load or inference is in flight."""
     qtbot.waitUntil(state.pending.is_idle, timeout=timeout)
+
+
+# ------------------------------------------------------------------------------ project helpers
+
+
+@pytest.fixture
+def project_window(qtbot, tmp_path, figure_files, fake_loader):
+    """A shown 1100x750 window with a new project holding the figure image (frame shown, no people yet);
+    errors collected in ``window.errors``; the store waits 0.3 s for a lock (tests of locked files)."""
+    from distilpose.app.main_window import MainWindow
+    from distilpose.app.state import AppState
+
+    errors: list[tuple[str, str]] = []
+    state = AppState()
+    state.lock_timeout = 0.3
+    win = MainWindow(
+        state, error_sink=lambda _p, title, text: errors.append((title, text)), model_loader=fake_loader
+    )
+    win.errors = errors
+    qtbot.addWidget(win)
+    win.resize(1100, 750)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.project.new_project(tmp_path / "poses.dpproj")
+    assert win.editor.add_images([figure_files.image])
+    assert win.state.frame_id is not None
+    win.live.update_settings(detector="full-frame", tracking=False)
+    return win
+
+
+def scene_to_view(canvas, x: float, y: float):
+    """Viewport pixel of an image point."""
+    from PySide6.QtCore import QPointF
+
+    return canvas.mapFromScene(QPointF(x, y))
+
+
+def mouse_drag(qtbot, canvas, start, end, modifier=None, steps: int = 4) -> None:
+    """Press at ``start``, move in ``steps`` to ``end`` and release there (viewport pixels), with qtbot."""
+    from PySide6.QtCore import QPoint, Qt
+
+    mod = modifier if modifier is not None else Qt.KeyboardModifier.NoModifier
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, mod, start)
+    for i in range(1, steps + 1):
+        p = QPoint(
+            start.x() + round((end.x() - start.x()) * i / steps),
+            start.y() + round((end.y() - start.y()) * i / steps),
+        )
+        qtbot.mouseMove(viewport, p)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, mod, end)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilpose.app.docks.heatmap_dock import image_to_heatmap
 from distilpose.app.docks.model_panel import CHECKPOINT_ITEM
+from distilpose.app.snap import image_to_heatmap
 from distilpose.inference.predictor import CropGeometry
 from distilpose.models import list_models
 

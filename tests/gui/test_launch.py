@@ -52,7 +52,9 @@ def test_launch_without_a_display_writes_the_screenshot(tmp_path: Path) -> None:
     if is_cached(DEFAULT_MODEL):
         # The sample video on the pretrained teacher: a real frame fills the canvas and the model panel names it.
         assert shot[200:600, 100:800].std() > 20
-        assert f"model {DEFAULT_MODEL}" in proc.stdout or DEFAULT_MODEL in " ".join(launch_arguments(True, out))
+        assert f"model {DEFAULT_MODEL}" in proc.stdout or DEFAULT_MODEL in " ".join(
+            launch_arguments(True, out)
+        )
     else:
         # The astronaut's orange suit fills much of the fitted 512x512 sample: the picture is not an empty window.
         b, g, r = (shot[..., i].astype(int) for i in range(3))

@@ -332,3 +332,10 @@ def test_pretrained_movenet_and_centernet_find_real_poses(monkeypatch) -> None:
         assert np.ptp(confident[:, 1]) > 0.5 * h  # head to feet, not collapsed like random weights
         nose, ankles = inst.keypoints[0, 1], inst.keypoints[[15, 16], 1].mean()
         assert nose < ankles  # upright people: the head above the feet
+
+
+def test_a_frame_with_no_person_and_a_teacher_gives_empty_results() -> None:
+    pipe = LivePipeline(fake_predictor(), FixedBoxes([]), teacher=fake_predictor(offset=0.05))
+    result = pipe.process(np.zeros((120, 160, 3), np.uint8), index=0)
+    assert result.instances == [] and result.teacher == []
+    assert result.disagreement.shape == (0, 17)

@@ -280,3 +280,21 @@ def test_yolo_export_layout(store, tmp_path):
     assert len((tmp_path / "y" / "labels" / "train" / "b.txt").read_text().splitlines()) == 2
     data = (tmp_path / "y" / "data.yaml").read_text()
     assert "kpt_shape: [17, 3]" in data and "val: images/val" in data and "0: person" in data
+
+
+def test_folder_frames_export_against_the_files_the_app_shows(store, tmp_path):
+    """A folder's frames are numbered in the app's natural order (img2 before img10, case-insensitive)."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i, name in enumerate(["img10.jpg", "Img3.jpg", "img1.jpg", "img2.jpg"]):
+        write_jpeg(folder / name, 64, 48, seed=i)
+    media = store.add_media(folder, "folder", width=64, height=48)
+    for index in range(4):
+        frame = store.add_frame(media, index)
+        store.add_instance(frame, person(x0=index), verified=True)
+    out = tmp_path / "export"
+    export_coco(store, out, images="none")
+    doc = json.loads((out / ANNOTATION_FILE).read_text())
+    by_image = {img["id"]: img["file_name"] for img in doc["images"]}
+    first_x = {by_image[a["image_id"]]: a["keypoints"][0] for a in doc["annotations"]}
+    assert first_x == {"shots/img1.jpg": 0, "shots/img2.jpg": 1, "shots/Img3.jpg": 2, "shots/img10.jpg": 3}

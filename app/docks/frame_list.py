@@ -1,0 +1,186 @@
+"""The frame list: every frame of the project with its status (people, verified, split, suggested), and
+navigation. A table model over :func:`distilpose.app.frame_rows.frame_rows`, refreshed on ``framesChanged``
+without losing the scroll position when only statuses changed."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from distilpose.app.frame_rows import FrameRow
+from distilpose.app.state import AppState
+from distilpose.errors import DistilPoseError
+
+COLUMNS = ("#", "Frame", "People", "Split", "Status")
+STATUS_COLORS = {
+    "empty": QColor(150, 150, 150),
+    "to check": QColor(230, 160, 0),
+    "labelled": QColor(90, 160, 230),
+    "verified": QColor(70, 180, 70),
+}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class FrameTableModel(QAbstractTableModel):
+    """Rows of :class:`FrameRow`; the first column is the 1-based position in the list."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[FrameRow] = []
+
+    def set_rows(self, rows: list[FrameRow]) -> None:
+        if [r.frame_id for r in rows] == [r.frame_id for r in self.rows]:
+            self.rows = list(rows)
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 (Qt override)
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 (Qt override)
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(row, index.row(), col)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 4:
+            return QBrush(STATUS_COLORS[row.status])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"frame id {row.frame_id}: {row.media_path}" + (
+                f" frame {row.index}" if row.kind != "image" else ""
+            )
+            if row.suggested:
+                tip += f"\nsuggested for review: {row.suggest_reason or 'no reason given'}"
+            return tip
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 2):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def text(row: FrameRow, position: int, col: int) -> str:
+        if col == 0:
+            return str(position + 1)
+        if col == 1:
+            return row.name
+        if col == 2:
+            return str(row.instances)
+        if col == 3:
+            return "" if row.split == "none" else row.split
+        return ("★ " if row.suggested else "") + row.status
+
+
+class FrameListDock(QDockWidget):
+    """Frames of the project; clicking one shows it."""
+
+    errorOccurred = Signal(str, str)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__("Frames", parent)
+        self.setObjectName("frame_list")
+        self.state = state
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        top = QHBoxLayout()
+        self.summary_label = QLabel()
+        self.prev_button = QToolButton(text="▲")
+        self.prev_button.setToolTip("Previous frame of the project (Page Up)")
+        self.next_button = QToolButton(text="▼")
+        self.next_button.setToolTip("Next frame of the project (Page Down)")
+        top.addWidget(self.summary_label, 1)
+        top.addWidget(self.prev_button)
+        top.addWidget(self.next_button)
+        layout.addLayout(top)
+        self.model = FrameTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        self.setWidget(body)
+        self._syncing = False
+        self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        state.framesChanged.connect(self.refresh)
+        state.instancesChanged.connect(self._sync_current)
+        state.frameChanged.connect(self._sync_current)
+        self.refresh()
+
+    def refresh(self) -> None:
+        rows = self.state.frames
+        self.model.set_rows(rows)
+        verified = sum(1 for r in rows if r.status == "verified")
+        to_check = sum(1 for r in rows if r.predictions)
+        if self.state.project is None:
+            self.summary_label.setText("No project open")
+        else:
+            self.summary_label.setText(f"{len(rows)} frames · {verified} verified · {to_check} to check")
+        self._sync_current()
+
+    def _sync_current(self) -> None:
+        position = self.state.frame_position()
+        self._syncing = True
+        try:
+            if position is None:
+                self.table.selectionModel().clearSelection()
+                self.table.setCurrentIndex(QModelIndex())
+            elif self.table.currentIndex().row() != position:
+                index = self.model.index(position, 0)
+                self.table.setCurrentIndex(index)
+                self.table.scrollTo(index)
+        finally:
+            self._syncing = False
+
+    def _row_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid():
+            return
+        self.show_row(current.row())
+
+    def show_row(self, position: int) -> bool:
+        """Show the frame at ``position`` of the list (what a click does)."""
+        try:
+            self.state.go_to_frame(self.model.rows[position].frame_id)
+        except DistilPoseError as exc:
+            self.errorOccurred.emit("Cannot show the frame", str(exc))
+            self._sync_current()
+            return False
+        return True
+
+    def step(self, delta: int) -> None:
+        try:
+            self.state.step_frame(delta)
+        except DistilPoseError as exc:
+            self.errorOccurred.emit("Cannot show the frame", str(exc))

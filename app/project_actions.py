@@ -1,0 +1,566 @@
+"""The project and editing side of the window: its actions, menus, context menu, dialogs and jobs.
+
+It asks (file dialogs, the frame step of a video, a progress dialog) and hands plain values to the
+:class:`~distilpose.app.editing.Editor`, the state, or a worker; it reports every failure through the
+window's ``report_error``. Keeping this out of ``main_window.py`` keeps the window a thin frame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QProgressDialog, QWidget
+
+from distilpose.app import commands
+from distilpose.app.assist import HeatmapAssist
+from distilpose.app.canvas_items import is_prediction
+from distilpose.app.editing import Editor
+from distilpose.app.prelabel import PrelabelThread
+from distilpose.app.recent import RecentFiles, config_dir
+from distilpose.app.store_jobs import StoreJobThread
+from distilpose.app.template import box_around
+from distilpose.errors import CocoFormatError, DistilPoseError
+from distilpose.keypoints import NAMES
+from distilpose.pipeline import has_trained_weights
+from distilpose.project.coco_io import export_coco, import_coco
+
+PROJECT_SUFFIX = ".dpproj"
+PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
+
+#: ``(parent, caption, filter)`` -> chosen paths, [] when cancelled.
+FilesChooser = Callable[[QWidget, str, str], list[str]]
+#: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
+IntChooser = Callable[[QWidget, str, str, int, int], int | None]
+
+
+def choose_files(parent: QWidget, caption: str, name_filter: str) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, caption, "", name_filter)
+    return list(paths)
+
+
+def choose_int(parent: QWidget, title: str, label: str, value: int, minimum: int) -> int | None:
+    number, ok = QInputDialog.getInt(parent, title, label, value, minimum, 1_000_000)
+    return number if ok else None
+
+
+def recent_projects() -> RecentFiles:
+    return RecentFiles(config_dir() / "recent_projects.json")
+
+
+class ProjectActions(QObject):
+    """See the module docs. ``window`` is the MainWindow (state, canvas, live, camera, player, docks)."""
+
+    #: A pre-label batch ended: number of frames written (0 when it failed or wrote nothing).
+    prelabelFinished = Signal(int)
+    #: A dataset export ended: True on success.
+    exportFinished = Signal(bool)
+
+    def __init__(
+        self,
+        window,
+        editor: Editor,
+        assist: HeatmapAssist,
+        model_loader,
+        files_chooser: FilesChooser = choose_files,
+        int_chooser: IntChooser = choose_int,
+        recent: RecentFiles | None = None,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self.canvas = window.canvas
+        self.editor = editor
+        self.assist = assist
+        self._loader = model_loader
+        self._files_chooser = files_chooser
+        self._int_chooser = int_chooser
+        self.recent = recent if recent is not None else recent_projects()
+        self.prelabel_thread: PrelabelThread | None = None
+        self.prelabel_dialog: QProgressDialog | None = None
+        self.job: StoreJobThread | None = None
+        self.last_export = None
+        self._make_actions()
+        self._connect()
+        self._update_enabled()
+
+    # ---------------------------------------------------------------- actions
+    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
+        action = self.window._action(text, slot, shortcut, checkable=checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        self.window.addAction(action)  # shortcuts work while any child has focus
+        return action
+
+    def _make_actions(self) -> None:
+        a = self._action
+        self.new_project_action = a("&New Project…", self.ask_new_project, QKeySequence.StandardKey.New)
+        self.open_project_action = a("Open &Project…", self.ask_open_project, "Ctrl+Shift+P")
+        self.close_project_action = a("C&lose Project", self.close_project)
+        self.add_images_action = a("Add Images to Project…", self.ask_add_images, "Ctrl+I")
+        self.add_folder_action = a("Add Folder to Project…", self.ask_add_folder)
+        self.add_video_action = a("Add Video Frames to Project…", self.ask_add_video)
+        self.undo_action = a("&Undo", self.state.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = a("&Redo", self.state.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.visible_action = a("Mark &Visible (v=2)", lambda: self.editor.set_visibility(2), "2")
+        self.occluded_action = a("Mark &Occluded (v=1)", lambda: self.editor.set_visibility(1), "1")
+        self.unlabel_action = a(
+            "&Delete Keypoint (v=0)",
+            lambda: self.editor.set_visibility(0),
+            ["0", QKeySequence.StandardKey.Delete],
+        )
+        self.snap_action = a(
+            "&Snap to Heatmap Peak",
+            self.snap,
+            "S",
+            tip="Move the joint to the teacher heatmap's nearest peak",
+        )
+        self.assist_action = a("&Heatmap Assist", self.set_assist, "Shift+H", checkable=True)
+        self.template_action = a(
+            "&New Person (Template)…",
+            self.canvas.start_template,
+            "N",
+            tip="Draw a box (or click) for the person",
+        )
+        self.accept_live_action = a(
+            "Accept &Live Predictions", lambda: self.editor.add_live_predictions(True)
+        )
+        self.delete_person_action = a("Delete &Person", lambda: self.editor.delete_person(), "Shift+Delete")
+        self.copy_previous_action = a("&Copy People from Previous Frame", self.editor.copy_previous, "Ctrl+D")
+        self.accept_action = a("&Accept Prediction", lambda: self.editor.accept(), "A")
+        self.reject_action = a("&Reject Prediction", lambda: self.editor.reject(), "R")
+        self.verify_action = a("Toggle &Verified", lambda: self.editor.toggle_verified(), "V")
+        self.next_frame_action = a(
+            "Next Project Frame", lambda: self._step(1), QKeySequence.StandardKey.MoveToNextPage
+        )
+        self.prev_frame_action = a(
+            "Previous Project Frame", lambda: self._step(-1), QKeySequence.StandardKey.MoveToPreviousPage
+        )
+        self.prelabel_frame_action = a("Pre-label This &Frame", lambda: self.prelabel(False), "Ctrl+L")
+        self.prelabel_all_action = a("Pre-label &All Frames", lambda: self.prelabel(True), "Ctrl+Shift+L")
+        self.freeze_action = a(
+            "&Freeze and Add to Project", self.freeze_and_add, "Ctrl+Shift+A",
+            tip="Add the shown video or camera frame with its live predictions to the project",
+        )  # fmt: skip
+
+    def edit_actions(self) -> list[QAction | None]:
+        """The Edit menu (None: a separator)."""
+        return [
+            self.undo_action, self.redo_action, None,
+            self.visible_action, self.occluded_action, self.unlabel_action, self.snap_action, self.assist_action,
+            None,
+            self.template_action, self.accept_live_action, self.copy_previous_action, self.delete_person_action,
+            None,
+            self.accept_action, self.reject_action, self.verify_action,
+        ]  # fmt: skip
+
+    def project_actions(self) -> list[QAction | None]:
+        """The Project menu."""
+        return [
+            self.add_images_action, self.add_folder_action, self.add_video_action, None,
+            self.next_frame_action, self.prev_frame_action, None,
+            self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action,
+        ]  # fmt: skip
+
+    def fill_menu(self, menu: QMenu, actions: list[QAction | None]) -> None:
+        for action in actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+
+    def add_file_menu_items(self, menu: QMenu) -> None:
+        menu.addAction(self.new_project_action)
+        menu.addAction(self.open_project_action)
+        self.recent_projects_menu = menu.addMenu("Recent Pro&jects")
+        self.recent_projects_menu.aboutToShow.connect(self.fill_recent_projects)
+        menu.addAction(self.close_project_action)
+        self.fill_recent_projects()
+
+    def _connect(self) -> None:
+        state, canvas, editor = self.state, self.canvas, self.editor
+        canvas.jointMoved.connect(editor.move_joint)
+        canvas.jointPlaced.connect(editor.place_joint)
+        canvas.personMoved.connect(lambda iid, dx, dy: editor.move_person(iid, dx, dy))
+        canvas.personScaled.connect(lambda iid, s, cx, cy: editor.move_person(iid, 0.0, 0.0, s, (cx, cy)))
+        canvas.templateBoxDrawn.connect(lambda x, y, w, h: editor.add_template((x, y, w, h)))
+        canvas.contextMenuWanted.connect(self._show_context_menu)
+        canvas.placingChanged.connect(self._on_placing)
+        state.editFailed.connect(self.window.report_error)
+        editor.message.connect(self._status)
+        self.assist.enabledChanged.connect(self._on_assist)
+        self.window.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
+        self.assist.errorOccurred.connect(self.window.report_error)
+        stack = state.undo_stack
+        stack.canUndoChanged.connect(self._update_history)
+        stack.canRedoChanged.connect(self._update_history)
+        stack.undoTextChanged.connect(self._update_history)
+        stack.redoTextChanged.connect(self._update_history)
+        state.projectChanged.connect(self._update_enabled)
+        self._update_history()
+
+    def _status(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 10_000)
+
+    def _update_history(self) -> None:
+        stack = self.state.undo_stack
+        self.undo_action.setEnabled(stack.canUndo())
+        self.redo_action.setEnabled(stack.canRedo())
+        self.undo_action.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
+        self.redo_action.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+
+    def _update_enabled(self) -> None:
+        has = self.state.project is not None
+        for action in self.edit_actions()[3:] + self.project_actions() + [self.close_project_action]:
+            if action is not None and action is not self.assist_action:
+                action.setEnabled(has)
+
+    # ---------------------------------------------------------------- projects
+    def ask_new_project(self) -> None:
+        path = self.window._save_chooser(self.window, "New Project", PROJECT_FILTER)
+        if path:
+            if not Path(path).suffix:
+                path += PROJECT_SUFFIX
+            self.new_project(path)
+
+    def ask_open_project(self) -> None:
+        path = self.window._file_chooser(self.window, "Open Project", PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def new_project(self, path: str | os.PathLike) -> bool:
+        try:
+            self.state.create_project(path)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot create the project", str(exc))
+            return False
+        self.recent.add(path)
+        self._status(f"New project {path}: add images, a folder or video frames (Project menu)")
+        return True
+
+    def open_project(self, path: str | os.PathLike, position: int | None = 0) -> bool:
+        """Open a project and show its frame at ``position`` of the frame list (None: show nothing)."""
+        try:
+            self.state.open_project(path)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot open the project", str(exc))
+            return False
+        self.recent.add(path)
+        self._status(f"Opened project {path} ({len(self.state.frames)} frames)")
+        if position is not None and self.state.frames:
+            self.show_position(position)
+        return True
+
+    def show_position(self, position: int) -> bool:
+        try:
+            self.state.go_to_position(position)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot show the frame", str(exc))
+            return False
+        return True
+
+    def close_project(self) -> None:
+        self.state.close_project()
+
+    def fill_recent_projects(self) -> None:
+        menu = self.recent_projects_menu
+        menu.clear()
+        entries = self.recent.existing()
+        for path in entries:
+            action = menu.addAction(str(path))
+            action.setData(str(path))
+            action.triggered.connect(lambda _=False, p=str(path): self.open_project(p))
+        if not entries:
+            menu.addAction("(none)").setEnabled(False)
+
+    def _step(self, delta: int) -> None:
+        try:
+            self.state.step_frame(delta)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot show the frame", str(exc))
+
+    # ---------------------------------------------------------------- media
+    def ask_add_images(self) -> None:
+        from distilpose.video import IMAGE_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        paths = self._files_chooser(
+            self.window, "Add Images to Project", f"Images ({patterns});;All files (*)"
+        )
+        if paths:
+            self.editor.add_images(paths)
+
+    def ask_add_folder(self) -> None:
+        folder = self.window._folder_chooser(self.window, "Add a Folder of Images to Project")
+        if folder:
+            self.editor.add_folder(folder)
+
+    def ask_add_video(self) -> None:
+        from distilpose.video import VIDEO_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        path = self.window._file_chooser(
+            self.window, "Add Video Frames", f"Videos ({patterns});;All files (*)"
+        )
+        if not path:
+            return
+        step = self._int_chooser(self.window, "Add Video Frames", "Add every N-th frame, N =", 30, 1)
+        if step is not None:
+            self.editor.add_video_frames(path, step)
+
+    def freeze_and_add(self) -> int | None:
+        """Live view -> project: the shown video or camera frame with its live predictions; then show it."""
+        kind = self.state.media_kind
+        settings = self.window.live.settings
+        self.window.player.pause()
+        frame_id = self.editor.freeze_and_add(settings.model, settings.teacher)
+        if frame_id is None:
+            return None
+        if kind == "camera":
+            self.window.camera.stop()
+        try:
+            self.state.go_to_frame(frame_id)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot show the frame", str(exc))
+        return frame_id
+
+    # ---------------------------------------------------------------- editing helpers
+    def snap(self) -> bool:
+        """Snap the selected joint: to the peak nearest where it is being dragged, else nearest the mouse."""
+        dragged = self.canvas.cancel_drag()
+        where = dragged if dragged is not None else self.canvas.cursor_scene_pos()
+        return self.editor.snap_joint(None if where is None else (where.x(), where.y()))
+
+    def set_assist(self, on: bool) -> None:
+        self.assist.set_enabled(on)
+        if self.assist.enabled:
+            self.window.heatmap_dock.show()
+
+    def _on_heatmaps_visible(self, visible: bool) -> None:
+        """The heatmap dock shows what is edited: with a project and a teacher, opening it turns the assist on."""
+        if visible and self.state.project is not None and self.assist.model() is not None:
+            self.assist.set_enabled(True)
+
+    def _on_assist(self, on: bool) -> None:
+        self.assist_action.blockSignals(True)
+        self.assist_action.setChecked(on)
+        self.assist_action.blockSignals(False)
+
+    def _on_placing(self, on: bool) -> None:
+        target = self.canvas.place_target
+        if on and target is not None:
+            self._status(f"Click where {NAMES[target[1]]} goes (Esc cancels)")
+        elif on:
+            self._status("Drag a box for the new person, or click where it stands (Esc cancels)")
+
+    def build_context_menu(self, scene_pos: QPointF) -> QMenu:
+        """The right-click menu for what is selected under the cursor (shared actions + placing)."""
+        menu = QMenu(self.window)
+        state = self.state
+        if state.project is None:
+            menu.addAction(self.new_project_action)
+            menu.addAction(self.open_project_action)
+            return menu
+        iid = state.selected_instance_id()
+        if state.joint is not None:
+            menu.addSection(NAMES[state.joint[1]])
+            self.fill_menu(
+                menu, [self.visible_action, self.occluded_action, self.unlabel_action, self.snap_action]
+            )
+        if iid is not None:
+            inst = state.instance_by_id(iid)
+            missing = self.editor.missing_joints(iid)
+            place = menu.addMenu("Place Missing Keypoint")
+            place.setEnabled(bool(missing))
+            for k in missing:
+                action = place.addAction(NAMES[k])
+                action.triggered.connect(lambda _=False, i=iid, k=k: self.canvas.start_place(i, k))
+            if inst is not None and is_prediction(inst):
+                self.fill_menu(menu, [self.accept_action, self.reject_action])
+            self.fill_menu(menu, [self.verify_action, self.delete_person_action])
+            menu.addSeparator()
+        here = menu.addAction("New Person Here (Template)")
+        image = state.image
+        size = (image.shape[1], image.shape[0]) if image is not None else (1, 1)
+        here.triggered.connect(
+            lambda: self.editor.add_template(box_around(scene_pos.x(), scene_pos.y(), size))
+        )
+        self.fill_menu(menu, [self.copy_previous_action, self.accept_live_action])
+        return menu
+
+    def _show_context_menu(self, global_pos: QPoint, scene_pos: QPointF) -> None:
+        menu = self.build_context_menu(scene_pos)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        menu.popup(global_pos)  # not exec(): never block the event loop
+
+    # ---------------------------------------------------------------- pre-labelling
+    def prelabel(self, all_frames: bool, dialog: bool = True) -> bool:
+        """Run the model panel's model (and comparison teacher) on this frame or every frame, in a worker."""
+        state = self.state
+        if state.project is None:
+            self.window.report_error("Cannot pre-label", "No project is open.")
+            return False
+        if self.prelabel_thread is not None:
+            self.window.report_error("Pre-labelling is running", "Wait for it to finish or cancel it.")
+            return False
+        ids = [row.frame_id for row in state.frames] if all_frames else [state.frame_id]
+        if not ids or ids == [None]:
+            self.window.report_error(
+                "Cannot pre-label", "Show a frame of the project first (or add images to the project)."
+            )
+            return False
+        settings = self.window.live.settings
+        thread = PrelabelThread(
+            state.project_path,
+            ids,
+            settings,
+            self._loader,
+            timeout=state.lock_timeout,
+            threshold=state.threshold,
+        )
+        thread.failed.connect(self._on_prelabel_failed)
+        thread.frameFailed.connect(lambda fid, msg: self._status(f"frame {fid} skipped: {msg}"))
+        thread.finished.connect(self._on_prelabel_done)
+        if dialog:
+            box = QProgressDialog(f"Pre-labelling with {settings.model}…", "Cancel", 0, len(ids), self.window)
+            box.setWindowTitle("Pre-label")
+            box.setWindowModality(Qt.WindowModality.WindowModal)  # no edits while the worker writes
+            box.setMinimumDuration(300)
+            box.setAutoClose(False)
+            box.setAutoReset(False)
+            box.canceled.connect(thread.cancel)
+            thread.progress.connect(box.setValue)
+            self.prelabel_dialog = box
+        self.prelabel_thread = thread
+        state.pending.begin("pre-labelling")
+        thread.start()
+        return True
+
+    def cancel_prelabel(self) -> None:
+        if self.prelabel_thread is not None:
+            self.prelabel_thread.cancel()
+
+    def _on_prelabel_failed(self, message: str) -> None:
+        self.window.report_error("Pre-labelling failed", message)
+
+    def _on_prelabel_done(self) -> None:
+        thread, self.prelabel_thread = self.prelabel_thread, None
+        if thread is None:  # already handled (the window closed while the batch ran)
+            return
+        if self.prelabel_dialog is not None:
+            self.prelabel_dialog.canceled.disconnect()
+            self.prelabel_dialog.close()
+            self.prelabel_dialog.deleteLater()
+            self.prelabel_dialog = None
+        outcomes = thread.outcomes
+        edits = [edit for outcome in outcomes for edit in outcome.undo_edits()]
+        model = thread.settings.model
+        if edits and self.state.project is not None:
+            people = sum(len(o.added) for o in outcomes)
+            text = f"Pre-label {len(outcomes)} frame(s) with {model}"
+            self.state.push(commands.recorded(text, edits, commands.Focus(self.state.frame_id)))
+            note = "" if has_trained_weights(model) else f" — {model} is NOT TRAINED (random weights)"
+            cancelled = " (cancelled)" if thread.cancelled else ""
+            self._status(f"Pre-labelled {len(outcomes)} frame(s){cancelled}: {people} person(s){note}")
+        else:
+            self.state.refresh_frames()
+        thread.deleteLater()
+        self.state.pending.end("pre-labelling")
+        self.prelabelFinished.emit(len(outcomes))
+
+    # ---------------------------------------------------------------- COCO / YOLO
+    def ask_import_coco(self) -> None:
+        ann = self.window._file_chooser(
+            self.window, "Import COCO Keypoints", "COCO keypoints (*.json);;All files (*)"
+        )
+        if not ann:
+            return
+        images = self.window._folder_chooser(self.window, f"Images folder of {Path(ann).name}")
+        if images:
+            self.import_coco_file(ann, images)
+
+    def import_coco_file(self, ann: str | os.PathLike, images_dir: str | os.PathLike) -> bool:
+        """Merge a COCO file (one transaction): a malformed file is refused whole, every problem listed."""
+        store = self.state.project
+        if store is None:
+            self.window.report_error("Cannot import", "No project is open.")
+            return False
+        try:
+            report = import_coco(store, ann, images_dir)
+        except CocoFormatError as exc:
+            self.window.report_error("Cannot import the COCO file: nothing was imported", str(exc))
+            self.window.dataset_panel.show_result(
+                f"{len(exc.problems)} problem(s): nothing imported", ok=False
+            )
+            return False
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot import the COCO file", str(exc))
+            return False
+        self.state.refresh_frames()
+        self.state.reload_instances()
+        text = f"Imported {Path(ann).name}: {report.summary()}"
+        self.window.dataset_panel.show_result(text)
+        self._status(text)
+        return True
+
+    def ask_export(self, only_verified: bool, fmt: str = "coco") -> None:
+        folder = self.window._folder_chooser(self.window, f"Export {fmt.upper()} Dataset to Folder")
+        if folder:
+            self.start_export(folder, only_verified, fmt)
+
+    def start_export(self, folder: str | os.PathLike, only_verified: bool, fmt: str = "coco") -> bool:
+        """COCO (checked by reloading with pycocotools) or YOLO-pose export in a worker thread."""
+        state = self.state
+        if state.project is None or self.job is not None:
+            self.window.report_error(
+                "Cannot export", "No project is open." if state.project is None else "An export is running."
+            )
+            return False
+        if fmt == "coco":
+            job = lambda store: export_coco(store, folder, only_verified=only_verified)  # noqa: E731
+        else:
+            from distilpose.project.yolo_io import export_yolo
+
+            job = lambda store: export_yolo(store, folder, only_verified=only_verified)  # noqa: E731
+        thread = StoreJobThread(state.project_path, job, f"{fmt}-export")
+        thread.succeeded.connect(lambda report: self._on_export_ok(report, fmt))
+        thread.failed.connect(self._on_export_failed)
+        thread.finished.connect(self._on_export_done)
+        self.job = thread
+        self.last_export = None
+        state.pending.begin("dataset export")
+        self.window.dataset_panel.show_result(f"Exporting {fmt.upper()}…")
+        thread.start()
+        return True
+
+    def _on_export_ok(self, report, fmt: str) -> None:
+        self.last_export = report
+        check = " and read back with pycocotools" if fmt == "coco" else ""
+        text = f"Exported{check}: {report.summary()}"
+        self.window.dataset_panel.show_result(text)
+        self._status(text)
+
+    def _on_export_failed(self, message: str) -> None:
+        self.window.dataset_panel.show_result(message.splitlines()[0], ok=False)
+        self.window.report_error("Export failed", message)
+
+    def _on_export_done(self) -> None:
+        thread, self.job = self.job, None
+        if thread is not None:
+            thread.deleteLater()
+        self.state.pending.end("dataset export")
+        self.exportFinished.emit(self.last_export is not None)
+
+    def shutdown(self) -> None:
+        """Window closing: stop the workers (a running QThread destroyed with its owner aborts)."""
+        if self.prelabel_thread is not None:
+            self.prelabel_thread.cancel()
+            self.prelabel_thread.wait(60_000)
+            self._on_prelabel_done()  # now, while the project is open: its queued call will find nothing
+        if self.job is not None:
+            self.job.wait(120_000)
+        self.assist.shutdown()
