@@ -18,7 +18,7 @@ from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
 from distilpose.detection import make_detector
 from distilpose.errors import DistilPoseError
-from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor
+from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor, warm_up
 from distilpose.smoothing import KeypointSmoother
 from distilpose.video import Camera, open_source
 
@@ -246,14 +246,8 @@ class InferenceWorker(QThread):
 
 
 def _warm_up(detector, model: LoadedModel) -> None:
-    """Run the detector and the model once on a blank frame, so the first real frame is not charged with
-    first-call set-up (graph planning, allocations); the time shows in "loaded in" instead."""
-    blank = np.zeros((360, 640, 3), np.uint8)
-    inner = getattr(
-        detector, "detector", detector
-    )  # the detector behind tracking: keep the tracker untouched
-    inner.detect(blank)
-    model.predictor.predict(blank, np.array([[200.0, 40.0, 120.0, 280.0]]))
+    """First-call set-up shows in "loaded in", not on the first real frame."""
+    warm_up(detector, [model.predictor], np.zeros((360, 640, 3), np.uint8))
 
 
 def _message(exc: BaseException) -> str:
