@@ -23,7 +23,9 @@ def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
+        )
     except OSError as exc:
         raise _naming(exc, target) from exc
     os.close(fd)
@@ -47,7 +49,11 @@ def _naming(exc: OSError, target: Path) -> OSError:
     if exc.filename == str(target) or exc.errno is None:
         return exc
     reason = exc.strerror or str(exc)
-    if exc.filename is not None and exc.filename != str(target) and Path(str(exc.filename)).parent != target.parent:
+    if (
+        exc.filename is not None
+        and exc.filename != str(target)
+        and Path(str(exc.filename)).parent != target.parent
+    ):
         reason += f" ({exc.filename})"  # a parent folder: say which
     try:
         return type(exc)(exc.errno, reason, str(target))
@@ -60,7 +66,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file for writing that replaces ``path`` only if the block completes."""
     if mode not in ("wb", "w"):
         raise ValueError("atomic_open supports 'w' and 'wb'")
-    with _temp_beside(path) as tmp, open(tmp, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+    with (
+        _temp_beside(path) as tmp,
+        open(tmp, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle,
+    ):
         yield handle
 
 

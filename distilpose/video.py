@@ -237,7 +237,9 @@ class VideoReader:
         ctx = self._stream.codec_context
         if ctx is None or not ctx.width or not ctx.height:  # e.g. an MP4 cut inside its header
             self._container.close()
-            raise MediaError(f"{self.path}: the video stream cannot be decoded (truncated or unsupported codec)")
+            raise MediaError(
+                f"{self.path}: the video stream cannot be decoded (truncated or unsupported codec)"
+            )
         self.width, self.height = int(ctx.width), int(ctx.height)
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0

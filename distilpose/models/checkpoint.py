@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file as _safetensors_load
 from safetensors.torch import save_file as _safetensors_save
 from torch import Tensor, nn
@@ -202,9 +202,7 @@ def save_weights(model: nn.Module, path: PathLike, metadata: Mapping[str, str] |
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     try:
         atomic_write_with(path, lambda tmp: _safetensors_save(state, tmp, metadata=meta))
-    except OSError:
-        raise
-    except Exception as exc:  # safetensors reports a failed write (full disk...) as its own error type
+    except SafetensorError as exc:  # how safetensors reports a failed write (full disk, file too large)
         raise CheckpointError(f"{path}: cannot write the weights (is the disk full? {exc})") from exc
 
 

@@ -147,7 +147,9 @@ def missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
 def _columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
     tables = [
         r[0]
-        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+        )
     ]
     return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({_quote(t)})")} for t in tables}
 
