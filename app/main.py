@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from distilpose import __version__
 from distilpose.app.display import use_offscreen_if_headless
 from distilpose.app.docks.model_panel import DETECTORS, RUNTIMES
+from distilpose.app.jobs.process import RUN_TRAIN_FLAG
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
@@ -211,6 +212,11 @@ def open_project_args(window: MainWindow, args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [RUN_TRAIN_FLAG]:  # a frozen app re-invoked by the job manager: be `distilpose train`
+        from distilpose.cli import main as cli_main
+
+        return cli_main(["train", *argv[1:]])
     args = build_parser().parse_args(argv)
     if args.screenshot:
         use_offscreen_if_headless()  # a screenshot needs no display; without one Qt would abort

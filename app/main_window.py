@@ -47,6 +47,7 @@ from distilpose.app.docks.heatmap_dock import HeatmapDock
 from distilpose.app.docks.model_panel import ModelPanel
 from distilpose.app.docks.review_queue import ReviewQueueDock
 from distilpose.app.editing import Editor
+from distilpose.app.jobs.actions import TrainingActions
 from distilpose.app.live import LiveController, LiveStats
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         self.project = ProjectActions(
             self, self.editor, self.assist, model_loader, files_chooser, int_chooser, recent_projects
         )
+        self.training = TrainingActions(self, int_chooser)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(lambda only: self.project.ask_export(only, "coco"))
         self.dataset_panel.yoloRequested.connect(lambda only: self.project.ask_export(only, "yolo"))
@@ -381,6 +383,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(toggle)
         project_menu = self.menuBar().addMenu("&Project")
         self.project.fill_menu(project_menu, self.project.project_actions())
+        self.training.fill_menu(self.menuBar().addMenu("&Training"))
         inference_menu = self.menuBar().addMenu("&Inference")
         for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
             inference_menu.addAction(action)
@@ -686,6 +689,7 @@ class MainWindow(QMainWindow):
             self.export_thread.wait(60_000)
         self.live.shutdown()
         self.project.shutdown()
+        self.training.shutdown()  # jobs keep running; the next window reattaches to them
         self.state.close_project()  # everything is saved already; this releases the file
         super().closeEvent(event)
 

@@ -93,6 +93,7 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "Pre-label &All Frames",
             "&Freeze and Add to Project",
         ],
+        "&Training": ["&Distil a Student…", "&Run Training Config…", "Training &Monitor"],
         "&Inference": ["&Live Inference", "&Draw Person Boxes", "&Clear Person Boxes"],
         "&Playback": [
             "&Play / Pause",

@@ -1,0 +1,173 @@
+"""The "Distil a Student" dialog: teacher, student, budget, device and validation for a training job.
+
+It only collects choices into a :class:`~distilpose.app.jobs.spec.DistilSpec`; the job manager exports the
+project's verified annotations and writes the strict config. Opened with ``open()``: it never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from distilpose.app.jobs.spec import DistilSpec, teacher_section
+from distilpose.errors import DistilPoseError
+from distilpose.models import list_models, model_spec
+
+#: ``(parent, caption, filter)`` -> chosen path or "".
+FileChooser = Callable[[QWidget, str, str], str]
+DEFAULT_TEACHER = "movenet-thunder"
+
+
+def teacher_names() -> list[str]:
+    """Registered models that can teach: heatmap teachers and the zoo's teacher-role models."""
+    names = []
+    for name in list_models():
+        spec = model_spec(name)
+        if spec.kind == "heatmap" or getattr(spec, "role", None) == "teacher":
+            names.append(name)
+    return names
+
+
+def student_names() -> list[str]:
+    return [n for n in list_models() if n.startswith("distilpose-")]
+
+
+def zoo_missing(name: str) -> bool:
+    """A zoo teacher whose pretrained weights are not downloaded yet (the job would fail at once)."""
+    try:
+        from distilpose.zoo import CARDS, is_cached
+    except ImportError:
+        return False
+    return name in CARDS and not is_cached(name)
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+class DistilDialog(QDialog):
+    """See the module docs; ``spec()`` is valid after ``accepted``."""
+
+    def __init__(self, file_chooser: FileChooser, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Distil a Student")
+        self._choose_file = file_chooser
+        form = QFormLayout(self)
+        self.teacher_combo = QComboBox()
+        self.teacher_combo.setEditable(True)  # a checkpoint path can be typed or chosen
+        for name in teacher_names():
+            self.teacher_combo.addItem(name)
+        self.teacher_combo.setCurrentText(DEFAULT_TEACHER)
+        browse = QPushButton("Checkpoint…")
+        browse.clicked.connect(self._browse_teacher)
+        row = QHBoxLayout()
+        row.addWidget(self.teacher_combo, 1)
+        row.addWidget(browse)
+        form.addRow("Teacher", row)
+        self.student_combo = QComboBox()
+        for name in student_names():
+            self.student_combo.addItem(name)
+        form.addRow("Student", self.student_combo)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(0, 10_000_000)
+        self.steps_spin.setValue(2000)
+        self.steps_spin.setSpecialValueText("no step limit")
+        form.addRow("Steps", self.steps_spin)
+        self.minutes_spin = QDoubleSpinBox()
+        self.minutes_spin.setRange(0.0, 100_000.0)
+        self.minutes_spin.setSpecialValueText("no time limit")
+        self.minutes_spin.setSuffix(" min")
+        form.addRow("Time budget", self.minutes_spin)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 4096)
+        self.batch_spin.setValue(16)
+        form.addRow("Batch size", self.batch_spin)
+        self.workers_spin = QSpinBox()
+        self.workers_spin.setRange(0, 64)
+        self.workers_spin.setValue(2)
+        form.addRow("Data workers", self.workers_spin)
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("CPU", "cpu")
+        self.device_combo.addItem("CUDA GPU", "cuda")
+        if not cuda_available():
+            self.device_combo.model().item(1).setEnabled(False)
+        form.addRow("Device", self.device_combo)
+        self.validate_box = QCheckBox("Validate on the project's val split")
+        self.validate_box.setChecked(True)
+        form.addRow("", self.validate_box)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d04040")
+        form.addRow(self.error_label)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        buttons.accepted.connect(self._try_accept)
+        buttons.rejected.connect(self.reject)
+        self.buttons = buttons
+        form.addRow(buttons)
+
+    def _browse_teacher(self) -> None:
+        path = self._choose_file(
+            self, "Teacher Checkpoint", "Checkpoints (*.safetensors *.pth *.pt);;All files (*)"
+        )
+        if path:
+            self.teacher_combo.setCurrentText(path)
+
+    def spec(self) -> DistilSpec:
+        minutes = self.minutes_spin.value()
+        return DistilSpec(
+            teacher=self.teacher_combo.currentText().strip(),
+            student=self.student_combo.currentText(),
+            max_steps=self.steps_spin.value() or None,
+            time_budget_s=minutes * 60.0 if minutes > 0 else None,
+            device=self.device_combo.currentData(),
+            validate=self.validate_box.isChecked(),
+            batch_size=self.batch_spin.value(),
+            workers=self.workers_spin.value(),
+        )
+
+    def problem(self) -> str | None:
+        """Why the choices cannot start a job, or None."""
+        spec = self.spec()
+        if spec.max_steps is None and spec.time_budget_s is None:
+            return "Set a step budget or a time budget."
+        if not spec.teacher:
+            return "Choose a teacher."
+        try:
+            teacher_section(spec.teacher)
+        except DistilPoseError as exc:
+            return str(exc)
+        if zoo_missing(spec.teacher):
+            return f"Pretrained weights of {spec.teacher} are not fetched yet: run `distilpose models fetch {spec.teacher}`."
+        if Path(spec.teacher).suffix and not Path(spec.teacher).is_file():
+            return f"{spec.teacher}: no such checkpoint file"
+        return None
+
+    def _try_accept(self) -> None:
+        problem = self.problem()
+        if problem:
+            self.error_label.setText(problem)
+            return
+        self.error_label.setText("")
+        self.accept()

@@ -1,0 +1,227 @@
+"""The training monitor dock: the project's jobs with their status, and live curves of the selected one.
+
+It draws what the :class:`~distilpose.app.jobs.manager.JobManager` has read (loss terms, lr, images/s, the
+validation metric), a progress bar with the ETA, and the error and log tail of a failed job. Its buttons
+only emit requests: the manager (through the training actions) does the work.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QGridLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from distilpose.app.jobs.manager import ACTIVE, Job, JobManager
+from distilpose.app.jobs.process import describe_exit
+from distilpose.app.jobs.progress import JobProgress
+
+#: Curve colours, cycled over the loss terms.
+PALETTE = ((230, 90, 80), (80, 160, 230), (120, 200, 90), (230, 180, 60), (180, 110, 220), (200, 200, 200))
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA —"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
+
+
+def _xy(series: list[tuple[int, float]]) -> tuple[list[int], list[float]]:
+    return [p[0] for p in series], [p[1] for p in series]
+
+
+class TrainingMonitor(QDockWidget):
+    """See the module docs."""
+
+    cancelRequested = Signal(int)
+    resumeRequested = Signal(int)
+    rerunRequested = Signal(int)
+    useModelRequested = Signal(int)
+    gpuExportRequested = Signal(int)
+
+    def __init__(self, manager: JobManager, parent: QWidget | None = None) -> None:
+        super().__init__("Training", parent)
+        self.setObjectName("training_monitor")
+        self.manager = manager
+        body = QWidget()
+        column = QVBoxLayout(body)
+        self.job_list = QTreeWidget()
+        self.job_list.setHeaderLabels(["Job", "Status", "Step", "Info"])
+        self.job_list.setRootIsDecorated(False)
+        self.job_list.setMaximumHeight(130)
+        self.job_list.currentItemChanged.connect(lambda *_: self._show_selected())
+        column.addWidget(self.job_list)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.eta_label = QLabel(format_eta(None))
+        column.addWidget(self.progress)
+        column.addWidget(self.eta_label)
+        buttons = QGridLayout()
+        self.cancel_button = QPushButton("Cancel")
+        self.resume_button = QPushButton("Resume")
+        self.rerun_button = QPushButton("Re-run")
+        self.use_button = QPushButton("Use as Live Model")
+        self.gpu_button = QPushButton("Export for GPU…")
+        for i, (button, signal) in enumerate(
+            (
+                (self.cancel_button, self.cancelRequested),
+                (self.resume_button, self.resumeRequested),
+                (self.rerun_button, self.rerunRequested),
+                (self.use_button, self.useModelRequested),
+                (self.gpu_button, self.gpuExportRequested),
+            )
+        ):
+            button.clicked.connect(lambda _=False, s=signal: self._request(s))
+            buttons.addWidget(button, i // 3, i % 3)
+        column.addLayout(buttons)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Losses")
+        self.loss_plot.addLegend(offset=(5, 5))
+        self.lr_plot = self.graphics.addPlot(row=1, col=0, title="Learning rate")
+        self.ips_plot = self.graphics.addPlot(row=2, col=0, title="Images / s")
+        self.val_plot = self.graphics.addPlot(row=3, col=0, title="Validation")
+        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen(PALETTE[1], width=2))
+        self.ips_curve = self.ips_plot.plot(pen=pg.mkPen(PALETTE[2], width=2))
+        self.val_curve = self.val_plot.plot(pen=pg.mkPen(PALETTE[3], width=2), symbol="o", symbolSize=6)
+        self.loss_curves: dict[str, pg.PlotDataItem] = {}
+        column.addWidget(self.graphics, 1)
+        self.error_view = QPlainTextEdit()
+        self.error_view.setReadOnly(True)
+        self.error_view.setMaximumHeight(120)
+        self.error_view.hide()
+        column.addWidget(self.error_view)
+        self.setWidget(body)
+        manager.jobChanged.connect(self._on_job_changed)
+        manager.eventsArrived.connect(self._on_events)
+        manager.jobsReloaded.connect(self._on_reloaded)
+        self.refresh()
+
+    # ---------------------------------------------------------------- job list
+    def selected_id(self) -> int | None:
+        item = self.job_list.currentItem()
+        return int(item.data(0, Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def select(self, job_id: int) -> None:
+        for i in range(self.job_list.topLevelItemCount()):
+            item = self.job_list.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == job_id:
+                self.job_list.setCurrentItem(item)
+                return
+
+    def refresh(self) -> None:
+        """Rebuild the job list (newest first) and keep the selection."""
+        keep = self.selected_id()
+        self.job_list.blockSignals(True)
+        self.job_list.clear()
+        for job in sorted(self.manager.jobs.values(), key=lambda j: -j.id):
+            item = QTreeWidgetItem([f"#{job.id}", job.status, self._step_text(job), self._info(job)])
+            item.setData(0, Qt.ItemDataRole.UserRole, job.id)
+            item.setToolTip(3, self._info(job))
+            self.job_list.addTopLevelItem(item)
+        self.job_list.blockSignals(False)
+        if keep is not None and keep in self.manager.jobs:
+            self.select(keep)
+        elif self.job_list.topLevelItemCount():
+            self.job_list.setCurrentItem(self.job_list.topLevelItem(0))
+        self._show_selected()
+
+    @staticmethod
+    def _step_text(job: Job) -> str:
+        p = job.progress
+        return f"{p.step}/{p.total_steps}" if p.total_steps else str(p.step or "")
+
+    @staticmethod
+    def _info(job: Job) -> str:
+        if job.status == "failed":
+            return job.error_text() or describe_exit(job.metrics.get("exit_code"))
+        if job.status == "done":
+            return "ONNX ready" if job.metrics.get("onnx") else "done"
+        spec = job.config.get("spec") or {}
+        return f"{spec.get('student', '')} ← {spec.get('teacher', '')}".strip(" ←") or job.paths.get(
+            "config", ""
+        )
+
+    def _on_job_changed(self, job_id: int) -> None:
+        self.refresh()
+        job = self.manager.jobs.get(job_id)
+        if job is not None and job.status in ACTIVE:
+            self.select(job_id)
+
+    def _on_reloaded(self) -> None:
+        self.job_list.clear()  # ids of another project mean other jobs: do not keep the selection
+        self.refresh()
+        running = [j.id for j in self.manager.jobs.values() if j.status in ACTIVE]
+        if running:
+            self.select(max(running))
+
+    # ---------------------------------------------------------------- curves
+    def _on_events(self, job_id: int, _events: list) -> None:
+        if job_id == self.selected_id():
+            self._draw(self.manager.jobs[job_id])
+            item = self.job_list.currentItem()
+            if item is not None:
+                item.setText(2, self._step_text(self.manager.jobs[job_id]))
+
+    def _show_selected(self) -> None:
+        job = self.manager.jobs.get(self.selected_id()) if self.selected_id() is not None else None
+        if job is None:
+            self._draw_progress(JobProgress())
+            self._update_buttons(None)
+            self.error_view.hide()
+            return
+        self._draw(job)
+        self._update_buttons(job)
+        if job.status == "failed":
+            text = job.error_text() or describe_exit(job.metrics.get("exit_code"))
+            tail = job.metrics.get("log_tail")
+            self.error_view.setPlainText(f"{text}\n\n{tail}" if tail else text)
+            self.error_view.show()
+        else:
+            self.error_view.hide()
+
+    def _draw(self, job: Job) -> None:
+        p = job.progress
+        for i, (name, series) in enumerate(sorted(p.losses.items())):
+            curve = self.loss_curves.get(name)
+            if curve is None:
+                curve = self.loss_plot.plot(pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), name=name)
+                self.loss_curves[name] = curve
+            curve.setData(*_xy(series))
+        for name in set(self.loss_curves) - set(p.losses):
+            self.loss_curves[name].setData([], [])
+        self.lr_curve.setData(*_xy(p.lr))
+        self.ips_curve.setData(*_xy(p.images_per_s))
+        self.val_curve.setData(*_xy(p.val))
+        self.val_plot.setTitle(f"Validation {p.val_name}" if p.val_name else "Validation")
+        self._draw_progress(p)
+
+    def _draw_progress(self, p: JobProgress) -> None:
+        self.progress.setValue(int(p.fraction * 1000))
+        self.progress.setFormat(f"step {p.step} / {p.total_steps}" if p.total_steps else "—")
+        self.eta_label.setText(format_eta(p.eta_s))
+
+    def _update_buttons(self, job: Job | None) -> None:
+        status = job.status if job is not None else None
+        self.cancel_button.setEnabled(status in ACTIVE)
+        self.resume_button.setEnabled(status in ("cancelled", "failed") and job.last_checkpoint.exists())
+        self.rerun_button.setEnabled(status in ("cancelled", "failed", "done"))
+        self.use_button.setEnabled(status == "done" and job.final_weights.exists())
+        self.gpu_button.setEnabled(job is not None and job.config_path.exists())
+
+    def _request(self, signal) -> None:
+        job_id = self.selected_id()
+        if job_id is not None:
+            signal.emit(job_id)

@@ -1,0 +1,145 @@
+"""The window's Training side: the menu, the distil dialog, the monitor dock and the job manager wired up.
+
+Kept out of ``main_window.py`` so the window only creates it, adds its menu and shuts it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QMenu
+
+from distilpose.app.docks.distil_dialog import DistilDialog
+from distilpose.app.docks.training_monitor import TrainingMonitor
+from distilpose.app.jobs.manager import JobManager
+from distilpose.app.jobs.spec import write_gpu_bundle
+from distilpose.app.project_actions import IntChooser, choose_int
+from distilpose.errors import DistilPoseError
+
+STATUS_TIMEOUT_MS = 10_000
+
+
+class TrainingActions(QObject):
+    """See the module docs. ``window`` is the MainWindow."""
+
+    def __init__(self, window, int_chooser: IntChooser = choose_int) -> None:
+        super().__init__(window)
+        self.window = window
+        self._int_chooser = int_chooser
+        self.manager = JobManager(window.state, self)
+        self.monitor = TrainingMonitor(self.manager, window)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.monitor)
+        self.monitor.hide()
+        self.dialog: DistilDialog | None = None
+        self.distil_action = window._action("&Distil a Student…", self.ask_distil)
+        self.run_config_action = window._action("&Run Training Config…", self.ask_run_config)
+        self.monitor_action = self.monitor.toggleViewAction()
+        self.monitor_action.setText("Training &Monitor")
+        m = self.monitor
+        m.cancelRequested.connect(self.manager.cancel)
+        m.resumeRequested.connect(self.manager.resume)
+        m.rerunRequested.connect(self.manager.rerun)
+        m.useModelRequested.connect(self.use_as_live_model)
+        m.gpuExportRequested.connect(self.ask_gpu_export)
+        self.manager.jobFailed.connect(lambda _id, text: window.report_error("Training job failed", text))
+        self.manager.errorOccurred.connect(window.report_error)
+        self.manager.onnxExported.connect(self._on_onnx)
+        window.state.projectChanged.connect(self._update_enabled)
+        self._update_enabled()
+
+    def fill_menu(self, menu: QMenu) -> None:
+        for action in (self.distil_action, self.run_config_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.monitor_action)
+
+    def _update_enabled(self) -> None:
+        has_project = self.window.state.project is not None
+        self.distil_action.setEnabled(has_project)
+        self.run_config_action.setEnabled(has_project)
+        if has_project and self.manager.jobs:
+            self.monitor.show()
+
+    # ---------------------------------------------------------------- starting
+    def ask_distil(self) -> DistilDialog | None:
+        """Open the dialog (non-blocking); accepting it starts the job."""
+        if self.window.state.project is None:
+            self.window.report_error(
+                "No project", "Open a project first: its verified annotations are the data."
+            )
+            return None
+        dialog = DistilDialog(self.window._file_chooser, self.window)
+        dialog.accepted.connect(lambda: self.start(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start(self, dialog: DistilDialog) -> int | None:
+        try:
+            job_id = self.manager.start(dialog.spec())
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot start the job", str(exc))
+            return None
+        self.monitor.show()
+        self.monitor.select(job_id)
+        self.window.statusBar().showMessage(f"Job {job_id}: exporting the data…", STATUS_TIMEOUT_MS)
+        return job_id
+
+    def ask_run_config(self) -> None:
+        path = self.window._file_chooser(self.window, "Run Training Config", "Configs (*.json *.yaml *.yml)")
+        if path:
+            self.run_config(path)
+
+    def run_config(self, path: str | Path, device: str | None = None) -> int | None:
+        try:
+            job_id = self.manager.start_config(path, device)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot start the job", str(exc))
+            return None
+        self.monitor.show()
+        return job_id
+
+    # ---------------------------------------------------------------- after a job
+    def use_as_live_model(self, job_id: int) -> bool:
+        """Make the job's final student the live model (the model panel shows it as a checkpoint)."""
+        job = self.manager.jobs.get(job_id)
+        if job is None or job.status != "done" or not job.final_weights.exists():
+            self.window.report_error("No model yet", f"job {job_id} has not finished with a final model")
+            return False
+        path = str(job.final_weights)
+        self.window.model_panel.add_checkpoint(path)
+        self.window.live.update_settings(model=path)
+        self.window.statusBar().showMessage(f"Live model: {path}", STATUS_TIMEOUT_MS)
+        return True
+
+    def _on_onnx(self, job_id: int, path: str) -> None:
+        if path:
+            self.window.statusBar().showMessage(
+                f"Job {job_id} done; ONNX export: {path} (Training ▸ Use as Live Model)", STATUS_TIMEOUT_MS
+            )
+        self.monitor.refresh()
+
+    def ask_gpu_export(self, job_id: int) -> None:
+        folder = self.window._folder_chooser(self.window, "Export Job for a GPU Machine")
+        if not folder:
+            return
+        gpus = self._int_chooser(self.window, "GPUs", "Number of GPUs (torchrun --nproc_per_node):", 1, 1)
+        if gpus is not None:
+            self.export_for_gpu(job_id, folder, gpus)
+
+    def export_for_gpu(self, job_id: int, folder: str | Path, gpus: int) -> Path | None:
+        job = self.manager.jobs.get(job_id)
+        if job is None:
+            return None
+        try:
+            script = write_gpu_bundle(job.config_path, Path(folder), gpus)
+        except DistilPoseError as exc:
+            self.window.report_error("GPU export failed", str(exc))
+            return None
+        self.window.statusBar().showMessage(f"Wrote {script}", STATUS_TIMEOUT_MS)
+        return script
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
