@@ -22,14 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.canvas_items import LIMB_WIDTH_PX, MARKER_RADIUS_PX  # one look for every skeleton
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.pipeline import FrameResult
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
 
-MARKER_RADIUS_PX = 5.0
 TEACHER_RADIUS_PX = 3.5
-LIMB_WIDTH_PX = 3.0
 SELECTED_RING_PX = 10.0
 #: Opacity of a keypoint with score 0 and score 1 (linear in between): confidence shows as opacity.
 MIN_ALPHA, MAX_ALPHA = 70, 255

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.docks.lazy import RefreshWhenVisible
 from distilpose.app.editing import Editor
 from distilpose.app.state import AppState
 from distilpose.project import stats as project_stats_module
@@ -38,7 +39,7 @@ except ImportError:  # pragma: no cover - present in this repository
 HAS_YOLO = _export_yolo is not None
 
 
-class DatasetPanel(QDockWidget):
+class DatasetPanel(RefreshWhenVisible, QDockWidget):
     importRequested = Signal()
     exportRequested = Signal(bool)  # only verified
     yoloRequested = Signal(bool)
@@ -112,9 +113,8 @@ class DatasetPanel(QDockWidget):
             lambda: self.exportRequested.emit(self.only_verified_box.isChecked())
         )
         self.yolo_button.clicked.connect(lambda: self.yoloRequested.emit(self.only_verified_box.isChecked()))
-        state.storeChanged.connect(self._store_changed)
+        self.watch_store(state)
         state.projectChanged.connect(self._on_project)
-        self.visibilityChanged.connect(self._on_visible)
         self._on_project()
 
     def _split(self) -> None:
@@ -132,16 +132,6 @@ class DatasetPanel(QDockWidget):
             widget.setEnabled(has)
         self.result_label.setText("")
         self.refresh()
-
-    def _store_changed(self) -> None:
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._dirty = True
-
-    def _on_visible(self, visible: bool) -> None:
-        if visible and self._dirty:
-            self.refresh()
 
     def refresh(self) -> None:
         self._dirty = False

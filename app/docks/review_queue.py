@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.docks.lazy import RefreshWhenVisible
 from distilpose.app.editing import Editor
 from distilpose.app.review import (
     DEFAULT_CONFIDENCE_THRESHOLD,
@@ -41,7 +42,7 @@ QUEUES = (
 LIMIT = 500
 
 
-class ReviewQueueDock(QDockWidget):
+class ReviewQueueDock(RefreshWhenVisible, QDockWidget):
     """See the module docs. Refreshes when the store changes, lazily while hidden."""
 
     errorOccurred = Signal(str, str)
@@ -112,8 +113,7 @@ class ReviewQueueDock(QDockWidget):
         self.table.cellClicked.connect(self.open_entry)
         self.suggest_button.clicked.connect(self._suggest)
         self.clear_button.clicked.connect(editor.clear_suggestions)
-        state.storeChanged.connect(self._store_changed)
-        self.visibilityChanged.connect(self._on_visible)
+        self.watch_store(state)
         self.refresh()
 
     def queue(self) -> str:
@@ -121,16 +121,6 @@ class ReviewQueueDock(QDockWidget):
 
     def set_queue(self, key: str) -> None:
         self.queue_combo.setCurrentIndex(self.queue_combo.findData(key))
-
-    def _store_changed(self) -> None:
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._dirty = True
-
-    def _on_visible(self, visible: bool) -> None:
-        if visible and self._dirty:
-            self.refresh()
 
     def refresh(self) -> None:
         self._dirty = False
