@@ -6,14 +6,12 @@ import argparse
 import json
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from distilpose.errors import CheckpointError
-from distilpose.models import list_models, model_spec
-from distilpose.models.checkpoint import load_model
-from distilpose.models.complexity import attention_gmacs, measure
-from distilpose.models.registry import ModelSpec, create_model
+
+if TYPE_CHECKING:
+    from distilpose.models.registry import ModelSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +47,13 @@ def _spec_fields(spec: ModelSpec) -> dict:
 
 def model_info(name_or_path: str, arch: str | None = None) -> dict:
     """Everything `info` prints, as a JSON-ready dict."""
+    import torch  # lazily: `distilpose --help` should not pay for torch
+
+    from distilpose.models import model_spec
+    from distilpose.models.checkpoint import load_model
+    from distilpose.models.complexity import attention_gmacs, measure
+    from distilpose.models.registry import create_model
+
     path = Path(name_or_path)
     if path.is_file():
         model, spec = load_model(path, arch=arch)
@@ -94,6 +99,8 @@ def _print_table(info: dict) -> None:
 
 
 def _list(as_json: bool) -> int:
+    from distilpose.models import list_models, model_spec
+
     specs = [model_spec(n) for n in list_models()]
     if as_json:
         print(json.dumps([_spec_fields(s) for s in specs], indent=2))

@@ -29,3 +29,10 @@ def test_unknown_subcommand_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_help_does_not_import_torch():
+    """`distilpose --help` and quick subcommands (eval --results, project) must not pay ~1 s for torch."""
+    code = "import sys, distilpose.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
