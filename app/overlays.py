@@ -22,7 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.canvas_items import LIMB_WIDTH_PX, MARKER_RADIUS_PX  # one look for every skeleton
+from distilpose.app.canvas_items import (  # one look for every skeleton
+    LIMB_WIDTH_PX,
+    MARKER_RADIUS_PX,
+    TagItem,
+)
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.pipeline import FrameResult
 from distilpose.render import keypoint_scores
@@ -245,16 +249,8 @@ class PredictionLayer(_Group):
                 self.disagreement_labels.append(label)
 
 
-class LabelItem(QGraphicsSimpleTextItem):
-    """A small number on a dark plate, readable over any image; constant size on screen."""
-
-    PLATE = QColor(0, 0, 0, 170)
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        painter.fillRect(self.boundingRect().adjusted(-2, -1, 2, 1), self.PLATE)
-        super().paint(painter, option, widget)
+#: Numbers on the overlay use the canvas's caption item: a small text on a dark plate, constant screen size.
+LabelItem = TagItem
 
 
 class UserBoxItem(QGraphicsRectItem):
