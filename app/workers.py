@@ -14,6 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+# Load ONNX's and ONNX Runtime's native extensions here, on the GUI thread, before any worker exists: a first
+# import of them inside a worker QThread (ONNX export of a finished job) hung once in the extension's dlopen.
+import onnx  # noqa: F401
+import onnxruntime  # noqa: F401
 from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
 from distilpose.detection import make_detector
