@@ -79,10 +79,12 @@ def plan_export(
         if m.kind == "folder":
             source = _folder_image(source, frame.index, folders)
         name = _file_name(frame, m, source)
-        if name in used:
+        # Unique by stem, not only by name: YOLO labels are named after the stem, so x.jpg and x.png would
+        # otherwise write the same label file.
+        if str(PurePosixPath(name).with_suffix("")) in used:
             parent, base = PurePosixPath(name).parent, PurePosixPath(name).name
             name = str(parent / f"{frame.id}_{base}") if str(parent) != "." else f"{frame.id}_{base}"
-        used.add(name)
+        used.add(str(PurePosixPath(name).with_suffix("")))
         width, height = (m.width, m.height) if m.kind == "image" else (None, None)
         index = frame.index if m.kind == "video" else None
         plan.items.append(ExportItem(frame, m, name, source, kept, index, width, height))

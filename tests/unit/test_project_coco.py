@@ -298,3 +298,22 @@ def test_folder_frames_export_against_the_files_the_app_shows(store, tmp_path):
     by_image = {img["id"]: img["file_name"] for img in doc["images"]}
     first_x = {by_image[a["image_id"]]: a["keypoints"][0] for a in doc["annotations"]}
     assert first_x == {"shots/img1.jpg": 0, "shots/img2.jpg": 1, "shots/Img3.jpg": 2, "shots/img10.jpg": 3}
+
+
+def test_yolo_export_keeps_images_with_the_same_stem_apart(store, tmp_path):
+    """x.jpg and x.png would share the label file x.txt: each image must keep its own people."""
+    import cv2
+
+    write_jpeg(tmp_path / "x.jpg", 100, 50)
+    cv2.imwrite(str(tmp_path / "x.png"), np.zeros((50, 100, 3), np.uint8))
+    one = store.add_frame(store.add_media(tmp_path / "x.jpg"))
+    two = store.add_frame(store.add_media(tmp_path / "x.png"))
+    store.add_instance(one, person(bbox=(0.0, 0.0, 50.0, 25.0)))
+    store.add_instance(two, person(bbox=(10.0, 10.0, 20.0, 20.0)))
+    store.add_instance(two, person(bbox=(30.0, 10.0, 20.0, 20.0)))
+    export_yolo(store, tmp_path / "y")
+    labels = sorted((tmp_path / "y" / "labels" / "train").glob("*.txt"))
+    assert len(labels) == 2
+    assert sorted(len(p.read_text().splitlines()) for p in labels) == [1, 2]
+    images = sorted(p.stem for p in (tmp_path / "y" / "images" / "train").iterdir())
+    assert images == sorted(p.stem for p in labels)
