@@ -123,7 +123,8 @@ class Predictor:
     ) -> list[Instance]:
         """One Instance per box. ``return_heatmaps`` adds ``extras['heatmaps']`` (K, h, w) in crop space
         (the teacher's heatmaps, or a student's simulated heatmaps) and ``extras['crop']`` (CropGeometry)."""
-        boxes = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+        boxes = np.array(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], 1.0)  # a degenerate box still gets a (tiny) crop, never NaNs
         if len(boxes) == 0:
             return []
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:

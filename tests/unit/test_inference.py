@@ -155,3 +155,13 @@ def test_compiled_runtime_matches_eager(student):
     got = compiled.run(batch)
     for name in ("coords", "scores", "sigmas"):
         np.testing.assert_allclose(got[name], eager[name], atol=1e-4)
+
+
+def test_degenerate_boxes_give_finite_predictions(student):
+    import warnings
+
+    pred = Predictor(TorchRuntime(student), student.spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero / invalid-value warnings either
+        (inst,) = pred.predict(np.zeros((60, 80, 3), np.uint8), np.array([[10.0, 10.0, 0.0, 0.0]]))
+    assert np.isfinite(inst.keypoints).all() and np.isfinite(inst.sigmas).all()
