@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -188,3 +189,25 @@ def _cocoeval(gt_doc: dict, res: list[dict]) -> np.ndarray:
 def format_metrics(metrics: Mapping[str, float]) -> str:
     """A two-column table, one metric a line (AP as a fraction, as pycocotools reports it)."""
     return "\n".join(f"{name:<5} {metrics[name]:.4f}" for name in METRIC_NAMES if name in metrics)
+
+
+def topdown_results(
+    people: Sequence[Mapping[str, Any]], vis_thr: float = 0.2, nms_thr: float = 0.9
+) -> list[KeypointResult]:
+    """mmpose's top-down post-processing, used by `distilpose eval` and by validation during training.
+
+    ``people``: one mapping per box with ``image_id``, ``keypoints`` (K, 3: x, y, score in image pixels),
+    ``box_score`` and ``area``. Each is rescored (:func:`rescore`), then OKS-NMS runs among each image's boxes.
+    """
+    by_image: dict[int, list[dict]] = defaultdict(list)
+    for p in people:
+        by_image[int(p["image_id"])].append(
+            dict(p, score=rescore(p["box_score"], p["keypoints"][:, 2], vis_thr))
+        )
+    results: list[KeypointResult] = []
+    for image_id, items in by_image.items():
+        for k in oks_nms(items, thr=nms_thr):
+            results.append(
+                KeypointResult(image_id=image_id, keypoints=items[k]["keypoints"], score=items[k]["score"])
+            )
+    return results

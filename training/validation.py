@@ -7,7 +7,6 @@ score above 0.2) -> OKS-NMS 0.9 per image -> pycocotools AP.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,18 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from distilpose.coco import KeypointResult, save_keypoint_results
+from distilpose.coco import save_keypoint_results
 from distilpose.codecs import (
     HEATMAP_SIZE_WH,
     INPUT_SIZE_WH,
+    PIXEL_STD,
     crops_to_images,
     decode_heatmaps,
     decode_regression,
     flip_test_heatmaps,
     flip_test_regression,
 )
-from distilpose.evaluation import evaluate_keypoints, oks_nms, rescore
+from distilpose.evaluation import evaluate_keypoints, topdown_results
 
 
 def _predict_batch(model: nn.Module, kind: str, images: Tensor, flip: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -70,27 +70,12 @@ def predict(model: nn.Module, kind: str, loader: DataLoader, device: torch.devic
                         "image_id": int(batch["image_id"][i]),
                         "keypoints": kpts,
                         "box_score": float(batch["bbox_score"][i]),
-                        "area": float(np.prod(scales[i] * 200.0)),
+                        "area": float(np.prod(scales[i] * PIXEL_STD)),
                     }
                 )
     finally:
         model.train(was_training)
     return people
-
-
-def to_results(people: list[dict], vis_thr: float = 0.2, nms_thr: float = 0.9) -> list[KeypointResult]:
-    """mmpose's top-down post-processing: rescoring, then OKS-NMS among the boxes of each image."""
-    by_image: dict[int, list[dict]] = defaultdict(list)
-    for p in people:
-        p = dict(p, score=rescore(p["box_score"], p["keypoints"][:, 2], vis_thr))
-        by_image[p["image_id"]].append(p)
-    results: list[KeypointResult] = []
-    for image_id, items in by_image.items():
-        for k in oks_nms(items, thr=nms_thr):
-            results.append(
-                KeypointResult(image_id=image_id, keypoints=items[k]["keypoints"], score=items[k]["score"])
-            )
-    return results
 
 
 def evaluate_model(
@@ -103,7 +88,7 @@ def evaluate_model(
     results_path: Path | None = None,
 ) -> dict[str, float]:
     """COCO keypoint metrics (AP, AP50, AP75, APm, APl, AR); optionally saves the results file."""
-    results = to_results(predict(model, kind, loader, device, flip))
+    results = topdown_results(predict(model, kind, loader, device, flip))
     if results_path is not None:
         save_keypoint_results(results, results_path)
     return evaluate_keypoints(ann_file, results)

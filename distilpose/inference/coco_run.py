@@ -16,7 +16,7 @@ from tqdm import tqdm
 from distilpose.coco import CocoDataset, KeypointResult, load_detections
 from distilpose.data.coco_topdown import clean_gt_box
 from distilpose.errors import DistilPoseError
-from distilpose.evaluation import oks_nms
+from distilpose.evaluation import topdown_results
 from distilpose.inference.predictor import Predictor
 from distilpose.video import read_image
 
@@ -39,7 +39,9 @@ def boxes_per_image(dataset: CocoDataset, boxes: str | Path) -> dict[int, tuple[
         known = {img.id for img in dataset.images}
         for det in load_detections(boxes):
             if det.image_id not in known:
-                raise DistilPoseError(f"{boxes}: detection for image id {det.image_id}, which the annotations lack")
+                raise DistilPoseError(
+                    f"{boxes}: detection for image id {det.image_id}, which the annotations lack"
+                )
             if det.bbox[2] > 0 and det.bbox[3] > 0:
                 out[det.image_id].append((*det.bbox, det.score))
     return {k: (np.array(v)[:, :4], np.array(v)[:, 4]) for k, v in out.items()}
@@ -57,7 +59,7 @@ def predict_coco(
     if not images_dir.is_dir():
         raise DistilPoseError(f"{images_dir}: image folder not found")
     per_image = boxes_per_image(dataset, boxes)
-    results: list[KeypointResult] = []
+    people: list[dict] = []
     for image in tqdm(dataset.images, desc="predicting", unit="img", disable=not progress):
         if cancelled():
             raise KeyboardInterrupt
@@ -65,12 +67,14 @@ def predict_coco(
             continue
         rgb = read_image(images_dir / image.file_name)
         image_boxes, scores = per_image[image.id]
-        instances = predictor.predict(rgb, image_boxes, box_scores=scores)
-        candidates = [
-            {"keypoints": np.column_stack([i.keypoints[:, :2], i.scores]), "score": i.score, "area": i.extras["area"]}
-            for i in instances
-        ]
-        for k in oks_nms(candidates, thr=OKS_THR):
-            c = candidates[k]
-            results.append(KeypointResult(image_id=image.id, keypoints=c["keypoints"], score=float(c["score"])))
-    return results
+        for inst, box_score in zip(predictor.predict(rgb, image_boxes), scores, strict=True):
+            keypoints = np.column_stack([inst.keypoints[:, :2], inst.scores])
+            people.append(
+                {
+                    "image_id": image.id,
+                    "keypoints": keypoints,
+                    "box_score": box_score,
+                    "area": inst.extras["area"],
+                }
+            )
+    return topdown_results(people, vis_thr=VIS_THR, nms_thr=OKS_THR)

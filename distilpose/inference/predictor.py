@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from distilpose.codecs import boxes_to_centers_scales, crop_images, crops_to_images, decode_heatmaps
+from distilpose.codecs import (
+    PIXEL_STD,
+    boxes_to_centers_scales,
+    crop_images,
+    crops_to_images,
+    decode_heatmaps,
+)
 from distilpose.codecs.flip import FlipMode, flip_back_heatmaps, flip_back_regression
 from distilpose.data.normalize import normalize_image
 from distilpose.errors import DistilPoseError
@@ -146,7 +152,7 @@ class Predictor:
                 score=rescore(float(box_scores[i]), scores[i]),
                 source=self.source,
             )
-            inst.extras["area"] = float(np.prod(scales[i] * 200.0))  # mmpose's instance area for OKS-NMS
+            inst.extras["area"] = float(np.prod(scales[i] * PIXEL_STD))  # mmpose's instance area for OKS-NMS
             if return_heatmaps and heatmaps is not None:
                 inst.extras["heatmaps"] = heatmaps[i]
                 inst.extras["crop"] = CropGeometry(
@@ -165,7 +171,7 @@ class Predictor:
             sigmas = None
             if "sigmas" in out:
                 # heatmap px -> image px: one heatmap px spans scale*200/heatmap_width image px
-                per_px = scales * 200.0 / np.asarray(self.heatmap_size_wh, dtype=np.float64)
+                per_px = scales * PIXEL_STD / np.asarray(self.heatmap_size_wh, dtype=np.float64)
                 sigmas = out["sigmas"].astype(np.float64) * per_px[:, None, :]
             return coords, scores, sigmas, heatmaps
         if heatmaps is not None:
