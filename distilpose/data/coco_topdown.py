@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from distilpose.codecs.affine import box_to_center_scale
 from distilpose.data.transforms import INPUT_SIZE_WH, Compose, Sample
-from distilpose.errors import CocoFormatError, MediaError
+from distilpose.errors import CocoFormatError
 from distilpose.keypoints import NUM_KEYPOINTS
 
 _JITTER_STREAM = 0x6A6974  # a fixed extra seed word so the build-time jitter has its own random stream
@@ -233,11 +232,13 @@ def load_detection_records(
 
 
 def read_rgb_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 ``(H, W, 3)``; :class:`MediaError` naming the file if it cannot be read."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise MediaError(f"{path}: cannot read image (missing, unreadable or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """An image file as RGB uint8 ``(H, W, 3)``; :class:`MediaError` naming the file and the problem.
+
+    The one image reader of the project (:func:`distilpose.video.read_image`), so training, evaluation and the
+    app decode images identically (and non-ASCII paths work everywhere)."""
+    from distilpose.video import read_image
+
+    return read_image(path)
 
 
 class TopDownCocoDataset(Dataset):
