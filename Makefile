@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Eager torch re-faults freed memory on every call on these VMs; keep large blocks mapped.
 export GLIBC_TUNABLES := glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
 
-.PHONY: run test setup sysdeps models lint clean-venv
+.PHONY: run test setup sysdeps models lint clean-venv package
 
 setup: $(STAMP) sysdeps models
 
@@ -36,3 +36,16 @@ test: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# A one-folder CPU build of the app in dist/distilpose-studio/ (PyInstaller, docs/packaging.md), then the frozen
+# executable renders the sample offscreen (with its own settings folder, so your recent files are left alone):
+# a build that cannot start fails here rather than on a user's desk.
+package: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[package]"
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/distilpose-studio.spec
+	rm -f dist/frozen-screenshot.png
+	QT_QPA_PLATFORM=offscreen DISTILPOSE_STUDIO_CONFIG=build/frozen-check-config \
+		dist/distilpose-studio/distilpose-studio resources/samples/astronaut.jpg \
+		--screenshot dist/frozen-screenshot.png
+	@test -s dist/frozen-screenshot.png || { echo "package: the frozen app wrote no screenshot"; exit 1; }
+	@echo "Built dist/distilpose-studio/ ($$(du -sh dist/distilpose-studio | cut -f1)); screenshot: dist/frozen-screenshot.png"

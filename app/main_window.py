@@ -61,6 +61,7 @@ from distilpose.app.project_actions import (
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
 from distilpose.app.transport import CameraFeed, Player, TransportBar
+from distilpose.app.welcome import install_welcome_page
 from distilpose.app.workers import ExportThread, ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.pipeline import ExportResult
@@ -241,6 +242,7 @@ class MainWindow(QMainWindow):
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
+        self.welcome = install_welcome_page(self)  # in front of the canvas while nothing is open
 
     # ---------------------------------------------------------------- actions
     def _action(
@@ -595,10 +597,13 @@ class MainWindow(QMainWindow):
             self.export_thread.cancel()
 
     def _on_export_progress(self, done: int, total: int) -> None:
-        if self.export_dialog is not None:
-            self.export_dialog.setMaximum(total)
-            self.export_dialog.setValue(done)
-            self.export_dialog.setLabelText(f"Exporting predictions… frame {done} of {total}")
+        # a local reference: a window-modal setValue() processes events, and the export may finish (and clear
+        # self.export_dialog) inside it
+        dialog = self.export_dialog
+        if dialog is not None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            dialog.setLabelText(f"Exporting predictions… frame {done} of {total}")
 
     def _on_export_succeeded(self, result: ExportResult) -> None:
         self.export_result = result

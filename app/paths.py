@@ -1,24 +1,31 @@
-"""Where the app finds its bundled resources (sample media, icons).
+"""Where the app finds its bundled resources (sample media, icons, the default models).
 
-One helper so that the rest of the app never guesses paths; the lead may move it into the library.
+The folder itself comes from :mod:`distilpose.resources` (editable install, PyInstaller bundle whose spec
+copies the folders to ``<bundle>/RESOURCES_DIRNAME``, or ``$DISTILPOSE_RESOURCES``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import distilpose
+from distilpose.resources import RESOURCES_DIRNAME, frozen_bundle_dir, resources_root
+
+__all__ = [
+    "RESOURCES_DIRNAME",
+    "frozen_bundle_dir",
+    "resources_dir",
+    "default_sample",
+    "icon_path",
+    "app_icon_path",
+]
 
 DEFAULT_SAMPLE_NAME = "astronaut.jpg"
 APP_ICON_NAME = "distilpose-studio.svg"
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` folder.
-
-    The package is installed editable, so ``distilpose/__init__.py`` sits one level below the repository root.
-    """
-    return Path(distilpose.__file__).resolve().parents[1] / "resources"
+    """The ``resources/`` folder (the library decides: repository, frozen bundle or $DISTILPOSE_RESOURCES)."""
+    return resources_root()
 
 
 def default_sample() -> Path | None:

@@ -23,6 +23,7 @@ from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
 from distilpose.detection import make_detector
 from distilpose.errors import DistilPoseError
+from distilpose.models.bundled import default_live_model
 from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor, warm_up
 from distilpose.smoothing import KeypointSmoother
 from distilpose.video import Camera, open_source
@@ -40,7 +41,7 @@ def default_loader(name: str, runtime: str, flip: bool) -> LoadedModel:
 class LiveSettings:
     """Everything the worker needs to build its pipeline; the model panel edits a copy and sends it."""
 
-    model: str = "distilpose-t"
+    model: str = field(default_factory=default_live_model)  # the shipped student, or the teacher until it is
     runtime: str = "torch"
     flip: bool = False
     teacher: str | None = None  # comparison mode: a second model on the same boxes

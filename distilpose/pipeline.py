@@ -64,7 +64,13 @@ def has_trained_weights(name_or_path: str | os.PathLike) -> bool:
         spec = model_spec(str(name_or_path))
     except DistilPoseError:
         return False
-    return bool(getattr(spec, "pretrained", False)) or spec.family in PRETRAINED_FAMILIES
+    from distilpose.models.bundled import bundled_weights
+
+    return (
+        bool(getattr(spec, "pretrained", False))
+        or spec.family in PRETRAINED_FAMILIES
+        or bundled_weights(spec.name) is not None
+    )
 
 
 def weights_digest(model) -> str:
@@ -99,6 +105,7 @@ def load_predictor(
 
     from distilpose.export import export_onnx
     from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime
+    from distilpose.models.bundled import bundled_weights
     from distilpose.models.checkpoint import load_model
 
     if runtime not in RUNTIME_CHOICES:
@@ -114,6 +121,8 @@ def load_predictor(
     name = path.name if path.is_file() else str(name_or_path)
     if path.is_file():
         weights = str(path)
+    elif trained and bundled_weights(spec.name) is not None:
+        weights = f"bundled weights: {bundled_weights(spec.name)}"
     elif trained:
         weights = f"pretrained {spec.family} weights from the model zoo cache"
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,9 @@ class ModelConfig(_Strict):
     init_weights: Path | None = None
     #: DistilPose-L: copy the teacher's backbone (stem + stages 1-3) from this teacher checkpoint.
     init_backbone_from: Path | None = None
+    #: Copy a zoo model's pretrained feature extractor into the backbone (``movenet-lightning`` for
+    #: ``distilpose-mnv2``): how a small student learns from a few thousand real crops on a CPU.
+    init_backbone_from_zoo: str | None = None
 
 
 class TeacherConfig(_Strict):
@@ -51,6 +55,9 @@ class TeacherConfig(_Strict):
     #: Trained weights; None only for zoo teachers that carry their own pretrained weights (MoveNet).
     weights: Path | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+    #: Zoo CNN teachers (MoveNet) have no tokens: learn a linear adapter from the student's tokens to the
+    #: teacher's features (patch-averaged and heatmap-pooled) so the TDE terms apply. Off: TDE is skipped.
+    token_adapter: bool = False
 
 
 class AugmentConfig(_Strict):
@@ -82,6 +89,8 @@ class OptimizerConfig(_Strict):
     lr: float = Field(1e-3, gt=0.0)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0.0)
+    #: The backbone's learning rate as a fraction of ``lr`` (e.g. 0.1 for a pretrained backbone).
+    backbone_lr_mult: float = Field(1.0, ge=0.0)
 
 
 class ScheduleConfig(_Strict):
@@ -143,12 +152,14 @@ class TrainConfig(_Strict):
 
 
 def builtin_placeholders(config_dir: Path) -> dict[str, str]:
-    """Values for ``${NAME}`` placeholders. SHARED and COCO_ROOT can be moved with environment variables."""
+    """Values for ``${NAME}`` placeholders. SHARED, COCO_ROOT and STUDENT_DATA can be moved with environment variables."""
     return {
         "CONFIG_DIR": str(config_dir),
         "REPO": str(REPO_ROOT),
         "SHARED": os.environ.get("DISTILPOSE_SHARED", str(REPO_ROOT.parent / "shared")),
         "COCO_ROOT": os.environ.get("COCO_ROOT", str(REPO_ROOT / "data" / "coco")),
+        # the default student's data, built by `python -m distilpose.training.recipes.default_student prepare`
+        "STUDENT_DATA": os.environ.get("STUDENT_DATA", str(REPO_ROOT / "data" / "default-student")),
     }
 
 
@@ -258,10 +269,35 @@ def config_from_dict(data: dict[str, Any], base: Path, source: str = "<dict>") -
     return cfg
 
 
-def load_config(name_or_path: str | os.PathLike) -> TrainConfig:
-    """Load and validate a config file; the run name defaults to the file stem."""
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``KEY.PATH=VALUE`` assignments (VALUE as JSON, else a string), e.g. ``loss.sim_heatmap=0``.
+
+    One config file then serves a whole ablation; the validated config (with the overrides) is what the run
+    records, so each checkpoint still says exactly what produced it.
+    """
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. loss.sim_heatmap=0")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Load and validate a config file (plus ``--set`` overrides); the run name defaults to the file stem."""
     path = find_config(name_or_path).resolve()
-    data = _read_mapping(path)
+    data = apply_overrides(_read_mapping(path), overrides)
     data.setdefault("name", path.stem)
     return config_from_dict(data, path.parent, str(path))
 

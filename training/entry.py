@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 from distilpose.errors import DistilPoseError
@@ -36,6 +37,7 @@ def train_main(
     device: str | None = None,
     events: str | None = None,
     show_progress: bool | None = None,
+    overrides: Sequence[str] = (),
 ) -> int:
     """Run one training process; returns the exit code (0 done, 128+signal when stopped by a signal)."""
     out_dir = (Path(out) if out is not None else default_out_dir(config)).absolute()
@@ -46,7 +48,7 @@ def train_main(
     trainer = None
     try:
         env = init_distributed(device)
-        cfg = load_config(find_config(config))
+        cfg = load_config(find_config(config), overrides)
         check_files(cfg)
         from distilpose.training.trainer import Trainer  # heavy imports after the cheap checks
 

@@ -48,7 +48,7 @@ class WarmupStepSchedule:
     def apply(self, step: int, epoch: int) -> float:
         lr = self.lr(step, epoch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_mult", 1.0)
         return lr
 
     def state_dict(self) -> dict[str, object]:

@@ -72,15 +72,23 @@ class ZooTeacher:
     """
 
     def __init__(
-        self, model: nn.Module, name: str, heatmap_size: tuple[int, int] = (64, 48), radius: float = 4.0
+        self,
+        model: nn.Module,
+        name: str,
+        heatmap_size: tuple[int, int] = (64, 48),
+        radius: float = 4.0,
+        token_grid: tuple[int, int] | None = None,
     ):
         self.model = model.eval()
         self.model.requires_grad_(False)
         self.name = name
-        self.has_tokens = False
         self.heatmap_size = heatmap_size
         self.radius = radius
         self.input_side = int(model.spec.input_size[0])
+        #: With a token grid, the teacher also gives feature "tokens" for a learned adapter (see below).
+        self.token_grid = token_grid
+        self.has_tokens = token_grid is not None
+        self.needs_adapter = token_grid is not None
 
     def to(self, device: torch.device) -> ZooTeacher:
         self.model.to(device)
@@ -107,12 +115,19 @@ class ZooTeacher:
             square = F.interpolate(
                 square, size=(self.input_side, self.input_side), mode="bilinear", align_corners=False
             )
-        coords, _, heatmaps = self.model.forward_export(square)
+        if self.token_grid is not None:
+            coords, _, heatmaps, features = self.model.forward_features(square)
+        else:
+            coords, _, heatmaps = self.model.forward_export(square)
         hh, hw = self.heatmap_size
         side = hh  # the square's heatmap side in the student's grid (64 for a 256-high crop)
-        maps = F.interpolate(heatmaps, size=(side, side), mode="bilinear", align_corners=False)
         cut = (side - hw) // 2
-        maps = maps[..., cut : cut + hw]
+
+        def to_student_frame(x: Tensor) -> Tensor:
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+            return x[..., cut : cut + hw]
+
+        maps = to_student_frame(heatmaps)
         # keep each joint's map near the teacher's own keypoint (coords are normalised to the square)
         kx = coords[..., 0] * side - cut - 0.5
         ky = coords[..., 1] * side - 0.5
@@ -121,11 +136,24 @@ class ZooTeacher:
         near = ((xs.view(1, 1, 1, hw) - kx[..., None, None]).abs() <= self.radius) & (
             (ys.view(1, 1, hh, 1) - ky[..., None, None]).abs() <= self.radius
         )
-        return TeacherOutput(heatmaps=maps * near)
+        maps = maps * near
+        if self.token_grid is None:
+            return TeacherOutput(heatmaps=maps)
+        feats = to_student_frame(features)  # (N, C, 64, 48)
+        # visual tokens: the features averaged over each student patch; keypoint tokens: the features
+        # averaged under the teacher's own (windowed) heatmap of that joint
+        vis = F.adaptive_avg_pool2d(feats, self.token_grid).flatten(2).transpose(1, 2)
+        weights = maps.flatten(2)
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+        kpt = weights @ feats.flatten(2).transpose(1, 2)
+        return TeacherOutput(heatmaps=maps, vis_tokens=vis, kpt_tokens=kpt)
 
 
-def build_teacher(cfg: TeacherConfig) -> Teacher:
-    """Build and load the configured teacher; wrong names or weights give a ConfigError naming the key."""
+def build_teacher(cfg: TeacherConfig, token_grid: tuple[int, int] | None = None) -> Teacher:
+    """Build and load the configured teacher; wrong names or weights give a ConfigError naming the key.
+
+    ``token_grid`` (the student's patch grid) is used when ``cfg.token_adapter`` asks a tokenless zoo
+    teacher for feature tokens."""
     from distilpose.models import create_model, model_spec
     from distilpose.models.checkpoint import load_weights
 
@@ -133,13 +161,18 @@ def build_teacher(cfg: TeacherConfig) -> Teacher:
         spec = model_spec(cfg.name)
     except DistilPoseError as exc:
         raise ConfigError(f"teacher.name: {exc}") from None
+    if cfg.token_adapter and spec.family != "movenet":
+        raise ConfigError(
+            f"teacher.token_adapter: {cfg.name!r} has its own tokens; the adapter is for zoo CNN teachers"
+        )
+    token_grid = token_grid if cfg.token_adapter else None
     if spec.family == "movenet":
         if cfg.weights is not None:
             raise ConfigError(
                 f"teacher.weights: {cfg.name!r} brings its own pretrained weights; remove the key"
             )
         try:
-            return ZooTeacher(create_model(cfg.name), cfg.name)
+            return ZooTeacher(create_model(cfg.name), cfg.name, token_grid=token_grid)
         except DistilPoseError as exc:
             raise ConfigError(f"teacher.name: {exc}") from None
     if cfg.weights is None:

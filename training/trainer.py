@@ -63,6 +63,45 @@ RESUME_LOCKED = (
 _BATCH_KEYS = ("image", "target_coords", "target_weights", "target_heatmaps", "heatmap_weights")
 
 
+def param_groups(model: nn.Module, backbone_lr_mult: float) -> list[dict]:
+    """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), the rest at lr."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is None or backbone_lr_mult == 1.0:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr_mult": 1.0}]
+    ids = {id(p) for p in backbone.parameters()}
+    groups = [
+        {"params": [p for p in backbone.parameters() if p.requires_grad], "lr_mult": backbone_lr_mult},
+        {"params": [p for p in model.parameters() if p.requires_grad and id(p) not in ids], "lr_mult": 1.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def _token_grid(model: nn.Module) -> tuple[int, int] | None:
+    """The student's visual-token grid (rows, cols), for a teacher that must pool its features to it."""
+    head = getattr(getattr(model, "keypoint_head", None), "tokenhead", None)
+    grid = getattr(head, "grid", None)
+    return tuple(grid) if grid is not None else None
+
+
+def init_backbone_from_zoo(model: nn.Module, zoo_name: str) -> None:
+    """Load a zoo model's pretrained feature extractor into ``model.backbone`` (strict), or a ConfigError."""
+    from distilpose.errors import DistilPoseError
+    from distilpose.zoo.movenet_backbone import movenet_backbone_state
+
+    where = "model.init_backbone_from_zoo"
+    with_heatmaps = hasattr(getattr(model, "backbone", None), "heatmap_out")  # MoveNetFeatures
+    try:
+        state = movenet_backbone_state(zoo_name, heatmap_head=with_heatmaps)
+    except DistilPoseError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    try:
+        model.backbone.load_state_dict(state, strict=True)
+    except (AttributeError, RuntimeError) as exc:
+        raise ConfigError(
+            f"{where}: {zoo_name}'s feature extractor does not fit this model's backbone: {exc}"
+        ) from None
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: a bug or a bad hyper-parameter, not a user input error."""
 
@@ -193,6 +232,8 @@ class Trainer:
                     init_backbone_from_teacher(model, cfg.model.init_backbone_from)
                 except CheckpointError as exc:
                     raise ConfigError(f"model.init_backbone_from: {exc}") from None
+            if cfg.model.init_backbone_from_zoo is not None:
+                init_backbone_from_zoo(model, cfg.model.init_backbone_from_zoo)
         return model
 
     def _will_resume(self) -> bool:
@@ -217,8 +258,11 @@ class Trainer:
         self.teacher = None
         objective: Objective
         if cfg.teacher is not None:
-            self.teacher = build_teacher(cfg.teacher).to(env.device)
-            objective = DistillObjective(self.teacher, cfg.loss)
+            self.teacher = build_teacher(cfg.teacher, token_grid=_token_grid(self.model)).to(env.device)
+            try:
+                objective = DistillObjective(self.teacher, cfg.loss, self.model)
+            except ValueError as exc:
+                raise ConfigError(f"teacher.token_adapter: {exc}") from None
         else:
             objective = HeatmapObjective()
         self.objective = objective
@@ -227,9 +271,12 @@ class Trainer:
         except ValueError as exc:
             raise ConfigError(f"data.train_ann: {exc}") from None
         self.val_loader = build_val_loader(cfg) if env.is_main else None
-        params = [p for p in self.model.parameters() if p.requires_grad]
         o = cfg.optimizer
-        self.optimizer = torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        groups = param_groups(self.model, o.backbone_lr_mult)
+        self.adapter = getattr(objective, "adapter", None)
+        if self.adapter is not None:
+            groups.append({"params": list(self.adapter.parameters()), "lr_mult": 1.0})
+        self.optimizer = torch.optim.Adam(groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
         self.schedule = WarmupStepSchedule(self.optimizer, o.lr, cfg.schedule)
         if self._will_resume():
             self._load(self.paths.last)
@@ -239,6 +286,8 @@ class Trainer:
             self.train_model = DistributedDataParallel(
                 self.model, device_ids=ids, find_unused_parameters=cfg.run.find_unused_parameters
             )
+            if self.adapter is not None:  # its gradients must be averaged across ranks too
+                objective.adapter = DistributedDataParallel(self.adapter, device_ids=ids)  # type: ignore[attr-defined]
         self.steps_per_epoch = max(1, self.data.steps_per_epoch)
         budget = []
         if cfg.run.max_steps is not None:
@@ -267,6 +316,10 @@ class Trainer:
             raise CheckpointError(
                 f"{path}: model weights do not fit {self.cfg.model.name!r}: {exc}"
             ) from None
+        if self.adapter is not None:
+            if "adapter_state" not in ck:
+                raise CheckpointError(f"{path}: the checkpoint has no token adapter state to resume")
+            self.adapter.load_state_dict(ck["adapter_state"], strict=True)
         self.optimizer.load_state_dict(ck["optimizer"])
         st = self.state
         st.step, st.epoch, st.batch_in_epoch = int(ck["step"]), int(ck["epoch"]), int(ck["batch_in_epoch"])
@@ -320,6 +373,7 @@ class Trainer:
             "model_state": _unwrap(self.train_model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(),
+            **({"adapter_state": self.adapter.state_dict()} if self.adapter is not None else {}),
             "step": st.step,
             "epoch": st.epoch,
             "batch_in_epoch": st.batch_in_epoch,
@@ -434,7 +488,7 @@ class Trainer:
                             "step",
                             losses={k: v for k, v in mean.items() if k != "total"},
                             loss=mean.get("total"),
-                            lr=self.optimizer.param_groups[0]["lr"],
+                            lr=self.optimizer.param_groups[-1]["lr"],
                             images_per_s=ips,
                             eta_s=eta,
                         )

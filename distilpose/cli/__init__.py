@@ -13,7 +13,16 @@ from distilpose import __version__
 from distilpose.errors import DistilPoseError
 
 #: Modules under distilpose.cli that contribute subcommands, in help order.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("info", "export", "bench", "eval", "train", "models", "project")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "info",
+    "export",
+    "bench",
+    "eval",
+    "train",
+    "models",
+    "project",
+    "pseudolabel",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

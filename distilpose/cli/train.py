@@ -33,6 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON-lines event stream: a file (appended) or '-' for stdout (default: DIR/events.jsonl)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (JSON), repeatable: --set loss.sim_heatmap=0 --set run.epochs=6",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,4 +54,5 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         events=args.events,
         show_progress=False if args.no_progress else None,
+        overrides=args.overrides,
     )

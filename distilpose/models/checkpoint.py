@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from distilpose.atomic import atomic_write_with
 from distilpose.errors import CheckpointError
+from distilpose.models.bundled import bundled_weights
 from distilpose.models.registry import ModelSpec, create_model, list_models
 
 StateDict = dict[str, Tensor]
@@ -259,6 +260,10 @@ def load_model(
         if isinstance(name_or_path, os.PathLike) or os.sep in text or path.suffix:
             raise CheckpointError(f"{path}: no such checkpoint file")
         model = create_model(text)  # raises UnknownModelError listing the available names
+        shipped = bundled_weights(model.spec.name)
+        if shipped is not None:  # the default student ships its weights in resources/models/
+            load_weights(model, shipped, strict=True)
+            model.eval()
         return model, model.spec
     stored = read_metadata(path).get("model")
     if arch is not None and stored is not None and arch != stored:

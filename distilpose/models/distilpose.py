@@ -6,17 +6,21 @@ D = 192), so the Token-distilling Encoder losses compare tokens 1:1 without a pr
 ``distilpose-s``: StemNet (256 ch) + 12-layer encoder + LN/Linear(192, 5) head (5.36M, 2.38 GFLOPs).
 ``distilpose-l``: HRNet-W48 stages 1-3 (48 ch) + the same encoder/head (21.3M, 10.33 GFLOPs); its
 backbone is initialised from the teacher's (see ``checkpoint.init_backbone_from_teacher``).
+``distilpose-mnv2``: this project's default student: MoveNet Lightning's MobileNetV2-FPN features (24 ch at 1/4) plus
+Lightning's 17 pretrained heatmaps, 8x6 patches (64 visual tokens), D = 128, 4 layers.
 ``distilpose-t``: this project's CPU-sized variant, not in the paper: a half-width StemNet (32 -> 128 ch,
 2 bottlenecks) and a 4-layer encoder with the same D/heads/token layout.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from distilpose.models.base import TopDownModel
 from distilpose.models.heads import DistilPoseHead
 from distilpose.models.hrnet import HRNet
+from distilpose.models.mobilenet_fpn import MoveNetFeatures
 from distilpose.models.outputs import PoseOutput
 from distilpose.models.registry import ModelSpec, register_model
 from distilpose.models.stemnet import StemNet
@@ -34,9 +38,13 @@ class DistilPoseModel(TopDownModel):
         depth: int = 12,
         num_keypoints: int = 17,
         use_sdpa: bool = True,
+        patch_size: tuple[int, int] = _TOKEN_LAYOUT["patch_size"],
+        dim: int = _TOKEN_LAYOUT["dim"],
+        heads: int = _TOKEN_LAYOUT["heads"],
     ):
+        layout = {**_TOKEN_LAYOUT, "patch_size": patch_size, "dim": dim, "heads": heads}
         head = DistilPoseHead(
-            in_channels, depth=depth, num_keypoints=num_keypoints, use_sdpa=use_sdpa, **_TOKEN_LAYOUT
+            in_channels, depth=depth, num_keypoints=num_keypoints, use_sdpa=use_sdpa, **layout
         )
         super().__init__(backbone, head, (256, 192))
 
@@ -95,3 +103,34 @@ def distilpose_l(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
 )
 def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
     return DistilPoseModel(StemNet(width=32, num_blocks=2), 128, 4, num_keypoints, use_sdpa)
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-mnv2",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-MNv2 (this project, the default student): MobileNetV2-FPN + 4-layer token encoder",
+        notes=(
+            "Not in the paper. Backbone initialised from MoveNet Lightning's pretrained feature extractor "
+            "(model.init_backbone_from_zoo), distilled from MoveNet Thunder; same token layout and heads as "
+            "DistilPose-S."
+        ),
+        licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
+    )
+)
+def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
+    # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
+    # The backbone also hands the head Lightning's 17 pretrained heatmaps (see MoveNetFeatures).
+    backbone = MoveNetFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
+    return DistilPoseModel(
+        backbone,
+        MoveNetFeatures.out_channels,
+        4,
+        num_keypoints,
+        use_sdpa,
+        patch_size=(8, 6),
+        dim=128,
+        heads=4,
+    )

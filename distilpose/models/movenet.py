@@ -30,6 +30,14 @@ class MoveNetPose(nn.Module):
         keypoints, heatmaps = self.net(rgb)
         return keypoints[..., :2].contiguous(), keypoints[..., 2].contiguous(), heatmaps
 
+    def forward_features(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward_export`` plus the FPN features every head reads (N, 24, S/4, S/4), for a token adapter."""
+        rgb = x * self.std + self.mean
+        keypoints, heatmaps, features = self.net(rgb, features=True)
+        return keypoints[..., :2].contiguous(), keypoints[..., 2].contiguous(), heatmaps, features
+
     def forward(self, x: torch.Tensor) -> PoseOutput:
         coords, scores, heatmaps = self.forward_export(x)
         return PoseOutput(coords=coords, scores=scores, heatmaps=heatmaps)

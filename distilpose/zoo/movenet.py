@@ -28,6 +28,8 @@ HEADS = (
     "StatefulPartitionedCall/kpt_offset_0/conv2d_7/BiasAdd",
 )
 KEYPOINTS = "Identity"
+#: The FPN output every head reads (24 channels at 1/4): the teacher's "visual features" for a token adapter.
+FEATURES = "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/re_lu_2/Relu"
 
 
 class MoveNet(nn.Module):
@@ -48,20 +50,25 @@ class MoveNet(nn.Module):
         self.tfjs = graph  # not named 'graph': torch.export's GraphModule reserves that attribute
         self.input_size = int(input_size)
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, crops: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, ...]:
+        """``(keypoints, heatmaps)``, plus the FPN ``features`` (N, 24, S/4, S/4) when asked."""
         size = self.input_size
         if crops.dim() != 4 or tuple(crops.shape[1:]) != (3, size, size):
             raise DistilPoseError(
                 f"MoveNet expects crops of shape (N, 3, {size}, {size}), got {tuple(crops.shape)}"
             )
         x = crops.permute(0, 2, 3, 1).float()  # NHWC view for the TF graph
-        heads = self.tfjs(feeds={PREAMBLE_END: x}, outputs=HEADS)
+        wanted = HEADS + ((FEATURES,) if features else ())
+        outs = self.tfjs(feeds={PREAMBLE_END: x}, outputs=wanted)
+        heads = outs[: len(HEADS)]
         rows = []
         for i in range(crops.shape[0]):
             feeds = {name: head[i : i + 1] for name, head in zip(HEADS, heads, strict=True)}
             rows.append(self.tfjs(feeds=feeds, outputs=KEYPOINTS).reshape(NUM_KEYPOINTS, 3))
         yxs = torch.stack(rows)
         keypoints = torch.stack((yxs[..., 1], yxs[..., 0], yxs[..., 2]), dim=-1)
+        if features:
+            return keypoints, heads[0].permute(0, 3, 1, 2), outs[-1].permute(0, 3, 1, 2)
         return keypoints, heads[0].permute(0, 3, 1, 2)
 
 

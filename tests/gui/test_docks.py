@@ -75,6 +75,7 @@ def test_a_checkpoint_file_is_loaded_and_shown_as_trained(
     wait_idle(qtbot, live_window.state)
     panel = live_window.model_panel
     panel.model_combo.setCurrentIndex(panel.model_combo.findData(CHECKPOINT_ITEM))  # cancelled
+    # cancelling the file dialog keeps the model in use
     assert (
         panel.model_combo.currentData() == "distilpose-t"
         and live_window.live.settings.model == "distilpose-t"

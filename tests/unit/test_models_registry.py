@@ -13,6 +13,7 @@ EXPECTED = {
     "distilpose-s",
     "distilpose-l",
     "distilpose-t",
+    "distilpose-mnv2",
     "tokenpose-hrnet-w48",
     "tokenpose-stemnet",
     "movenet-thunder",

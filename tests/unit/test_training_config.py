@@ -147,3 +147,25 @@ def test_paper_configs_carry_the_recipe() -> None:
     assert (t.data.augment.rot_factor, t.data.augment.scale_factor) == (40.0, 0.5)
     lcfg = load_config("distilpose_l_coco_256x192")
     assert lcfg.model.init_backbone_from == lcfg.teacher.weights
+
+
+def test_set_overrides_reach_the_validated_config():
+    from distilpose.training.config import apply_overrides, load_config
+
+    cfg = load_config(
+        "distilpose_t_movenet_coco_mini",
+        ["loss.sim_heatmap=0", "run.epochs=3", "teacher.token_adapter=true", "name=ablation"],
+    )
+    assert (
+        cfg.loss.sim_heatmap == 0
+        and cfg.run.epochs == 3
+        and cfg.teacher.token_adapter
+        and cfg.name == "ablation"
+    )
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config("distilpose_t_movenet_coco_mini", ["loss.sim_heatmapp=0"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides({}, ["loss.sim_heatmap"])
+    with pytest.raises(ConfigError, match="not a section"):
+        apply_overrides({"name": "x"}, ["name.sub=1"])
+    assert apply_overrides({}, ["a.b=text"]) == {"a": {"b": "text"}}

@@ -42,3 +42,43 @@ def test_zoo_teacher_config_errors():
         build_teacher(TeacherConfig(name="movenet-thunder", weights="x.safetensors"))
     with pytest.raises(ConfigError, match="needs trained weights"):
         build_teacher(TeacherConfig(name="tokenpose-stemnet"))
+
+
+def test_token_adapter_tokens_pool_the_teachers_features_and_train_the_adapter():
+    require_zoo_model("movenet-thunder")
+    from distilpose.losses import DistillLossConfig
+    from distilpose.models import create_model
+    from distilpose.training.objectives import DistillObjective
+
+    torch.set_num_threads(1)
+    image = read_image(REPO_ROOT / "resources" / "samples" / "astronaut.jpg")
+    box = np.array([[100.0, 20.0, 330.0, 490.0]])
+    centers, scales = boxes_to_centers_scales(box, 192 / 256, 1.25)
+    crop = torch.from_numpy(normalize_image(crop_images(image, centers, scales, 0.0, (192, 256))))
+    teacher = build_teacher(TeacherConfig(name="movenet-thunder", token_adapter=True), token_grid=(8, 8))
+    out = teacher(crop)
+    assert teacher.has_tokens and out.vis_tokens.shape == (1, 64, 24) and out.kpt_tokens.shape == (1, 17, 24)
+    # a keypoint token is the heatmap-weighted mean of the features: it lies within their range
+    feats = out.vis_tokens
+    assert float(out.kpt_tokens.max()) > 0.0 and float(out.kpt_tokens.min()) >= 0.0  # ReLU features
+    assert float(out.vis_tokens.mean()) > 0.0 and torch.isfinite(feats).all()
+
+    student = create_model("distilpose-mnv2")
+    objective = DistillObjective(teacher, DistillLossConfig(vis_token=1.0, kpt_token=1.0), student)
+    assert objective.adapter is not None and objective.adapter.vis.in_features == 128
+    batch = {
+        "image": crop,
+        "target_coords": torch.full((1, 17, 2), 0.5),
+        "target_weights": torch.ones(1, 17, 1),
+    }
+    terms = objective(student, batch)
+    assert {"vis_token", "kpt_token"} <= set(terms)
+    terms["total"].backward()
+    assert objective.adapter.vis.weight.grad is not None and objective.adapter.vis.weight.grad.abs().sum() > 0
+
+
+def test_token_adapter_is_only_for_zoo_teachers(tmp_path):
+    with pytest.raises(ConfigError, match="teacher.token_adapter"):
+        build_teacher(
+            TeacherConfig(name="tokenpose-stemnet", weights=tmp_path / "x.safetensors", token_adapter=True)
+        )

@@ -1,0 +1,81 @@
+"""MobileNetV2FPN: TF 'SAME' padding, shapes at any size, and feature parity with MoveNet Lightning's graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from distilpose.errors import CheckpointError
+from distilpose.models import create_model
+from distilpose.models.mobilenet_fpn import MobileNetV2FPN, _same_pad
+from tests.conftest import require_zoo_model
+
+FEATURE_NODE = "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/re_lu_2/Relu"
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "expected"),
+    [
+        ((8, 6), 3, 2, (0, 1, 0, 1)),  # even: TF puts the odd pixel bottom/right
+        ((7, 7), 3, 2, (1, 1, 1, 1)),  # odd: symmetric
+        ((8, 8), 1, 1, (0, 0, 0, 0)),
+    ],
+)
+def test_same_padding_matches_tensorflow(size, kernel, stride, expected) -> None:
+    x = torch.zeros(1, 1, *size)
+    padded = _same_pad(x, kernel, stride)
+    left, right, top, bottom = expected
+    assert padded.shape[-2:] == (size[0] + top + bottom, size[1] + left + right)
+    marked = torch.ones(1, 1, *size)
+    p = _same_pad(marked, kernel, stride)
+    assert p[..., top : top + size[0], left : left + size[1]].sum() == marked.sum()
+
+
+@pytest.mark.parametrize("hw", [(256, 192), (192, 192)])
+def test_output_is_stride_4_with_24_channels(hw) -> None:
+    net = MobileNetV2FPN().eval()
+    with torch.no_grad():
+        out = net(torch.zeros(2, 3, *hw))
+    assert out.shape == (2, 24, hw[0] // 4, hw[1] // 4)
+
+
+def test_student_builds_and_exports_its_contract() -> None:
+    model = create_model("distilpose-mnv2").eval()
+    with torch.no_grad():
+        coords, scores, sigmas = model.forward_export(torch.zeros(1, 3, 256, 192))
+    assert coords.shape == (1, 17, 2) and scores.shape == (1, 17) and sigmas.shape == (1, 17, 2)
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 256, 192))
+    assert out.vis_tokens.shape == (1, 64, 128)  # 8x6 patches over the 64x48 feature, D = 128
+
+
+def test_lightning_weights_reproduce_the_graph_features() -> None:
+    require_zoo_model("movenet-lightning")
+    import cv2
+
+    from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+    from distilpose.models.bundled import resources_root
+    from distilpose.video import read_image
+    from distilpose.zoo import load_graph
+    from distilpose.zoo.movenet_backbone import movenet_backbone_state
+
+    image = read_image(resources_root() / "samples" / "astronaut.jpg")
+    rgb = cv2.resize(image, (192, 192), interpolation=cv2.INTER_AREA).astype(np.float32)
+    x = torch.from_numpy(rgb)[None]
+    graph = load_graph("movenet-lightning")
+    net = MobileNetV2FPN(imagenet_input=True).eval()
+    net.load_state_dict(movenet_backbone_state("movenet-lightning"), strict=True)
+    imagenet = (x / 255.0 - torch.tensor(IMAGENET_MEAN.tolist())) / torch.tensor(IMAGENET_STD.tolist())
+    with torch.no_grad():
+        want = graph(feeds={"StatefulPartitionedCall/stack": x}, outputs=FEATURE_NODE).permute(0, 3, 1, 2)
+        got = net(imagenet.permute(0, 3, 1, 2))
+    assert want.abs().max() > 0.5  # real activations, not an all-zero map
+    assert (got - want).abs().max().item() < 1e-3
+
+
+def test_only_lightning_fits() -> None:
+    from distilpose.zoo.movenet_backbone import movenet_backbone_state
+
+    with pytest.raises(CheckpointError, match="movenet-thunder"):
+        movenet_backbone_state("movenet-thunder")
