@@ -15,13 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from distilpose.coco import CocoDataset, KeypointResult, load_coco, load_keypoint_results, parse_coco
+from distilpose.coco import (
+    CocoDataset,
+    Detection,
+    KeypointResult,
+    load_coco,
+    load_keypoint_results,
+    parse_coco,
+)
 from distilpose.errors import CocoFormatError
 from distilpose.keypoints import NUM_KEYPOINTS, OKS_SIGMAS
 
 #: Keys of :func:`evaluate_keypoints`, in the order pycocotools reports them.
 METRIC_NAMES: tuple[str, ...] = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 _STATS_INDEX = {"AP": 0, "AP50": 1, "AP75": 2, "APm": 3, "APl": 4, "AR": 5}
+#: COCOeval 'bbox' reports small objects too: AR is maxDets=100 (index 8).
+_BOX_STATS_INDEX = {"AP": 0, "AP50": 1, "AP75": 2, "APm": 4, "APl": 5, "AR": 8}
 
 
 def oks(gt_kpts: np.ndarray, gt_area: float, dt_kpts: np.ndarray, sigmas: np.ndarray = OKS_SIGMAS) -> float:
@@ -143,7 +152,7 @@ def evaluate_keypoints(
     return {name: float(stats[i]) for name, i in _STATS_INDEX.items()}
 
 
-def _check_results_match(results: list[KeypointResult], gt_doc: dict, res_name: str, gt_name: str) -> None:
+def _check_results_match(results: Sequence[KeypointResult | Detection], gt_doc: dict, res_name: str, gt_name: str) -> None:
     """pycocotools only asserts 'Results do not correspond'; name each foreign image/category id instead."""
     image_ids = {img["id"] for img in gt_doc["images"]}
     cat_ids = {c["id"] for c in gt_doc["categories"]}
@@ -167,7 +176,7 @@ def _check_results_match(results: list[KeypointResult], gt_doc: dict, res_name: 
         raise CocoFormatError(res_name, problems)
 
 
-def _cocoeval(gt_doc: dict, res: list[dict]) -> np.ndarray:
+def _cocoeval(gt_doc: dict, res: list[dict], iou_type: str = "keypoints") -> np.ndarray:
     # pycocotools prints progress on stdout; keep the CLI's and app's output clean.
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -177,13 +186,34 @@ def _cocoeval(gt_doc: dict, res: list[dict]) -> np.ndarray:
         gt.dataset = gt_doc
         gt.createIndex()
         dt = gt.loadRes(res)
-        ev = COCOeval(gt, dt, "keypoints")
+        ev = COCOeval(gt, dt, iou_type)
         ev.params.kpt_oks_sigmas = np.asarray(OKS_SIGMAS, dtype=np.float64)
         ev.params.catIds = [c["id"] for c in gt_doc["categories"] if c.get("keypoints")]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats, dtype=np.float64)
+
+
+def evaluate_boxes(
+    annotations: str | os.PathLike | CocoDataset, detections: Sequence[Detection]
+) -> dict[str, float]:
+    """Person box AP/AR of ``detections`` (pycocotools' COCOeval, 'bbox') against the annotations' person boxes.
+
+    How good the boxes are bounds a top-down model's AP with detected boxes; this is the detector's own score.
+    """
+    if isinstance(annotations, CocoDataset):
+        gt_doc = annotations.to_json_dict()
+    else:
+        gt_doc = load_coco(annotations).to_json_dict()
+    dets = list(detections)
+    _check_results_match(dets, gt_doc, "<detections>", str(getattr(annotations, "path", annotations)))  # type: ignore[arg-type]
+    if not dets:
+        return dict.fromkeys(METRIC_NAMES, 0.0)
+    for ann in gt_doc["annotations"]:  # COCOeval 'bbox' matches on area; a missing one would be 0
+        ann.setdefault("area", float(ann["bbox"][2] * ann["bbox"][3]))
+    stats = _cocoeval(gt_doc, [d.to_json_dict() for d in dets], iou_type="bbox")
+    return {name: float(stats[i]) for name, i in _BOX_STATS_INDEX.items()}
 
 
 def format_metrics(metrics: Mapping[str, float]) -> str:

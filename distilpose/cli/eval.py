@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import METRIC_NAMES, evaluate_keypoints, format_metrics
@@ -32,12 +33,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     model.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
     model.add_argument("--out", metavar="RESULTS.json", help="also save the model's results here")
+    det = parser.add_argument_group("person detector evaluation (instead of a pose model)")
+    det.add_argument(
+        "--detector",
+        metavar="NAME",
+        help="run this detector (centernet) on --images and score its person boxes (COCO box AP); "
+        "--out saves them as a detections file usable as --boxes",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.results and args.model:
-        raise DistilPoseError("give either --results or --model, not both")
+    if sum(bool(x) for x in (args.results, args.model, args.detector)) > 1:
+        raise DistilPoseError("give one of --results, --model or --detector")
+    if args.detector:
+        return _run_detector(args)
     if args.model:
         results = _run_model(args)
     elif args.results:
@@ -65,3 +75,28 @@ def _run_model(args: argparse.Namespace):
     if args.out:
         save_keypoint_results(results, args.out)
     return results
+
+
+def _run_detector(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from distilpose.coco import Detection, load_coco, save_detections
+    from distilpose.detection import make_detector
+    from distilpose.evaluation import evaluate_boxes
+    from distilpose.video import read_image
+
+    if not args.images:
+        raise DistilPoseError("--detector needs --images DIR (the folder holding the annotated images)")
+    if args.detector not in ("centernet",):
+        raise DistilPoseError(f"unknown detector {args.detector!r}; choose centernet")
+    dataset = load_coco(args.ann)
+    detector = make_detector(args.detector)
+    detections: list[Detection] = []
+    for image in tqdm(dataset.images, desc="detecting", unit="image", disable=args.json):
+        boxes, scores = detector.detect(read_image(Path(args.images) / image.file_name))
+        detections += [Detection(image.id, tuple(b), float(s)) for b, s in zip(boxes, scores, strict=True)]
+    if args.out:
+        save_detections(detections, args.out)
+    metrics = evaluate_boxes(dataset, detections)
+    print(json.dumps({name: metrics[name] for name in METRIC_NAMES}) if args.json else format_metrics(metrics))
+    return 0

@@ -217,3 +217,34 @@ def test_shared_val_set_gt_as_results_scores_ap_1():
     assert len(results) == 12  # README: 14 annotations, 12 with keypoints
     metrics = evaluate_keypoints(ann, results)
     assert metrics["AP"] == 1.0 and metrics["AR"] == 1.0
+
+
+def test_box_ap_of_the_ground_truth_boxes_is_one_and_drops_when_they_move():
+    from distilpose.coco import Detection
+    from distilpose.evaluation import evaluate_boxes
+
+    dataset = parse_coco(make_coco_doc(seed=2))
+    exact = [Detection(a.image_id, a.bbox, 0.9) for a in dataset.annotations if not a.iscrowd]
+    assert evaluate_boxes(dataset, exact)["AP"] == pytest.approx(1.0)
+    # shifted by half their width: IoU 1/3 < 0.5, so no detection matches at any COCO threshold
+    moved = [Detection(d.image_id, (d.bbox[0] + d.bbox[2] / 2, *d.bbox[1:]), 0.9) for d in exact]
+    assert evaluate_boxes(dataset, moved)["AP"] == pytest.approx(0.0)
+    assert evaluate_boxes(dataset, [])["AP"] == 0.0
+    with pytest.raises(CocoFormatError, match="image_id"):
+        evaluate_boxes(dataset, [Detection(999, (0, 0, 5, 5), 0.5)])
+
+
+def test_eval_cli_scores_the_detector_on_real_images(tmp_path, capsys):
+    from distilpose.cli import main
+    from tests.conftest import require_zoo_model
+
+    folder = shared_path("mmpose-coco")
+    require_zoo_model("centernet")
+    out = tmp_path / "dets.json"
+    args = ["eval", "--detector", "centernet", "--ann", str(folder / "test_coco.json")]
+    assert main([*args, "--images", str(folder / "images"), "--json", "--out", str(out)]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["AP"] > 0.5  # 0.70 measured: CenterNet-MobileNetV3 on 4 COCO val images
+    from distilpose.coco import load_detections
+
+    assert len(load_detections(out)) >= 10  # usable as --boxes

@@ -9,8 +9,8 @@ initialisation and seed with
 - ``tde``: + token distillation through the learned adapter (``teacher.token_adapter``), paper weights;
 - ``both``: simulated heatmaps, score and TDE;
 
-then evaluates each final student with ``distilpose eval`` on the held-out real data (the odd half of
-coco-mini-train and mmpose-coco, ground-truth boxes) and prints a Markdown table.
+then evaluates each final student with ``distilpose eval`` on held-out real data (``../shared/data``:
+coco-mini-train and mmpose-coco, never trained on; ground-truth boxes, flip test) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ TDE = ["teacher.token_adapter=true", "loss.vis_token=0.0005", "loss.kpt_token=0.
 VARIANTS: dict[str, list[str]] = {"none": OFF, "sim": [], "tde": OFF + TDE, "both": TDE}
 
 
-def heldout_sets(shared: Path, data: Path) -> dict[str, tuple[Path, Path]]:
+def heldout_sets(shared: Path) -> dict[str, tuple[Path, Path]]:
+    """Real annotated COCO images the student never saw (their licences allow evaluation only)."""
     return {
-        "coco-mini odd half": (
-            data / "heldout" / "coco_mini_odd.json",
+        "coco-mini-train": (
+            shared / "data" / "coco-mini-train" / "person_keypoints.json",
             shared / "data" / "coco-mini-train" / "images",
         ),
         "mmpose-coco": (
@@ -69,8 +70,6 @@ def eval_ap(model: Path | str, ann: Path, images: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     p = argparse.ArgumentParser(prog="ablation", description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--out", type=Path, default=Path("runs/ablation"))
@@ -78,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", choices=list(VARIANTS), help="run only these variants")
     p.add_argument("--teacher", default="movenet-thunder", help="also evaluate this model for reference")
     args = p.parse_args(argv)
-    data = Path(os.environ.get("STUDENT_DATA", "data/default-student"))
-    sets = heldout_sets(args.shared, data)
+    sets = heldout_sets(args.shared)
     rows = []
     for name in args.only or list(VARIANTS):
         final = args.out / name / "final" / "model.safetensors"

@@ -1,16 +1,15 @@
 """Build the data for the default student (``resources/models/distilpose-mnv2``): real footage, teacher labels.
 
-``python -m distilpose.training.recipes.default_student prepare --shared ../shared --out DATA``:
+``python -m distilpose.training.recipes.default_student prepare --out DATA``:
 
 1. downloads the ``sports2d`` and ``pose2sim`` wheels from PyPI with pip (BSD-3-Clause; their demo videos are
    real people) and extracts the demo videos;
-2. splits ``coco-mini-train`` by sorted file name: even positions are used for training (as unlabelled images,
-   the teacher labels them like the videos), odd positions are held out with their real COCO annotations
-   (``DATA/heldout/coco_mini_odd.json``) for evaluation only;
-3. pseudo-labels the videos and the training images with MoveNet Thunder (CenterNet boxes) into
-   ``DATA/train`` (``person_keypoints.json``, ``images/``, ``sources.json``).
+2. pseudo-labels them with MoveNet Thunder (CenterNet boxes; every frame of sports2d, every 2nd of the 60 fps
+   pose2sim clips) into ``DATA/train`` (``person_keypoints.json``, ``images/`` at most 960 px, ``sources.json``).
 
-``mmpose-coco`` is never trained on: it is the second held-out set.
+Nothing from ``../shared/data`` is trained on: its COCO images keep their Flickr licences (many
+non-commercial) and are for evaluation only, so ``coco-mini-train`` and ``mmpose-coco`` are the held-out
+sets, with their real annotations.
 """
 
 from __future__ import annotations
@@ -60,36 +59,12 @@ def fetch_videos(out: Path) -> list[Path]:
     return paths
 
 
-def split_coco_mini(shared: Path, out: Path) -> Path:
-    """Even-position images -> ``train_images/`` (links); odd -> ``heldout/coco_mini_odd.json`` (real labels)."""
-    src = shared / "data" / "coco-mini-train"
-    doc = json.loads((src / "person_keypoints.json").read_text())
-    images = sorted(doc["images"], key=lambda im: im["file_name"])
-    train = images[0::2]
-    held = images[1::2]
-    train_dir = out / "coco_mini_even"
-    train_dir.mkdir(parents=True, exist_ok=True)
-    for im in train:
-        link = train_dir / im["file_name"]
-        if not link.exists():
-            link.symlink_to((src / "images" / im["file_name"]).resolve())
-    held_ids = {im["id"] for im in held}
-    heldout = dict(doc)
-    heldout["images"] = held
-    heldout["annotations"] = [a for a in doc["annotations"] if a["image_id"] in held_ids]
-    (out / "heldout").mkdir(parents=True, exist_ok=True)
-    (out / "heldout" / "coco_mini_odd.json").write_text(json.dumps(heldout))
-    return train_dir
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="default_student", description=__doc__.split("\n\n")[0])
     p.add_argument("action", choices=["prepare"])
-    p.add_argument("--shared", type=Path, required=True, help="the shared/ folder with data/coco-mini-train")
     p.add_argument("--out", type=Path, required=True, help="data folder (outside the repository)")
     args = p.parse_args(argv)
     videos = fetch_videos(args.out)
-    coco_even = split_coco_mini(args.shared, args.out)
     from distilpose.cli import main as cli
 
     groups: dict[int, list[str]] = {}
@@ -113,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         parts.append(part)
-    part = args.out / "part_images"
-    cli(["pseudo-label", str(coco_even), "--out", str(part), "--detector", "centernet", "--max-side", "960"])
-    parts.append(part)
     merge_parts(parts, args.out / "train")
     return 0
 
