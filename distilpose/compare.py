@@ -83,7 +83,12 @@ def pck_counts(
     pred = np.asarray(pred_xy, dtype=np.float64)
     gt = np.asarray(gt_keypoints, dtype=np.float64)
     boxes = np.asarray(boxes_xywh, dtype=np.float64)
-    if pred.ndim != 3 or pred.shape[2] != 2 or gt.shape != (*pred.shape[:2], 3) or boxes.shape != (len(pred), 4):
+    if (
+        pred.ndim != 3
+        or pred.shape[2] != 2
+        or gt.shape != (*pred.shape[:2], 3)
+        or boxes.shape != (len(pred), 4)
+    ):
         raise DistilPoseError(
             f"PCK: expected predictions (N, K, 2), ground truth (N, K, 3) and boxes (N, 4); got "
             f"{pred.shape}, {gt.shape} and {boxes.shape}"
@@ -95,7 +100,9 @@ def pck_counts(
     return int(hits.sum()), int(labelled.sum())
 
 
-def pck(pred_xy: np.ndarray, gt_keypoints: np.ndarray, boxes_xywh: np.ndarray, alpha: float = PCK_ALPHA) -> float:
+def pck(
+    pred_xy: np.ndarray, gt_keypoints: np.ndarray, boxes_xywh: np.ndarray, alpha: float = PCK_ALPHA
+) -> float:
     """Fraction of labelled GT keypoints hit (see :func:`pck_counts`); NaN when none is labelled."""
     hits, labelled = pck_counts(pred_xy, gt_keypoints, boxes_xywh, alpha)
     return hits / labelled if labelled else math.nan
@@ -176,7 +183,11 @@ def evaluate_predictor(
 
 
 def measure_fps(
-    predictor, image_rgb: np.ndarray, box_xywh: np.ndarray, warmup: int = WARMUP_CALLS, iters: int = TIMED_CALLS
+    predictor,
+    image_rgb: np.ndarray,
+    box_xywh: np.ndarray,
+    warmup: int = WARMUP_CALLS,
+    iters: int = TIMED_CALLS,
 ) -> tuple[float, float]:
     """(FPS, median ms) of ``predictor.predict`` on one person (crop, network, decoding: what a live frame
     with one person costs), after ``warmup`` untimed calls that absorb first-call allocations."""
@@ -276,16 +287,22 @@ def _number(value: float | None, fmt: str) -> str:
     return "—" if value is None or not math.isfinite(value) else format(value, fmt)
 
 
+COLUMNS = ("Model", "AP", "PCK@0.2", "FPS", "Weights")
+
+
+def row_cells(row: ComparisonRow) -> list[str]:
+    """The texts of :data:`COLUMNS` for one row: AP as pycocotools' fraction, PCK in percent, FPS at batch 1;
+    an error row shows dashes and the error beside its weights. Shared by the Markdown table and the app."""
+    pck_text = "—" if row.pck is None or not math.isfinite(row.pck) else f"{100 * row.pck:.1f}%"
+    source = f"{row.model} (error: {row.error})" if row.error else row.model
+    return [row.label, _number(row.ap, ".3f"), pck_text, _number(row.fps, ".1f"), source]
+
+
 def format_comparison(rows: Sequence[ComparisonRow]) -> str:
-    """A Markdown table: AP (COCO, 0-1), PCK@0.2 (percent), FPS (batch 1), the model, and any error."""
-    lines = ["| Model | AP | PCK@0.2 | FPS | Weights |", "|---|---:|---:|---:|---|"]
+    """A Markdown table, one model a line (see :func:`row_cells`)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---:|---:|---:|---|"]
     for r in rows:
-        source = f"{r.model} (error: {r.error})" if r.error else r.model
-        pck_text = "—" if r.pck is None or not math.isfinite(r.pck) else f"{100 * r.pck:.1f}%"
-        lines.append(
-            f"| {r.label} | {_number(r.ap, '.3f')} | {pck_text} | {_number(r.fps, '.1f')} | "
-            f"{source.replace('|', '/')} |"
-        )
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in row_cells(r)) + " |")
     return "\n".join(lines)
 
 

@@ -1,8 +1,10 @@
 """The training monitor dock: the project's jobs with their status, and live curves of the selected one.
 
 It draws what the :class:`~distilpose.app.jobs.manager.JobManager` has read (loss terms, lr, images/s, the
-validation metric), a progress bar with the ETA, and the error and log tail of a failed job. Its buttons
-only emit requests: the manager (through the training actions) does the work.
+validation metric), a progress bar with the ETA, the error and log tail of a failed job, and for a finished
+job the comparison of its student with the previous student and the teacher on the validation split (read
+from the job's ``comparison.json``; a status line while it is computed). Its buttons only emit requests: the
+manager (through the training actions) does the work.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDockWidget,
     QGridLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -25,6 +31,8 @@ from PySide6.QtWidgets import (
 from distilpose.app.jobs.manager import ACTIVE, Job, JobManager
 from distilpose.app.jobs.process import describe_exit
 from distilpose.app.jobs.progress import JobProgress
+from distilpose.compare import COLUMNS, COMPARISON_FILE, Comparison, load_comparison, row_cells
+from distilpose.errors import DistilPoseError
 
 #: Curve colours, cycled over the loss terms.
 PALETTE = ((230, 90, 80), (80, 160, 230), (120, 200, 90), (230, 180, 60), (180, 110, 220), (200, 200, 200))
@@ -51,6 +59,7 @@ class TrainingMonitor(QDockWidget):
     rerunRequested = Signal(int)
     useModelRequested = Signal(int)
     gpuExportRequested = Signal(int)
+    compareRequested = Signal(int)
 
     def __init__(self, manager: JobManager, parent: QWidget | None = None) -> None:
         super().__init__("Training", parent)
@@ -75,6 +84,7 @@ class TrainingMonitor(QDockWidget):
         self.rerun_button = QPushButton("Re-run")
         self.use_button = QPushButton("Use as Live Model")
         self.gpu_button = QPushButton("Export for GPU…")
+        self.compare_button = QPushButton("Compare on Validation")
         for i, (button, signal) in enumerate(
             (
                 (self.cancel_button, self.cancelRequested),
@@ -82,6 +92,7 @@ class TrainingMonitor(QDockWidget):
                 (self.rerun_button, self.rerunRequested),
                 (self.use_button, self.useModelRequested),
                 (self.gpu_button, self.gpuExportRequested),
+                (self.compare_button, self.compareRequested),
             )
         ):
             button.clicked.connect(lambda _=False, s=signal: self._request(s))
@@ -103,6 +114,20 @@ class TrainingMonitor(QDockWidget):
         self.error_view.setMaximumHeight(120)
         self.error_view.hide()
         column.addWidget(self.error_view)
+        self.comparison_label = QLabel()
+        self.comparison_label.setWordWrap(True)
+        self.comparison_table = QTableWidget(0, len(COLUMNS))
+        self.comparison_table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.comparison_table.verticalHeader().hide()
+        self.comparison_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.comparison_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.comparison_table.horizontalHeader().setStretchLastSection(True)
+        self.comparison_table.setMaximumHeight(140)
+        column.addWidget(self.comparison_label)
+        column.addWidget(self.comparison_table)
+        #: Per job: the status line of a comparison being computed (or of the last one that failed).
+        self._comparison_status: dict[int, str] = {}
+        self._comparisons_running: set[int] = set()
         self.setWidget(body)
         manager.jobChanged.connect(self._on_job_changed)
         manager.eventsArrived.connect(self._on_events)
@@ -162,6 +187,8 @@ class TrainingMonitor(QDockWidget):
 
     def _on_reloaded(self) -> None:
         self.job_list.clear()  # ids of another project mean other jobs: do not keep the selection
+        self._comparison_status.clear()
+        self._comparisons_running.clear()
         self.refresh()
         running = [j.id for j in self.manager.jobs.values() if j.status in ACTIVE]
         if running:
@@ -181,6 +208,7 @@ class TrainingMonitor(QDockWidget):
             self._draw_progress(JobProgress())
             self._update_buttons(None)
             self.error_view.hide()
+            self._show_comparison(None)
             return
         self._draw(job)
         self._update_buttons(job)
@@ -191,6 +219,58 @@ class TrainingMonitor(QDockWidget):
             self.error_view.show()
         else:
             self.error_view.hide()
+        self._show_comparison(job)
+
+    # ---------------------------------------------------------------- comparison
+    def set_comparison_status(self, job_id: int, text: str, running: bool = True) -> None:
+        """A comparison of ``job_id`` is running (or failed, ``running`` False): ``text`` instead of a table."""
+        self._comparison_status[job_id] = text
+        if running:
+            self._comparisons_running.add(job_id)
+        else:
+            self._comparisons_running.discard(job_id)
+        if job_id == self.selected_id():
+            self._show_selected()
+
+    def comparison_finished(self, job_id: int) -> None:
+        """The job's comparison file was written: show it."""
+        self._comparison_status.pop(job_id, None)
+        self._comparisons_running.discard(job_id)
+        if job_id == self.selected_id():
+            self._show_selected()
+
+    def comparison_running(self, job_id: int) -> bool:
+        return job_id in self._comparisons_running
+
+    def _show_comparison(self, job: Job | None) -> None:
+        if job is None or job.status != "done":
+            job = None
+        status = self._comparison_status.get(job.id) if job is not None else None
+        comparison: Comparison | None = None
+        if status is None and job is not None:
+            path = job.out / COMPARISON_FILE
+            if path.exists():
+                try:
+                    comparison = load_comparison(path)
+                except DistilPoseError as exc:
+                    status = str(exc)
+        rows = comparison.rows if comparison is not None else []
+        self.comparison_table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, text in enumerate(row_cells(row)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if j in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.comparison_table.setItem(i, j, item)
+        self.comparison_table.setVisible(bool(rows))
+        if status is None and comparison is not None:
+            status = comparison.note or (
+                f"Validation split ({comparison.ann}): COCO AP and PCK@0.2 on the annotated boxes; "
+                "FPS at batch 1, one thread"
+            )
+        self.comparison_label.setText(status or "")
+        self.comparison_label.setVisible(bool(status))
 
     def _draw(self, job: Job) -> None:
         p = job.progress
@@ -220,6 +300,9 @@ class TrainingMonitor(QDockWidget):
         self.rerun_button.setEnabled(status in ("cancelled", "failed", "done"))
         self.use_button.setEnabled(status == "done" and job.final_weights.exists())
         self.gpu_button.setEnabled(job is not None and job.config_path.exists())
+        self.compare_button.setEnabled(
+            status == "done" and job.final_weights.exists() and not self.comparison_running(job.id)
+        )
 
     def _request(self, signal) -> None:
         job_id = self.selected_id()

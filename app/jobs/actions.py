@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QMenu
 
 from distilpose.app.docks.distil_dialog import DistilDialog
 from distilpose.app.docks.training_monitor import TrainingMonitor
-from distilpose.app.jobs.manager import JobManager
+from distilpose.app.jobs.compare_thread import ComparisonThread, comparison_file
+from distilpose.app.jobs.manager import ACTIVE, JobManager
 from distilpose.app.jobs.spec import write_gpu_bundle
 from distilpose.app.project_actions import IntChooser, choose_int
 from distilpose.errors import DistilPoseError
@@ -42,6 +43,14 @@ class TrainingActions(QObject):
         m.rerunRequested.connect(self.manager.rerun)
         m.useModelRequested.connect(self.use_as_live_model)
         m.gpuExportRequested.connect(self.ask_gpu_export)
+        m.compareRequested.connect(self.start_comparison)
+        #: Comparison threads by job id; ``_stopping`` keeps interrupted ones referenced until they end.
+        self.comparisons: dict[int, ComparisonThread] = {}
+        self._stopping: list[ComparisonThread] = []
+        #: The live model when each job finished: the "previous student" its comparison is measured against.
+        self._live_before: dict[int, str] = {}
+        self.manager.jobChanged.connect(self._on_job_changed)
+        self.manager.jobsReloaded.connect(self._on_jobs_reloaded)
         self.manager.jobFailed.connect(lambda _id, text: window.report_error("Training job failed", text))
         self.manager.errorOccurred.connect(window.report_error)
         self.manager.onnxExported.connect(self._on_onnx)
@@ -120,6 +129,81 @@ class TrainingActions(QObject):
                 f"Job {job_id} done; ONNX export: {path} (Training ▸ Use as Live Model)", STATUS_TIMEOUT_MS
             )
         self.monitor.refresh()
+        # After the export, not beside it: on a few cores the two would slow each other and skew the FPS.
+        self.start_comparison(job_id)
+
+    # ---------------------------------------------------------------- comparison
+    def _on_job_changed(self, job_id: int) -> None:
+        job = self.manager.jobs.get(job_id)
+        if job is None:
+            return
+        if job.status in ACTIVE:  # re-run or resumed: an earlier comparison no longer describes it
+            self._live_before.pop(job_id, None)
+            self._stop_comparison(job_id)
+        elif job.status == "done":
+            self._live_before.setdefault(job_id, self.window.live.settings.model)
+
+    def _on_jobs_reloaded(self) -> None:
+        for job_id in list(self.comparisons):
+            self._stop_comparison(job_id)
+        self._live_before.clear()
+
+    def start_comparison(self, job_id: int) -> ComparisonThread | None:
+        """Score the job's student beside the previous student and the teacher on the validation split
+        (background thread); the monitor shows a status line, then the table from ``comparison.json``."""
+        job = self.manager.jobs.get(job_id)
+        if (
+            job is None
+            or job.status != "done"
+            or not job.final_weights.exists()
+            or job_id in self.comparisons
+        ):
+            return None
+        previous = self._live_before.get(job_id, self.window.live.settings.model)
+        thread = ComparisonThread(
+            job_id, job.config_path, job.final_weights, previous, comparison_file(job.out), parent=self
+        )
+        thread.progressed.connect(lambda jid, text, t=thread: self._comparison_progress(t, jid, text))
+        thread.succeeded.connect(lambda jid, path, t=thread: self._comparison_done(t, jid, path))
+        thread.failed.connect(lambda jid, text, t=thread: self._comparison_failed(t, jid, text))
+        thread.finished.connect(lambda t=thread: self._comparison_thread_ended(t))
+        self.comparisons[job_id] = thread
+        self.monitor.set_comparison_status(job_id, "Comparing with the previous student and the teacher…")
+        thread.start()
+        return thread
+
+    def _current(self, thread: ComparisonThread, job_id: int) -> bool:
+        """Signals of a stopped thread (job re-run, another project opened) are stale: ignore them."""
+        return self.comparisons.get(job_id) is thread
+
+    def _comparison_progress(self, thread: ComparisonThread, job_id: int, text: str) -> None:
+        if self._current(thread, job_id):
+            self.monitor.set_comparison_status(job_id, text)
+
+    def _comparison_done(self, thread: ComparisonThread, job_id: int, path: str) -> None:
+        if self._current(thread, job_id):
+            self.monitor.comparison_finished(job_id)
+            self.window.statusBar().showMessage(
+                f"Job {job_id}: comparison saved to {path}", STATUS_TIMEOUT_MS
+            )
+
+    def _comparison_failed(self, thread: ComparisonThread, job_id: int, text: str) -> None:
+        if self._current(thread, job_id):
+            self.monitor.set_comparison_status(job_id, f"Comparison failed: {text}", running=False)
+
+    def _comparison_thread_ended(self, thread: ComparisonThread) -> None:
+        if self.comparisons.get(thread.job_id) is thread:
+            del self.comparisons[thread.job_id]
+        if thread in self._stopping:
+            self._stopping.remove(thread)
+        self.monitor.refresh()  # the Compare button
+        thread.deleteLater()
+
+    def _stop_comparison(self, job_id: int) -> None:
+        thread = self.comparisons.pop(job_id, None)
+        if thread is not None:
+            thread.requestInterruption()
+            self._stopping.append(thread)
 
     def ask_gpu_export(self, job_id: int) -> None:
         folder = self.window._folder_chooser(self.window, "Export Job for a GPU Machine")
@@ -142,4 +226,10 @@ class TrainingActions(QObject):
         return script
 
     def shutdown(self) -> None:
+        """Stop comparisons (nothing is saved; the Compare button redoes one) and the manager's threads."""
+        threads = [*self.comparisons.values(), *self._stopping]
+        for thread in threads:
+            thread.requestInterruption()
+        for thread in threads:
+            thread.wait(120_000)
         self.manager.shutdown()
