@@ -23,14 +23,19 @@ DEFAULT_VIDEO = "sports2d-demo-640.mp4"
 DEFAULT_FRAME = 30
 
 
-def default_view() -> list[str]:
-    """The sample video on the default model when the model is cached, else the sample image alone."""
+def default_model_ready(name: str | None = None) -> bool:
+    """A zoo model is ready once fetched; the shipped student whenever its weights are present."""
     from distilpose.pipeline import has_trained_weights
     from distilpose.zoo import CARDS, is_cached
 
+    name = name or DEFAULT_MODEL
+    return is_cached(name) if name in CARDS else has_trained_weights(name)
+
+
+def default_view() -> list[str]:
+    """The sample video on the default model when the model is cached, else the sample image alone."""
     video = resources_dir() / "samples" / DEFAULT_VIDEO
-    ready = is_cached(DEFAULT_MODEL) if DEFAULT_MODEL in CARDS else has_trained_weights(DEFAULT_MODEL)
-    if video.is_file() and ready:
+    if video.is_file() and default_model_ready():
         return [str(video), "--model", DEFAULT_MODEL, "--frame", str(DEFAULT_FRAME)]
     print(
         f"distilpose-studio: {DEFAULT_MODEL} is not fetched yet (run `distilpose models fetch all`); "

@@ -666,6 +666,9 @@ def install_welcome_page(window) -> WelcomePage:
             project.open_project_action,
         ],
     )
+    panel = getattr(window, "model_panel", None)
+    if panel is not None:  # models fetched here become selectable in the model panel at once
+        page.model_box.modelsChanged.connect(panel.refresh_models)
     normal = window.takeCentralWidget()
     stack = QStackedWidget()
     stack.setObjectName("central_stack")

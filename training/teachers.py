@@ -123,14 +123,22 @@ class ZooTeacher:
         side = hh  # the square's heatmap side in the student's grid (64 for a 256-high crop)
         cut = (side - hw) // 2
 
+        # The student's heatmap pixel (i, j) sits at crop pixel (4i, 4j) (the codecs' integer grid), while a
+        # MoveNet map's pixel p covers [p, p + 1) of its grid (centre p + 0.5): sample the teacher's maps at
+        # exactly the student's pixel positions, not at resized pixel centres (half a pixel apart).
+        rows = torch.arange(hh, device=images.device, dtype=images.dtype) / side * 2 - 1
+        cols = (torch.arange(hw, device=images.device, dtype=images.dtype) + cut) / side * 2 - 1
+        grid = torch.stack(torch.meshgrid(cols, rows, indexing="xy"), dim=-1).expand(n, hh, hw, 2)
+
         def to_student_frame(x: Tensor) -> Tensor:
-            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
-            return x[..., cut : cut + hw]
+            return F.grid_sample(
+                x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+            )
 
         maps = to_student_frame(heatmaps)
         # keep each joint's map near the teacher's own keypoint (coords are normalised to the square)
-        kx = coords[..., 0] * side - cut - 0.5
-        ky = coords[..., 1] * side - 0.5
+        kx = coords[..., 0] * side - cut
+        ky = coords[..., 1] * side
         xs = torch.arange(hw, device=maps.device, dtype=maps.dtype)
         ys = torch.arange(hh, device=maps.device, dtype=maps.dtype)
         near = ((xs.view(1, 1, 1, hw) - kx[..., None, None]).abs() <= self.radius) & (

@@ -60,10 +60,21 @@ def _zoo_missing(name: str) -> bool:
 def _offer_models(combo: QComboBox) -> None:
     for name in list_models():
         combo.addItem(f"{name} ({_role(name)})", name)
-        if _zoo_missing(name):
-            item = combo.model().item(combo.count() - 1)
-            item.setEnabled(False)
-            item.setToolTip(f"Pretrained weights not fetched yet: run `distilpose models fetch {name}`")
+    _mark_fetched(combo)
+
+
+def _mark_fetched(combo: QComboBox) -> None:
+    """Zoo entries are selectable exactly when their weights are in the cache."""
+    for i in range(combo.count()):
+        name = combo.itemData(i)
+        item = combo.model().item(i)
+        if not isinstance(name, str) or item is None:
+            continue
+        missing = _zoo_missing(name)
+        item.setEnabled(not missing)
+        item.setToolTip(
+            f"Pretrained weights not fetched yet: run `distilpose models fetch {name}`" if missing else ""
+        )
 
 
 class ModelPanel(QDockWidget):
@@ -168,6 +179,15 @@ class ModelPanel(QDockWidget):
         live.statusChanged.connect(self._on_status)
         live.busyChanged.connect(self._on_busy)
         state.displayChanged.connect(self._sync_display)
+
+    def refresh_models(self) -> None:
+        """Re-check the zoo cache (after a fetch): newly fetched models become selectable, also as detectors."""
+        _mark_fetched(self.model_combo)
+        _mark_fetched(self.teacher_combo)
+        item = self.detector_combo.model().item(1)
+        available = CenterNetDetector.available()
+        item.setEnabled(available)
+        item.setToolTip("" if available else "Not fetched yet: run `distilpose models fetch centernet`")
 
     # ---------------------------------------------------------------- from the user
     def _model_chosen(self) -> None:

@@ -41,10 +41,16 @@ class DistilPoseModel(TopDownModel):
         patch_size: tuple[int, int] = _TOKEN_LAYOUT["patch_size"],
         dim: int = _TOKEN_LAYOUT["dim"],
         heads: int = _TOKEN_LAYOUT["heads"],
+        heatmap_prior: bool = False,
     ):
         layout = {**_TOKEN_LAYOUT, "patch_size": patch_size, "dim": dim, "heads": heads}
         head = DistilPoseHead(
-            in_channels, depth=depth, num_keypoints=num_keypoints, use_sdpa=use_sdpa, **layout
+            in_channels,
+            heatmap_prior=heatmap_prior,
+            depth=depth,
+            num_keypoints=num_keypoints,
+            use_sdpa=use_sdpa,
+            **layout,
         )
         super().__init__(backbone, head, (256, 192))
 
@@ -122,7 +128,8 @@ def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
 def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
     # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
     # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
-    # The backbone also hands the head Lightning's 17 pretrained heatmaps (see MoveNetFeatures).
+    # The backbone also hands the head Lightning's 17 pretrained heatmaps (see MoveNetFeatures), and the
+    # head adds its learned offsets to the positions those maps give (HeatmapPriorRegressionTokenNet).
     backbone = MoveNetFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
     return DistilPoseModel(
         backbone,
@@ -133,4 +140,5 @@ def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPos
         patch_size=(8, 6),
         dim=128,
         heads=4,
+        heatmap_prior=True,
     )

@@ -7,6 +7,7 @@ the encoder's modules and ``mlp_head`` sit side by side inside that object.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -59,6 +60,62 @@ class RegressionTokenNet(TokenEncoder):
         return out[..., 0:2].sigmoid(), out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
 
 
+def heatmap_prior(heatmaps: Tensor, window: int = 2, centre_sigma: float = 0.4) -> Tensor:
+    """Each joint's position from its heatmap: (N, K, H, W) maps >= 0 -> (N, K, 2) normalised (x, y).
+
+    The peak is chosen after weighting the map with a broad Gaussian around the crop centre (top-down crops
+    are centred on their person, while MoveNet's maps also light up bystanders); the position is then the
+    heatmap-weighted mean within ``window`` pixels of that peak: sub-pixel, and differentiable in the map.
+    Pixel ``j`` covers ``[j, j + 1)`` of the grid, so its centre is ``(j + 0.5) / W`` (MoveNet's convention).
+    """
+    n, k, h, w = heatmaps.shape
+    ys = (torch.arange(h, device=heatmaps.device, dtype=heatmaps.dtype) + 0.5) / h
+    xs = (torch.arange(w, device=heatmaps.device, dtype=heatmaps.dtype) + 0.5) / w
+    centre = torch.exp(-((ys[:, None] - 0.5) ** 2 + (xs[None, :] - 0.5) ** 2) / (2 * centre_sigma**2))
+    flat = (heatmaps * centre).flatten(2)
+    peak = flat.argmax(-1)  # (N, K)
+    py = torch.div(peak, w, rounding_mode="floor")
+    px = peak - py * w
+    rows = torch.arange(h, device=heatmaps.device)
+    cols = torch.arange(w, device=heatmaps.device)
+    near = ((rows.view(1, 1, h, 1) - py[..., None, None]).abs() <= window) & (
+        (cols.view(1, 1, 1, w) - px[..., None, None]).abs() <= window
+    )
+    weights = heatmaps * near
+    total = weights.sum((-2, -1)).clamp_min(1e-6)
+    x = (weights * xs.view(1, 1, 1, w)).sum((-2, -1)) / total
+    y = (weights * ys.view(1, 1, h, 1)).sum((-2, -1)) / total
+    return torch.stack((x, y), dim=-1)
+
+
+class HeatmapPriorRegressionTokenNet(RegressionTokenNet):
+    """The DistilPose regression head on a backbone whose last K channels are keypoint heatmaps.
+
+    coords = :func:`heatmap_prior` of those maps + the token head's learned offset. The offset rows of the
+    output layer start at zero, so an untrained head already predicts the pretrained heatmaps' positions and
+    distillation only has to learn corrections (and sigmas and scores); everything else is DistilPose's.
+    """
+
+    def __init__(self, in_channels: int, **encoder_kwargs):
+        super().__init__(in_channels, **encoder_kwargs)
+        out = self.mlp_head[1]
+        nn.init.zeros_(out.weight[0:2])
+        nn.init.zeros_(out.bias[0:2])
+
+    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        kpt, vis = self.encode(feature)
+        out = self.mlp_head(kpt)
+        prior = heatmap_prior(feature[:, -self.num_keypoints :])
+        return prior + out[..., 0:2], out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
+
+    def apply_init(self) -> None:
+        super().apply_init()
+        if hasattr(self, "mlp_head"):
+            out = self.mlp_head[1]
+            nn.init.zeros_(out.weight[0:2])
+            nn.init.zeros_(out.bias[0:2])
+
+
 class TokenPoseHead(nn.Module):
     def __init__(self, in_channels: int, heatmap_size: tuple[int, int] = (64, 48), **encoder_kwargs):
         super().__init__()
@@ -69,9 +126,10 @@ class TokenPoseHead(nn.Module):
 
 
 class DistilPoseHead(nn.Module):
-    def __init__(self, in_channels: int, **encoder_kwargs):
+    def __init__(self, in_channels: int, heatmap_prior: bool = False, **encoder_kwargs):
         super().__init__()
-        self.tokenhead = RegressionTokenNet(in_channels, **encoder_kwargs)
+        net = HeatmapPriorRegressionTokenNet if heatmap_prior else RegressionTokenNet
+        self.tokenhead = net(in_channels, **encoder_kwargs)
 
     def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         return self.tokenhead(feature)

@@ -10,9 +10,14 @@ from pathlib import Path
 import cv2
 
 from distilpose.app.display import has_display, use_offscreen_if_headless
-from distilpose.app.launch import DEFAULT_MODEL, DEFAULT_VIDEO, default_view, launch_arguments
+from distilpose.app.launch import (
+    DEFAULT_MODEL,
+    DEFAULT_VIDEO,
+    default_model_ready,
+    default_view,
+    launch_arguments,
+)
 from distilpose.app.paths import default_sample, resources_dir
-from distilpose.zoo import is_cached
 
 
 def test_display_detection() -> None:
@@ -49,8 +54,8 @@ def test_launch_without_a_display_writes_the_screenshot(tmp_path: Path) -> None:
     assert f"Screenshot saved: {out}" in proc.stdout
     shot = cv2.imread(str(out), cv2.IMREAD_COLOR)
     assert shot is not None and shot.shape == (800, 1280, 3)
-    if is_cached(DEFAULT_MODEL):
-        # The sample video on the pretrained teacher: a real frame fills the canvas and the model panel names it.
+    if default_model_ready():
+        # The sample video on the default model: a real frame fills the canvas and the model panel names it.
         assert shot[200:600, 100:800].std() > 20
         assert f"model {DEFAULT_MODEL}" in proc.stdout or DEFAULT_MODEL in " ".join(
             launch_arguments(True, out)
@@ -63,14 +68,24 @@ def test_launch_without_a_display_writes_the_screenshot(tmp_path: Path) -> None:
         assert "not fetched yet" in proc.stderr
 
 
-def test_default_view_uses_the_pretrained_teacher_when_cached(monkeypatch) -> None:
+def test_default_view_opens_the_video_on_the_default_model_when_it_is_ready(monkeypatch) -> None:
+    from distilpose.app import launch
+
+    monkeypatch.setattr(launch, "default_model_ready", lambda name=None: True)
+    args = default_view()
+    assert args[0].endswith(DEFAULT_VIDEO) and args[1:3] == ["--model", DEFAULT_MODEL]
+    monkeypatch.setattr(launch, "default_model_ready", lambda name=None: False)
+    assert default_view() == [str(default_sample())]
+
+
+def test_readiness_of_zoo_models_and_of_the_shipped_student(monkeypatch) -> None:
     import distilpose.zoo
 
     monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: True)
-    args = default_view()
-    assert args[0].endswith(DEFAULT_VIDEO) and args[1:3] == ["--model", DEFAULT_MODEL]
+    assert default_model_ready("movenet-thunder")
     monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: False)
-    assert default_view() == [str(default_sample())]
+    assert not default_model_ready("movenet-thunder")
+    assert not default_model_ready("distilpose-t")  # a registered student without shipped weights
 
 
 _INTERACTIVE_SCRIPT = """

@@ -238,6 +238,9 @@ def test_a_fetch_runs_off_the_gui_thread_with_progress_and_installs_the_models(
     fake = FakeFetch(hold=True)
     monkeypatch.setattr(zoo_fetch, "fetch", fake)
     box = window.welcome.model_box
+    combo = window.model_panel.model_combo
+    thunder = combo.model().item(combo.findData("movenet-thunder"))
+    assert not thunder.isEnabled()  # empty cache: not selectable yet
     _click(qtbot, box.fetch_button)
     # While the worker is blocked the GUI thread keeps running: the message arrives and the window repaints.
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
@@ -251,6 +254,7 @@ def test_a_fetch_runs_off_the_gui_thread_with_progress_and_installs_the_models(
     assert "Fetched 4 models" in box.result_label.text()
     assert not box.progress.isVisible() and not box.offer.isVisible()
     assert "4 of 4" in box.zoo_label.text()
+    assert thunder.isEnabled()  # the model panel follows the fetch without a restart
 
 
 def test_a_failing_fetch_shows_the_problem_and_leaves_the_app_usable(window, qtbot, monkeypatch) -> None:
@@ -292,6 +296,9 @@ def test_cancel_stops_the_fetch_at_its_next_step(window, qtbot, monkeypatch) -> 
     fake = FakeFetch(hold=True)
     monkeypatch.setattr(zoo_fetch, "fetch", fake)
     box = window.welcome.model_box
+    combo = window.model_panel.model_combo
+    thunder = combo.model().item(combo.findData("movenet-thunder"))
+    assert not thunder.isEnabled()  # empty cache: not selectable yet
     _click(qtbot, box.fetch_button)
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
     _click(qtbot, box.cancel_button)

@@ -79,3 +79,35 @@ def test_only_lightning_fits() -> None:
 
     with pytest.raises(CheckpointError, match="movenet-thunder"):
         movenet_backbone_state("movenet-thunder")
+
+
+def _blob(h: int, w: int, cy: float, cx: float, s: float = 1.5) -> torch.Tensor:
+    ys = torch.arange(h, dtype=torch.float32)[:, None]
+    xs = torch.arange(w, dtype=torch.float32)[None, :]
+    return torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * s * s))
+
+
+def test_heatmap_prior_finds_the_subpixel_peak_nearest_the_centre() -> None:
+    from distilpose.models.heads import heatmap_prior
+
+    maps = torch.zeros(1, 2, 64, 48)
+    maps[0, 0] = _blob(64, 48, 20.0, 30.0)  # one person: centre of pixel (20, 30)
+    # two people, equally strong: the one near the crop centre (row 32, col 24) is this crop's person
+    maps[0, 1] = _blob(64, 48, 34.0, 22.0) + _blob(64, 48, 5.0, 44.0)
+    maps.requires_grad_(True)
+    xy = heatmap_prior(maps)
+    # pixel j's centre is (j + 0.5) / W
+    assert xy[0, 0].tolist() == pytest.approx([30.5 / 48, 20.5 / 64], abs=1e-3)
+    assert xy[0, 1].tolist() == pytest.approx([22.5 / 48, 34.5 / 64], abs=2e-3)
+    xy.sum().backward()
+    assert maps.grad is not None and maps.grad.abs().sum() > 0  # differentiable in the map
+
+
+def test_an_untrained_prior_head_predicts_the_heatmap_positions() -> None:
+    from distilpose.models.heads import heatmap_prior
+
+    model = create_model("distilpose-mnv2").eval()
+    feats = torch.rand(1, model.backbone.out_channels, 64, 48)
+    with torch.no_grad():
+        coords = model.keypoint_head(feats)[0]
+    assert torch.allclose(coords, heatmap_prior(feats[:, -17:]))

@@ -15,13 +15,18 @@ from distilpose.video import read_image
 from tests.conftest import REPO_ROOT, require_zoo_model
 
 
-def test_zoo_teacher_heatmaps_peak_where_movenet_puts_the_keypoints():
-    require_zoo_model("movenet-thunder")
-    torch.set_num_threads(1)
+def _astronaut_crop() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The sample photo, its person box, and that box's normalised 256x192 crop with its geometry."""
     image = read_image(REPO_ROOT / "resources" / "samples" / "astronaut.jpg")
     box = np.array([[100.0, 20.0, 330.0, 490.0]])
     centers, scales = boxes_to_centers_scales(box, 192 / 256, 1.25)
-    crop = normalize_image(crop_images(image, centers, scales, 0.0, (192, 256)))
+    return image, box, centers, scales, normalize_image(crop_images(image, centers, scales, 0.0, (192, 256)))
+
+
+def test_zoo_teacher_heatmaps_peak_where_movenet_puts_the_keypoints():
+    require_zoo_model("movenet-thunder")
+    torch.set_num_threads(1)
+    image, box, centers, scales, crop = _astronaut_crop()
     teacher = build_teacher(TeacherConfig(name="movenet-thunder"))
     assert not teacher.has_tokens
     out = teacher(torch.from_numpy(crop))
@@ -51,10 +56,7 @@ def test_token_adapter_tokens_pool_the_teachers_features_and_train_the_adapter()
     from distilpose.training.objectives import DistillObjective
 
     torch.set_num_threads(1)
-    image = read_image(REPO_ROOT / "resources" / "samples" / "astronaut.jpg")
-    box = np.array([[100.0, 20.0, 330.0, 490.0]])
-    centers, scales = boxes_to_centers_scales(box, 192 / 256, 1.25)
-    crop = torch.from_numpy(normalize_image(crop_images(image, centers, scales, 0.0, (192, 256))))
+    crop = torch.from_numpy(_astronaut_crop()[-1])
     teacher = build_teacher(TeacherConfig(name="movenet-thunder", token_adapter=True), token_grid=(8, 8))
     out = teacher(crop)
     assert teacher.has_tokens and out.vis_tokens.shape == (1, 64, 24) and out.kpt_tokens.shape == (1, 17, 24)
