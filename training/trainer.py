@@ -66,6 +66,9 @@ _BATCH_KEYS = ("image", "target_coords", "target_weights", "target_heatmaps", "h
 def param_groups(model: nn.Module, backbone_lr_mult: float) -> list[dict]:
     """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), the rest at lr."""
     backbone = getattr(model, "backbone", None)
+    if backbone is not None and backbone_lr_mult == 0.0:  # frozen: no gradient computed at all (cheaper)
+        backbone.requires_grad_(False)
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr_mult": 1.0}]
     if backbone is None or backbone_lr_mult == 1.0:
         return [{"params": [p for p in model.parameters() if p.requires_grad], "lr_mult": 1.0}]
     ids = {id(p) for p in backbone.parameters()}

@@ -60,8 +60,9 @@ class RegressionTokenNet(TokenEncoder):
         return out[..., 0:2].sigmoid(), out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
 
 
-def heatmap_prior(heatmaps: Tensor, window: int = 2, centre_sigma: float = 0.4) -> Tensor:
-    """Each joint's position from its heatmap: (N, K, H, W) maps >= 0 -> (N, K, 2) normalised (x, y).
+def heatmap_prior(heatmaps: Tensor, window: int = 2, centre_sigma: float = 0.4) -> tuple[Tensor, Tensor]:
+    """Each joint's position and confidence from its heatmap: (N, K, H, W) maps in [0, 1] ->
+    (N, K, 2) normalised (x, y) and (N, K) the map's value at the chosen peak.
 
     The peak is chosen after weighting the map with a broad Gaussian around the crop centre (top-down crops
     are centred on their person, while MoveNet's maps also light up bystanders); the position is then the
@@ -85,35 +86,30 @@ def heatmap_prior(heatmaps: Tensor, window: int = 2, centre_sigma: float = 0.4) 
     total = weights.sum((-2, -1)).clamp_min(1e-6)
     x = (weights * xs.view(1, 1, 1, w)).sum((-2, -1)) / total
     y = (weights * ys.view(1, 1, h, 1)).sum((-2, -1)) / total
-    return torch.stack((x, y), dim=-1)
+    value = heatmaps.flatten(2).gather(-1, peak[..., None]).squeeze(-1)
+    return torch.stack((x, y), dim=-1), value
 
 
 class HeatmapPriorRegressionTokenNet(RegressionTokenNet):
     """The DistilPose regression head on a backbone whose last K channels are keypoint heatmaps.
 
-    coords = :func:`heatmap_prior` of those maps + the token head's learned offset. The offset rows of the
-    output layer start at zero, so an untrained head already predicts the pretrained heatmaps' positions and
-    distillation only has to learn corrections (and sigmas and scores); everything else is DistilPose's.
+    coords = :func:`heatmap_prior` of those maps + the token head's learned offset, and likewise the score =
+    the map's peak value + a learned offset. Those output rows start at zero, so an untrained head already
+    predicts the pretrained heatmaps' positions and confidences, and distillation only has to learn
+    corrections (and the sigmas); everything else is DistilPose's.
     """
-
-    def __init__(self, in_channels: int, **encoder_kwargs):
-        super().__init__(in_channels, **encoder_kwargs)
-        out = self.mlp_head[1]
-        nn.init.zeros_(out.weight[0:2])
-        nn.init.zeros_(out.bias[0:2])
 
     def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         kpt, vis = self.encode(feature)
         out = self.mlp_head(kpt)
-        prior = heatmap_prior(feature[:, -self.num_keypoints :])
-        return prior + out[..., 0:2], out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
+        xy, peak = heatmap_prior(feature[:, -self.num_keypoints :])
+        return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
 
     def apply_init(self) -> None:
         super().apply_init()
-        if hasattr(self, "mlp_head"):
-            out = self.mlp_head[1]
-            nn.init.zeros_(out.weight[0:2])
-            nn.init.zeros_(out.bias[0:2])
+        out = self.mlp_head[1]
+        nn.init.zeros_(out.weight[0:3])  # x, y and score offsets
+        nn.init.zeros_(out.bias[0:3])
 
 
 class TokenPoseHead(nn.Module):

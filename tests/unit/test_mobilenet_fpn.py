@@ -95,7 +95,8 @@ def test_heatmap_prior_finds_the_subpixel_peak_nearest_the_centre() -> None:
     # two people, equally strong: the one near the crop centre (row 32, col 24) is this crop's person
     maps[0, 1] = _blob(64, 48, 34.0, 22.0) + _blob(64, 48, 5.0, 44.0)
     maps.requires_grad_(True)
-    xy = heatmap_prior(maps)
+    xy, peak = heatmap_prior(maps)
+    assert peak[0].tolist() == pytest.approx([1.0, 1.0], abs=1e-6)  # the maps' values at the chosen peaks
     # pixel j's centre is (j + 0.5) / W
     assert xy[0, 0].tolist() == pytest.approx([30.5 / 48, 20.5 / 64], abs=1e-3)
     assert xy[0, 1].tolist() == pytest.approx([22.5 / 48, 34.5 / 64], abs=2e-3)
@@ -109,5 +110,6 @@ def test_an_untrained_prior_head_predicts_the_heatmap_positions() -> None:
     model = create_model("distilpose-mnv2").eval()
     feats = torch.rand(1, model.backbone.out_channels, 64, 48)
     with torch.no_grad():
-        coords = model.keypoint_head(feats)[0]
-    assert torch.allclose(coords, heatmap_prior(feats[:, -17:]))
+        coords, scores = model.keypoint_head(feats)[:2]
+    xy, peak = heatmap_prior(feats[:, -17:])
+    assert torch.allclose(coords, xy) and torch.allclose(scores, peak)

@@ -27,9 +27,12 @@ def test_backbone_group_follows_the_schedule_at_its_multiple() -> None:
     assert opt.param_groups[1]["lr"] == pytest.approx(1e-4)
 
 
-def test_one_group_without_a_multiple() -> None:
+def test_one_group_without_a_multiple_and_a_frozen_backbone_with_zero() -> None:
     model = create_model("distilpose-t")
     assert len(param_groups(model, 1.0)) == 1
+    (group,) = param_groups(model, 0.0)
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert {id(p) for p in group["params"]} == {id(p) for p in model.keypoint_head.parameters() if p.requires_grad}
 
 
 def test_zoo_init_copies_lightning_features() -> None:
