@@ -96,7 +96,7 @@ def test_cancelling_a_prelabel_batch_keeps_the_finished_frames(qtbot, tmp_path, 
         assert cv2.imwrite(str(p), np.full((40, 40, 3), 20 * i, np.uint8))
         paths.append(p)
     assert win.editor.add_images(paths)
-    win.live.update_settings(detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
     with qtbot.waitSignal(win.project.prelabelFinished, timeout=30_000) as finished:
         assert win.project.prelabel(True)
         qtbot.waitUntil(lambda: bool(loader.runtimes) and loader.runtimes[0].calls >= 1, timeout=20_000)
@@ -119,7 +119,7 @@ def test_closing_the_window_during_a_prelabel_batch(qtbot, tmp_path, figure_file
     win.show()
     assert win.project.new_project(tmp_path / "closing.dpproj")
     assert win.editor.add_images([figure_files.image])
-    win.live.update_settings(detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
     assert win.project.prelabel(True)
     win.close()  # waits for the worker, records nothing half-way, releases the file
     qtbot.wait(50)  # the worker's queued 'finished' arrives after the window is gone: nothing to do
