@@ -28,6 +28,7 @@ from distilpose.app.state import AppState
 from distilpose.app.workers import ModelStatus
 from distilpose.detection import CenterNetDetector
 from distilpose.models import list_models, model_spec
+from distilpose.models.bundled import bundled_weights
 from distilpose.pipeline import has_trained_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
@@ -299,7 +300,12 @@ class ModelPanel(QDockWidget):
         else:
             trained = bool(choice) and has_trained_weights(str(choice))
             where = str(choice) if Path(str(choice)).is_file() else "the model zoo cache"
-        if trained:
+        shipped = bundled_weights(str(choice)) if choice else None
+        if trained and shipped is not None and not Path(str(choice)).is_file():
+            self.weights_label.setText("trained: shipped with the app")
+            self.weights_label.setToolTip(f"trained weights from {shipped}")
+            self.weights_label.setStyleSheet(TRAINED_STYLE)
+        elif trained:
             shown = Path(where).name if Path(where).is_file() else "pretrained (model zoo)"
             self.weights_label.setText(f"trained: {shown}")
             self.weights_label.setToolTip(f"trained weights from {where}")

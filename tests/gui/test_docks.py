@@ -136,3 +136,14 @@ def test_heatmap_dock_without_predictions(live_window) -> None:
     live_window.heatmap_dock.show()
     pane = live_window.heatmap_dock.model_pane
     assert pane.heatmap is None and "turn on live inference" in pane.empty.toPlainText()
+
+
+def test_the_shipped_student_is_shown_as_trained_and_shipped(live_window) -> None:
+    from distilpose.models.bundled import DEFAULT_STUDENT, bundled_weights
+
+    if bundled_weights(DEFAULT_STUDENT) is None:
+        pytest.skip("no shipped student in this checkout's resources/models")
+    panel = live_window.model_panel
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData(DEFAULT_STUDENT))
+    assert panel.weights_label.text() == "trained: shipped with the app"
+    assert str(bundled_weights(DEFAULT_STUDENT)) in panel.weights_label.toolTip()
