@@ -223,6 +223,18 @@ class FakeFetch:
         return [models_root() / c.name / c.graph_file.name for c in CARDS.values()]
 
 
+def _start_held_fetch(window, qtbot, monkeypatch):
+    """Click Fetch with a fake download that waits to be released; -> (fake, model box, Thunder's combo item)."""
+    fake = FakeFetch(hold=True)
+    monkeypatch.setattr(zoo_fetch, "fetch", fake)
+    box = window.welcome.model_box
+    combo = window.model_panel.model_combo
+    thunder = combo.model().item(combo.findData("movenet-thunder"))
+    assert not thunder.isEnabled()  # empty cache: not selectable yet
+    _click(qtbot, box.fetch_button)
+    return fake, box, thunder
+
+
 def test_an_empty_cache_offers_the_fetch(window) -> None:
     box = window.welcome.model_box
     assert os.environ["DISTILPOSE_HOME"] in box.zoo_label.text()
@@ -235,13 +247,7 @@ def test_an_empty_cache_offers_the_fetch(window) -> None:
 def test_a_fetch_runs_off_the_gui_thread_with_progress_and_installs_the_models(
     window, qtbot, monkeypatch
 ) -> None:
-    fake = FakeFetch(hold=True)
-    monkeypatch.setattr(zoo_fetch, "fetch", fake)
-    box = window.welcome.model_box
-    combo = window.model_panel.model_combo
-    thunder = combo.model().item(combo.findData("movenet-thunder"))
-    assert not thunder.isEnabled()  # empty cache: not selectable yet
-    _click(qtbot, box.fetch_button)
+    fake, box, thunder = _start_held_fetch(window, qtbot, monkeypatch)
     # While the worker is blocked the GUI thread keeps running: the message arrives and the window repaints.
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
     assert box.progress.isVisible() and box.cancel_button.isEnabled() and not box.offer.isVisible()
@@ -293,13 +299,7 @@ def test_other_fetch_failures_are_reported_too(window, qtbot, monkeypatch, error
 
 
 def test_cancel_stops_the_fetch_at_its_next_step(window, qtbot, monkeypatch) -> None:
-    fake = FakeFetch(hold=True)
-    monkeypatch.setattr(zoo_fetch, "fetch", fake)
-    box = window.welcome.model_box
-    combo = window.model_panel.model_combo
-    thunder = combo.model().item(combo.findData("movenet-thunder"))
-    assert not thunder.isEnabled()  # empty cache: not selectable yet
-    _click(qtbot, box.fetch_button)
+    fake, box, thunder = _start_held_fetch(window, qtbot, monkeypatch)
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
     _click(qtbot, box.cancel_button)
     assert not box.cancel_button.isEnabled() and "Cancelling" in box.progress_label.text()

@@ -91,25 +91,17 @@ def test_video_frames_are_strided(tmp_path: Path) -> None:
 
 def test_cancel_and_empty_results_write_no_dataset(tmp_path: Path) -> None:
     _images(tmp_path / "raw", 2)
-    with pytest.raises(DistilPoseError, match="cancelled"):
+
+    def run(out: str, **kwargs) -> None:
         pseudo_label(
-            [tmp_path / "raw"],
-            tmp_path / "a",
-            predict=_predict,
-            detect=_detect,
-            teacher_name="t",
-            should_stop=lambda: True,
+            [tmp_path / "raw"], tmp_path / out, predict=_predict, detect=_detect, teacher_name="t", **kwargs
         )
+
+    with pytest.raises(DistilPoseError, match="cancelled"):
+        run("a", should_stop=lambda: True)
     assert not (tmp_path / "a" / "person_keypoints.json").exists()
     with pytest.raises(DistilPoseError, match="no confident person"):
-        pseudo_label(
-            [tmp_path / "raw"],
-            tmp_path / "b",
-            predict=_predict,
-            detect=_detect,
-            teacher_name="t",
-            min_keypoints=17,
-        )
+        run("b", min_keypoints=17)
     assert not (tmp_path / "b" / "person_keypoints.json").exists()
     with pytest.raises(DistilPoseError, match="no such file"):
         pseudo_label(
