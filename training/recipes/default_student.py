@@ -179,9 +179,17 @@ def merge_parts(parts: list[Path], out: Path) -> None:
         for a in doc["annotations"]:
             annotations.append({**a, "id": len(annotations) + 1, "image_id": remap[a["image_id"]]})
         sources.extend(json.loads((part / "sources.json").read_text())["sources"])
+    origin = {target: (req, member) for req, members in WHEELS.items() for member, target in members.items()}
+    for src in sources:  # where each video came from, so the data list alone says how to get it again
+        name = Path(src["source"]).name
+        src["source"] = f"videos/{name}"
+        if name in origin:
+            src["from_pypi_wheel"], src["wheel_member"] = origin[name]
+            src["licence"] = "BSD-3-Clause (Copyright (c) 2022, perfanalytics)"
     merged = {"images": images, "annotations": annotations, "categories": doc["categories"]}
     (out / "person_keypoints.json").write_text(json.dumps(merged))
-    (out / "sources.json").write_text(json.dumps({"sources": sources}, indent=2))
+    data_list = {"sources": sources, "images": len(images), "instances": len(annotations), "max_side": 960}
+    (out / "sources.json").write_text(json.dumps(data_list, indent=2))
 
 
 if __name__ == "__main__":
