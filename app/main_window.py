@@ -390,14 +390,7 @@ class MainWindow(QMainWindow):
         for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
             inference_menu.addAction(action)
         playback_menu = self.menuBar().addMenu("&Playback")
-        for action in (
-            self.play_action,
-            self.next_frame_action,
-            self.prev_frame_action,
-            self.forward_action,
-            self.back_action,
-            self.jump_action,
-        ):
+        for action in self._playback_actions():
             playback_menu.addAction(action)
         self._fill_recent_menu()
 
@@ -428,6 +421,17 @@ class MainWindow(QMainWindow):
         for label in (self.live_label, self.size_label, self.zoom_label, self.instances_label):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
+
+    def _playback_actions(self) -> tuple[QAction, ...]:
+        """The Playback menu's actions, usable only on a video or a folder."""
+        return (
+            self.play_action,
+            self.next_frame_action,
+            self.prev_frame_action,
+            self.forward_action,
+            self.back_action,
+            self.jump_action,
+        )
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -721,14 +725,7 @@ class MainWindow(QMainWindow):
             self.size_label.setText("")
         self.instances_label.setText(self._instances_text())
         steppable = kind in ("video", "folder")
-        for action in (
-            self.play_action,
-            self.next_frame_action,
-            self.prev_frame_action,
-            self.forward_action,
-            self.back_action,
-            self.jump_action,
-        ):
+        for action in self._playback_actions():
             action.setEnabled(steppable)
         self.export_action.setEnabled(kind in ("video", "folder", "image"))
 

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from distilpose.atomic import atomic_write_json
-from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, load_coco
-from distilpose.data.coco_topdown import clean_gt_box
+from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import DistilPoseError
+from distilpose.inference.coco_run import GtPerson, gt_people  # noqa: F401  (re-exported)
 from distilpose.keypoints import NUM_KEYPOINTS
 
 #: PCK threshold as a fraction of the longer side of the person's box.
@@ -109,30 +109,6 @@ def pck(
 
 
 # ---------------------------------------------------------------------------------------------- scoring
-@dataclass
-class GtPerson:
-    ann: CocoAnnotation
-    box: np.ndarray  # the sanitised crop box (as training and `distilpose eval --boxes gt` use)
-
-
-def gt_people(dataset: CocoDataset) -> list[tuple[CocoImage, list[GtPerson]]]:
-    """Each image with its evaluable people: person category, not crowd, at least one labelled keypoint and
-    a non-empty box after the same sanitising as :func:`~distilpose.inference.coco_run.boxes_per_image`."""
-    person = dataset.person_category_id()
-    out = []
-    for image in dataset.images:
-        people = []
-        for ann in dataset.annotations_for_image(image.id):
-            if ann.category_id != person or ann.iscrowd or ann.num_keypoints == 0:
-                continue
-            box = clean_gt_box(ann.bbox, image.width, image.height, ann.area)
-            if box is not None:
-                people.append(GtPerson(ann, box))
-        if people:
-            out.append((image, people))
-    return out
-
-
 def evaluate_predictor(
     predictor,
     dataset: CocoDataset,
@@ -151,7 +127,7 @@ def evaluate_predictor(
     tied to its ground truth for PCK.
     """
     from distilpose.evaluation import evaluate_keypoints, topdown_results
-    from distilpose.inference.coco_run import OKS_THR, VIS_THR
+    from distilpose.inference.coco_run import OKS_THR, VIS_THR, topdown_record
     from distilpose.video import read_image
 
     results_in: list[dict[str, Any]] = []
@@ -160,15 +136,7 @@ def evaluate_predictor(
         _check(should_stop)
         rgb = read_image(images_dir / image.file_name)
         instances = predictor.predict(rgb, np.stack([p.box for p in persons]))
-        for inst in instances:
-            results_in.append(
-                {
-                    "image_id": image.id,
-                    "keypoints": np.column_stack([inst.keypoints[:, :2], inst.scores]),
-                    "box_score": 1.0,
-                    "area": inst.extras["area"],
-                }
-            )
+        results_in.extend(topdown_record(image.id, inst, 1.0) for inst in instances)
         h, n = pck_counts(
             np.stack([inst.keypoints[:, :2] for inst in instances]),
             np.stack([p.ann.keypoints.reshape(NUM_KEYPOINTS, 3) for p in persons]),

@@ -152,7 +152,9 @@ def evaluate_keypoints(
     return {name: float(stats[i]) for name, i in _STATS_INDEX.items()}
 
 
-def _check_results_match(results: Sequence[KeypointResult | Detection], gt_doc: dict, res_name: str, gt_name: str) -> None:
+def _check_results_match(
+    results: Sequence[KeypointResult | Detection], gt_doc: dict, res_name: str, gt_name: str
+) -> None:
     """pycocotools only asserts 'Results do not correspond'; name each foreign image/category id instead."""
     image_ids = {img["id"] for img in gt_doc["images"]}
     cat_ids = {c["id"] for c in gt_doc["categories"]}
@@ -210,8 +212,6 @@ def evaluate_boxes(
     _check_results_match(dets, gt_doc, "<detections>", str(getattr(annotations, "path", annotations)))  # type: ignore[arg-type]
     if not dets:
         return dict.fromkeys(METRIC_NAMES, 0.0)
-    for ann in gt_doc["annotations"]:  # COCOeval 'bbox' matches on area; a missing one would be 0
-        ann.setdefault("area", float(ann["bbox"][2] * ann["bbox"][3]))
     stats = _cocoeval(gt_doc, [d.to_json_dict() for d in dets], iou_type="bbox")
     return {name: float(stats[i]) for name, i in _BOX_STATS_INDEX.items()}
 

@@ -121,8 +121,8 @@ def load_predictor(
     name = path.name if path.is_file() else str(name_or_path)
     if path.is_file():
         weights = str(path)
-    elif trained and bundled_weights(spec.name) is not None:
-        weights = f"bundled weights: {bundled_weights(spec.name)}"
+    elif trained and (shipped := bundled_weights(spec.name)) is not None:
+        weights = f"bundled weights: {shipped}"
     elif trained:
         weights = f"pretrained {spec.family} weights from the model zoo cache"
     else:

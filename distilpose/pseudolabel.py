@@ -71,13 +71,16 @@ def pseudo_label(
     which decodes every image once per epoch, is not spent decoding 4K pixels for a 256x192 crop. The JSON
     files are written atomically at the end, so a cancelled run leaves no dataset that looks complete.
     """
-    import cv2
-
     if every < 1:
         raise DistilPoseError(f"every must be >= 1, got {every}")
     out = Path(out_dir)
     images_dir = out / "images"
-    images_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        images_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DistilPoseError(
+            f"{images_dir}: cannot create the output folder ({exc.strerror or exc})"
+        ) from exc
     sources = []
     for raw in inputs:
         path = Path(raw)
@@ -109,60 +112,25 @@ def pseudo_label(
                     if source.kind == "video"
                     else f"{stem}_{Path(source.frame_name(index)).stem}.jpg"
                 )
-                good = []
-                for inst in instances:
-                    scores = np.asarray(inst.scores, dtype=np.float64)
-                    confident = scores >= keypoint_threshold
-                    if int(confident.sum()) < min_keypoints:
-                        stats.dropped += 1
-                        continue
-                    kp = inst.keypoints.copy()
-                    kp[:, :2] *= factor
-                    kp[:, 2] = np.where(confident, 2.0, 0.0)
-                    kp[~confident, :2] = 0.0
-                    x, y, w, h = (v * factor for v in inst.bbox)
-                    good.append(
-                        CocoAnnotation(
-                            id=len(annotations) + len(good) + 1,
-                            image_id=image_id,
-                            category_id=1,
-                            keypoints=kp,
-                            bbox=(x, y, w, h),
-                            area=float(w * h),
-                            iscrowd=0,
-                            num_keypoints=int(confident.sum()),
-                            extra={
-                                "teacher": teacher_name,
-                                "teacher_scores": [round(float(s), 4) for s in scores],
-                            },
-                        )
-                    )
-                if not good:
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-                    continue
-                if factor < 1.0:
-                    size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
-                    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-                if not cv2.imwrite(str(images_dir / name), bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
-                    raise DistilPoseError(
-                        f"{images_dir / name}: cannot write the image (disk full or no permission?)"
-                    )
-                h_img, w_img = image.shape[:2]
-                images.append(
-                    CocoImage(
-                        id=image_id,
-                        file_name=name,
-                        width=w_img,
-                        height=h_img,
-                        extra={"source": str(path), "frame_index": index},
-                    )
+                good, dropped = _confident_annotations(
+                    instances,
+                    image_id=image_id,
+                    first_id=len(annotations) + 1,
+                    factor=factor,
+                    threshold=keypoint_threshold,
+                    min_keypoints=min_keypoints,
+                    teacher_name=teacher_name,
                 )
-                annotations.extend(good)
-                kept += 1
-                stats.instances += len(good)
+                stats.dropped += dropped
+                if good:
+                    h_img, w_img = _write_jpeg(image, factor, images_dir / name, jpeg_quality)
+                    extra = {"source": str(path), "frame_index": index}
+                    images.append(
+                        CocoImage(id=image_id, file_name=name, width=w_img, height=h_img, extra=extra)
+                    )
+                    annotations.extend(good)
+                    kept += 1
+                    stats.instances += len(good)
                 done += 1
                 if progress is not None:
                     progress(done, total)
@@ -196,3 +164,57 @@ def pseudo_label(
     }
     atomic_write_text(out / "sources.json", json.dumps(meta, indent=2) + "\n")
     return stats
+
+
+def _confident_annotations(
+    instances: list,
+    *,
+    image_id: int,
+    first_id: int,
+    factor: float,
+    threshold: float,
+    min_keypoints: int,
+    teacher_name: str,
+) -> tuple[list[CocoAnnotation], int]:
+    """The teacher's people with enough confident keypoints, scaled by ``factor``; and how many were dropped."""
+    good: list[CocoAnnotation] = []
+    dropped = 0
+    for inst in instances:
+        scores = np.asarray(inst.scores, dtype=np.float64)
+        confident = scores >= threshold
+        if int(confident.sum()) < min_keypoints:
+            dropped += 1
+            continue
+        kp = inst.keypoints.copy()
+        kp[:, :2] *= factor
+        kp[:, 2] = np.where(confident, 2.0, 0.0)
+        kp[~confident, :2] = 0.0
+        x, y, w, h = (v * factor for v in inst.bbox)
+        good.append(
+            CocoAnnotation(
+                id=first_id + len(good),
+                image_id=image_id,
+                category_id=1,
+                keypoints=kp,
+                bbox=(x, y, w, h),
+                area=float(w * h),
+                iscrowd=0,
+                num_keypoints=int(confident.sum()),
+                extra={"teacher": teacher_name, "teacher_scores": [round(float(v), 4) for v in scores]},
+            )
+        )
+    return good, dropped
+
+
+def _write_jpeg(image: np.ndarray, factor: float, path: Path, quality: int) -> tuple[int, int]:
+    """Shrink by ``factor`` (< 1) and write; -> the stored (height, width)."""
+    import cv2
+
+    if factor < 1.0:
+        size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if not cv2.imwrite(
+        str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    ):
+        raise DistilPoseError(f"{path}: cannot write the image (disk full or no permission?)")
+    return image.shape[0], image.shape[1]

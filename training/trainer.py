@@ -92,7 +92,9 @@ def init_backbone_from_zoo(model: nn.Module, zoo_name: str) -> None:
     from distilpose.zoo.movenet_backbone import movenet_backbone_state
 
     where = "model.init_backbone_from_zoo"
-    with_heatmaps = hasattr(getattr(model, "backbone", None), "heatmap_out")  # MoveNetFeatures
+    from distilpose.models.mobilenet_fpn import MoveNetFeatures
+
+    with_heatmaps = isinstance(getattr(model, "backbone", None), MoveNetFeatures)
     try:
         state = movenet_backbone_state(zoo_name, heatmap_head=with_heatmaps)
     except DistilPoseError as exc:

@@ -8,33 +8,65 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from distilpose.coco import CocoDataset, KeypointResult, load_detections
+from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, KeypointResult, load_detections
 from distilpose.data.coco_topdown import clean_gt_box
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import topdown_results
 from distilpose.inference.predictor import Predictor
+from distilpose.types import Instance
 from distilpose.video import read_image
 
 VIS_THR = 0.2
 OKS_THR = 0.9
 
 
+@dataclass
+class GtPerson:
+    ann: CocoAnnotation
+    box: np.ndarray  # the sanitised crop box (as training uses)
+
+
+def gt_people(dataset: CocoDataset) -> list[tuple[CocoImage, list[GtPerson]]]:
+    """Each image with its evaluable people: person category, not crowd, at least one labelled keypoint and
+    a non-empty box after the training pipeline's sanitising. The one definition of "GT boxes"."""
+    person = dataset.person_category_id()
+    out = []
+    for image in dataset.images:
+        people = []
+        for ann in dataset.annotations_for_image(image.id):
+            if ann.category_id != person or ann.iscrowd or ann.num_keypoints == 0:
+                continue
+            box = clean_gt_box(ann.bbox, image.width, image.height, ann.area)
+            if box is not None:
+                people.append(GtPerson(ann, box))
+        if people:
+            out.append((image, people))
+    return out
+
+
+def topdown_record(image_id: int, inst: Instance, box_score: float) -> dict:
+    """One predicted person in the form :func:`~distilpose.evaluation.topdown_results` rescores and NMSes."""
+    return {
+        "image_id": image_id,
+        "keypoints": np.column_stack([inst.keypoints[:, :2], inst.scores]),
+        "box_score": box_score,
+        "area": inst.extras["area"],
+    }
+
+
 def boxes_per_image(dataset: CocoDataset, boxes: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """``'gt'``: the annotated person boxes that carry keypoints, sanitised as in training (score 1); else a
-    COCO detections file. Zero-size detections are dropped (they have no crop)."""
+    """``'gt'``: the annotated person boxes of :func:`gt_people` (score 1); else a COCO detections file.
+    Zero-size detections are dropped (they have no crop)."""
     out: dict[int, list] = defaultdict(list)
     if str(boxes) == "gt":
-        for ann in dataset.annotations:
-            image = dataset.image(ann.image_id)
-            clean = clean_gt_box(ann.bbox, image.width, image.height, ann.area)
-            if ann.iscrowd or ann.num_keypoints == 0 or clean is None:
-                continue
-            out[ann.image_id].append((*clean, 1.0))
+        for image, persons in gt_people(dataset):
+            out[image.id] = [(*p.box, 1.0) for p in persons]
     else:
         known = {img.id for img in dataset.images}
         for det in load_detections(boxes):
@@ -68,13 +100,5 @@ def predict_coco(
         rgb = read_image(images_dir / image.file_name)
         image_boxes, scores = per_image[image.id]
         for inst, box_score in zip(predictor.predict(rgb, image_boxes), scores, strict=True):
-            keypoints = np.column_stack([inst.keypoints[:, :2], inst.scores])
-            people.append(
-                {
-                    "image_id": image.id,
-                    "keypoints": keypoints,
-                    "box_score": box_score,
-                    "area": inst.extras["area"],
-                }
-            )
+            people.append(topdown_record(image.id, inst, box_score))
     return topdown_results(people, vis_thr=VIS_THR, nms_thr=OKS_THR)

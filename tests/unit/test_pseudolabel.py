@@ -120,3 +120,11 @@ def test_max_side_shrinks_images_and_labels_together(tmp_path: Path) -> None:
     ann = doc["annotations"][0]
     assert ann["bbox"] == [2.5, 1.25, 7.5, 10.0]  # (10, 5, 30, 40) / 4
     assert ann["keypoints"][:2] == [2.5, 1.5]  # (10, 6) / 4
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    _images(tmp_path / "raw", 1)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(DistilPoseError, match="not-a-folder/out/images: cannot create the output folder"):
+        pseudo_label([tmp_path / "raw"], blocker / "out", predict=_predict, detect=_detect, teacher_name="t")

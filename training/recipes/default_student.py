@@ -73,7 +73,6 @@ MIN_AP_FRACTION = 0.8
 def finalize(run: Path, data: Path, shared: Path, dest: Path, teacher: str = "movenet-thunder") -> dict:
     """Ship ``run``'s final student into ``dest`` with its config, data list and measured metrics."""
     import torch
-    from safetensors.torch import load_file
 
     from distilpose.bench import run_benchmark
     from distilpose.models.checkpoint import load_model, read_metadata, save_weights
@@ -82,12 +81,9 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path, teacher: str = "mo
     final = run / "final" / "model.safetensors"
     student, _ = load_model(final)
     dest.mkdir(parents=True, exist_ok=True)
-    half = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(final)).items()}
-    student.load_state_dict({k: v.float() for k, v in half.items()}, strict=True)  # what ships, exactly
-    save_weights(
-        student.half(), dest / "model.safetensors", metadata=read_metadata(final) | {"dtype": "float16"}
-    )
-    student.float()
+    meta = read_metadata(final) | {"dtype": "float16"}
+    save_weights(student.half(), dest / "model.safetensors", metadata=meta)  # float16 storage: half the size
+    student.float()  # the rounded values, as the shipped file loads
     (dest / "config.json").write_text((run / "config.json").read_text())
     (dest / "data-list.json").write_text((data / "train" / "sources.json").read_text())
     ap = {}
