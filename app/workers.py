@@ -2,7 +2,7 @@
 
 Each thread talks to the GUI only through signals. Receivers must be slots (bound methods) of QObjects that
 live in the GUI thread, so Qt queues the call into the GUI thread; a plain function or lambda would run in
-the worker thread (platform.md §2.3).
+the worker thread (`../shared/docs/platform.md` §2.3).
 """
 
 from __future__ import annotations
