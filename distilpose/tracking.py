@@ -8,8 +8,9 @@ Here each frame is matched in two stages:
 1. confident people (score >= ``high_score``) against every live or recently lost track, by a similarity that
    blends box IoU with keypoint OKS (the pose tells two people sharing one box apart; the box carries a
    person whose keypoints are mostly unseen);
-2. the remaining low-confidence people against the tracks still unmatched that were seen on the previous
-   processed frame, by box IoU alone.
+2. the remaining low-confidence people against the tracks still unmatched, by box IoU alone with a stricter
+   gate. (ByteTrack only offers them the tracks seen on the previous frame; here a lost track may take a
+   low-confidence person too, since a person coming out from behind another is exactly that.)
 
 Unmatched confident people start new tracks; a track unmatched for more than ``max_missed`` frames ends
 (``max_missed`` counts video frames, so a detector miss or a short occlusion does not change an id, and
@@ -107,14 +108,15 @@ class PoseTracker:
         high = [p for p in people if p.score >= cfg.high_score]
         low = [p for p in people if cfg.low_score <= p.score < cfg.high_score]
 
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_missed]
         pool = list(self.tracks)
         matched = self._match(frame, pool, high, stage=1)
         for track, person in matched:
             self._renew(track, person, frame)
             ids[person.index] = track.track_id
         taken = {id(t) for t, _ in matched}
-        recent = [t for t in pool if id(t) not in taken and t.last_frame == self.last_frame]
-        for track, person in self._match(frame, recent, low, stage=2):
+        rest = [t for t in pool if id(t) not in taken]
+        for track, person in self._match(frame, rest, low, stage=2):
             self._renew(track, person, frame)
             ids[person.index] = track.track_id
         placed = {p.index for p in people if ids[p.index] is not None}
@@ -124,7 +126,6 @@ class PoseTracker:
                 self.next_id += 1
                 self.tracks.append(track)
                 ids[person.index] = track.track_id
-        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_missed]
         self.last_frame = frame
         for inst, tid in zip(instances, ids, strict=True):
             inst.track_id = tid
