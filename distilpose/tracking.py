@@ -94,6 +94,17 @@ class PoseTracker:
         self.next_id = self.first_id
         self.last_frame: int | None = None
 
+    def seed(self, frame_index: int, instances: Sequence[Instance]) -> None:
+        """Start from people whose ids are known (a stored, already tracked frame): later frames continue
+        their tracks. Instances without a ``track_id`` are ignored."""
+        for i, inst in enumerate(instances):
+            if inst.track_id is None:
+                continue
+            person = self._person(i, inst, None)
+            self.tracks.append(Track(int(inst.track_id), person.box, person.keypoints, int(frame_index)))
+            self.next_id = max(self.next_id, int(inst.track_id) + 1)
+        self.last_frame = int(frame_index) if self.last_frame is None else max(self.last_frame, int(frame_index))
+
     def update(
         self, frame_index: int, instances: Sequence[Instance], boxes: np.ndarray | None = None
     ) -> list[int | None]:
