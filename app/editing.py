@@ -29,6 +29,7 @@ from distilpose.errors import DistilPoseError
 from distilpose.keypoints import NAMES
 from distilpose.prelabel import prediction_to_store, predictions_of  # noqa: F401  (moved to the library)
 from distilpose.project import ProjectStore, splits
+from distilpose.project.adding import image_additions, video_addition
 from distilpose.types import Instance
 from distilpose.video import ImageFolder, VideoReader, is_image_path, is_video_path
 
@@ -255,10 +256,10 @@ class Editor(QObject):
         bad = [str(p) for p in files if not (p.is_file() and is_image_path(p))]
         if bad:
             return self._fail("Cannot add images", "Not image files:\n" + "\n".join(bad[:20]))
-        new = [p for p in files if store.find_media(p) is None]
+        new, _ = image_additions(store, files)  # the same plan as `distilpose project add`
         if new:
             command = commands.add_media_frames(
-                [(str(p), "image", [0]) for p in new], f"Add {len(new)} image(s)"
+                [(str(a.path), "image", a.indices) for a in new], f"Add {len(new)} image(s)"
             )
             if not self.state.push(command):
                 return False
@@ -284,23 +285,19 @@ class Editor(QObject):
         if not is_video_path(p):
             return self._fail("Cannot add video frames", f"{p}: not a video file")
         try:
-            with VideoReader(p) as reader:
-                count = len(reader)
+            addition, _ = video_addition(store, p, step)  # the same plan as `distilpose project add`
         except DistilPoseError as exc:
             return self._fail("Cannot add video frames", str(exc))
-        indices = list(range(0, count, step))
-        media = store.find_media(p)
-        if media is None:
+        if addition is None:
+            self.message.emit(f"Every {step}th frame of {p.name} is already in the project")
+            return self.show_media(p)
+        indices = addition.indices
+        if addition.media_id is None:
             command = commands.add_media_frames(
                 [(str(p), "video", indices)], f"Add {len(indices)} video frame(s)"
             )
         else:
-            have = {f.index for f in store.frames(media.id)}
-            indices = [i for i in indices if i not in have]
-            if not indices:
-                self.message.emit(f"Every {step}th frame of {p.name} is already in the project")
-                return self.show_media(p)
-            command = commands.add_frames(media.id, indices, f"Add {len(indices)} video frame(s)")
+            command = commands.add_frames(addition.media_id, indices, f"Add {len(indices)} video frame(s)")
         if not self.state.push(command):
             return False
         self.message.emit(f"Added {len(indices)} frame(s) of {p.name} (every {step}th)")

@@ -36,7 +36,7 @@ from distilpose.types import Instance
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    high_score: float = 0.5  # stage 1 / new tracks need at least this person score
+    high_score: float = 0.3  # stage 1 / new tracks need at least this person score (box x pose score)
     low_score: float = 0.1  # people below it are ignored (left without an id)
     iou_weight: float = 0.5  # similarity = iou_weight * IoU + (1 - iou_weight) * OKS
     min_similarity: float = 0.2  # stage-1 gate

@@ -36,7 +36,7 @@ def test_two_walkers_crossing_keep_their_ids_through_an_occlusion():
         if 18 <= f < 20:
             pass  # B fully hidden behind A: the detector misses it
         elif 20 <= f < 22:
-            b.score = 0.3  # B reappears half hidden: low confidence
+            b.score = 0.2  # B reappears half hidden: low confidence
             people.append(b)
             names.append("B")
         else:
