@@ -46,7 +46,10 @@ def prediction_to_store(
 
     Keypoints scoring below ``threshold`` (the display threshold) are stored as not labelled (v=0): a guess
     the model itself doubts should not be exported as a visible joint unless a person places it. Their
-    position and score stay, so the review queue lists them and pressing 2 brings them back."""
+    position and score stay, so the review queue lists them and pressing 2 brings them back.
+
+    A live tracker's ``track_id`` is left behind: those ids number the people of one viewing session, not the
+    project's tracks of the video (pre-labelling assigns project ids after this step)."""
     extras: dict = {"model": model}
     if disagreement is not None:
         extras["disagreement"] = [float(v) for v in np.asarray(disagreement, dtype=np.float64)]
@@ -61,7 +64,6 @@ def prediction_to_store(
         sigmas=None if inst.sigmas is None else np.array(inst.sigmas, dtype=np.float64),
         score=inst.score,
         source=inst.source,
-        track_id=inst.track_id,
         extras=extras,
     )
 
