@@ -21,13 +21,12 @@ import numpy as np
 from distilpose.errors import DistilPoseError
 from distilpose.pipeline import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
+from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
 from distilpose.tracking import PoseTracker, TrackerConfig
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
 
 PREDICTION_SOURCES = ("student", "teacher")
-#: Which frames ``distilpose project prelabel --frames`` means.
-FRAME_CHOICES = ("all", "unlabelled")
 SEQUENCE_KINDS = ("video", "folder")
 
 
@@ -140,17 +139,6 @@ class FrameReader:
 
 
 # --------------------------------------------------------------------------------------------- a batch
-
-
-def select_frames(store: ProjectStore, which: str = "all") -> list[int]:
-    """Frame ids in list order: every frame, or the ``unlabelled`` ones (no person on them at all)."""
-    if which not in FRAME_CHOICES:
-        raise DistilPoseError(f"unknown frame choice {which!r}; expected one of {', '.join(FRAME_CHOICES)}")
-    frames = store.frames()
-    if which == "all":
-        return [f.id for f in frames]
-    held = {r[0] for r in store.conn.execute("SELECT DISTINCT frame_id FROM instances")}
-    return [f.id for f in frames if f.id not in held]
 
 
 @dataclass

@@ -247,3 +247,41 @@ def oks(a: np.ndarray, b: np.ndarray, box: np.ndarray, min_common: int = 3) -> f
     d2 = ((a[common, :2] - b[common, :2]) ** 2).sum(axis=1)
     k2 = (2 * OKS_SIGMAS[common]) ** 2
     return float(np.exp(-d2 / (2 * area * k2)).mean())
+
+
+# --------------------------------------------------------------------------------------------- quality
+
+
+@dataclass(frozen=True)
+class IdErrors:
+    """Identity errors of a tracker against ids checked by a person, over the same detections."""
+
+    frames: int
+    switches: int  # a person's id changed from the id it had last
+    fragmentations: int  # a person's id was lost (no id) and later given again
+
+    def per_100(self, count: int) -> float:
+        return 100.0 * count / max(self.frames, 1)
+
+
+def id_errors(truth: Sequence[Sequence[int | None]], predicted: Sequence[Sequence[int | None]]) -> IdErrors:
+    """Count id switches and fragmentations. ``truth[f][i]`` is the true identity of detection ``i`` of frame
+    ``f`` (None: not a person to track, e.g. a false detection), ``predicted[f][i]`` the tracker's id."""
+    last: dict[int, int] = {}  # true identity -> predicted id it had last
+    lost: dict[int, bool] = {}  # true identity -> seen without an id since it last had one
+    switches = fragmentations = 0
+    for gt_frame, pred_frame in zip(truth, predicted, strict=True):
+        for g, p in zip(gt_frame, pred_frame, strict=True):
+            if g is None:
+                continue
+            if p is None:
+                if g in last:
+                    lost[g] = True
+                continue
+            if g in last and last[g] != p:
+                switches += 1
+            if lost.get(g):
+                fragmentations += 1
+                lost[g] = False
+            last[g] = p
+    return IdErrors(len(truth), switches, fragmentations)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from distilpose.prelabel import FRAME_CHOICES
+from distilpose.project.batch import FRAME_CHOICES
 
 
 def register_batch(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +67,8 @@ def _prelabel(args: argparse.Namespace) -> int:
 
     from distilpose.detection import make_detector
     from distilpose.pipeline import LivePipeline, has_trained_weights, load_predictor
-    from distilpose.prelabel import Prelabeller, select_frames
+    from distilpose.prelabel import Prelabeller
+    from distilpose.project.batch import select_frames
     from distilpose.project.store import ProjectStore
 
     with ProjectStore.open(args.project) as store:

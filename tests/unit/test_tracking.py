@@ -7,7 +7,7 @@ import pytest
 
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_interpolated, is_keyframe
 from distilpose.keypoints import NUM_KEYPOINTS
-from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
+from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, id_errors, oks
 from distilpose.types import Instance
 
 # A standing person's 17 joints in a 40 x 100 box (nose on top, ankles at the bottom).
@@ -137,3 +137,12 @@ def test_keyframe_and_interpolated_flags():
     assert is_keyframe(pred)
     done = Instance(keypoints=walker(0).keypoints, extras={INTERPOLATED: True, "verified": True})
     assert is_keyframe(done) and not is_interpolated(done)  # verified: no longer a guess
+
+
+def test_id_errors_count_switches_and_fragmentations():
+    truth = [[1, 2], [1, 2], [1, 2], [1, 2], [1, None]]
+    predicted = [[5, 6], [5, None], [6, 5], [6, 6], [6, 9]]
+    errors = id_errors(truth, predicted)
+    # person 1: 5 -> 6 (a switch); person 2: 6 -> (lost) -> 5 (a switch and a fragmentation) -> 6 (a switch)
+    assert (errors.frames, errors.switches, errors.fragmentations) == (5, 3, 1)
+    assert errors.per_100(errors.switches) == 60.0
