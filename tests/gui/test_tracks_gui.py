@@ -142,3 +142,26 @@ def test_frames_dock_filters_by_track(qtbot, project_window, small_video):
     assert state.frame_index == 9
     dock.track_box.setCurrentIndex(0)
     assert len(dock.model.rows) == len(state.frames) == 13
+
+
+def test_a_300_frame_video_prelabels_off_the_gui_thread_and_cancel_keeps_the_tracked_frames(
+    qtbot, project_window, tmp_path, fake_loader
+):
+    from .conftest import write_video
+
+    win, state = project_window, project_window.state
+    fake_loader.delay_s = 0.005
+    video = write_video(tmp_path / "long.mp4", 300, size=(64, 48))
+    media = _video_project(win, video)
+    assert len(state.project.frames(media)) == 300
+    progress = []
+    with qtbot.waitSignal(win.project.prelabelFinished, timeout=60_000) as finished:
+        assert win.project.prelabel(True)
+        win.project.prelabel_thread.progress.connect(lambda done, total: progress.append((done, total)))
+        qtbot.waitUntil(lambda: len(progress) >= 10, timeout=60_000)  # the GUI thread keeps running meanwhile
+        win.project.prelabel_dialog.canceled.emit()
+    done = finished.args[0]
+    assert 10 <= done < 301 and progress[-1][1] == 301  # the image and the 300 frames
+    kept = [p for f in state.project.frames(media) for p in state.project.instances(f.id)]
+    assert len(kept) in (done, done - 1)  # every finished frame is kept (the image may be one of them)
+    assert {p.track_id for p in kept} == {1}  # one person, one id, all the way
