@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 from distilpose.app import commands
 from distilpose.interpolation import is_keyframe
 from distilpose.project import Edit
+from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.types import Instance
 
 #: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
@@ -70,7 +71,7 @@ class TrackActions(QObject):
         media_id = state.current_media_id()
         if state.frame_id is None or media_id is None:
             return self._fail(title, "Show a frame of the project first.")
-        if state.project.media(media_id).kind == "image":
+        if state.project.media(media_id).kind not in SEQUENCE_KINDS:
             return self._fail(title, "Tracks belong to videos (and image folders); this is a single image.")
         iid = state.selected_instance_id()
         person = state.instance_by_id(iid) if iid is not None else None

@@ -22,12 +22,12 @@ from distilpose.errors import DistilPoseError
 from distilpose.pipeline import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
+from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.tracking import PoseTracker, TrackerConfig
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
 
 PREDICTION_SOURCES = ("student", "teacher")
-SEQUENCE_KINDS = ("video", "folder")
 
 
 # --------------------------------------------------------------------------------------------- predictions

@@ -19,9 +19,7 @@ from pathlib import Path
 
 from distilpose.errors import DistilPoseError
 from distilpose.project.exporting import ExportPlan
-
-#: The media kinds whose frames form a sequence with tracks.
-SEQUENCE_KINDS = ("video", "folder")
+from distilpose.project.tracks import SEQUENCE_KINDS
 
 
 def posetrack_frame_id(media_id: int, index: int, nframes: int) -> int:

@@ -27,6 +27,9 @@ from distilpose.types import Instance
 if TYPE_CHECKING:
     from distilpose.project.store import ProjectStore
 
+#: The media kinds whose frames form a sequence, and so can hold tracks (an image is one frame).
+SEQUENCE_KINDS: tuple[str, ...] = ("video", "folder")
+
 _TRACK_ROWS = (
     "SELECT i.id, f.id, f.idx, i.track_id FROM instances i JOIN frames f ON f.id = i.frame_id "
     "WHERE f.media_id = ?"
@@ -180,7 +183,7 @@ class StoreTracks(StoreBase):
         that undo it."""
         store: ProjectStore = self  # type: ignore[assignment]
         media = store.media(media_id)
-        if media.kind == "image":
+        if media.kind not in SEQUENCE_KINDS:
             raise ProjectError(f"{self.path}: media {media_id} is an image: there is nothing to interpolate")
         start, end = int(start_index), int(end_index)
         if end - start < 2:
