@@ -25,7 +25,7 @@ the next, so tracks never cross videos.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +119,7 @@ class PoseTracker:
         high = [p for p in people if p.score >= cfg.high_score]
         low = [p for p in people if cfg.low_score <= p.score < cfg.high_score]
 
-        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_missed]
+        self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= cfg.max_missed]
         pool = list(self.tracks)
         matched = self._match(frame, pool, high, stage=1)
         for track, person in matched:
@@ -259,22 +259,26 @@ class IdErrors:
     frames: int
     switches: int  # a person's id changed from the id it had last
     fragmentations: int  # a person's id was lost (no id) and later given again
+    people: int = 0  # detections of true people
+    unassigned: int = 0  # of those, left without an id
 
     def per_100(self, count: int) -> float:
         return 100.0 * count / max(self.frames, 1)
 
 
-def id_errors(truth: Sequence[Sequence[int | None]], predicted: Sequence[Sequence[int | None]]) -> IdErrors:
+def id_errors(truth: Sequence[Sequence[Hashable | None]], predicted: Sequence[Sequence[int | None]]) -> IdErrors:
     """Count id switches and fragmentations. ``truth[f][i]`` is the true identity of detection ``i`` of frame
     ``f`` (None: not a person to track, e.g. a false detection), ``predicted[f][i]`` the tracker's id."""
-    last: dict[int, int] = {}  # true identity -> predicted id it had last
-    lost: dict[int, bool] = {}  # true identity -> seen without an id since it last had one
-    switches = fragmentations = 0
+    last: dict[Hashable, int] = {}  # true identity -> predicted id it had last
+    lost: dict[Hashable, bool] = {}  # true identity -> seen without an id since it last had one
+    switches = fragmentations = people = unassigned = 0
     for gt_frame, pred_frame in zip(truth, predicted, strict=True):
         for g, p in zip(gt_frame, pred_frame, strict=True):
             if g is None:
                 continue
+            people += 1
             if p is None:
+                unassigned += 1
                 if g in last:
                     lost[g] = True
                 continue
@@ -284,4 +288,4 @@ def id_errors(truth: Sequence[Sequence[int | None]], predicted: Sequence[Sequenc
                 fragmentations += 1
                 lost[g] = False
             last[g] = p
-    return IdErrors(len(truth), switches, fragmentations)
+    return IdErrors(len(truth), switches, fragmentations, people, unassigned)

@@ -7,8 +7,10 @@
 ``detect`` runs the app's pipeline (CenterNet boxes, then the pose model) on N frames from S and stores every
 person found (box, keypoints, scores) once, so tracker variants are compared on the same detections.
 ``sheet`` draws the tracker's ids onto every k-th frame in one contact sheet to check by eye. ``score`` counts
-id switches and fragmentations per 100 frames against ``truth.json`` (for each frame, the identity of each
-detection as a person checked it; null for a false detection) for our tracker and the simpler alternatives.
+id switches and fragmentations per 100 frames against ``truth.json`` for our tracker and simpler alternatives.
+The truth file lists, per frame index, the box and identity of each real person as a person checked them
+(``{"frames": {"40": [[x, y, w, h, "A"], ...]}}``); a detection overlapping no true box (IoU < 0.5) is a false
+detection and is not scored.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from distilpose.tracking import PoseTracker, TrackerConfig, id_errors
+from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, id_errors
 from distilpose.types import Instance
 
 #: Our tracker and the alternatives it is compared with.
@@ -113,20 +115,36 @@ def sheet(args: argparse.Namespace) -> None:
     print(args.out)
 
 
+def true_ids(doc: dict, truth: dict) -> list[list[str | None]]:
+    """The checked identity of each detection: the true box it overlaps (IoU >= 0.5), else None."""
+    out = []
+    for frame in doc["frames"]:
+        boxes = truth["frames"].get(str(frame["index"]), [])
+        people = frame["people"]
+        sim = np.array([[box_iou(np.array(p["bbox"]), np.array(b[:4])) for b in boxes] for p in people])
+        ids: list[str | None] = [None] * len(people)
+        if sim.size:
+            for r, c in greedy_match(sim, 0.5):
+                ids[r] = boxes[c][4]
+        out.append(ids)
+    return out
+
+
 def score(args: argparse.Namespace) -> None:
     doc = json.loads(Path(args.people).read_text())
-    truth = json.loads(Path(args.truth).read_text())["ids"]
+    truth = true_ids(doc, json.loads(Path(args.truth).read_text()))
     n = len(doc["frames"])
-    print(f"{doc['video']}: {n} frames, {sum(len(f['people']) for f in doc['frames'])} detections")
-    print("| tracker | id switches / 100 frames | fragmentations / 100 frames | ids used |")
-    print("|---|---:|---:|---:|")
+    people = len({g for frame in truth for g in frame if g is not None})
+    print(f"{doc['video']}: {n} frames, {sum(len(f['people']) for f in doc['frames'])} detections, {people} people")
+    print("| tracker | id switches / 100 frames | fragmentations / 100 frames | ids used | true detections without id |")
+    print("|---|---:|---:|---:|---:|")
     for name, config in VARIANTS.items():
         predicted = track(doc, config)
-        errors = id_errors(truth, predicted)
+        e = id_errors(truth, predicted)
         used = len({p for frame in predicted for p in frame if p is not None})
         print(
-            f"| {name} | {errors.per_100(errors.switches):.1f} ({errors.switches}) | "
-            f"{errors.per_100(errors.fragmentations):.1f} ({errors.fragmentations}) | {used} |"
+            f"| {name} | {e.per_100(e.switches):.1f} ({e.switches}) | "
+            f"{e.per_100(e.fragmentations):.1f} ({e.fragmentations}) | {used} | {e.unassigned} of {e.people} |"
         )
 
 

@@ -145,4 +145,5 @@ def test_id_errors_count_switches_and_fragmentations():
     errors = id_errors(truth, predicted)
     # person 1: 5 -> 6 (a switch); person 2: 6 -> (lost) -> 5 (a switch and a fragmentation) -> 6 (a switch)
     assert (errors.frames, errors.switches, errors.fragmentations) == (5, 3, 1)
+    assert (errors.people, errors.unassigned) == (9, 1)
     assert errors.per_100(errors.switches) == 60.0
