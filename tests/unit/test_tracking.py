@@ -75,18 +75,27 @@ def test_a_track_ends_after_max_missed_frames_and_seeking_back_resets():
     assert len(tracker.tracks) == 1
 
 
-def test_pose_separates_two_people_sharing_one_box():
-    """Same box, different poses: OKS decides who is who."""
-    tracker = PoseTracker()
-    upright = walker(100)
-    bent = walker(100)
-    bent.keypoints[:11, 1] += 30  # upper body bent forward, same extent
-    tracker.update(0, [upright, bent])
-    first = (upright.track_id, bent.track_id)
-    again_bent, again_upright = walker(101), walker(101)
-    again_bent.keypoints[:11, 1] += 30
-    tracker.update(1, [again_bent, again_upright])
-    assert (again_upright.track_id, again_bent.track_id) == first
+def _mirrored(inst: Instance) -> Instance:
+    """The same person seen from behind: left and right joints swap sides, the box stays the same."""
+    out = walker(0.0)
+    x0, x1 = inst.keypoints[:, 0].min(), inst.keypoints[:, 0].max()
+    out.keypoints = inst.keypoints.copy()
+    out.keypoints[:, 0] = x0 + x1 - inst.keypoints[:, 0]
+    return out
+
+
+@pytest.mark.parametrize("iou_weight", [0.5, 1.0])
+def test_pose_separates_two_people_sharing_one_box(iou_weight):
+    """Two people in the same box, one facing the camera, one turned away: only the pose tells them apart
+    (box IoU alone ties, and the tie goes to the wrong person)."""
+    tracker = PoseTracker(TrackerConfig(iou_weight=iou_weight))
+    front = walker(100)
+    back = _mirrored(front)
+    tracker.update(0, [front, back])
+    front2, back2 = walker(101), _mirrored(walker(101))
+    tracker.update(1, [back2, front2])
+    right = (front2.track_id, back2.track_id) == (front.track_id, back.track_id)
+    assert right == (iou_weight < 1.0)
 
 
 def test_greedy_match_takes_the_best_pairs_first_and_respects_the_gate():
