@@ -208,13 +208,14 @@ class InferenceWorker(QThread):
                 _warm_up(detector, self._model)
             else:
                 detector = self._pipeline.detector
+            tracker = self._pipeline.tracker if self._pipeline is not None else None  # ids survive a setting
             self._pipeline = LivePipeline(
                 self._model.predictor,
                 detector,
                 teacher=self._teacher.predictor if self._teacher is not None else None,
                 smoother=KeypointSmoother() if settings.smoothing else None,
                 heatmaps=settings.heatmaps,
-                tracker=PoseTracker(),
+                tracker=tracker or PoseTracker(),
             )
             self._applied = settings
         except Exception as exc:  # a bad checkpoint or a missing model must not kill the worker
