@@ -188,3 +188,25 @@ def test_posetrack_frame_ids_stay_unique_past_frame_9999():
     assert posetrack_frame_id(342, 0, 100) == 10003420000  # PoseTrack 2018's own example
     long = {posetrack_frame_id(1, i, 20000) for i in (0, 9999, 10000, 19999)}
     assert len(long) == 4 and posetrack_frame_id(1, 10000, 20000) == int("1000001" + "10000")
+
+
+def test_a_version_2_project_gains_the_track_index_and_keeps_its_ids(tmp_path):
+    import sqlite3
+
+    from distilpose.project import schema
+
+    path = tmp_path / "old.dpproj"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    schema.migrate(conn, 0, up_to=2)
+    conn.execute("INSERT INTO media (id, path, kind, added) VALUES (1, 'a.avi', 'video', 't')")
+    conn.execute("INSERT INTO frames (id, media_id, idx) VALUES (1, 1, 0)")
+    conn.execute(
+        "INSERT INTO instances (id, frame_id, source, track_id, created, updated) VALUES (5, 1, 'user', 4, 't', 't')"
+    )
+    conn.close()
+    with ProjectStore.open(path) as store:
+        assert store.schema_version == schema.CURRENT_VERSION >= 3
+        names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "instances_track" in names
+        assert [(t.track_id, t.frames) for t in store.tracks(1)] == [(4, 1)]
+    assert (tmp_path / "old.dpproj.v2.bak").exists()
