@@ -183,6 +183,10 @@ class InstanceItem(QGraphicsItem):
         self.tag: TagItem | None = None
         if self.prediction:
             self._add_tag()
+        # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/overlays.py)
+        from distilpose.app.overlays import add_track_tag
+
+        self.track_tag = add_track_tag(self, instance, self.box_rect())
 
     # ------------------------------------------------------------------ geometry
     def box_rect(self) -> QRectF | None:

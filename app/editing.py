@@ -27,53 +27,11 @@ from distilpose.app.template import template_instance
 from distilpose.atomic import atomic_write_bytes
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import NAMES
-from distilpose.pipeline import FrameResult
+from distilpose.prelabel import prediction_to_store, predictions_of  # noqa: F401  (moved to the library)
 from distilpose.project import ProjectStore, splits
+from distilpose.project.adding import image_additions, video_addition
 from distilpose.types import Instance
 from distilpose.video import ImageFolder, VideoReader, is_image_path, is_video_path
-
-
-def prediction_to_store(
-    inst: Instance,
-    model: str,
-    disagreement: np.ndarray | None = None,
-    compared_with: str | None = None,
-    threshold: float = 0.0,
-) -> Instance:
-    """A model's instance as the project keeps it: keypoints, box, scores, sigmas, the model's name, and the
-    teacher's per-joint disagreement (the heatmaps and crop only live in memory).
-
-    Keypoints scoring below ``threshold`` (the display threshold) are stored as not labelled (v=0): a guess
-    the model itself doubts should not be exported as a visible joint unless a person places it. Their
-    position and score stay, so the review queue lists them and pressing 2 brings them back."""
-    extras: dict = {"model": model}
-    if disagreement is not None:
-        extras["disagreement"] = [float(v) for v in np.asarray(disagreement, dtype=np.float64)]
-        extras["compared_with"] = compared_with or "teacher"
-    keypoints = inst.keypoints.copy()
-    if inst.scores is not None and threshold > 0:
-        keypoints[np.asarray(inst.scores) < threshold, 2] = 0
-    return Instance(
-        keypoints=keypoints,
-        bbox=inst.bbox,
-        scores=None if inst.scores is None else np.array(inst.scores, dtype=np.float64),
-        sigmas=None if inst.sigmas is None else np.array(inst.sigmas, dtype=np.float64),
-        score=inst.score,
-        source=inst.source,
-        track_id=inst.track_id,
-        extras=extras,
-    )
-
-
-def predictions_of(
-    result: FrameResult, model: str, teacher: str | None = None, threshold: float = 0.0
-) -> list[Instance]:
-    """The instances of a pipeline result ready for the store, with the teacher's per-joint disagreement."""
-    out = []
-    for i, inst in enumerate(result.instances):
-        values = result.disagreement[i] if result.disagreement is not None else None
-        out.append(prediction_to_store(inst, model, values, teacher, threshold))
-    return out
 
 
 class Editor(QObject):
@@ -298,10 +256,10 @@ class Editor(QObject):
         bad = [str(p) for p in files if not (p.is_file() and is_image_path(p))]
         if bad:
             return self._fail("Cannot add images", "Not image files:\n" + "\n".join(bad[:20]))
-        new = [p for p in files if store.find_media(p) is None]
+        new, _ = image_additions(store, files)  # the same plan as `distilpose project add`
         if new:
             command = commands.add_media_frames(
-                [(str(p), "image", [0]) for p in new], f"Add {len(new)} image(s)"
+                [(str(a.path), "image", a.indices) for a in new], f"Add {len(new)} image(s)"
             )
             if not self.state.push(command):
                 return False
@@ -327,23 +285,19 @@ class Editor(QObject):
         if not is_video_path(p):
             return self._fail("Cannot add video frames", f"{p}: not a video file")
         try:
-            with VideoReader(p) as reader:
-                count = len(reader)
+            addition, _ = video_addition(store, p, step)  # the same plan as `distilpose project add`
         except DistilPoseError as exc:
             return self._fail("Cannot add video frames", str(exc))
-        indices = list(range(0, count, step))
-        media = store.find_media(p)
-        if media is None:
+        if addition is None:
+            self.message.emit(f"Every {step}th frame of {p.name} is already in the project")
+            return self.show_media(p)
+        indices = addition.indices
+        if addition.media_id is None:
             command = commands.add_media_frames(
                 [(str(p), "video", indices)], f"Add {len(indices)} video frame(s)"
             )
         else:
-            have = {f.index for f in store.frames(media.id)}
-            indices = [i for i in indices if i not in have]
-            if not indices:
-                self.message.emit(f"Every {step}th frame of {p.name} is already in the project")
-                return self.show_media(p)
-            command = commands.add_frames(media.id, indices, f"Add {len(indices)} video frame(s)")
+            command = commands.add_frames(addition.media_id, indices, f"Add {len(indices)} video frame(s)")
         if not self.state.push(command):
             return False
         self.message.emit(f"Added {len(indices)} frame(s) of {p.name} (every {step}th)")

@@ -153,7 +153,7 @@ class LiveController(QObject):
         self._job_id += 1
         self._job_media[self._job_id] = self._media
         index = state.frame_index if state.frame_index >= 0 else None
-        self.worker.submit(FrameJob(self._job_id, state.image, index, state.frame_time()))
+        self.worker.submit(FrameJob(self._job_id, state.image, index, state.frame_time(), self._media))
         self.stats.dropped = self.worker.counters.dropped
         if not self._frame_pending:
             self._frame_pending = True

@@ -60,6 +60,7 @@ from distilpose.app.project_actions import (
 )
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
+from distilpose.app.tracks import TrackActions
 from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import install_welcome_page
 from distilpose.app.workers import ExportThread, ModelLoader, default_loader
@@ -219,6 +220,7 @@ class MainWindow(QMainWindow):
             self, self.editor, self.assist, model_loader, files_chooser, int_chooser, recent_projects
         )
         self.training = TrainingActions(self, int_chooser)
+        self.tracks = TrackActions(self, int_chooser)  # the Tracks menu (app/tracks.py)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(lambda only: self.project.ask_export(only, "coco"))
         self.dataset_panel.yoloRequested.connect(lambda only: self.project.ask_export(only, "yolo"))
@@ -386,6 +388,7 @@ class MainWindow(QMainWindow):
         project_menu = self.menuBar().addMenu("&Project")
         self.project.fill_menu(project_menu, self.project.project_actions())
         self.training.fill_menu(self.menuBar().addMenu("&Training"))
+        self.tracks.fill_menu(self.menuBar().addMenu("Trac&ks"))
         inference_menu = self.menuBar().addMenu("&Inference")
         for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
             inference_menu.addAction(action)

@@ -27,6 +27,7 @@ from distilpose.app.canvas_items import (  # one look for every skeleton
     MARKER_RADIUS_PX,
     TagItem,
 )
+from distilpose.interpolation import is_interpolated
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.pipeline import FrameResult
 from distilpose.render import keypoint_scores
@@ -53,6 +54,41 @@ def disagreement_color(value: float) -> QColor:
     t = float(min(max(value / DISAGREEMENT_RED, 0.0), 1.0))
     r, g, b = colorsys.hsv_to_rgb((1.0 - t) / 3.0, 0.9, 1.0)
     return QColor(int(r * 255), int(g * 255), int(b * 255), 235)
+
+
+def track_color(track_id: int, alpha: int = 235) -> QColor:
+    """One colour per person id: hues a golden-ratio step apart, so neighbouring ids never look alike."""
+    hue = (int(track_id) * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 1.0)
+    return QColor(int(r * 255), int(g * 255), int(b * 255), alpha)
+
+
+def track_text(inst: Instance) -> str:
+    """The caption of a person's identity: 'track 3', and 'interpolated' until a person verifies it."""
+    parts = [] if inst.track_id is None else [f"track {inst.track_id}"]
+    if is_interpolated(inst):
+        parts.append("interpolated")
+    return " · ".join(parts)
+
+
+def add_track_tag(parent: QGraphicsItem, inst: Instance, rect: QRectF | None) -> TagItem | None:
+    """A caption with the person's id (in its colour) at the top right of its box; None when it has no id
+    and is not interpolated, or has no box."""
+    text = track_text(inst)
+    if not text or rect is None:
+        return None
+    tag = TagItem(text, parent)
+    font = QFont()
+    font.setPointSizeF(8.0)
+    font.setBold(True)
+    tag.setFont(font)
+    tag.setBrush(track_color(inst.track_id) if inst.track_id is not None else QColor(230, 230, 230))
+    tag.setPos(rect.topRight())
+    tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    tag.setTransform(QTransform.fromTranslate(-tag.boundingRect().width(), -16))
+    tag.setZValue(3.6)
+    tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+    return tag
 
 
 def _rgb(color: tuple[int, int, int], alpha: int) -> QColor:
@@ -146,6 +182,8 @@ class PredictionLayer(_Group):
         self.disagreement_lines: list[QGraphicsLineItem] = []
         self.disagreement_labels: list[QGraphicsSimpleTextItem] = []
         self.selection_ring: QGraphicsEllipseItem | None = None
+        self.track_tags: list[TagItem] = []  # one per person with an id (the live tracker's)
+        self.track_boxes: list[QGraphicsRectItem] = []
         for box in result.boxes:
             item = QGraphicsRectItem(*(float(v) for v in box), self)
             item.setPen(_cosmetic(BOX_COLOR, 1.0, Qt.PenStyle.DashLine))
@@ -155,6 +193,7 @@ class PredictionLayer(_Group):
         labelled = selected[0] if selected is not None else 0
         for i, inst in enumerate(result.instances):
             shown = self._add_instance(i, inst, threshold, show_sigmas)
+            self._add_track(inst)
             if teacher is not None and i < len(teacher):
                 t_shown = self._add_teacher(teacher[i], threshold)
                 values = result.disagreement[i] if result.disagreement is not None else None
@@ -197,6 +236,23 @@ class PredictionLayer(_Group):
                         )
                     )
         return shown
+
+    def _add_track(self, inst: Instance) -> None:
+        """The person's id: its box outlined in the id's colour, and a caption."""
+        if inst.track_id is None:
+            return
+        box = inst.bbox if inst.bbox is not None else inst.bbox_from_keypoints(0.0)
+        if box is None:
+            return
+        rect = QRectF(*(float(v) for v in box))
+        outline = QGraphicsRectItem(rect, self)
+        outline.setPen(_cosmetic(track_color(inst.track_id), 2.0))
+        outline.setZValue(1.6)
+        outline.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.track_boxes.append(outline)
+        tag = add_track_tag(self, inst, rect)
+        if tag is not None:
+            self.track_tags.append(tag)
 
     def _add_teacher(self, inst: Instance, threshold: float) -> np.ndarray:
         scores = keypoint_scores(inst)

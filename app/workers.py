@@ -26,6 +26,7 @@ from distilpose.errors import DistilPoseError
 from distilpose.models.bundled import default_live_model
 from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor, warm_up
 from distilpose.smoothing import KeypointSmoother
+from distilpose.tracking import PoseTracker
 from distilpose.video import Camera, open_source
 
 #: ``(name_or_path, runtime, flip) -> LoadedModel``; tests inject slow or failing loaders.
@@ -84,6 +85,7 @@ class FrameJob:
     image: np.ndarray
     index: int | None
     t: float | None
+    media: int = 0  # which opened media the frame is of: person ids (tracks) never carry over to another
 
 
 @dataclass
@@ -124,6 +126,7 @@ class InferenceWorker(QThread):
         self._model: LoadedModel | None = None
         self._teacher: LoadedModel | None = None
         self._pipeline: LivePipeline | None = None
+        self._tracked_media = 0
 
     # -------------------------------------------------------------- GUI thread
     def submit(self, job: FrameJob) -> bool:
@@ -205,12 +208,14 @@ class InferenceWorker(QThread):
                 _warm_up(detector, self._model)
             else:
                 detector = self._pipeline.detector
+            tracker = self._pipeline.tracker if self._pipeline is not None else None  # ids survive a setting
             self._pipeline = LivePipeline(
                 self._model.predictor,
                 detector,
                 teacher=self._teacher.predictor if self._teacher is not None else None,
                 smoother=KeypointSmoother() if settings.smoothing else None,
                 heatmaps=settings.heatmaps,
+                tracker=tracker or PoseTracker(),
             )
             self._applied = settings
         except Exception as exc:  # a bad checkpoint or a missing model must not kill the worker
@@ -241,6 +246,9 @@ class InferenceWorker(QThread):
             return
         try:
             start = time.perf_counter()
+            if self._pipeline.tracker is not None and job.media != self._tracked_media:
+                self._pipeline.tracker.reset()  # another video: new people
+                self._tracked_media = job.media
             result = self._pipeline.process(job.image, index=job.index, t=job.t)
             result.times_ms["worker"] = (time.perf_counter() - start) * 1000.0
         except Exception as exc:

@@ -23,6 +23,7 @@ from distilpose.inference.predictor import Predictor
 from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.render import TEACHER_COLOR, H264Writer, draw_instances, fit_frame
 from distilpose.smoothing import KeypointSmoother
+from distilpose.tracking import PoseTracker
 from distilpose.types import Instance
 from distilpose.video import FrameSource, VideoReader
 
@@ -186,8 +187,10 @@ class LivePipeline:
         teacher: Predictor | None = None,
         smoother: KeypointSmoother | None = None,
         heatmaps: bool = False,
+        tracker: PoseTracker | None = None,
     ) -> None:
         self.predictor = predictor
+        self.tracker = tracker  # person ids across frames (issue 18); keeps its tracks over dropped frames
         self.detector = detector
         self.teacher = teacher
         self.smoother = smoother
@@ -248,6 +251,8 @@ class LivePipeline:
         if self.smoother is not None:
             t_s = t if t is not None else float(index or 0) / 30.0
             instances = self.smoother(raw, t_s)
+        if self.tracker is not None and index is not None:
+            self.tracker.update(index, instances)  # sets each person's track_id
         return FrameResult(
             index, (w, h), box_arr, box_scores, instances, teacher, disagreement, times, detected
         )

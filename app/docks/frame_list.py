@@ -1,6 +1,7 @@
 """The frame list: every frame of the project with its status (people, verified, split, suggested), and
 navigation. A table model over :func:`distilpose.app.frame_rows.frame_rows`, refreshed on ``framesChanged``
-without losing the scroll position when only statuses changed."""
+without losing the scroll position when only statuses changed. The track filter shows only the frames that
+hold one person (track) of the shown video; the arrows then step through those frames."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDockWidget,
     QHBoxLayout,
     QHeaderView,
@@ -116,6 +118,13 @@ class FrameListDock(QDockWidget):
         top.addWidget(self.prev_button)
         top.addWidget(self.next_button)
         layout.addLayout(top)
+        # -- track filter (issue 18)
+        self.track_box = QComboBox()
+        self.track_box.setToolTip("Show only the frames that hold one person (track) of the shown video")
+        self.track_filter: tuple[int, int] | None = None  # (media id, track id)
+        self._track_media: int | None = None  # the media whose tracks the box lists
+        layout.addWidget(self.track_box)
+        # --
         self.model = FrameTableModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -137,11 +146,14 @@ class FrameListDock(QDockWidget):
         state.framesChanged.connect(self.refresh)
         state.instancesChanged.connect(self._sync_current)
         state.frameChanged.connect(self._sync_current)
+        state.frameChanged.connect(self._media_tracks)
+        self.track_box.currentIndexChanged.connect(self._track_chosen)
         self.refresh()
 
     def refresh(self) -> None:
         rows = self.state.frames
-        self.model.set_rows(rows)
+        self._fill_tracks()
+        self.model.set_rows(self._filtered(rows))
         verified = sum(1 for r in rows if r.status == "verified")
         to_check = sum(1 for r in rows if r.predictions)
         if self.state.project is None:
@@ -150,8 +162,64 @@ class FrameListDock(QDockWidget):
             self.summary_label.setText(f"{len(rows)} frames · {verified} verified · {to_check} to check")
         self._sync_current()
 
+    # ---------------------------------------------------------------- track filter
+    def set_track_filter(self, media_id: int | None, track_id: int | None = None) -> None:
+        """Show only the frames of ``media_id`` holding ``track_id`` (None: every frame)."""
+        self.track_filter = None if media_id is None or track_id is None else (int(media_id), int(track_id))
+        self._fill_tracks(force=True)
+        self.model.set_rows(self._filtered(self.state.frames))
+        self._sync_current()
+
+    def _filtered(self, rows: list[FrameRow]) -> list[FrameRow]:
+        store = self.state.project
+        if self.track_filter is None or store is None:
+            return rows
+        keep = set(store.track_frames(*self.track_filter))
+        return [r for r in rows if r.frame_id in keep]
+
+    def _media_tracks(self) -> None:
+        if self.state.current_media_id() != self._track_media:
+            self._fill_tracks()
+
+    def _fill_tracks(self, force: bool = False) -> None:
+        """List the tracks of the shown video (and keep the chosen filter listed)."""
+        store = self.state.project
+        media_id = self.state.current_media_id() if store is not None else None
+        if store is None:
+            self.track_filter = None
+        options: list[tuple[str, tuple[int, int] | None]] = [("All frames (no track filter)", None)]
+        if store is not None:
+            shown = {media_id} if media_id is not None else set()
+            if self.track_filter is not None:
+                shown.add(self.track_filter[0])
+            for m in sorted(shown):
+                name = store.media(m).path.rsplit("/", 1)[-1]
+                for t in store.tracks(m):
+                    text = f"{name} · track {t.track_id} · {t.frames} frame(s), {t.first}–{t.last}"
+                    options.append((text, (m, t.track_id)))
+        current = [self.track_box.itemData(i) for i in range(self.track_box.count())]
+        if not force and media_id == self._track_media and [o[1] for o in options] == current:
+            return
+        self._track_media = media_id
+        self.track_box.blockSignals(True)
+        try:
+            self.track_box.clear()
+            for text, data in options:
+                self.track_box.addItem(text, data)
+            keys = [o[1] for o in options]
+            if self.track_filter not in keys:
+                self.track_filter = None
+            self.track_box.setCurrentIndex(keys.index(self.track_filter))
+        finally:
+            self.track_box.blockSignals(False)
+
+    def _track_chosen(self, index: int) -> None:
+        data = self.track_box.itemData(index)
+        self.set_track_filter(*(data if data is not None else (None, None)))
+
+    # ---------------------------------------------------------------- navigation
     def _sync_current(self) -> None:
-        position = self.state.frame_position()
+        position = self._position()
         self._syncing = True
         try:
             if position is None:
@@ -179,8 +247,20 @@ class FrameListDock(QDockWidget):
             return False
         return True
 
+    def _position(self) -> int | None:
+        """Row of the shown frame in the (filtered) list."""
+        for i, row in enumerate(self.model.rows):
+            if row.frame_id == self.state.frame_id:
+                return i
+        return None
+
     def step(self, delta: int) -> None:
         try:
+            if self.track_filter is not None and self.model.rows:
+                here = self._position()
+                target = (0 if delta > 0 else len(self.model.rows) - 1) if here is None else here + delta
+                self.show_row(min(max(target, 0), len(self.model.rows) - 1))
+                return
             self.state.step_frame(delta)
         except DistilPoseError as exc:
             self.errorOccurred.emit("Cannot show the frame", str(exc))

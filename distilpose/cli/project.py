@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from distilpose.cli.project_batch import register_batch
 from distilpose.project.records import SPLITS
 
 
@@ -74,6 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--by", choices=("frame", "media"), default="frame", help="split unit (default frame)")
     p.set_defaults(func=_split)
+
+    register_batch(sub)  # add, prelabel (distilpose.cli.project_batch)
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, load_coco, s
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import coco_category
 from distilpose.project.exporting import IMAGE_MODES, check_sources, materialise, plan_export
+from distilpose.project.posetrack import posetrack_image_fields
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
 
@@ -184,6 +185,7 @@ def export_coco(
         "description": f"exported by DistilPose Studio from {store.path.name}"
     }
     dataset.licenses = json.loads(store.get_meta(_META_LICENSES) or "[]")
+    video_fields = posetrack_image_fields(plan)  # PoseTrack 2018 vid_id/frame_id of tracked videos
     empty = 0
     for item in plan.items:
         coco = item.frame.extra.get("coco", {}) if isinstance(item.frame.extra, dict) else {}
@@ -193,7 +195,7 @@ def export_coco(
                 file_name=item.file_name,
                 width=int(item.width),  # type: ignore[arg-type]
                 height=int(item.height),  # type: ignore[arg-type]
-                extra=dict(coco.get("extra", {})),
+                extra={**coco.get("extra", {}), **video_fields.get(item.frame.id, {})},
             )
         )
         for inst in item.instances:

@@ -62,6 +62,15 @@ def _delete_restored(args: Mapping, _: Any) -> Edit:
     return Edit("delete_frame", {"frame_id": snap.id})
 
 
+def _tracks_back(args: Mapping, previous: Any) -> Edit:
+    """The inverse of a track id edit: the previous id of every instance it touched."""
+    return Edit("set_tracks", {"changes": previous})
+
+
+def _edits_back(args: Mapping, inverses: Any) -> Edit:
+    return Edit("apply_edits", {"edits": inverses})
+
+
 #: op -> (inverse builder from (args, result), menu label)
 _OPS: dict[str, tuple[Callable[[Mapping, Any], Edit], str]] = {
     "add_media": (lambda a, r: Edit("delete_media", {"media_id": r}), "Add media"),
@@ -82,6 +91,13 @@ _OPS: dict[str, tuple[Callable[[Mapping, Any], Edit], str]] = {
     "set_track": (_replace, "Set track"),
     "set_verified": (_replace, "Verify person"),
     "accept_prediction": (_replace, "Accept prediction"),
+    # track edits (distilpose.project.tracks)
+    "set_tracks": (_tracks_back, "Change track id"),
+    "swap_tracks": (_tracks_back, "Swap tracks"),
+    "merge_tracks": (_tracks_back, "Merge tracks"),
+    "split_track": (_tracks_back, "Split track"),
+    "interpolate_track": (_edits_back, "Interpolate track"),
+    "apply_edits": (_edits_back, "Apply edits"),
     "set_split": (lambda a, r: Edit("set_split", {"frame_id": a["frame_id"], "split": r}), "Set split"),
     "set_splits": (lambda a, r: Edit("set_splits", {"splits": r}), "Set splits"),
     "set_suggested": (

@@ -98,9 +98,16 @@ V2_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX frames_suggested ON frames(suggested) WHERE suggested = 1",
 )
 
+# Version 3: person tracks in videos (track_id existed since version 1, unused): the track queries and id
+# edits look instances up by track.
+V3_STATEMENTS: tuple[str, ...] = (
+    "CREATE INDEX instances_track ON instances(track_id) WHERE track_id IS NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", V1_STATEMENTS),
     Migration(2, "review fields, sigmas, COCO extras, job kind and times", V2_STATEMENTS),
+    Migration(3, "index of person tracks", V3_STATEMENTS),
 )
 
 #: The schema version this code writes; a project with a larger one is refused (it may hold data we'd lose).

@@ -49,6 +49,7 @@ from distilpose.project.records import (
     stored_extras,
 )
 from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, missing_schema, read_version
+from distilpose.project.tracks import StoreTracks
 from distilpose.project.transform import copy_instance, moved_instance
 from distilpose.types import SOURCES, Instance
 
@@ -65,7 +66,7 @@ _INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
 _TREE = ("media", "frames", "instances", "keypoints")
 
 
-class ProjectStore(StoreQueries, StoreJobs):
+class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
     """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
     :meth:`close`."""
 

@@ -94,6 +94,10 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "&Freeze and Add to Project",
         ],
         "&Training": ["&Distil a Student…", "&Run Training Config…", "Training &Monitor"],
+        "Trac&ks": [
+            "Set Person's &Track Id…", "S&wap Two Tracks From This Frame On…", "&Merge a Track Into This Person's…",
+            "S&plit This Person's Track Here", "&Interpolate From the Previous Keyframe",
+        ],  # fmt: skip
         "&Inference": ["&Live Inference", "&Draw Person Boxes", "&Clear Person Boxes"],
         "&Playback": [
             "&Play / Pause",

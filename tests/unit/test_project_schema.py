@@ -42,7 +42,7 @@ def _make_v1_project(path: Path) -> None:
 
 #: Fingerprints of the released migrations. A released step must never change (files in users' hands were made
 #: by it): change the schema by appending a step, and add its fingerprint here.
-RELEASED = {1: "632666c84d9d4dab", 2: "2e3a9e15915a5195"}
+RELEASED = {1: "632666c84d9d4dab", 2: "2e3a9e15915a5195", 3: "91498c3c6f80d9e2"}
 
 
 def test_released_migrations_are_frozen():
@@ -55,14 +55,14 @@ def test_released_migrations_are_frozen():
 def test_create_makes_a_current_wal_project(tmp_path):
     path = tmp_path / "p.dpproj"
     with ProjectStore.create(path) as store:
-        assert store.schema_version == schema.CURRENT_VERSION == 2
+        assert store.schema_version == schema.CURRENT_VERSION == 3
         assert store.get_meta("created") and len(store.get_meta("project_id")) == 32
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert store.conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
     with ProjectStore.open(path) as again:
-        assert again.schema_version == 2
+        assert again.schema_version == schema.CURRENT_VERSION
     with pytest.raises(ProjectError, match="already exists"):
         ProjectStore.create(path)
     with pytest.raises(ProjectError, match="does not exist"):
@@ -74,7 +74,7 @@ def test_migration_from_v1_keeps_every_row_and_backs_up(tmp_path):
     _make_v1_project(path)
     v1_dump = dump_tables(path)
     with ProjectStore.open(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == schema.CURRENT_VERSION
         inst = store.instance(700)
         assert inst.source == "student" and inst.track_id == 3 and inst.score == 0.9
         assert inst.bbox == (1.0, 2.0, 30.0, 40.0)
@@ -164,7 +164,7 @@ def test_open_refuses_a_newer_schema_without_touching_it(tmp_path):
     with pytest.raises(ProjectVersionError) as info:
         ProjectStore.open(path)
     text = str(info.value)
-    assert text.startswith(f"{path}: ") and "schema version 99" in text and "supports (2)" in text
+    assert text.startswith(f"{path}: ") and "schema version 99" in text and f"supports ({schema.CURRENT_VERSION})" in text
     assert path.read_bytes() == content
     assert not list(tmp_path.glob("*.bak"))
 

@@ -1,0 +1,182 @@
+"""The Tracks menu: fix who is who in a video (set a person's id, swap two ids from this frame on, merge two
+tracks, split a track here) and interpolate a person between two corrected frames.
+
+Each action is ONE undo command around one library edit (:mod:`distilpose.project.tracks`), so Ctrl+Z undoes
+a whole swap, merge, split or interpolation. The target is the selected person of the shown frame; numbers
+are asked through an injectable chooser (tests answer without a dialog). A refused edit (two people with
+one id in a frame, a track missing from a keyframe) is reported and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
+
+from distilpose.app import commands
+from distilpose.interpolation import is_keyframe
+from distilpose.project import Edit
+from distilpose.project.tracks import SEQUENCE_KINDS
+from distilpose.types import Instance
+
+#: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
+IntChooser = Callable[[QWidget, str, str, int, int], "int | None"]
+
+
+class TrackActions(QObject):
+    """See the module docs. ``window`` gives the state, the ``_action`` factory and ``report_error``."""
+
+    def __init__(self, window, int_chooser: IntChooser) -> None:
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self._ask_int = int_chooser
+        a = self._action
+        self.set_id_action = a("Set Person's &Track Id…", self.ask_set_id)
+        self.swap_action = a("S&wap Two Tracks From This Frame On…", self.ask_swap)
+        self.merge_action = a("&Merge a Track Into This Person's…", self.ask_merge)
+        self.split_action = a("S&plit This Person's Track Here", self.split_here)
+        self.interpolate_action = a(
+            "&Interpolate From the Previous Keyframe",
+            self.interpolate_from_previous,
+            tip="Fill the frames between this person's previous keyframe and this frame (linear per joint)",
+        )
+
+    def _action(self, text: str, slot, tip: str = "") -> QAction:
+        action = self.window._action(text, slot)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        self.window.addAction(action)
+        return action
+
+    def actions(self) -> list[QAction]:
+        return [self.set_id_action, self.swap_action, self.merge_action, self.split_action, self.interpolate_action]
+
+    def fill_menu(self, menu: QMenu) -> None:
+        for action in self.actions()[:4]:
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.interpolate_action)
+
+    # ---------------------------------------------------------------- the target
+    def _target(self, what: str, need_track: bool = True) -> tuple[int, Instance] | None:
+        """(media id, selected person) of a video frame of the project, or None after telling why."""
+        state = self.state
+        title = f"Cannot {what}"
+        if state.project is None:
+            return self._fail(title, "No project is open.")
+        media_id = state.current_media_id()
+        if state.frame_id is None or media_id is None:
+            return self._fail(title, "Show a frame of the project first.")
+        if state.project.media(media_id).kind not in SEQUENCE_KINDS:
+            return self._fail(title, "Tracks belong to videos (and image folders); this is a single image.")
+        iid = state.selected_instance_id()
+        person = state.instance_by_id(iid) if iid is not None else None
+        if person is None:
+            return self._fail(title, "Select a person first (click one of the skeletons).")
+        if need_track and person.track_id is None:
+            return self._fail(title, "This person has no track id: give it one first (Tracks > Set Track Id).")
+        return media_id, person
+
+    def _fail(self, title: str, text: str) -> None:
+        self.state.editFailed.emit(title, text)
+        return None
+
+    def _push(self, text: str, edit: Edit, person: Instance) -> bool:
+        focus = commands.Focus(self.state.frame_id, person.extras.get("id"))
+        return self.state.push(commands.StoreCommand(text, [edit], focus))
+
+    # ---------------------------------------------------------------- id edits
+    def ask_set_id(self) -> bool:
+        target = self._target("set the track id", need_track=False)
+        if target is None:
+            return False
+        media_id, person = target
+        default = person.track_id if person.track_id is not None else self.state.project.next_track_id(media_id)
+        value = self._ask_int(self.window, "Track Id", "Track id of this person (in this frame):", default, 1)
+        if value is None or value == person.track_id:
+            return False
+        return self.set_id(value)
+
+    def set_id(self, track_id: int) -> bool:
+        """Give the selected person (this frame only) another track id."""
+        target = self._target("set the track id", need_track=False)
+        if target is None:
+            return False
+        _media, person = target
+        edit = Edit("set_tracks", {"changes": {person.extras["id"]: int(track_id)}})
+        return self._push(f"Set track id {track_id}", edit, person)
+
+    def ask_swap(self) -> bool:
+        target = self._target("swap tracks")
+        if target is None:
+            return False
+        _media, person = target
+        other = self._ask_int(
+            self.window, "Swap Tracks", f"Swap track {person.track_id} with track (from this frame on):", 1, 1
+        )
+        return False if other is None else self.swap(other)
+
+    def swap(self, other: int) -> bool:
+        """Exchange the selected person's track id and ``other`` from the shown frame on."""
+        target = self._target("swap tracks")
+        if target is None:
+            return False
+        media_id, person = target
+        args = {"media_id": media_id, "a": person.track_id, "b": int(other), "from_index": self.state.frame_index}
+        return self._push(f"Swap tracks {person.track_id} and {other}", Edit("swap_tracks", args), person)
+
+    def ask_merge(self) -> bool:
+        target = self._target("merge tracks")
+        if target is None:
+            return False
+        _media, person = target
+        other = self._ask_int(self.window, "Merge Tracks", f"Track to merge into track {person.track_id}:", 1, 1)
+        return False if other is None else self.merge(other)
+
+    def merge(self, other: int) -> bool:
+        """Track ``other`` becomes part of the selected person's track, in every frame of the video."""
+        target = self._target("merge tracks")
+        if target is None:
+            return False
+        media_id, person = target
+        args = {"media_id": media_id, "keep": person.track_id, "other": int(other)}
+        return self._push(f"Merge track {other} into {person.track_id}", Edit("merge_tracks", args), person)
+
+    def split_here(self) -> bool:
+        """From the shown frame on, the selected person's track gets a new id."""
+        target = self._target("split the track")
+        if target is None:
+            return False
+        media_id, person = target
+        args = {"media_id": media_id, "track_id": person.track_id, "at_index": self.state.frame_index}
+        return self._push(f"Split track {person.track_id}", Edit("split_track", args), person)
+
+    # ---------------------------------------------------------------- interpolation
+    def previous_keyframe(self, media_id: int, person: Instance) -> int | None:
+        """The nearest earlier frame index where the person's track has a keyframe."""
+        here = self.state.frame_index
+        have = self.state.project.track_instances(media_id, person.track_id)
+        earlier = [i for i, inst in have.items() if i < here - 1 and is_keyframe(inst)]
+        return max(earlier) if earlier else None
+
+    def interpolate_from_previous(self) -> bool:
+        """Interpolate the selected person from its previous keyframe to this frame (one undo step)."""
+        target = self._target("interpolate")
+        if target is None:
+            return False
+        media_id, person = target
+        start = self.previous_keyframe(media_id, person)
+        if start is None:
+            return self._fail(
+                "Cannot interpolate",
+                f"Track {person.track_id} has no keyframe (a person you placed or verified) at least two "
+                "frames before this one.",
+            ) or False
+        args = {"media_id": media_id, "track_id": person.track_id, "start_index": start,
+                "end_index": self.state.frame_index}  # fmt: skip
+        text = f"Interpolate track {person.track_id} ({start}–{self.state.frame_index})"
+        return self._push(text, Edit("interpolate_track", args), person)

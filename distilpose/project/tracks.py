@@ -1,0 +1,240 @@
+"""Person identity in videos: track queries and the undoable track edits of the store (a base class of
+``ProjectStore``).
+
+A track is the set of instances of ONE media (a video, or an image folder played as one) that share a
+``track_id``: the same number in two videos names two different people, so every operation here takes the
+media, and tracks never cross videos. Within a frame a track id names at most one person; the edits refuse
+(and change nothing) when they would break that.
+
+Every edit returns what undoes it, as the other store edits do: the id changes return the previous
+``track_id`` of each instance they touched (inverse: :meth:`StoreTracks.set_tracks`), an interpolation the
+list of edits that remove what it added and restore what it replaced (inverse: :meth:`StoreTracks.apply_edits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from distilpose.interpolation import interpolate_pose, is_keyframe
+from distilpose.project.base import StoreBase
+from distilpose.project.connection import now
+from distilpose.project.edits import Edit
+from distilpose.project.errors import ProjectError
+from distilpose.types import Instance
+
+if TYPE_CHECKING:
+    from distilpose.project.store import ProjectStore
+
+#: The media kinds whose frames form a sequence, and so can hold tracks (an image is one frame).
+SEQUENCE_KINDS: tuple[str, ...] = ("video", "folder")
+
+_TRACK_ROWS = (
+    "SELECT i.id, f.id, f.idx, i.track_id FROM instances i JOIN frames f ON f.id = i.frame_id "
+    "WHERE f.media_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """One track of a media: its id, first and last frame index and how many frames hold it."""
+
+    track_id: int
+    first: int
+    last: int
+    frames: int
+
+
+class StoreTracks(StoreBase):
+    """Track queries and edits; see the module docs."""
+
+    # ----------------------------------------------------------------------------------------- queries
+
+    def tracks(self, media_id: int) -> list[TrackSummary]:
+        """The tracks of a media, by id."""
+        rows = self.conn.execute(
+            "SELECT i.track_id, MIN(f.idx), MAX(f.idx), COUNT(*) FROM instances i "
+            "JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? AND i.track_id IS NOT NULL "
+            "GROUP BY i.track_id ORDER BY i.track_id",
+            (int(media_id),),
+        ).fetchall()
+        return [TrackSummary(*r) for r in rows]
+
+    def next_track_id(self, media_id: int) -> int:
+        """An id no instance of the media uses yet (1 for a media without tracks)."""
+        row = self.conn.execute(
+            "SELECT MAX(i.track_id) FROM instances i JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ?",
+            (int(media_id),),
+        ).fetchone()
+        return 1 if row[0] is None else int(row[0]) + 1
+
+    def track_frames(self, media_id: int, track_id: int) -> list[int]:
+        """Ids of the frames of the media that hold the track, by frame index."""
+        rows = self.conn.execute(
+            _TRACK_ROWS + " AND i.track_id = ? ORDER BY f.idx", (int(media_id), int(track_id))
+        ).fetchall()
+        return [r[1] for r in rows]
+
+    def track_instances(self, media_id: int, track_id: int) -> dict[int, Instance]:
+        """The track's instances by frame index."""
+        rows = self.conn.execute(
+            _TRACK_ROWS + " AND i.track_id = ? ORDER BY f.idx", (int(media_id), int(track_id))
+        ).fetchall()
+        return {idx: self.instance(iid) for iid, _fid, idx, _t in rows}  # type: ignore[attr-defined]
+
+    # ----------------------------------------------------------------------------------------- id edits
+
+    def set_tracks(self, changes: Mapping[int, int | None]) -> dict[int, int | None]:
+        """Give instances new track ids (None: no track) in one transaction; returns each one's previous id.
+        Refused when two people of one frame would share an id. Only ``track_id`` and ``updated`` change."""
+        changes = {int(i): (None if t is None else int(t)) for i, t in changes.items()}
+        if not changes:
+            return {}
+        previous: dict[int, int | None] = {}
+        for iid in changes:
+            row = self.conn.execute("SELECT track_id FROM instances WHERE id = ?", (iid,)).fetchone()
+            if row is None:
+                raise ProjectError(f"{self.path}: no instance {iid} in this project")
+            previous[iid] = row[0]
+        stamp = now()
+        with self.transaction("set_tracks", {"changes": {str(k): v for k, v in changes.items()}}) as conn:
+            conn.executemany(
+                "UPDATE instances SET track_id = ?, updated = ? WHERE id = ?",
+                [(t, stamp, i) for i, t in changes.items()],
+            )
+            marks = ", ".join("?" * len(changes))
+            clash = conn.execute(
+                "SELECT a.frame_id, a.track_id FROM instances a JOIN instances b "
+                "ON a.frame_id = b.frame_id AND a.track_id = b.track_id AND a.id < b.id "
+                f"WHERE a.id IN ({marks}) OR b.id IN ({marks}) LIMIT 1",
+                [*changes, *changes],
+            ).fetchone()
+            if clash is not None:
+                raise ProjectError(
+                    f"{self.path}: frame {clash[0]} would hold two people with track id {clash[1]}; "
+                    "a track names one person per frame (swap or split the tracks instead)"
+                )
+        return previous
+
+    def swap_tracks(self, media_id: int, a: int, b: int, from_index: int = 0) -> dict[int, int | None]:
+        """Exchange track ids ``a`` and ``b`` in the media's frames from ``from_index`` on (the tracker
+        swapped two people there); returns the previous ids."""
+        rows = self._rows(media_id, from_index, (a, b))
+        if not rows:
+            raise ProjectError(
+                f"{self.path}: neither track {a} nor {b} appears from frame {from_index} on in media {media_id}"
+            )
+        return self.set_tracks({iid: (b if t == a else a) for iid, _idx, t in rows})
+
+    def merge_tracks(self, media_id: int, keep: int, other: int) -> dict[int, int | None]:
+        """Track ``other`` becomes part of track ``keep`` (one person the tracker had split in two);
+        refused when a frame holds both."""
+        if int(keep) == int(other):
+            raise ProjectError(f"{self.path}: cannot merge track {keep} with itself")
+        rows = self._rows(media_id, 0, (keep, other))
+        frames: dict[int, set[int]] = {}
+        for _iid, idx, t in rows:
+            frames.setdefault(idx, set()).add(t)
+        both = sorted(idx for idx, ts in frames.items() if len(ts) == 2)
+        if both:
+            shown = ", ".join(str(i) for i in both[:10]) + (" ..." if len(both) > 10 else "")
+            raise ProjectError(
+                f"{self.path}: tracks {keep} and {other} are both in frame(s) {shown} of media {media_id}: "
+                "they are two people there; fix those frames first (change or swap an id)"
+            )
+        moved = {iid: int(keep) for iid, _idx, t in rows if t == int(other)}
+        if not moved:
+            raise ProjectError(f"{self.path}: media {media_id} has no track {other}")
+        return self.set_tracks(moved)
+
+    def split_track(
+        self, media_id: int, track_id: int, at_index: int, new_track_id: int | None = None
+    ) -> dict[int, int | None]:
+        """From frame ``at_index`` on, track ``track_id`` becomes a new track (the tracker carried an id over
+        to another person); ``new_track_id`` defaults to the media's next free id."""
+        rows = self._rows(media_id, at_index, (track_id,))
+        if not rows:
+            raise ProjectError(
+                f"{self.path}: track {track_id} has no frame from {at_index} on in media {media_id}"
+            )
+        new = self.next_track_id(media_id) if new_track_id is None else int(new_track_id)
+        return self.set_tracks({iid: new for iid, _idx, _t in rows})
+
+    def _rows(self, media_id: int, from_index: int, track_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(instance id, frame index, track id) of the given tracks in the media from ``from_index`` on."""
+        if not self.exists("media", media_id):  # type: ignore[attr-defined]
+            raise ProjectError(f"{self.path}: no media {media_id} in this project")
+        ids = [int(t) for t in track_ids]
+        marks = ", ".join("?" * len(ids))
+        rows = self.conn.execute(
+            _TRACK_ROWS + f" AND f.idx >= ? AND i.track_id IN ({marks}) ORDER BY f.idx",
+            (int(media_id), int(from_index), *ids),
+        ).fetchall()
+        return [(iid, idx, t) for iid, _fid, idx, t in rows]
+
+    # ----------------------------------------------------------------------------------------- interpolation
+
+    def interpolate_track(self, media_id: int, track_id: int, start_index: int, end_index: int) -> list[Edit]:
+        """Fill the frames strictly between ``start_index`` and ``end_index`` with the track's pose
+        interpolated from its keyframes (the two ends, and any keyframe in between: see
+        :func:`distilpose.interpolation.is_keyframe`). Missing frames are added; the track's other instances
+        there (model predictions, earlier interpolations) are replaced. One transaction; returns the edits
+        that undo it."""
+        store: ProjectStore = self  # type: ignore[assignment]
+        media = store.media(media_id)
+        if media.kind not in SEQUENCE_KINDS:
+            raise ProjectError(f"{self.path}: media {media_id} is an image: there is nothing to interpolate")
+        start, end = int(start_index), int(end_index)
+        if end - start < 2:
+            raise ProjectError(
+                f"{self.path}: no frame lies strictly between frames {start} and {end} to interpolate"
+            )
+        have = {i: inst for i, inst in store.track_instances(media_id, track_id).items() if start <= i <= end}
+        missing = [i for i in (start, end) if i not in have]
+        if missing:
+            raise ProjectError(
+                f"{self.path}: track {track_id} has no person on frame(s) {', '.join(map(str, missing))} of "
+                f"media {media_id}: interpolation needs the person in both keyframes"
+            )
+        keys = sorted(i for i, inst in have.items() if i in (start, end) or is_keyframe(inst))
+        undo: list[Edit] = []
+        payload = {"media_id": media_id, "track_id": track_id, "start": start, "end": end}
+        with self.transaction("interpolate_track", payload):
+            for ka, kb in zip(keys[:-1], keys[1:], strict=True):
+                for idx in range(ka + 1, kb):
+                    pose = interpolate_pose(have[ka], have[kb], ka, kb, idx)
+                    if not pose.num_labelled:
+                        raise ProjectError(
+                            f"{self.path}: track {track_id} has no keypoint labelled in both frames {ka} and "
+                            f"{kb}: nothing to interpolate"
+                        )
+                    undo += self._put_interpolated(store, media_id, idx, pose, have.get(idx))
+        return undo[::-1]
+
+    @staticmethod
+    def _put_interpolated(
+        store: ProjectStore, media_id: int, index: int, pose: Instance, existing: Instance | None
+    ) -> list[Edit]:
+        if existing is not None:
+            pose.extras.update(id=existing.extras["id"], verified=False)
+            return [Edit("replace_instance", {"instance": store.replace_instance(pose)})]
+        undo: list[Edit] = []
+        frame = store.frame_at(media_id, index)
+        if frame is None:
+            frame_id = store.add_frame(media_id, index)
+            undo.append(Edit("delete_frame", {"frame_id": frame_id}))
+        else:
+            frame_id = frame.id
+        undo.append(Edit("delete_instance", {"instance_id": store.add_instance(frame_id, pose)}))
+        return undo
+
+    # ----------------------------------------------------------------------------------------- batches
+
+    def apply_edits(self, edits: Sequence[Edit]) -> list[Edit]:
+        """Apply edits in order in one transaction; returns their inverses in the order that undoes them."""
+        inverses: list[Edit] = []
+        with self.transaction("apply_edits", {"edits": len(edits)}):
+            for edit in edits:
+                inverses.append(edit.apply(self))  # type: ignore[arg-type]
+        return inverses[::-1]
