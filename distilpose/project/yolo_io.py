@@ -15,10 +15,17 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from distilpose.atomic import atomic_write_text
+from distilpose.atomic import atomic_write_text, remove_stale_temps
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import FLIP_PAIRS, NUM_KEYPOINTS
-from distilpose.project.exporting import IMAGE_MODES, ExportItem, check_sources, materialise, plan_export
+from distilpose.project.exporting import (
+    IMAGE_MODES,
+    ExportItem,
+    check_sources,
+    clean_stale_temps,
+    materialise,
+    plan_export,
+)
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
 
@@ -90,6 +97,8 @@ def export_yolo(
         raise DistilPoseError(f"{data_yaml}: already exists (export to another folder, or overwrite it)")
     plan = plan_export(store, only_verified=only_verified)
     check_sources(plan, need_pixels=True)
+    remove_stale_temps(out)
+    clean_stale_temps(out / "images", out / "labels")
     per_split: dict[str, list[ExportItem]] = {}
     for item in plan.items:
         per_split.setdefault(_folder(item.frame.split), []).append(item)
