@@ -214,6 +214,7 @@ def _place_file(source: Path, target: Path, mode: str) -> None:
     with contextlib.suppress(OSError):
         if os.path.samefile(source, target):  # an earlier link export of this very file: nothing to do
             return
+    target.parent.mkdir(parents=True, exist_ok=True)
     if mode == "link" and replace_with_link(source, target):
         return
     _copy_new(source, target)
