@@ -132,7 +132,7 @@ def lock_holder(p: Path) -> str | None:
 
 def _describe_process(pid: int) -> str:
     if pid == os.getpid():
-        return f"another window or worker of this program (pid {pid})"
+        return f"held by another window or worker of this program, pid {pid}"
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         command = " ".join(a.decode("utf-8", "replace") for a in argv if a)
@@ -140,7 +140,7 @@ def _describe_process(pid: int) -> str:
         command = ""
     if len(command) > 100:
         command = command[:97] + "..."
-    return f"process {pid}" + (f" ({command})" if command else "")
+    return f"held by process {pid}" + (f": {command}" if command else "")
 
 
 def translate_error(exc: sqlite3.Error, p: Path, timeout: float) -> ProjectError:
@@ -148,10 +148,10 @@ def translate_error(exc: sqlite3.Error, p: Path, timeout: float) -> ProjectError
     name = getattr(exc, "sqlite_errorname", "")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
         holder = lock_holder(p)
-        who = f"by {holder}" if holder else "by another program or window"
         return ProjectLockedError(
-            f"{p}: the project is locked {who} (waited {timeout:g} s); close it there or let it finish, "
-            "and try again"
+            f"{p}: the project is locked by another program or window"
+            + (f" ({holder})" if holder else "")
+            + f"; waited {timeout:g} s: close it there or let it finish, and try again"
         )
     if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")):
         return ProjectError(f"{p}: {_io_problem(p, text)}")

@@ -285,16 +285,14 @@ def test_cli_project_export_on_a_full_disk_exits_2_with_one_line(tmp_path, proje
 
 
 def test_cli_project_export_copying_images_on_a_full_disk(tmp_path, project, monkeypatch, capsys):
-    """Image copies are not atomic writes: a copy failing with ENOSPC must still be one line naming it."""
-    import shutil
-
-    def full(src, dst, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
-
-    monkeypatch.setattr(shutil, "copyfile", full)
+    """An image copy failing with ENOSPC is one line naming the image being written (not the source), and
+    leaves no partial image."""
     out = tmp_path / "export"
-    assert main(["project", "export-coco", str(project), str(out)]) == 2
-    _one_error_line(capsys, "project", out / "images", "No space left on device")
+    with _enospc_on_write(monkeypatch):
+        assert main(["project", "export-coco", str(project), str(out)]) == 2
+    line = _one_error_line(capsys, "project", out / "images", "No space left on device")
+    assert str(tmp_path / "src") not in line
+    assert not [p for p in out.rglob("*") if p.is_file()]
 
 
 def test_cli_onnx_export_refused_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
