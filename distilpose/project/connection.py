@@ -162,7 +162,10 @@ def translate_error(exc: sqlite3.Error, p: Path, timeout: float) -> ProjectError
         or "not a database" in text
         or "malformed" in text
     ):
-        return ProjectError(f"{p}: not a usable project: the database is damaged ({text})")
+        return ProjectError(
+            f"{p}: not a usable project: the database is damaged ({text}); "
+            f"`distilpose project check {p}` says what is damaged"
+        )
     return ProjectError(f"{p}: {text}")
 
 

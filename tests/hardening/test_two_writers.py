@@ -140,9 +140,12 @@ def test_a_lock_held_too_long_names_its_holder(project):
 
 def test_a_lock_held_by_this_program_says_so(project):
     path, iid = project
-    with ProjectStore.open(path) as holder, ProjectStore.open(path, timeout=0.1) as store:
-        with holder.transaction():
-            with pytest.raises(ProjectLockedError) as info:
-                store.set_bbox(iid, None)
+    with (
+        ProjectStore.open(path) as holder,
+        ProjectStore.open(path, timeout=0.1) as store,
+        holder.transaction(),
+        pytest.raises(ProjectLockedError) as info,
+    ):
+        store.set_bbox(iid, None)
     if os.path.exists("/proc/locks"):
         assert f"another window or worker of this program, pid {os.getpid()}" in str(info.value)
