@@ -47,17 +47,16 @@ def is_video_path(path: str | os.PathLike) -> bool:
 #: declare 30000 x 30000 pixels and take gigabytes to decode; an image over this is refused from its header,
 #: before a byte is decoded. Read at call time, so a caller may raise it for a known, trusted source.
 MAX_IMAGE_PIXELS = 178_956_970
-#: What the header reader recognises (and OpenCV decodes) among still images.
-_HEADER_FORMATS = "PNG, JPEG, BMP, TIFF, WebP, GIF, JPEG 2000, PNM"
 
 
 def image_size(data: bytes | np.ndarray | BinaryIO, name: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` an encoded image declares in its header, checked against :data:`MAX_IMAGE_PIXELS`.
 
     ``data``: the file's bytes, or a binary file open at any position (only the header is read). The header
-    is read with ``imagesize`` (pure Python, no decoding, no network: it is given bytes or an open file, never
-    a name, which it could take for a URL). Raises :class:`MediaError` naming ``name`` for an unknown or damaged header and for a size over
-    the limit (a decompression bomb)."""
+    is read with ``imagesize`` (pure Python, no decoding, no network: it is given bytes or an open file,
+    never a name, which it could take for a URL); it knows PNG, JPEG, BMP, TIFF, WebP, GIF, JPEG 2000, PNM
+    and AVIF/HEIF. Raises :class:`MediaError` naming ``name`` for an unknown or damaged header and for a
+    size over the limit (a decompression bomb)."""
     import io
 
     import imagesize
@@ -65,9 +64,7 @@ def image_size(data: bytes | np.ndarray | BinaryIO, name: str | os.PathLike) -> 
     handle = io.BytesIO(memoryview(data).cast("B")) if isinstance(data, (bytes, np.ndarray)) else data
     width, height = imagesize.get(handle)
     if width <= 0 or height <= 0:
-        raise MediaError(
-            f"{name}: not a readable image (no {_HEADER_FORMATS} header, or a damaged one)"
-        )
+        raise MediaError(f"{name}: not a readable image (corrupt file or unsupported format)")
     if width * height > MAX_IMAGE_PIXELS:
         raise MediaError(
             f"{name}: the image declares {width} x {height} pixels ({width * height / 1e6:.0f} MP), more than "
