@@ -6,16 +6,19 @@ it). Each is now a CocoFormatError naming the JSON file, and the project is unch
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distilpose.cli import main
 from distilpose.coco import MAX_NESTING, load_coco, save_coco
 from distilpose.errors import CocoFormatError
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import import_coco
-from tests.hardening.support import digest
+from tests.hardening.support import FUZZ, digest
 from tests.unit.coco_factory import make_coco_doc
 
 pytestmark = pytest.mark.timeout(120)
@@ -115,3 +118,43 @@ def test_import_keeps_names_it_can_use(tmp_path):
         assert report.images_added == len(doc["images"])
         assert any(m.path.endswith("sub folder/bild ä.jpg") for m in store.media_list())
     assert Path(ann).exists()
+
+
+_PARTS = st.sampled_from(["..", ".", "a", "b.jpg", "", "link", "ä", "x" * 300, "\ud800", "C:", "\\..\\", "\x00"])
+
+
+@pytest.fixture(scope="module")
+def fuzz_project(tmp_path_factory):
+    """images/ (with a sub-folder and a link out of it), and one open project every example imports into."""
+    root = tmp_path_factory.mktemp("fuzz")
+    images = root / "images"
+    (images / "a").mkdir(parents=True)
+    (root / "outside").mkdir()
+    (images / "link").symlink_to(root / "outside")
+    with ProjectStore.create(root / "p.dpproj") as store:
+        yield root, images, store
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=200)
+@given(names=st.lists(st.lists(_PARTS, min_size=1, max_size=6).map("/".join), min_size=1, max_size=4))
+def test_fuzzed_file_names_import_inside_the_folder_or_are_refused(fuzz_project, names):
+    """Any file names: either every media path of the project lies inside the images folder (links
+    resolved), or the import is refused naming the JSON file and the project is unchanged."""
+    root, images, store = fuzz_project
+    doc = make_coco_doc(seed=1)
+    doc["images"] = [dict(doc["images"][0], id=i + 1, file_name=name) for i, name in enumerate(names)]
+    doc["annotations"] = []
+    ann = root / "fuzz.json"
+    ann.write_text(json.dumps(doc), encoding="utf-8")
+    before = store.counts()["media"]
+    try:
+        import_coco(store, ann, images)
+    except CocoFormatError as exc:
+        assert str(exc).startswith(f"{ann}: ")
+        assert store.counts()["media"] == before
+        return
+    inside = os.path.realpath(images)
+    for media in store.media_list():
+        real = os.path.realpath(store.media_path(media.id))
+        assert Path(real).is_relative_to(inside), (media.path, real)
