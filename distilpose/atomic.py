@@ -43,7 +43,7 @@ def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
         if isinstance(exc, OSError):
             raise _naming(exc, target) from exc
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 #: The name :func:`_temp_beside` gives a temp file: ``.<target name>.<8 random characters>.tmp<suffix>``.
@@ -92,7 +92,7 @@ def replace_with_link(source: str | os.PathLike, target: str | os.PathLike) -> b
     finally:
         with contextlib.suppress(OSError):  # replace() of two links to one file keeps both names
             os.unlink(tmp)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return True
 
 
@@ -143,7 +143,8 @@ def _current_umask() -> int:
     return 0o022
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems cannot fsync a folder)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:

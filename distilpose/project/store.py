@@ -17,7 +17,12 @@ which also restores its ``updated`` time, so undo gives back the exact previous 
 Threads. A :class:`ProjectStore` (one SQLite connection) belongs to the thread that opened it; SQLite's
 ``check_same_thread`` enforces it. A worker thread or process opens its own store on the same file: WAL lets
 it read while the GUI writes, and writers wait for each other up to ``timeout`` seconds, then get a
-:class:`ProjectLockedError` (the edit did not happen: the GUI keeps its undo stack as it was).
+:class:`ProjectLockedError` naming who holds the lock (the edit did not happen: the GUI keeps its undo stack as
+it was). An edit takes the write lock before it reads what it changes and writes only the columns that
+changed, so two writers never revert each other (docs/adr/0011).
+
+Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; open runs SQLite's quick check;
+:mod:`distilpose.project.integrity` says what is damaged.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from distilpose.atomic import is_temp_name
+from distilpose.atomic import fsync_dir, is_temp_name
 from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.project import files
 from distilpose.project.connection import (
@@ -660,12 +665,7 @@ def _publish(tmp: Path, p: Path) -> None:
         if p.exists():
             raise ProjectError(f"{p}: already exists; open it, or choose another file name") from None
         os.replace(tmp, p)
-    with contextlib.suppress(OSError):
-        fd = os.open(p.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(p.parent)
 
 
 def _half_made(p: Path) -> bool:
