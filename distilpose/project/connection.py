@@ -221,10 +221,10 @@ class GuardedCursor:
     def __iter__(self) -> Iterator[Any]:
         while True:
             with self._guard.translating():
-                row = self._cursor.fetchone()
-            if row is None:
+                rows = self._cursor.fetchmany(256)
+            if not rows:
                 return
-            yield row
+            yield from rows
 
 
 class GuardedConnection:
