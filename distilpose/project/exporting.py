@@ -29,7 +29,6 @@ from distilpose.video import ImageFolder, image_size, read_image
 
 IMAGE_MODES: tuple[str, ...] = ("copy", "link", "none")
 _COPY_CHUNK = 1 << 20
-_NOT_FOUND = " not found"
 
 
 @dataclass
@@ -138,10 +137,13 @@ def check_sources(plan: ExportPlan, need_pixels: bool) -> None:
     for item in plan.items:
         if not need_pixels and item.width is not None and item.height is not None:
             continue
-        problem = _source_problem(item)
+        try:
+            problem = _source_problem(item)
+        except FileNotFoundError:
+            missing.append(f"frame {item.frame.id}: {item.source} not found")
+            continue
         if problem:
-            lines = missing if problem.endswith(_NOT_FOUND) else refused
-            lines.append(f"frame {item.frame.id} (media {item.media.id}): {problem}")
+            refused.append(f"frame {item.frame.id} (media {item.media.id}): {problem}")
     heads = []
     if missing:
         heads.append(f"{len(missing)} image(s) of the export are missing")
@@ -153,12 +155,14 @@ def check_sources(plan: ExportPlan, need_pixels: bool) -> None:
 
 
 def _source_problem(item: ExportItem) -> str | None:
+    """Why the export may not read ``item.source`` (None: it may); FileNotFoundError when it is missing."""
     source = item.source
     try:
         st = source.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(source) from None
     except OSError as exc:
-        missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))
-        return f"{source}{_NOT_FOUND}" if missing else f"{source}: cannot read ({exc.strerror or exc})"
+        return f"{source}: cannot read ({exc.strerror or exc})"
     if not stat.S_ISREG(st.st_mode):
         return f"{source} is not a regular file"
     if item.media.kind == "folder" and item.media_path is not None:
