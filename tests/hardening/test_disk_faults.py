@@ -38,11 +38,11 @@ from distilpose.export import export_onnx
 from distilpose.models.checkpoint import load_state_dict_file, save_weights
 from distilpose.models.registry import create_model
 from distilpose.project import ProjectStore
-from distilpose.project.coco_io import ANNOTATION_FILE, export_coco, import_coco
+from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
 from distilpose.training.checkpointing import load_checkpoint, save_checkpoint
 from tests.hardening.support import digest, listing
 from tests.unit.coco_factory import make_coco_doc
-from tests.unit.test_project_support import write_coco_images
+from tests.unit.test_project_support import imported_project
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -224,14 +224,7 @@ def test_a_folder_that_cannot_be_created(tmp_path, model, writer):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    doc = make_coco_doc(seed=2)
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "ann.json").write_text(json.dumps(doc))
-    images = write_coco_images(doc, src / "images")
-    with ProjectStore.create(tmp_path / "p.dpproj") as store:
-        import_coco(store, src / "ann.json", images)
-    return tmp_path / "p.dpproj"
+    return imported_project(tmp_path, seed=2)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

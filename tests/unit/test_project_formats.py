@@ -4,27 +4,19 @@ format with that format's image modes and options, and unknown modes/options are
 from __future__ import annotations
 
 import argparse
-import json
 
 import pytest
 
 from distilpose.cli import build_parser, main
 from distilpose.errors import DistilPoseError
 from distilpose.project import ProjectStore
-from distilpose.project.coco_io import import_coco
 from distilpose.project.formats import EXPORTERS, DatasetFormat, ExportOption, dataset_format
-from tests.unit.coco_factory import make_coco_doc
-from tests.unit.test_project_support import write_coco_images
+from tests.unit.test_project_support import imported_project
 
 
 @pytest.fixture
 def project(tmp_path):
-    doc = make_coco_doc(seed=4)
-    (tmp_path / "ann.json").write_text(json.dumps(doc))
-    images = write_coco_images(doc, tmp_path / "images")
-    with ProjectStore.create(tmp_path / "p.dpproj") as store:
-        import_coco(store, tmp_path / "ann.json", images)
-    return tmp_path / "p.dpproj"
+    return imported_project(tmp_path, seed=4)
 
 
 @pytest.mark.parametrize("name", sorted(EXPORTERS))
