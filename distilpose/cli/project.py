@@ -135,7 +135,7 @@ def _check(args: argparse.Namespace) -> int:
     from distilpose.project.integrity import check_project
     from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project, check=False) as store:  # the full check below says more
+    with ProjectStore.open(args.project) as store:
         problems = check_project(store)
     if not problems:
         print(f"{args.project}: no damage found")

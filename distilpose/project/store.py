@@ -21,8 +21,8 @@ it read while the GUI writes, and writers wait for each other up to ``timeout`` 
 it was). An edit takes the write lock before it reads what it changes and writes only the columns that
 changed, so two writers never revert each other (docs/adr/0011).
 
-Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; open runs SQLite's quick check;
-:mod:`distilpose.project.integrity` says what is damaged.
+Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; ``open(check=True)`` (the app)
+runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged.
 """
 
 from __future__ import annotations
@@ -119,11 +119,12 @@ class ProjectStore(StoreQueries, StoreJobs):
         return cls.open(p, timeout=timeout)
 
     @classmethod
-    def open(cls, path: PathLike, *, timeout: float = 5.0, check: bool = True) -> ProjectStore:
+    def open(cls, path: PathLike, *, timeout: float = 5.0, check: bool = False) -> ProjectStore:
         """Open an existing project, upgrading an older schema (after copying the file to
         ``<name>.v<old>.bak``). Refuses, without touching the file, anything that is not a project of a
-        schema version this code knows, and (``check``) a file whose pages SQLite's ``quick_check`` finds
-        damaged: :func:`distilpose.project.integrity.check_project` then says what is."""
+        schema version this code knows, and with ``check`` (the app's open) a file SQLite's time-boxed
+        ``quick_check`` finds damaged: :func:`distilpose.project.integrity.check_project` then says what is.
+        Without it, damage met later is still a ProjectError naming the file, from whichever query meets it."""
         p = Path(path)
         check_file(p)
         sidecars = [Path(f"{p}{suffix}") for suffix in ("-wal", "-shm")]

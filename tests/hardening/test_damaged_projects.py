@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from distilpose.cli import main
-from distilpose.project import ProjectError, ProjectStore
+from distilpose.project import ProjectError, ProjectStore, connection
 from distilpose.project.coco_io import export_coco, import_coco
 from distilpose.project.schema import APPLICATION_ID
 from distilpose.project.stats import project_stats
@@ -103,16 +103,44 @@ def _flip_a_table_page(path: Path, table: str = "instances") -> None:
         handle.write(b"\xa5" * 12)
 
 
-def test_a_damaged_page_is_refused_at_open_untouched(project):
+def test_a_damaged_page_is_refused_at_a_checked_open_untouched(project):
     with ProjectStore.open(project):
         pass  # fold the WAL back, so the page we damage is the live one
     _flip_a_table_page(project)
     before, files = digest(project), listing(project.parent)
     with pytest.raises(ProjectError) as info:
-        ProjectStore.open(project)
+        ProjectStore.open(project, check=True)
     assert str(info.value).startswith(f"{project}: ") and "damaged" in str(info.value)
     assert "project check" in str(info.value)
     assert digest(project) == before and listing(project.parent) == files
+
+
+def test_the_check_on_open_is_time_boxed(project):
+    """Out of time (here: at once), the quick check stops and the open goes on; damage met later is still a
+    ProjectError from the query that meets it."""
+    conn = sqlite3.connect(project, isolation_level=None)
+    try:
+        connection.quick_check(conn, project, budget_s=0.0)  # interrupted, not an error
+        assert conn.execute("SELECT COUNT(*) FROM keypoints").fetchone()[0] > 0  # the handler is gone
+    finally:
+        conn.close()
+
+
+def test_the_app_refuses_a_damaged_project_on_open(qtbot, project):
+    """The app's open runs the cheap check: an error dialog naming the file, no project opened."""
+    from distilpose.app.main_window import MainWindow
+    from distilpose.app.state import AppState
+
+    with ProjectStore.open(project):
+        pass
+    _flip_a_table_page(project, "keypoints")
+    errors: list[tuple[str, str]] = []
+    window = MainWindow(AppState(), error_sink=lambda _parent, title, text: errors.append((title, text)))
+    qtbot.addWidget(window)
+    assert not window.project.open_project(project)
+    title, text = errors[-1]
+    assert title == "Cannot open the project" and text.startswith(f"{project}: ") and "damaged" in text
+    assert window.state.project is None
 
 
 def test_a_page_damaged_while_open_gives_a_project_error_from_every_query(project, capsys):
