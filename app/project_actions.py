@@ -26,7 +26,8 @@ from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
 from distilpose.pipeline import has_trained_weights
-from distilpose.project.coco_io import export_coco, import_coco
+from distilpose.project.coco_io import import_coco
+from distilpose.project.formats import DatasetFormat, dataset_format
 
 PROJECT_SUFFIX = ".dpproj"
 PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
@@ -507,39 +508,44 @@ class ProjectActions(QObject):
         self._status(text)
         return True
 
-    def ask_export(self, only_verified: bool, fmt: str = "coco") -> None:
-        folder = self.window._folder_chooser(self.window, f"Export {fmt.upper()} Dataset to Folder")
+    def ask_export(self, fmt: str, only_verified: bool) -> None:
+        """Ask for a folder, then export the project in format ``fmt`` (a name of the exporter registry)."""
+        title = dataset_format(fmt).title
+        folder = self.window._folder_chooser(self.window, f"Export {title} Dataset to Folder")
         if folder:
             self.start_export(folder, only_verified, fmt)
 
     def start_export(self, folder: str | os.PathLike, only_verified: bool, fmt: str = "coco") -> bool:
-        """COCO (checked by reloading with pycocotools) or YOLO-pose export in a worker thread."""
+        """Export in a worker thread with the registered writer of ``fmt`` (the CLI's and the tests')."""
         state = self.state
         if state.project is None or self.job is not None:
             self.window.report_error(
                 "Cannot export", "No project is open." if state.project is None else "An export is running."
             )
             return False
-        if fmt == "coco":
-            job = lambda store: export_coco(store, folder, only_verified=only_verified)  # noqa: E731
-        else:
-            from distilpose.project.yolo_io import export_yolo
-
-            job = lambda store: export_yolo(store, folder, only_verified=only_verified)  # noqa: E731
-        thread = StoreJobThread(state.project_path, job, f"{fmt}-export")
-        thread.succeeded.connect(lambda report: self._on_export_ok(report, fmt))
+        try:
+            exporter = dataset_format(fmt)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot export", str(exc))
+            return False
+        thread = StoreJobThread(
+            state.project_path,
+            lambda store: exporter.export(store, folder, only_verified=only_verified),
+            f"{fmt}-export",
+        )
+        thread.succeeded.connect(lambda report: self._on_export_ok(report, exporter))
         thread.failed.connect(self._on_export_failed)
         thread.finished.connect(self._on_export_done)
         self.job = thread
         self.last_export = None
         state.pending.begin("dataset export")
-        self.window.dataset_panel.show_result(f"Exporting {fmt.upper()}…")
+        self.window.dataset_panel.show_result(f"Exporting {exporter.title}…")
         thread.start()
         return True
 
-    def _on_export_ok(self, report, fmt: str) -> None:
+    def _on_export_ok(self, report, exporter: DatasetFormat) -> None:
         self.last_export = report
-        check = " and read back with pycocotools" if fmt == "coco" else ""
+        check = f" and {exporter.check_note}" if exporter.check_note else ""
         text = f"Exported{check}: {report.summary()}"
         self.window.dataset_panel.show_result(text)
         self._status(text)

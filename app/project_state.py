@@ -27,9 +27,10 @@ class ProjectMixin:
         self._set_project(store)
 
     def open_project(self, path: str | os.PathLike) -> None:
-        """Open a project file; the shown frame's instances now come from it. Nothing changes on failure."""
+        """Open a project file; the shown frame's instances now come from it. Nothing changes on failure. A
+        file SQLite's quick check finds damaged is refused (a cheap check, time-boxed)."""
         with self.pending.busy("opening project"):
-            store = ProjectStore.open(path, timeout=self.lock_timeout)
+            store = ProjectStore.open(path, timeout=self.lock_timeout, check=True)
             self._set_project(store)
 
     def close_project(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,7 +43,57 @@ def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
         if isinstance(exc, OSError):
             raise _naming(exc, target) from exc
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
+
+
+#: The name :func:`_temp_beside` gives a temp file: ``.<target name>.<8 random characters>.tmp<suffix>``.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?$")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is one of this module's temp files (what a killed writer leaves behind)."""
+    return bool(_TEMP_NAME.match(name))
+
+
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Delete the temp files a killed writer left in ``folder`` (and its subfolders); returns them.
+
+    A SIGKILL or a power cut gives no writer the chance to clean up, so the next writer of the same folder
+    does. Only names of this module's pattern are touched; a folder that is not there is fine."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    found = root.rglob(".*.tmp*") if recursive else root.glob(".*.tmp*")
+    removed = []
+    for path in found:
+        if is_temp_name(path.name) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def replace_with_link(source: str | os.PathLike, target: str | os.PathLike) -> bool:
+    """Make ``target`` a new hard link to ``source``, replacing what was there atomically; False when the
+    file system cannot link (another drive, links not allowed): the caller copies instead.
+
+    Never opens ``target``: when it is itself a hard link to some other file (an earlier link export), that
+    file is left as it was; only the name ``target`` now points elsewhere."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise _naming(exc, target) from exc
+    finally:
+        with contextlib.suppress(OSError):  # replace() of two links to one file keeps both names
+            os.unlink(tmp)
+    fsync_dir(target.parent)
+    return True
 
 
 def _naming(exc: OSError, target: Path) -> OSError:
@@ -91,7 +143,8 @@ def _current_umask() -> int:
     return 0o022
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems cannot fsync a folder)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:

@@ -544,6 +544,14 @@ class _Where:
         if not value:
             self.add(f"'{key}' is empty")
             return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON's "\ud800" escapes give Python strings no file system takes
+            self.add(
+                f"'{key}' {shorten(value)} is not valid Unicode text (a lone surrogate "
+                f"\\u{ord(value[exc.start]):04x} at character {exc.start})"
+            )
+            return None
         return value
 
     def bbox(self, obj: dict, key: str, required: bool = True) -> tuple[float, float, float, float] | None:
@@ -604,9 +612,24 @@ class _Where:
             return None
         return np.asarray(value, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
 
+    def claim_id(self, seen: dict[int, int], kind: str, item_id: int | None, index: int) -> bool:
+        """Record that entry ``index`` uses ``item_id``; False, with one problem naming the earlier entry, when
+        another entry has it already. An unknown id (None) claims nothing."""
+        if item_id is None:
+            return True
+        if item_id in seen:
+            plural = "categories" if kind == "category" else f"{kind}s"
+            self.add(f"duplicate {kind} id {item_id}, already used by {plural}[{seen[item_id]}]")
+            return False
+        seen[item_id] = index
+        return True
+
     def no_bad_numbers(self, value: Any, path: str) -> None:
         """Report NaN/Infinity and non-JSON values anywhere inside a free-form field (segmentation, info...)."""
         for where, bad in _bad_values(value, path):
+            if bad is _TOO_DEEP:
+                self.add(f"{where or 'a field'} is nested more than {MAX_NESTING} levels deep")
+                return
             if isinstance(bad, float):
                 self.add(f"{where} is {_nonfinite_name(bad)}")
             else:
@@ -658,26 +681,30 @@ class _Parser:
             extra=extra,
         )
 
+    def _entry(self, plural: str, kind: str, i: int, entry: Any) -> _Where | None:
+        """The checker of entry ``i`` of the ``plural`` list, labelled by its id when it has one; None (one
+        problem recorded) when the entry is not an object."""
+        where = _Where(self.problems, f"{plural}[{i}]")
+        if not isinstance(entry, dict):
+            where.add(f"must be an object, got {_describe(entry)}")
+            return None
+        if _is_int(entry.get("id")):
+            where.label = f"{kind} id {_short(entry['id'])} ({plural}[{i}])"
+        return where
+
     def _categories(self, cats: Any) -> tuple[list[dict], set[int] | None]:
         if not isinstance(cats, list):
             return [], None
         seen: dict[int, int] = {}
         out = []
         for i, cat in enumerate(cats):
-            where = _Where(self.problems, f"categories[{i}]")
-            if not isinstance(cat, dict):
-                where.add(f"must be an object, got {_describe(cat)}")
+            where = self._entry("categories", "category", i, cat)
+            if where is None:
                 continue
-            if _is_int(cat.get("id")):
-                where.label = f"category id {_short(cat['id'])} (categories[{i}])"
             cid = where.int_field(cat, "id")
             name = where.str_field(cat, "name")
             where.no_bad_numbers({k: v for k, v in cat.items() if k not in ("keypoints", "skeleton")}, "")
-            if cid is not None:
-                if cid in seen:
-                    where.add(f"duplicate category id {cid}, already used by categories[{seen[cid]}]")
-                else:
-                    seen[cid] = i
+            where.claim_id(seen, "category", cid, i)  # a duplicate category is reported, and still listed
             if name == "person":
                 self._person_schema(where, cat)
             out.append(cat)
@@ -718,12 +745,9 @@ class _Parser:
         seen: dict[int, int] = {}
         out = []
         for i, img in enumerate(images):
-            where = _Where(self.problems, f"images[{i}]")
-            if not isinstance(img, dict):
-                where.add(f"must be an object, got {_describe(img)}")
+            where = self._entry("images", "image", i, img)
+            if where is None:
                 continue
-            if _is_int(img.get("id")):
-                where.label = f"image id {_short(img['id'])} (images[{i}])"
             iid = where.int_field(img, "id")
             file_name = where.str_field(img, "file_name")
             width = where.int_field(img, "width", minimum=1)
@@ -731,11 +755,8 @@ class _Parser:
             extra = {k: v for k, v in img.items() if k not in _IMAGE_FIELDS}
             for k, v in extra.items():
                 where.no_bad_numbers(v, f"'{k}'")
-            if iid is not None:
-                if iid in seen:
-                    where.add(f"duplicate image id {iid}, already used by images[{seen[iid]}]")
-                    continue
-                seen[iid] = i
+            if not where.claim_id(seen, "image", iid, i):
+                continue
             if None not in (iid, file_name, width, height):
                 out.append(CocoImage(id=iid, file_name=file_name, width=width, height=height, extra=extra))
         return out, set(seen)
@@ -748,19 +769,13 @@ class _Parser:
         seen: dict[int, int] = {}
         out = []
         for i, ann in enumerate(anns):
-            where = _Where(self.problems, f"annotations[{i}]")
-            if not isinstance(ann, dict):
-                where.add(f"must be an object, got {_describe(ann)}")
+            where = self._entry("annotations", "annotation", i, ann)
+            if where is None:
                 continue
-            if _is_int(ann.get("id")):
-                where.label = f"annotation id {_short(ann['id'])} (annotations[{i}])"
             parsed = self._annotation(where, ann, image_ids, cat_ids)
             aid = parsed.id if parsed is not None else (ann["id"] if _is_int(ann.get("id")) else None)
-            if aid is not None:
-                if aid in seen:
-                    where.add(f"duplicate annotation id {aid}, already used by annotations[{seen[aid]}]")
-                    continue
-                seen[aid] = i
+            if not where.claim_id(seen, "annotation", aid, i):
+                continue
             if parsed is not None:
                 out.append(parsed)
         return out
@@ -858,6 +873,16 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """A string for a message: JSON-quoted (control characters and lone surrogates escaped), a long one cut
+    in the middle with its length, so a 5,000-character file name does not flood the terminal."""
+    quoted = json.dumps(text)
+    if len(quoted) <= limit:
+        return quoted
+    half = (limit - 3) // 2
+    return f"{quoted[:half]}...{quoted[-half:]} ({len(text)} characters)"
+
+
 def _describe(value: Any) -> str:
     """How a JSON value reads in an error: its JSON type and a short excerpt."""
     if value is None:
@@ -872,24 +897,35 @@ def _describe(value: Any) -> str:
     return f"{kind} ({_short(value)})"
 
 
+#: Deepest nesting accepted inside a free-form field (segmentation, info, unknown fields): real COCO files
+#: nest 3 levels; a list nested hundreds deep passes ``json.loads`` but breaks every recursive tool after it.
+MAX_NESTING = 64
+_TOO_DEEP = object()
+
+
 def _bad_values(value: Any, path: str) -> Iterable[tuple[str, Any]]:
-    """(path, value) for every non-finite float or non-JSON value inside ``value``."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _bad_values(v, f"{path}.{k}" if path else f"'{k}'")
-    elif isinstance(value, list):
-        try:  # fast path for long number lists (polygons): a finite sum means every element is finite
-            if math.isfinite(sum(value)) and set(map(type, value)) <= {int, float}:
-                return
-        except (TypeError, OverflowError):
-            pass
-        for i, v in enumerate(value):
-            yield from _bad_values(v, f"{path}[{i}]")
-    elif not isinstance(value, (str, int, type(None))):  # bool is an int
-        yield path, value
+    """(path, value) for every non-finite float or non-JSON value inside ``value``, and (path, _TOO_DEEP) for
+    a container nested deeper than :data:`MAX_NESTING`. Iterative: no recursion however deep the value."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                yield where, item
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_NESTING:
+                yield where, _TOO_DEEP
+                continue
+            if isinstance(item, dict):
+                children = [(v, f"{where}.{k}" if where else f"'{k}'") for k, v in item.items()]
+            else:
+                with contextlib.suppress(TypeError, OverflowError):  # fast path: long number lists (polygons)
+                    if set(map(type, item)) <= {int, float} and math.isfinite(sum(item)):
+                        continue
+                children = [(v, f"{where}[{i}]") for i, v in enumerate(item)]
+            stack.extend((v, w, depth + 1) for v, w in reversed(children))
+        elif not isinstance(item, (str, int, type(None))):  # bool is an int
+            yield where, item
 
 
 def _num(value: Any) -> Any:

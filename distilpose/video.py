@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import cv2
 import numpy as np
@@ -42,11 +42,44 @@ def is_video_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as an RGB ``uint8`` array of shape (H, W, 3).
+#: The most pixels (width x height, as the file's header declares them) an image may have: Pillow's own
+#: refusal threshold (2 x ``PIL.Image.MAX_IMAGE_PIXELS``, about 179 MP, a 537 MB BGR buffer). A 1 MB PNG can
+#: declare 30000 x 30000 pixels and take gigabytes to decode; an image over this is refused from its header,
+#: before a byte is decoded. Read at call time, so a caller may raise it for a known, trusted source.
+MAX_IMAGE_PIXELS = 178_956_970
 
-    ``np.fromfile`` + ``cv2.imdecode`` instead of ``cv2.imread`` because imread cannot open non-ASCII paths on
-    every platform. Raises :class:`MediaError` naming the file and the problem.
+
+def image_size(data: bytes | np.ndarray | BinaryIO, name: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` an encoded image declares in its header, checked against :data:`MAX_IMAGE_PIXELS`.
+
+    ``data``: the file's bytes, or a binary file open at any position (only the header is read). The header
+    is read with ``imagesize`` (pure Python, no decoding, no network: it is given bytes or an open file,
+    never a name, which it could take for a URL); it knows PNG, JPEG, BMP, TIFF, WebP, GIF, JPEG 2000, PNM
+    and AVIF/HEIF. Raises :class:`MediaError` naming ``name`` for an unknown or damaged header and for a
+    size over the limit (a decompression bomb)."""
+    import io
+
+    import imagesize
+
+    handle = io.BytesIO(memoryview(data).cast("B")) if isinstance(data, (bytes, np.ndarray)) else data
+    width, height = imagesize.get(handle)
+    if width <= 0 or height <= 0:
+        raise MediaError(f"{name}: not a readable image (corrupt file or unsupported format)")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MediaError(
+            f"{name}: the image declares {width} x {height} pixels ({width * height / 1e6:.0f} MP), more than "
+            f"the {MAX_IMAGE_PIXELS / 1e6:.0f} MP this tool decodes (a decompression bomb, or a picture far "
+            "larger than pose work needs: shrink it first)"
+        )
+    return int(width), int(height)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as an RGB ``uint8`` array of shape (H, W, 3): the one image reader of the project.
+
+    The header's declared size is checked first (:func:`image_size`), so a decompression bomb is refused
+    before it is decoded. ``cv2.imdecode`` of the bytes instead of ``cv2.imread`` because imread cannot open
+    non-ASCII paths on every platform. Raises :class:`MediaError` naming the file and the problem.
     """
     p = Path(path)
     if not p.exists():
@@ -59,7 +92,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise MediaError(f"{p}: cannot read the file ({exc.strerror or exc})") from exc
     if data.size == 0:
         raise MediaError(f"{p}: the file is empty")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image_size(data, p)
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV's own limits, or a decoder that gives up loudly
+        raise MediaError(f"{p}: not a readable image ({str(exc).strip().splitlines()[-1]})") from None
     if bgr is None or bgr.size == 0:
         raise MediaError(f"{p}: not a readable image (corrupt file or unsupported format)")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -1,4 +1,5 @@
-"""The dataset panel: train/val/test split, statistics, COCO import and export, YOLO-pose export.
+"""The dataset panel: train/val/test split, statistics, COCO import, and one export button per registered
+dataset format (:data:`distilpose.project.formats.EXPORTERS`).
 
 Buttons only ask: the window's project actions run the dialogs and the jobs and report back with
 :meth:`DatasetPanel.show_result`; the split goes through the editor (one undo command). Statistics are read
@@ -29,20 +30,14 @@ from distilpose.app.docks.lazy import RefreshWhenVisible
 from distilpose.app.editing import Editor
 from distilpose.app.state import AppState
 from distilpose.project import stats as project_stats_module
+from distilpose.project.formats import EXPORTERS
 from distilpose.project.splits import SPLIT_UNITS
-
-try:  # the YOLO-pose writer is optional in older library versions
-    from distilpose.project.yolo_io import export_yolo as _export_yolo
-except ImportError:  # pragma: no cover - present in this repository
-    _export_yolo = None
-
-HAS_YOLO = _export_yolo is not None
 
 
 class DatasetPanel(RefreshWhenVisible, QDockWidget):
     importRequested = Signal()
-    exportRequested = Signal(bool)  # only verified
-    yoloRequested = Signal(bool)
+    #: (format name of :data:`distilpose.project.formats.EXPORTERS`, only verified)
+    exportRequested = Signal(str, bool)
 
     def __init__(self, state: AppState, editor: Editor, parent: QWidget | None = None) -> None:
         super().__init__("Dataset", parent)
@@ -76,20 +71,28 @@ class DatasetPanel(RefreshWhenVisible, QDockWidget):
         grid.addWidget(self.split_button, 1, 3)
         layout.addWidget(split_box)
 
-        io_box = QGroupBox("COCO keypoints")
+        io_box = QGroupBox("Import / export")
         io = QVBoxLayout(io_box)
         row = QHBoxLayout()
         self.import_button = QPushButton("Import COCO…")
         self.import_button.setToolTip(
             "Merge a COCO keypoint file (all or nothing: a bad file changes nothing)"
         )
-        self.export_button = QPushButton("Export COCO…")
-        self.export_button.setToolTip("images/ + annotations/person_keypoints.json, checked with pycocotools")
-        self.yolo_button = QPushButton("Export YOLO-pose…")
-        self.yolo_button.setVisible(HAS_YOLO)
         row.addWidget(self.import_button)
-        row.addWidget(self.export_button)
-        row.addWidget(self.yolo_button)
+        #: One button per registered export format, by format name.
+        self.export_buttons: dict[str, QPushButton] = {}
+        for fmt in EXPORTERS.values():
+            button = QPushButton(f"Export {fmt.title}…")
+            button.setToolTip(fmt.help + (f", {fmt.check_note}" if fmt.check_note else ""))
+            button.clicked.connect(
+                lambda _checked=False, name=fmt.name: self.exportRequested.emit(
+                    name, self.only_verified_box.isChecked()
+                )
+            )
+            self.export_buttons[fmt.name] = button
+            row.addWidget(button)
+        self.export_button = self.export_buttons["coco"]
+        self.yolo_button = self.export_buttons["yolo"]
         io.addLayout(row)
         self.only_verified_box = QCheckBox("Export only verified people")
         self.only_verified_box.setChecked(True)
@@ -109,10 +112,6 @@ class DatasetPanel(RefreshWhenVisible, QDockWidget):
 
         self.split_button.clicked.connect(self._split)
         self.import_button.clicked.connect(self.importRequested)
-        self.export_button.clicked.connect(
-            lambda: self.exportRequested.emit(self.only_verified_box.isChecked())
-        )
-        self.yolo_button.clicked.connect(lambda: self.yoloRequested.emit(self.only_verified_box.isChecked()))
         self.watch_store(state)
         state.projectChanged.connect(self._on_project)
         self._on_project()
@@ -128,7 +127,7 @@ class DatasetPanel(RefreshWhenVisible, QDockWidget):
 
     def _on_project(self) -> None:
         has = self.state.project is not None
-        for widget in (self.split_button, self.import_button, self.export_button, self.yolo_button):
+        for widget in (self.split_button, self.import_button, *self.export_buttons.values()):
             widget.setEnabled(has)
         self.result_label.setText("")
         self.refresh()

@@ -33,29 +33,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--images", required=True, metavar="DIR", help="folder the file names are relative to")
     p.set_defaults(func=_import_coco)
 
-    p = sub.add_parser(
-        "export-coco",
-        help="write OUT_DIR/images and OUT_DIR/annotations/person_keypoints.json",
-        description="Image ids are frame ids and annotation ids instance ids, so they stay the same from one "
-        "export to the next. The written file is read back with pycocotools before the command succeeds.",
-    )
-    p.add_argument("project", metavar="PROJECT")
-    p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--only-verified", action="store_true", help="only instances a person verified")
-    p.add_argument("--split", action="append", choices=SPLITS, help="only frames of this split (repeatable)")
-    p.add_argument("--images", default="copy", choices=("copy", "link", "none"), help="default: copy")
-    p.add_argument("--force", action="store_true", help="overwrite an existing export")
-    p.set_defaults(func=_export_coco)
+    from distilpose.project.formats import EXPORTERS
+
+    for fmt in EXPORTERS.values():  # one command per registered format: export-coco, export-yolo, ...
+        p = sub.add_parser(f"export-{fmt.name}", help=fmt.help, description=fmt.description)
+        p.add_argument("project", metavar="PROJECT")
+        p.add_argument("out_dir", metavar="OUT_DIR")
+        p.add_argument("--only-verified", action="store_true", help="only instances a person verified")
+        p.add_argument("--split", action="append", choices=SPLITS, help="only frames of this split (repeatable)")
+        p.add_argument(
+            "--images", default=fmt.image_modes[0], choices=fmt.image_modes, help=f"default: {fmt.image_modes[0]}"
+        )
+        for option in fmt.options:
+            p.add_argument(f"--{option.name.replace('_', '-')}", action="store_true", help=option.help)
+        p.add_argument("--force", action="store_true", help="overwrite an existing export")
+        p.set_defaults(func=_export, export_format=fmt.name)
 
     p = sub.add_parser(
-        "export-yolo", help="write an Ultralytics YOLO-pose dataset (images, labels, data.yaml)"
+        "check",
+        help="check the project file for damage and say what is damaged",
+        description="SQLite's integrity and foreign-key checks plus checks of every typed and JSON value. "
+        "Exit status 0: no damage found; 1: damage found (listed); 2: the file cannot be opened at all.",
     )
     p.add_argument("project", metavar="PROJECT")
-    p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--only-verified", action="store_true", help="only instances a person verified")
-    p.add_argument("--images", default="copy", choices=("copy", "link"), help="default: copy")
-    p.add_argument("--force", action="store_true", help="overwrite an existing export")
-    p.set_defaults(func=_export_yolo)
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("stats", help="counts of frames, instances, splits and keypoints per joint")
     p.add_argument("project", metavar="PROJECT")
@@ -103,30 +104,21 @@ def _import_coco(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_coco(args: argparse.Namespace) -> int:
-    from distilpose.project.coco_io import export_coco
+def _export(args: argparse.Namespace) -> int:
+    from distilpose.project.formats import dataset_format
     from distilpose.project.store import ProjectStore
 
+    fmt = dataset_format(args.export_format)
+    options = {o.name: getattr(args, o.name) for o in fmt.options}
     with ProjectStore.open(args.project) as store:
-        report = export_coco(
+        report = fmt.export(
             store,
             args.out_dir,
             only_verified=args.only_verified,
             splits=args.split,
             images=args.images,
             overwrite=args.force,
-        )
-    print(f"exported {report.summary()}")
-    return 0
-
-
-def _export_yolo(args: argparse.Namespace) -> int:
-    from distilpose.project.store import ProjectStore
-    from distilpose.project.yolo_io import export_yolo
-
-    with ProjectStore.open(args.project) as store:
-        report = export_yolo(
-            store, args.out_dir, only_verified=args.only_verified, images=args.images, overwrite=args.force
+            options=options,
         )
     print(f"exported {report.summary()}")
     return 0
@@ -140,6 +132,21 @@ def _stats(args: argparse.Namespace) -> int:
         stats = project_stats(store)
     print(json.dumps(stats.to_dict()) if args.json else stats.format())
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from distilpose.project.integrity import check_project
+    from distilpose.project.store import ProjectStore
+
+    with ProjectStore.open(args.project) as store:
+        problems = check_project(store)
+    if not problems:
+        print(f"{args.project}: no damage found")
+        return 0
+    print(f"{args.project}: {len(problems)} problem(s):")
+    for problem in problems:
+        print(f"  - {problem}")
+    return 1
 
 
 def _split(args: argparse.Namespace) -> int:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from distilpose.project.connection import now, translate_error
+from distilpose.project.connection import GuardedConnection, now, translate_error
 from distilpose.project.errors import ProjectError
 from distilpose.project.records import to_json
 
 _S = TypeVar("_S", bound="StoreBase")
+_R = TypeVar("_R")
 
 
 class StoreBase:
@@ -22,7 +23,7 @@ class StoreBase:
         self.path = path
         self.folder = path.resolve().parent
         self.timeout = timeout
-        self._conn: sqlite3.Connection | None = conn
+        self._conn: GuardedConnection | None = GuardedConnection(conn, path, timeout)
         self._depth = 0
 
     def close(self) -> None:
@@ -39,8 +40,9 @@ class StoreBase:
         self.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        """The connection, for read-only queries by the modules of this package (stats, export)."""
+    def conn(self) -> GuardedConnection:
+        """The connection, for read-only queries by the modules of this package (stats, export); every SQLite
+        error it raises is a ProjectError naming the project file."""
         if self._conn is None:
             raise ProjectError(f"{self.path}: the project is closed")
         return self._conn
@@ -52,12 +54,13 @@ class StoreBase:
     # ----------------------------------------------------------------------------------------- transactions
 
     @contextlib.contextmanager
-    def transaction(self, op: str | None = None, payload: dict | None = None) -> Iterator[sqlite3.Connection]:
+    def transaction(self, op: str | None = None, payload: dict | None = None) -> Iterator[GuardedConnection]:
         """One atomic, durable unit of work, logged in ``history`` as ``op`` with ``payload`` (read at commit
         time, so a batch may fill it in as it goes). Nested calls join the outer transaction and are not
         logged on their own. Any exception rolls everything back and is re-raised (SQLite errors as
         ProjectError)."""
         conn = self.conn
+        raw = conn.raw
         if self._depth:
             self._depth += 1
             try:
@@ -66,7 +69,7 @@ class StoreBase:
                 self._depth -= 1
             return
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path, self.timeout) from None
         self._depth = 1
@@ -77,10 +80,10 @@ class StoreBase:
                     "INSERT INTO history (time, op, payload) VALUES (?, ?, ?)",
                     (now(), op, to_json(payload or {}, f"history payload of {op}")),
                 )
-            conn.execute("COMMIT")
+            raw.execute("COMMIT")
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise translate_error(exc, self.path, self.timeout) from exc
             raise
@@ -102,6 +105,17 @@ class StoreBase:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, str(value)),
             )
+
+    def _decode(self, what: str, build: Callable[..., _R], row: tuple, *more: Any) -> _R:
+        """``build(row, ...)``, a record from a table row; a value a damaged file holds (text in a number
+        column, broken JSON) becomes a ProjectError naming the project, the table and the row."""
+        try:
+            return build(row, *more)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ProjectError(
+                f"{self.path}: {what} {row[0]!r} is damaged ({exc}); "
+                f"`distilpose project check {self.path}` lists everything that is"
+            ) from None
 
     def _json(self, value: Any, what: str) -> str:
         try:

@@ -20,14 +20,20 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, load_coco, save_coco
-from distilpose.errors import DistilPoseError
+from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, load_coco, save_coco, shorten
+from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import coco_category
-from distilpose.project.exporting import IMAGE_MODES, check_sources, materialise, plan_export
+from distilpose.project.exporting import (
+    IMAGE_MODES,
+    check_sources,
+    clean_stale_temps,
+    materialise,
+    plan_export,
+)
 from distilpose.project.posetrack import posetrack_image_fields
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
@@ -91,6 +97,7 @@ def import_coco(store: ProjectStore, ann_path: PathLike, images_dir: PathLike) -
     folder = Path(images_dir)
     if not folder.is_dir():
         raise DistilPoseError(f"{folder}: images folder not found")
+    paths = media_paths(dataset, folder, ann_path)
     person_ids = {
         c.get("id") for c in dataset.categories if isinstance(c, dict) and c.get("name") == "person"
     }
@@ -98,7 +105,7 @@ def import_coco(store: ProjectStore, ann_path: PathLike, images_dir: PathLike) -
     payload = {"file": str(ann_path)}
     with store.transaction("import_coco", payload):
         for image in dataset.images:
-            frame_id = _frame_for(store, image, folder, report)
+            frame_id = _frame_for(store, image, paths[image.id], report)
             for ann in dataset.annotations_for_image(image.id):
                 if ann.category_id not in person_ids:
                     report.skipped_other_category += 1
@@ -116,8 +123,41 @@ def import_coco(store: ProjectStore, ann_path: PathLike, images_dir: PathLike) -
     return report
 
 
-def _frame_for(store: ProjectStore, image: CocoImage, folder: Path, report: ImportReport) -> int:
-    path = folder / Path(*image.file_name.replace("\\", "/").split("/"))
+def media_paths(dataset: CocoDataset, folder: Path, ann_path: PathLike) -> dict[int, Path]:
+    """Each image's file, resolved once against the images folder the user named; refuses (CocoFormatError
+    naming the COCO file, the image id and the name) any name that is absolute, climbs out with ``..``,
+    leads out through a symbolic link, or cannot be a path at all (too long, a NUL byte).
+
+    A COCO file is data from elsewhere: ``../../home/me/.ssh/id_rsa`` must not become project media that an
+    export then copies into a dataset."""
+    root = Path(os.path.realpath(folder))
+    problems: list[str] = []
+    out: dict[int, Path] = {}
+    for image in dataset.images:
+        name = image.file_name.replace("\\", "/")
+        where = f"image id {image.id}: 'file_name' {shorten(image.file_name)}"
+        if PurePosixPath(name).is_absolute() or PureWindowsPath(image.file_name).drive:
+            problems.append(f"{where} is an absolute path; file names must be relative to {folder}")
+            continue
+        path = Path(os.path.normpath(folder / Path(*PurePosixPath(name).parts)))
+        try:
+            real = Path(os.path.realpath(path))
+            real.exists()  # a name too long for the file system fails here, not half-way through the import
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(f"{where} cannot be used as a file name here: {reason}")
+            continue
+        if not real.is_relative_to(root):
+            how = "climbs out of" if ".." in PurePosixPath(name).parts else "leads (through a link) out of"
+            problems.append(f"{where} {how} the images folder {folder}")
+            continue
+        out[image.id] = path
+    if problems:
+        raise CocoFormatError(str(ann_path), problems)
+    return out
+
+
+def _frame_for(store: ProjectStore, image: CocoImage, path: Path, report: ImportReport) -> int:
     media = store.find_media(path)
     if media is not None:
         report.images_matched += 1
@@ -178,6 +218,7 @@ def export_coco(
     plan = plan_export(store, only_verified=only_verified, splits=splits)
     check_sources(plan, need_pixels=images != "none")
     images_dir = None if images == "none" else out / "images"
+    clean_stale_temps(out / "annotations", out / "images")
     materialise(plan, images_dir, images)
 
     dataset = CocoDataset(categories=[coco_category()])

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from distilpose.atomic import atomic_open, atomic_write_bytes, remove_stale_temps, replace_with_link
 from distilpose.errors import DistilPoseError, MediaError
 from distilpose.project import files
 from distilpose.project.records import SPLITS, FrameRecord, MediaRecord
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
+from distilpose.video import ImageFolder, image_size, read_image
 
 IMAGE_MODES: tuple[str, ...] = ("copy", "link", "none")
+_COPY_CHUNK = 1 << 20
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ExportItem:
     video_index: int | None = None  # the frame to decode when ``source`` is a video
     width: int | None = None
     height: int | None = None
+    media_path: Path | None = None  # where the media record points (for a folder's image: the folder)
 
 
 @dataclass
@@ -75,9 +79,9 @@ def plan_export(
             continue
         if not kept and m.kind != "image":
             continue
-        source = files.resolve_stored(m.path, store.folder)
+        media_path = source = files.resolve_stored(m.path, store.folder)
         if m.kind == "folder":
-            source = _folder_image(source, frame.index, folders)
+            source = _folder_image(media_path, frame.index, folders)
         name = _file_name(frame, m, source)
         # Unique by stem, not only by name: YOLO labels are named after the stem, so x.jpg and x.png would
         # otherwise write the same label file.
@@ -87,7 +91,7 @@ def plan_export(
         used.add(str(PurePosixPath(name).with_suffix("")))
         width, height = (m.width, m.height) if m.kind == "image" else (None, None)
         index = frame.index if m.kind == "video" else None
-        plan.items.append(ExportItem(frame, m, name, source, kept, index, width, height))
+        plan.items.append(ExportItem(frame, m, name, source, kept, index, width, height, media_path))
     return plan
 
 
@@ -110,9 +114,6 @@ def _file_name(frame: FrameRecord, media: MediaRecord, source: Path) -> str:
 def _folder_image(folder: Path, index: int, cache: dict[Path, list[Path]]) -> Path:
     """The index-th image of an image folder, numbered exactly as the app numbers a folder's frames
     (:class:`distilpose.video.ImageFolder`: natural, case-insensitive name order)."""
-    from distilpose.errors import MediaError
-    from distilpose.video import ImageFolder
-
     if folder not in cache:
         try:
             cache[folder] = list(ImageFolder(folder).files)
@@ -125,21 +126,74 @@ def _folder_image(folder: Path, index: int, cache: dict[Path, list[Path]]) -> Pa
 
 
 def check_sources(plan: ExportPlan, need_pixels: bool) -> None:
-    """Every image the export needs must be there: list each missing one before anything is written."""
-    missing = []
+    """Every file the export reads must be there and be media the project owns; list every problem before
+    anything is written (so a refused export leaves nothing behind).
+
+    Owned means: the file the media record names, a regular file (not a device or a pipe), for a folder's
+    image one that stays inside the folder (no symbolic link out of it), and an image by its header, of a
+    size the image reader accepts (:func:`distilpose.video.image_size`). A project file is data: a media path
+    that names ``/home/me/.ssh/id_rsa`` must not end up in a dataset."""
+    missing, refused = [], []
     for item in plan.items:
         if not need_pixels and item.width is not None and item.height is not None:
             continue
-        if not item.source.exists():
+        try:
+            problem = _source_problem(item)
+        except FileNotFoundError:
             missing.append(f"frame {item.frame.id}: {item.source} not found")
+            continue
+        if problem:
+            refused.append(f"frame {item.frame.id} (media {item.media.id}): {problem}")
+    heads = []
     if missing:
-        head = f"{len(missing)} image(s) of the export are missing"
-        raise DistilPoseError(head + ":\n" + "\n".join(f"  - {m}" for m in missing[:50]))
+        heads.append(f"{len(missing)} image(s) of the export are missing")
+    if refused:
+        heads.append(f"{len(refused)} image(s) of the export are not images the project may export")
+    if heads:
+        listed = (missing + refused)[:50]
+        raise DistilPoseError("; ".join(heads) + ":\n" + "\n".join(f"  - {m}" for m in listed))
+
+
+def _source_problem(item: ExportItem) -> str | None:
+    """Why the export may not read ``item.source`` (None: it may); FileNotFoundError when it is missing."""
+    source = item.source
+    try:
+        st = source.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(source) from None
+    except OSError as exc:
+        return f"{source}: cannot read ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{source} is not a regular file"
+    if item.media.kind == "folder" and item.media_path is not None:
+        folder = os.path.realpath(item.media_path)
+        if not Path(os.path.realpath(source)).is_relative_to(folder):
+            return f"{source} is a link to a file outside its image folder ({os.path.realpath(source)})"
+    if item.video_index is not None:
+        return None
+    try:
+        with open(source, "rb") as handle:
+            image_size(handle, source)
+    except MediaError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{source}: cannot read ({exc.strerror or exc})"
+    return None
+
+
+def clean_stale_temps(*folders: Path) -> None:
+    """Temp files a killed export left in the folders this export writes (recursively)."""
+    for folder in folders:
+        remove_stale_temps(folder, recursive=True)
 
 
 def materialise(plan: ExportPlan, images_dir: Path | None, mode: str = "copy") -> None:
     """Put each image under ``images_dir`` (``mode``: copy, link = hard link where possible, none) and fill in
-    missing widths and heights from the pixels."""
+    missing widths and heights from the pixels.
+
+    Every image is a new file put in place by a rename: an existing file of that name (perhaps a hard link
+    to a user's original, made by an earlier ``link`` export) is replaced, never written into; a failure
+    (a full disk) leaves no partial image and names the file being written, not the one being read."""
     if mode not in IMAGE_MODES:
         raise DistilPoseError(f"unknown image mode {mode!r}; expected one of {', '.join(IMAGE_MODES)}")
     for item in plan.items:
@@ -152,7 +206,7 @@ def materialise(plan: ExportPlan, images_dir: Path | None, mode: str = "copy") -
             if target is not None:
                 _place_file(item.source, target, mode)
             if item.width is None or item.height is None:
-                item.height, item.width = _read_pixels(item.source).shape[:2]
+                item.height, item.width = read_image(item.source).shape[:2]
         else:
             pixels = _video_frame(item.source, item.video_index)
             item.height, item.width = pixels.shape[:2]
@@ -161,31 +215,31 @@ def materialise(plan: ExportPlan, images_dir: Path | None, mode: str = "copy") -
 
 
 def _place_file(source: Path, target: Path, mode: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and os.path.samefile(source, target):
-        return
-    if mode == "link":
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        try:
-            os.link(source, target)
+    with contextlib.suppress(OSError):
+        if os.path.samefile(source, target):  # an earlier link export of this very file: nothing to do
             return
-        except OSError:  # another file system, or links not allowed: copy instead
-            pass
-    shutil.copyfile(source, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "link" and replace_with_link(source, target):
+        return
+    _copy_new(source, target)
 
 
-def _read_pixels(path: Path) -> np.ndarray:
-    import cv2
-
+def _copy_new(source: Path, target: Path) -> None:
+    """Copy into a new temp file renamed over ``target``: read errors name the source, write errors (a full
+    disk) the target."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        src = open(source, "rb")  # noqa: SIM115 - closed below, after the target is complete
     except OSError as exc:
-        raise MediaError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise MediaError(f"{path}: not an image OpenCV can decode")
-    return image
+        raise MediaError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    with src, atomic_open(target, "wb") as dst:
+        while True:
+            try:
+                chunk = src.read(_COPY_CHUNK)
+            except OSError as exc:
+                raise MediaError(f"{source}: cannot read ({exc.strerror or exc})") from None
+            if not chunk:
+                break
+            dst.write(chunk)
 
 
 def _video_frame(path: Path, index: int) -> np.ndarray:
@@ -208,8 +262,7 @@ def _video_frame(path: Path, index: int) -> np.ndarray:
 def _write_image(pixels: np.ndarray, target: Path) -> None:
     import cv2
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(target.suffix or ".jpg", pixels, [int(cv2.IMWRITE_JPEG_QUALITY), 95])
     if not ok:
         raise MediaError(f"{target}: cannot encode the frame")
-    target.write_bytes(data.tobytes())
+    atomic_write_bytes(target, data.tobytes())

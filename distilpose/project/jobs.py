@@ -11,7 +11,7 @@ from typing import Any
 from distilpose.project.base import StoreBase
 from distilpose.project.connection import now
 from distilpose.project.errors import ProjectError
-from distilpose.project.records import JOB_STATUSES, JobRecord, from_json
+from distilpose.project.records import JOB_STATUSES, JobRecord, json_object
 
 _KEEP: Any = object()  # "leave this field as it is" in update_job
 _JOB_COLUMNS = "id, kind, status, config, pid, paths, metrics, created, updated"
@@ -52,10 +52,10 @@ class StoreJobs(StoreBase):
     ) -> None:
         """Change what is given (``pid=None`` clears it); ``paths`` and ``metrics`` are merged into the stored
         ones."""
-        job = self.job(job_id)
         if status is not None:
             self._check_status(status)
         with self.transaction() as conn:
+            job = self.job(job_id)  # read under the write lock: two updaters merge, never revert each other
             conn.execute(
                 "UPDATE jobs SET status = ?, pid = ?, paths = ?, metrics = ?, updated = ? WHERE id = ?",
                 (
@@ -72,11 +72,11 @@ class StoreJobs(StoreBase):
         row = self.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
         if row is None:
             raise ProjectError(f"{self.path}: no job {job_id} in this project")
-        return _job_record(row)
+        return self._decode("job", _job_record, row)
 
     def jobs(self, status: str | None = None) -> list[JobRecord]:
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-        return [_job_record(r) for r in self.conn.execute(sql, (status,) if status else ())]
+        return [self._decode("job", _job_record, r) for r in self.conn.execute(sql, (status,) if status else ())]
 
     def _check_status(self, status: str) -> None:
         if status not in JOB_STATUSES:
@@ -88,5 +88,5 @@ class StoreJobs(StoreBase):
 def _job_record(row: tuple) -> JobRecord:
     jid, kind, status, config, pid, paths, metrics, created, updated = row
     return JobRecord(
-        jid, kind, status, from_json(config), pid, from_json(paths), from_json(metrics), created, updated
+        jid, kind, status, json_object(config), pid, json_object(paths), json_object(metrics), created, updated
     )

@@ -17,8 +17,9 @@ from distilpose.project.records import (
     HistoryEntry,
     LowConfidenceKeypoint,
     MediaRecord,
-    from_json,
     instance_from_rows,
+    integer,
+    json_object,
 )
 from distilpose.types import Instance
 
@@ -39,16 +40,16 @@ class StoreQueries(StoreBase):
         ).fetchone()
         if row is None:
             raise ProjectError(f"{self.path}: no media {media_id} in this project")
-        return _media_record(row)
+        return self._decode("media", _media_record, row)
 
     def media_list(self, kind: str | None = None) -> list[MediaRecord]:
         sql = f"SELECT {_MEDIA_COLUMNS} FROM media" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
-        return [_media_record(r) for r in self.conn.execute(sql, (kind,) if kind else ())]
+        return [self._decode("media", _media_record, r) for r in self.conn.execute(sql, (kind,) if kind else ())]
 
     def find_media(self, path: PathLike) -> MediaRecord | None:
         stored = files.to_stored(path, self.folder)
         row = self.conn.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE path = ?", (stored,)).fetchone()
-        return None if row is None else _media_record(row)
+        return None if row is None else self._decode("media", _media_record, row)
 
     def media_path(self, media_id: int) -> Path:
         """Where the media file is now, resolving a relative stored path against the project folder."""
@@ -60,13 +61,13 @@ class StoreQueries(StoreBase):
         ).fetchone()
         if row is None:
             raise ProjectError(f"{self.path}: no frame {frame_id} in this project")
-        return _frame_record(row)
+        return self._decode("frame", _frame_record, row)
 
     def frame_at(self, media_id: int, index: int) -> FrameRecord | None:
         row = self.conn.execute(
             f"SELECT {_FRAME_COLUMNS} FROM frames WHERE media_id = ? AND idx = ?", (media_id, index)
         ).fetchone()
-        return None if row is None else _frame_record(row)
+        return None if row is None else self._decode("frame", _frame_record, row)
 
     def frames(self, media_id: int | None = None, split: str | None = None) -> list[FrameRecord]:
         """Frames of one media (by index) or of the whole project (by media, index), optionally of one
@@ -80,7 +81,8 @@ class StoreQueries(StoreBase):
             where.append("split = ?")
             params.append(split)
         sql = f"SELECT {_FRAME_COLUMNS} FROM frames" + (" WHERE " + " AND ".join(where) if where else "")
-        return [_frame_record(r) for r in self.conn.execute(sql + " ORDER BY media_id, idx", params)]
+        rows = self.conn.execute(sql + " ORDER BY media_id, idx", params)
+        return [self._decode("frame", _frame_record, r) for r in rows]
 
     def instance(self, instance_id: int) -> Instance:
         row = self.conn.execute(f"{_INSTANCE_SELECT} WHERE id = ?", (int(instance_id),)).fetchone()
@@ -89,7 +91,7 @@ class StoreQueries(StoreBase):
         kps = self.conn.execute(
             f"{_KEYPOINT_SELECT} WHERE instance_id = ? ORDER BY k", (int(instance_id),)
         ).fetchall()
-        return instance_from_rows(row, kps)
+        return self._decode("instance", instance_from_rows, row, kps)
 
     def instances(self, frame_id: int) -> list[Instance]:
         """The instances of a frame, oldest first, each with ``extras['id']``."""
@@ -117,7 +119,8 @@ class StoreQueries(StoreBase):
             by_instance.setdefault(kp[0], []).append(kp)
         out: dict[int, list[Instance]] = {}
         for row in rows:
-            out.setdefault(row[1], []).append(instance_from_rows(row, by_instance.get(row[0], [])))
+            inst = self._decode("instance", instance_from_rows, row, by_instance.get(row[0], []))
+            out.setdefault(row[1], []).append(inst)
         return out
 
     def low_confidence_keypoints(
@@ -153,7 +156,7 @@ class StoreQueries(StoreBase):
             "" if limit is None else " LIMIT ?"
         )
         rows = self.conn.execute(sql, () if limit is None else (int(limit),)).fetchall()
-        return [HistoryEntry(r[0], r[1], r[2], from_json(r[3])) for r in reversed(rows)]
+        return [self._decode("history entry", _history_entry, r) for r in reversed(rows)]
 
     def exists(self, table: str, row_id: int) -> bool:
         """Whether ``media``, ``frames``, ``instances`` or ``jobs`` holds this id."""
@@ -167,9 +170,17 @@ class StoreQueries(StoreBase):
 
 
 def _media_record(row: tuple) -> MediaRecord:
-    return MediaRecord(*row[:8], extra=from_json(row[8]))
+    mid, path, kind, size, digest, width, height, added, extra = row
+    if not isinstance(path, str):
+        raise ValueError(f"its path is {path!r}, not text")
+    size, width, height = (None if v is None else integer(v) for v in (size, width, height))
+    return MediaRecord(mid, path, kind, size, digest, width, height, added, extra=json_object(extra))
 
 
 def _frame_record(row: tuple) -> FrameRecord:
     fid, media_id, idx, split, suggested, reason, extra = row
-    return FrameRecord(fid, media_id, idx, split, bool(suggested), reason, from_json(extra))
+    return FrameRecord(fid, media_id, integer(idx), split, bool(suggested), reason, json_object(extra))
+
+
+def _history_entry(row: tuple) -> HistoryEntry:
+    return HistoryEntry(row[0], row[1], row[2], json_object(row[3]))

@@ -32,6 +32,10 @@ INSTANCE_COLUMNS: tuple[str, ...] = (
     "id", "frame_id", "source", "track_id", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "score", "verified",
     "created", "updated", "extra",
 )  # fmt: skip
+#: The instance columns an edit may change (identity and creation time never change).
+EDITABLE_INSTANCE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in INSTANCE_COLUMNS if c not in ("id", "frame_id", "created")
+)
 KEYPOINT_COLUMNS: tuple[str, ...] = ("instance_id", "k", "x", "y", "v", "score", "sigma_x", "sigma_y")
 
 
@@ -121,6 +125,15 @@ def from_json(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
 
+def json_object(text: str | None) -> dict:
+    """A JSON-object column (``extra``, job config, history payload); ValueError for broken JSON or another
+    JSON type (a damaged file)."""
+    value = from_json(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"a JSON column holds {type(value).__name__}, not an object")
+    return value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -162,6 +175,21 @@ def check_instance(inst: Instance) -> None:
             raise ValueError(f"{name} must hold {NUM_KEYPOINTS * width} values, got {np.asarray(arr).size}")
 
 
+def instance_values(inst: Instance) -> dict[str, Any]:
+    """The editable columns of an instance's row (:data:`EDITABLE_INSTANCE_COLUMNS`), as stored: ``verified``
+    and ``updated`` come from ``extras``. ValueError when ``extras`` cannot be stored as JSON."""
+    bbox = (None,) * 4 if inst.bbox is None else tuple(float(b) for b in inst.bbox)
+    return {
+        "source": inst.source,
+        "track_id": None if inst.track_id is None else int(inst.track_id),  # numpy ints cannot be bound
+        "bbox_x": bbox[0], "bbox_y": bbox[1], "bbox_w": bbox[2], "bbox_h": bbox[3],
+        "score": None if inst.score is None else float(inst.score),
+        "verified": int(bool(inst.extras.get("verified", False))),
+        "updated": inst.extras.get("updated"),
+        "extra": to_json(stored_extras(inst.extras), "instance extras"),
+    }  # fmt: skip
+
+
 def keypoint_rows(instance_id: int, inst: Instance) -> list[tuple]:
     """The 17 keypoint rows of an instance (every joint has a row, labelled or not)."""
     scores = None if inst.scores is None else np.asarray(inst.scores, dtype=np.float64).reshape(NUM_KEYPOINTS)
@@ -199,18 +227,34 @@ def instance_from_rows(row: tuple, kp_rows: list[tuple]) -> Instance:
     scores = np.full(NUM_KEYPOINTS, np.nan)
     sigmas = np.full((NUM_KEYPOINTS, 2), np.nan)
     for _, k, x, y, v, s, sx, sy in kp_rows:
+        if not (type(k) is int and 0 <= k < NUM_KEYPOINTS and v in (0, 1, 2)):
+            raise ValueError(f"keypoint row k={k!r}, v={v!r} is not a keypoint (k 0..16, v 0, 1 or 2)")
         keypoints[k] = (x, y, v)
         scores[k] = np.nan if s is None else s
         sigmas[k] = (np.nan if sx is None else sx, np.nan if sy is None else sy)
-    extras = from_json(extra)
+    extras = json_object(extra)
     extras.update(id=iid, frame_id=frame_id, verified=bool(verified), created=created, updated=updated)
     return Instance(
         keypoints=keypoints,
-        bbox=None if bx is None else (bx, by, bw, bh),
+        bbox=None if bx is None else (number(bx), number(by), number(bw), number(bh)),
         scores=None if np.isnan(scores).all() else scores,
         sigmas=None if np.isnan(sigmas).all() else sigmas,
-        score=score,
+        score=None if score is None else number(score),
         source=source,
-        track_id=track_id,
+        track_id=None if track_id is None else integer(track_id),
         extras=extras,
     )
+
+
+def number(value: Any) -> float:
+    """A stored REAL as a float; ValueError for text or bytes in a number column (a damaged file)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{value!r} where a number belongs")
+
+
+def integer(value: Any) -> int:
+    """A stored INTEGER as an int; ValueError for anything else (a damaged file)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{value!r} where an integer belongs")

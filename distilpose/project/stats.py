@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from distilpose.keypoints import NAMES
+from distilpose.project.errors import ProjectError
 from distilpose.project.records import MEDIA_KINDS, SPLITS
 from distilpose.project.store import ProjectStore
 from distilpose.types import SOURCES
@@ -66,6 +67,11 @@ def project_stats(store: ProjectStore) -> ProjectStats:
     by_source.update(dict(q("SELECT source, COUNT(*) FROM instances GROUP BY source").fetchall()))
     keypoints = {name: {"v0": 0, "v1": 0, "v2": 0} for name in NAMES}
     for k, v, n in q("SELECT k, v, COUNT(*) FROM keypoints GROUP BY k, v"):
+        if not (type(k) is int and 0 <= k < len(NAMES) and v in (0, 1, 2)):
+            raise ProjectError(
+                f"{store.path}: keypoint rows with k={k!r}, v={v!r} are damaged; "
+                f"`distilpose project check {store.path}` lists everything that is"
+            )
         keypoints[NAMES[k]][f"v{v}"] = n
     return ProjectStats(
         project=str(store.path),

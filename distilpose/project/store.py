@@ -17,36 +17,54 @@ which also restores its ``updated`` time, so undo gives back the exact previous 
 Threads. A :class:`ProjectStore` (one SQLite connection) belongs to the thread that opened it; SQLite's
 ``check_same_thread`` enforces it. A worker thread or process opens its own store on the same file: WAL lets
 it read while the GUI writes, and writers wait for each other up to ``timeout`` seconds, then get a
-:class:`ProjectLockedError` (the edit did not happen: the GUI keeps its undo stack as it was).
+:class:`ProjectLockedError` naming who holds the lock (the edit did not happen: the GUI keeps its undo stack as
+it was). An edit takes the write lock before it reads what it changes and writes only the columns that
+changed, so two writers never revert each other (docs/adr/0011).
+
+Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; ``open(check=True)`` (the app)
+runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
+import secrets
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from distilpose.atomic import fsync_dir, is_temp_name
 from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.project import files
-from distilpose.project.connection import backup, check_file, configure, connect, now, translate_error
+from distilpose.project.connection import (
+    application_id,
+    backup,
+    check_file,
+    configure,
+    connect,
+    now,
+    quick_check,
+    translate_error,
+)
 from distilpose.project.errors import ProjectError, ProjectVersionError
 from distilpose.project.jobs import StoreJobs
 from distilpose.project.queries import StoreQueries
 from distilpose.project.records import (
+    EDITABLE_INSTANCE_COLUMNS,
     INSTANCE_COLUMNS,
     KEYPOINT_COLUMNS,
     MEDIA_KINDS,
     Snapshot,
     check_instance,
+    instance_values,
     keypoint_rows,
-    stored_extras,
 )
 from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, missing_schema, read_version
 from distilpose.project.tracks import StoreTracks
@@ -74,39 +92,40 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
 
     @classmethod
     def create(cls, path: PathLike, *, timeout: float = 5.0) -> ProjectStore:
-        """A new, empty project at ``path`` (which must not exist yet)."""
+        """A new, empty project at ``path`` (which must not exist yet, or be a project whose creation was
+        interrupted: that one is replaced).
+
+        Atomic: the file is built complete in a temp file beside ``path`` and then linked into place, so a
+        killed ``create`` leaves either nothing at ``path`` or a whole project, never a file nothing opens."""
         p = Path(path)
-        if p.exists():
-            raise ProjectError(f"{p}: already exists; open it, or choose another file name")
+        if p.exists() or p.is_symlink():
+            if not _half_made(p):
+                raise ProjectError(f"{p}: already exists; open it, or choose another file name")
+            _remove_project_files(p)
         if not p.parent.is_dir():
             raise ProjectError(f"{p}: the folder {p.parent} does not exist")
+        for stale in p.parent.glob(f".{glob.escape(p.name)}.*.tmp*"):  # what a killed create left
+            if is_temp_name(stale.name):
+                stale.unlink(missing_ok=True)
+        tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp{p.suffix}")
         try:
-            conn = connect(p, timeout)
+            _build_empty(tmp, timeout)
+            _publish(tmp, p)
         except sqlite3.Error as exc:
-            raise ProjectError(f"{p}: cannot create the project file: {exc}") from None
-        try:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            configure(conn)
-            migrate(conn, 0)
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("created", now()), ("project_id", uuid.uuid4().hex)],
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.close()
-            with contextlib.suppress(OSError):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{p}{suffix}").unlink(missing_ok=True)
             raise translate_error(exc, p, timeout) from None
-        return cls(p, conn, timeout)
+        except OSError as exc:
+            raise ProjectError(f"{p}: cannot create the project file: {exc.strerror or exc}") from None
+        finally:
+            _remove_project_files(tmp)
+        return cls.open(p, timeout=timeout)
 
     @classmethod
-    def open(cls, path: PathLike, *, timeout: float = 5.0) -> ProjectStore:
+    def open(cls, path: PathLike, *, timeout: float = 5.0, check: bool = False) -> ProjectStore:
         """Open an existing project, upgrading an older schema (after copying the file to
         ``<name>.v<old>.bak``). Refuses, without touching the file, anything that is not a project of a
-        schema version this code knows."""
+        schema version this code knows, and with ``check`` (the app's open) a file SQLite's time-boxed
+        ``quick_check`` finds damaged: :func:`distilpose.project.integrity.check_project` then says what is.
+        Without it, damage met later is still a ProjectError naming the file, from whichever query meets it."""
         p = Path(path)
         check_file(p)
         sidecars = [Path(f"{p}{suffix}") for suffix in ("-wal", "-shm")]
@@ -117,6 +136,11 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             raise ProjectError(f"{p}: cannot open: {exc}") from None
         try:
             version = read_version(conn)
+            if version is None and application_id(p) == APPLICATION_ID:
+                raise ProjectError(
+                    f"{p}: an unfinished project (its creation was interrupted, it holds nothing); create "
+                    "it again to replace it"
+                )
             if version is None:
                 raise ProjectError(
                     f"{p}: a SQLite database but not a DistilPose project (it has no schema version in a "
@@ -127,6 +151,8 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
                     f"{p}: project schema version {version} is newer than this DistilPose Studio supports "
                     f"({CURRENT_VERSION}); open it with a newer version of the app"
                 )
+            if check:
+                quick_check(conn, p)  # read-only: a damaged file is refused before anything writes to it
             missing = missing_schema(conn, version)  # before anything writes: a refused file stays as it was
             if missing:
                 raise ProjectError(
@@ -283,10 +309,8 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         """Assign many frames at once (one transaction); returns the previous split of each."""
         for split in set(splits.values()):
             self._check_split(split)
-        previous = {}
-        for frame_id in splits:
-            previous[frame_id] = self.frame(frame_id).split
         with self.transaction("set_splits", {"count": len(splits)}) as conn:
+            previous = {frame_id: self.frame(frame_id).split for frame_id in splits}  # under the write lock
             conn.executemany(
                 "UPDATE frames SET split = ? WHERE id = ?", [(s, int(f)) for f, s in splits.items()]
             )
@@ -296,9 +320,9 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         self, frame_id: int, suggested: bool, reason: str | None = None
     ) -> tuple[bool, str | None]:
         """Flag a frame for review (e.g. 'teacher/student disagree'); returns the previous (flag, reason)."""
-        before = self.frame(frame_id)
         reason = reason if suggested else None
         with self.transaction("set_suggested", {"frame_id": frame_id, "suggested": bool(suggested)}) as conn:
+            before = self.frame(frame_id)
             conn.execute(
                 "UPDATE frames SET suggested = ?, suggest_reason = ? WHERE id = ?",
                 (int(bool(suggested)), reason, int(frame_id)),
@@ -351,26 +375,25 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         updated: str,
     ) -> int:
         self._check_instance(inst)
-        extra_json = self._json(stored_extras(inst.extras), "instance extras")
+        row = copy_instance(inst)
+        row.extras.update(verified=verified, updated=updated)
+        try:
+            values = instance_values(row)
+        except ValueError as exc:
+            raise ProjectError(f"{self.path}: {exc}") from None
+        values.update(id=iid, frame_id=int(frame_id), created=created)
         payload: dict[str, Any] = {"frame_id": frame_id, "source": inst.source}
         with self.transaction(op, payload) as conn:
-            cur = conn.execute(
-                _INSERT_INSTANCE,
-                (iid, int(frame_id), inst.source, _opt_int(inst.track_id), *_bbox_values(inst.bbox),
-                 _opt_float(inst.score), int(verified), created, updated, extra_json),
-            )  # fmt: skip
+            cur = conn.execute(_INSERT_INSTANCE, [values[c] for c in INSTANCE_COLUMNS])
             new_id = int(cur.lastrowid)
-            conn.executemany(
-                _INSERT_KEYPOINT,
-                keypoint_rows(new_id, inst),
-            )
+            conn.executemany(_INSERT_KEYPOINT, keypoint_rows(new_id, inst))
             payload["instance_id"] = new_id
         return new_id
 
     def delete_instance(self, instance_id: int) -> Instance:
         """Remove an instance; returns it whole (with its id, frame and times in ``extras``) for undo."""
-        before = self.instance(instance_id)
         with self.transaction("delete_instance", {"instance_id": instance_id}) as conn:
+            before = self.instance(instance_id)
             conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
         return before
 
@@ -380,48 +403,58 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         iid = instance.extras.get("id")
         if iid is None:
             raise ProjectError(f"{self.path}: replace_instance needs extras['id']")
-        before = self.instance(iid)
-        frame_id = instance.extras.get("frame_id", before.extras["frame_id"])
-        if frame_id != before.extras["frame_id"]:
-            raise ProjectError(
-                f"{self.path}: instance {iid} is on frame {before.extras['frame_id']}, not {frame_id}; "
-                "moving an instance between frames is delete + add"
-            )
-        self._check_instance(instance)
-        verified = bool(instance.extras.get("verified", before.extras["verified"]))
-        updated = instance.extras.get("updated", now())
-        self._write_instance("replace_instance", before, instance, verified, updated, {"instance_id": iid})
-        return before
+
+        def change(before: Instance) -> Instance:
+            frame_id = instance.extras.get("frame_id", before.extras["frame_id"])
+            if frame_id != before.extras["frame_id"]:
+                raise ProjectError(
+                    f"{self.path}: instance {iid} is on frame {before.extras['frame_id']}, not {frame_id}; "
+                    "moving an instance between frames is delete + add"
+                )
+            after = copy_instance(instance)
+            after.extras["verified"] = bool(instance.extras.get("verified", before.extras["verified"]))
+            after.extras["updated"] = instance.extras.get("updated", now())
+            return after
+
+        return self._edit_instance("replace_instance", iid, change, {"instance_id": iid}, keep_updated=True)
 
     def move_keypoint(self, instance_id: int, k: int, x: float, y: float) -> Instance:
         """Put keypoint ``k`` at (x, y); a keypoint that was not labelled (v = 0) becomes visible (v = 2)."""
-        inst = self.instance(instance_id)
-        k = self._check_k(k)
-        v = int(inst.keypoints[k, 2]) or 2
-        return self._edit_keypoint("move_keypoint", inst, k, x, y, v)
+        return self._edit_keypoint("move_keypoint", instance_id, k, x, y, None)
 
     def set_visibility(self, instance_id: int, k: int, v: int) -> Instance:
         """COCO visibility of keypoint ``k``: 0 not labelled, 1 occluded, 2 visible. The position is kept (an
         export writes 0, 0 for v = 0), so toggling back to 1 or 2 finds the point where it was."""
-        inst = self.instance(instance_id)
-        k = self._check_k(k)
-        x, y = inst.keypoints[k, :2]
-        return self._edit_keypoint("set_visibility", inst, k, x, y, v)
+        return self._edit_keypoint("set_visibility", instance_id, k, None, None, v)
 
     def set_keypoint(self, instance_id: int, k: int, x: float, y: float, v: int) -> Instance:
-        inst = self.instance(instance_id)
-        return self._edit_keypoint("set_keypoint", inst, self._check_k(k), x, y, v)
+        return self._edit_keypoint("set_keypoint", instance_id, k, x, y, v)
 
-    def _edit_keypoint(self, op: str, before: Instance, k: int, x: float, y: float, v: int) -> Instance:
-        if v not in (0, 1, 2):
+    def _edit_keypoint(
+        self, op: str, instance_id: int, k: int, x: float | None, y: float | None, v: int | None
+    ) -> Instance:
+        """Keypoint ``k`` gets (x, y, v); None keeps the stored position, or (for v) the stored visibility
+        with an unlabelled point becoming visible."""
+        k = self._check_k(k)
+        if v is not None and v not in (0, 1, 2):
             raise ProjectError(f"{self.path}: visibility must be 0, 1 or 2, got {v!r}")
-        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        if x is not None and not (math.isfinite(float(x)) and math.isfinite(float(y))):  # type: ignore[arg-type]
             raise ProjectError(f"{self.path}: keypoint position must be finite, got ({x!r}, {y!r})")
-        after = copy_instance(before)
-        after.keypoints[k] = (float(x), float(y), int(v))
-        payload = {"instance_id": before.extras["id"], "k": k, "x": float(x), "y": float(y), "v": int(v)}
-        self._write_instance(op, before, after, before.extras["verified"], now(), payload)
-        return before
+        payload: dict[str, Any] = {"instance_id": instance_id, "k": k}
+
+        def change(before: Instance) -> Instance:
+            old_x, old_y, old_v = before.keypoints[k]
+            new = (
+                float(old_x if x is None else x),
+                float(old_y if y is None else y),
+                int(old_v) or 2 if v is None else int(v),
+            )
+            payload.update(x=new[0], y=new[1], v=new[2])
+            after = copy_instance(before)
+            after.keypoints[k] = new
+            return after
+
+        return self._edit_instance(op, instance_id, change, payload)
 
     def move_instance(
         self,
@@ -438,76 +471,119 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             raise ProjectError(
                 f"{self.path}: move needs finite dx, dy and a scale > 0, got {dx!r}, {dy!r}, {scale!r}"
             )
-        before = self.instance(instance_id)
-        after, (cx, cy) = moved_instance(before, dx, dy, scale, center)
-        payload = {"instance_id": instance_id, "dx": dx, "dy": dy, "scale": scale, "center": [cx, cy]}
-        self._write_instance("move_instance", before, after, before.extras["verified"], now(), payload)
-        return before
+        payload: dict[str, Any] = {"instance_id": instance_id, "dx": dx, "dy": dy, "scale": scale}
+
+        def change(before: Instance) -> Instance:
+            after, (cx, cy) = moved_instance(before, dx, dy, scale, center)
+            payload["center"] = [cx, cy]
+            return after
+
+        return self._edit_instance("move_instance", instance_id, change, payload)
 
     def set_bbox(self, instance_id: int, bbox: tuple[float, float, float, float] | None) -> Instance:
-        before = self.instance(instance_id)
-        after = copy_instance(before)
-        after.bbox = None if bbox is None else tuple(float(b) for b in bbox)  # type: ignore[assignment]
-        self._check_instance(after)
-        payload = {"instance_id": instance_id, "bbox": after.bbox}
-        self._write_instance("set_bbox", before, after, before.extras["verified"], now(), payload)
-        return before
+        box = None if bbox is None else tuple(float(b) for b in bbox)
+        return self._update_instance("set_bbox", instance_id, bbox=box)
 
     def set_track(self, instance_id: int, track_id: int | None) -> Instance:
-        before = self.instance(instance_id)
-        after = copy_instance(before)
-        after.track_id = None if track_id is None else int(track_id)
-        payload = {"instance_id": instance_id, "track_id": after.track_id}
-        self._write_instance("set_track", before, after, before.extras["verified"], now(), payload)
-        return before
+        return self._update_instance("set_track", instance_id, track_id=None if track_id is None else int(track_id))
 
     def set_verified(self, instance_id: int, verified: bool = True) -> Instance:
         """Mark an instance as checked by a person (only verified instances go into ``--only-verified``)."""
-        before = self.instance(instance_id)
-        payload = {"instance_id": instance_id, "verified": bool(verified)}
-        self._write_instance("set_verified", before, before, bool(verified), now(), payload)
-        return before
+        return self._update_instance("set_verified", instance_id, verified=bool(verified))
 
     def accept_prediction(self, instance_id: int) -> Instance:
         """A person accepts a model's instance: it becomes a verified 'user' instance;
         ``extras['accepted_from']`` keeps which model made it."""
-        before = self.instance(instance_id)
-        self._require_prediction(before, "accept")
-        after = copy_instance(before)
-        after.source = "user"
-        after.extras["accepted_from"] = before.source
-        self._write_instance("accept_prediction", before, after, True, now(), {"instance_id": instance_id})
-        return before
+
+        def change(before: Instance) -> Instance:
+            self._require_prediction(before, "accept")
+            after = copy_instance(before)
+            after.source = "user"
+            after.extras["accepted_from"] = before.source
+            after.extras["verified"] = True
+            return after
+
+        return self._edit_instance("accept_prediction", instance_id, change, {"instance_id": instance_id})
 
     def reject_prediction(self, instance_id: int) -> Instance:
         """Delete a model's instance; returns it for undo (:meth:`restore_instance`)."""
-        before = self.instance(instance_id)
-        self._require_prediction(before, "reject")
         with self.transaction("reject_prediction", {"instance_id": instance_id}) as conn:
+            before = self.instance(instance_id)
+            self._require_prediction(before, "reject")
             conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
         return before
 
-    def _write_instance(
-        self, op: str, before: Instance, after: Instance, verified: bool, updated: str, payload: dict
-    ) -> None:
-        """Write ``after`` over ``before``: the instance row and only the keypoint rows that changed."""
+    # ----------------------------------------------------------------------------------------- edit machinery
+
+    def _update_instance(self, op: str, instance_id: int, **fields: Any) -> Instance:
+        """Set :class:`Instance` attributes (``verified``: the flag in ``extras``) of one instance; returns
+        the previous state. A new instance field needs only its name here and a column in the records."""
+        payload = {"instance_id": instance_id, **fields}
+
+        def change(before: Instance) -> Instance:
+            after = copy_instance(before)
+            for name, value in fields.items():
+                if name == "verified":
+                    after.extras["verified"] = value
+                else:
+                    setattr(after, name, value)
+            return after
+
+        return self._edit_instance(op, instance_id, change, payload)
+
+    def _edit_instance(
+        self,
+        op: str,
+        instance_id: int,
+        change: Callable[[Instance], Instance],
+        payload: dict,
+        keep_updated: bool = False,
+    ) -> Instance:
+        """Read the instance under the write lock (``BEGIN IMMEDIATE`` comes first), let ``change`` make the
+        new state, and write only the columns and keypoint rows that differ; returns the state before. The
+        ``updated`` time becomes now unless ``keep_updated`` (``change`` set it: undo restores it).
+
+        Reading before taking the lock would let another writer's edit land in between, and writing the whole
+        row back would silently revert it (a lost update)."""
+        with self.transaction(op, payload):
+            before = self.instance(instance_id)
+            after = change(before)
+            if not keep_updated:
+                after.extras["updated"] = now()
+            self._check_instance(after)
+            self._write_changes(before, after)
+        return before
+
+    def _write_changes(self, before: Instance, after: Instance) -> None:
         iid = before.extras["id"]
-        extra_json = self._json(stored_extras(after.extras), "instance extras")
-        old_rows = keypoint_rows(iid, before)
-        new_rows = keypoint_rows(iid, after)
-        changed = [new[2:] + (iid, new[1]) for old, new in zip(old_rows, new_rows, strict=True) if old != new]
-        with self.transaction(op, payload) as conn:
+        try:
+            old, new = instance_values(before), instance_values(after)
+        except ValueError as exc:
+            raise ProjectError(f"{self.path}: {exc}") from None
+        self._update_fields(iid, **{c: v for c, v in new.items() if old[c] != v})
+        changed = [
+            n[2:] + (iid, n[1])
+            for o, n in zip(keypoint_rows(iid, before), keypoint_rows(iid, after), strict=True)
+            if o != n
+        ]
+        self.conn.executemany(
+            "UPDATE keypoints SET x = ?, y = ?, v = ?, score = ?, sigma_x = ?, sigma_y = ? "
+            "WHERE instance_id = ? AND k = ?",
+            changed,
+        )
+
+    def _update_fields(self, instance_id: int, **fields: Any) -> None:
+        """``UPDATE instances SET <these columns>`` for one instance, in the caller's transaction (or one of
+        its own): only the named columns are written."""
+        unknown = set(fields) - set(EDITABLE_INSTANCE_COLUMNS)
+        if unknown:
+            raise ProjectError(f"{self.path}: instances have no editable column(s) {', '.join(sorted(unknown))}")
+        if not fields:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in fields)
+        with self.transaction() as conn:
             conn.execute(
-                "UPDATE instances SET source = ?, track_id = ?, "
-                "bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?, "
-                "score = ?, verified = ?, updated = ?, extra = ? WHERE id = ?",
-                (after.source, _opt_int(after.track_id), *_bbox_values(after.bbox), _opt_float(after.score),
-                 int(verified), updated, extra_json, iid),
-            )  # fmt: skip
-            conn.executemany(
-                "UPDATE keypoints SET x = ?, y = ?, v = ?, score = ?, sigma_x = ?, sigma_y = ? "
-                "WHERE instance_id = ? AND k = ?",
-                changed,
+                f"UPDATE instances SET {assignments} WHERE id = ?", (*fields.values(), int(instance_id))
             )
 
     # ----------------------------------------------------------------------------------------- helpers
@@ -563,6 +639,63 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
 # --------------------------------------------------------------------------------------------- module helpers
 
 
+def _build_empty(tmp: Path, timeout: float) -> None:
+    """A complete, empty project in ``tmp`` (rollback journal: nothing is left beside it once closed)."""
+    conn = connect(tmp, timeout)
+    try:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA synchronous = FULL")
+        migrate(conn, 0)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("created", now()), ("project_id", uuid.uuid4().hex)],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _publish(tmp: Path, p: Path) -> None:
+    """Put the finished file at ``p``: a hard link never replaces a file someone made there meanwhile; where
+    the file system has no hard links, a rename (after checking again)."""
+    try:
+        os.link(tmp, p)
+    except FileExistsError:
+        raise ProjectError(f"{p}: already exists; open it, or choose another file name") from None
+    except OSError:
+        if p.exists():
+            raise ProjectError(f"{p}: already exists; open it, or choose another file name") from None
+        os.replace(tmp, p)
+    fsync_dir(p.parent)
+
+
+def _half_made(p: Path) -> bool:
+    """An empty file, or a project file whose creation was interrupted (our application id, no schema
+    version): nothing in it to lose, so ``create`` may replace it."""
+    try:
+        if p.is_file() and p.stat().st_size == 0:
+            return True
+    except OSError:
+        return False
+    if application_id(p) != APPLICATION_ID:
+        return False
+    try:
+        conn = sqlite3.connect(str(p))
+        try:
+            return read_version(conn) is None
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError, UnicodeDecodeError):
+        return False
+
+
+def _remove_project_files(p: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            Path(f"{p}{suffix}").unlink()
+
+
 def _remove_new_sidecars(sidecars: list[Path], had: list[bool]) -> None:
     """A refused WAL-mode file can leave an empty -wal/-shm that opening it created: remove only those."""
     wal, shm = sidecars
@@ -571,14 +704,6 @@ def _remove_new_sidecars(sidecars: list[Path], had: list[bool]) -> None:
             wal.unlink()
         if not had[1] and shm.exists() and not wal.exists():
             shm.unlink()
-
-
-def _bbox_values(bbox: tuple | None) -> tuple:
-    return (None,) * 4 if bbox is None else tuple(float(b) for b in bbox)
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _opt_int(value: Any) -> int | None:

@@ -15,14 +15,23 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from distilpose.atomic import atomic_write_text
+from distilpose.atomic import atomic_write_text, remove_stale_temps
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import FLIP_PAIRS, NUM_KEYPOINTS
-from distilpose.project.exporting import IMAGE_MODES, ExportItem, check_sources, materialise, plan_export
+from distilpose.project.exporting import (
+    IMAGE_MODES,
+    ExportItem,
+    check_sources,
+    clean_stale_temps,
+    materialise,
+    plan_export,
+)
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
 
 PathLike = str | os.PathLike
+#: YOLO trains on the pixels: the images are always written.
+YOLO_IMAGE_MODES: tuple[str, ...] = tuple(m for m in IMAGE_MODES if m != "none")
 
 
 @dataclass
@@ -79,17 +88,24 @@ def export_yolo(
     out_dir: PathLike,
     *,
     only_verified: bool = False,
+    splits: list[str] | None = None,
     images: str = "copy",
     overwrite: bool = False,
 ) -> YoloReport:
-    if images not in IMAGE_MODES or images == "none":
-        raise DistilPoseError(f"YOLO export needs the images: use 'copy' or 'link', not {images!r}")
+    """Write ``out_dir/images/<split>/``, ``out_dir/labels/<split>/`` and ``out_dir/data.yaml`` (last, so its
+    presence means the export is complete)."""
+    if images not in YOLO_IMAGE_MODES:
+        raise DistilPoseError(
+            f"YOLO export needs the images: use {' or '.join(map(repr, YOLO_IMAGE_MODES))}, not {images!r}"
+        )
     out = Path(out_dir)
     data_yaml = out / "data.yaml"
     if data_yaml.exists() and not overwrite:
         raise DistilPoseError(f"{data_yaml}: already exists (export to another folder, or overwrite it)")
-    plan = plan_export(store, only_verified=only_verified)
+    plan = plan_export(store, only_verified=only_verified, splits=splits)
     check_sources(plan, need_pixels=True)
+    remove_stale_temps(out)
+    clean_stale_temps(out / "images", out / "labels")
     per_split: dict[str, list[ExportItem]] = {}
     for item in plan.items:
         per_split.setdefault(_folder(item.frame.split), []).append(item)

@@ -145,3 +145,23 @@ def test_split_is_one_undo_step_and_stats_follow(qtbot, project_window, tmp_path
     assert (
         panel.stats_text.toPlainText().splitlines()[2] == "split    train 0/0 · val 0/0 · test 0/0 · none 5/1"
     )
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_each_export_button_runs_its_registered_format(qtbot, project_window, tmp_path, fmt) -> None:
+    """The panel shows one button per format of the exporter registry; a click asks for a folder and runs
+    that format's writer (the one the CLI uses), with the 'only verified' box."""
+    from distilpose.project.formats import EXPORTERS
+
+    win = project_window
+    panel = win.dataset_panel
+    assert list(panel.export_buttons) == list(EXPORTERS)
+    assert win.editor.add_template((40, 20, 100, 200))
+    out = tmp_path / fmt
+    win._folder_chooser = lambda *args: str(out)
+    panel.only_verified_box.setChecked(False)
+    with qtbot.waitSignal(win.project.exportFinished, timeout=30_000) as finished:
+        panel.export_buttons[fmt].click()
+    assert finished.args == [True]
+    assert (out / EXPORTERS[fmt].done).is_file()
+    assert panel.result_label.text().startswith("Exported")

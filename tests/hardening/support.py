@@ -152,3 +152,63 @@ def address_space_headroom(extra_bytes: int) -> Iterator[None]:
 def skip_unless_linux() -> None:
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc (Linux)")
+
+
+# ------------------------------------------------------------------------------------------------ round 2
+
+
+def png_bomb(path: Path, width: int, height: int, pixels: bool = True) -> Path:
+    """A valid 1-bit grayscale PNG declaring ``width`` x ``height`` whose rows are all zero: a few hundred KB
+    on disk, ``3 * width * height`` bytes once decoded to BGR. ``pixels=False`` writes the header only (a
+    decoder fails on it; only a header check refuses it for the right reason)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+    if pixels:
+        row = b"\x00" * (1 + (width + 7) // 8)
+        packer = zlib.compressobj(9)
+        rows_per_block = max(1, (1 << 24) // len(row))
+        parts = []
+        for start in range(0, height, rows_per_block):
+            parts.append(packer.compress(row * min(rows_per_block, height - start)))
+        parts.append(packer.flush())
+        out += chunk(b"IDAT", b"".join(parts))
+    path.write_bytes(out + chunk(b"IEND", b""))
+    return path
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "1m") -> Iterator[Path]:
+    """A real, tiny file system (tmpfs of ``size``) mounted at ``folder``, so a disk can really fill up.
+    Skips where mounting is not allowed (not root, no tmpfs)."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill: {done.stderr.strip() or done.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill_disk(folder: Path) -> None:
+    """Write a filler file until the file system holding ``folder`` has no space left."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    block = b"\x00" * 4096
+    try:
+        with contextlib.suppress(OSError):
+            while os.write(fd, block):
+                pass
+        with contextlib.suppress(OSError):  # the last partial block
+            while os.write(fd, b"\x00"):
+                pass
+    finally:
+        os.close(fd)

@@ -38,11 +38,11 @@ from distilpose.export import export_onnx
 from distilpose.models.checkpoint import load_state_dict_file, save_weights
 from distilpose.models.registry import create_model
 from distilpose.project import ProjectStore
-from distilpose.project.coco_io import ANNOTATION_FILE, export_coco, import_coco
+from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
 from distilpose.training.checkpointing import load_checkpoint, save_checkpoint
 from tests.hardening.support import digest, listing
 from tests.unit.coco_factory import make_coco_doc
-from tests.unit.test_project_support import write_coco_images
+from tests.unit.test_project_support import imported_project
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -224,14 +224,7 @@ def test_a_folder_that_cannot_be_created(tmp_path, model, writer):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    doc = make_coco_doc(seed=2)
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "ann.json").write_text(json.dumps(doc))
-    images = write_coco_images(doc, src / "images")
-    with ProjectStore.create(tmp_path / "p.dpproj") as store:
-        import_coco(store, src / "ann.json", images)
-    return tmp_path / "p.dpproj"
+    return imported_project(tmp_path, seed=2)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -285,16 +278,14 @@ def test_cli_project_export_on_a_full_disk_exits_2_with_one_line(tmp_path, proje
 
 
 def test_cli_project_export_copying_images_on_a_full_disk(tmp_path, project, monkeypatch, capsys):
-    """Image copies are not atomic writes: a copy failing with ENOSPC must still be one line naming it."""
-    import shutil
-
-    def full(src, dst, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
-
-    monkeypatch.setattr(shutil, "copyfile", full)
+    """An image copy failing with ENOSPC is one line naming the image being written (not the source), and
+    leaves no partial image."""
     out = tmp_path / "export"
-    assert main(["project", "export-coco", str(project), str(out)]) == 2
-    _one_error_line(capsys, "project", out / "images", "No space left on device")
+    with _enospc_on_write(monkeypatch):
+        assert main(["project", "export-coco", str(project), str(out)]) == 2
+    line = _one_error_line(capsys, "project", out / "images", "No space left on device")
+    assert str(tmp_path / "src") not in line
+    assert not [p for p in out.rglob("*") if p.is_file()]
 
 
 def test_cli_onnx_export_refused_exits_2_with_one_line(tmp_path, monkeypatch, capsys):

@@ -300,14 +300,14 @@ def test_a_failed_edit_changes_nothing(store, monkeypatch):
     frame = _image_frame(store)
     iid = store.add_instance(frame, person())
     before = dump_tables(store.path)
-    real = store._write_instance
+    real = store._write_changes
 
     def write_then_fail(*args, **kwargs):
         with store.transaction():
             real(*args, **kwargs)
             raise OSError("disk full")
 
-    monkeypatch.setattr(store, "_write_instance", write_then_fail)
+    monkeypatch.setattr(store, "_write_changes", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         store.move_keypoint(iid, 0, 1.0, 1.0)
     assert dump_tables(store.path) == before

@@ -60,3 +60,20 @@ def person(x0: float = 10.0, y0: float = 20.0, source: str = "user", scores: boo
     if scores:
         extra = {"scores": np.linspace(0.05, 0.95, NUM_KEYPOINTS), "sigmas": np.full((NUM_KEYPOINTS, 2), 3.0)}
     return Instance(keypoints=kp, source=source, **extra, **kw)
+
+
+def imported_project(folder: Path, seed: int) -> Path:
+    """``folder/p.dpproj`` holding a generated COCO file (``folder/src/ann.json``) and its real images
+    (``folder/src/images``), imported."""
+    from distilpose.project import ProjectStore
+    from distilpose.project.coco_io import import_coco
+    from tests.unit.coco_factory import make_coco_doc
+
+    doc = make_coco_doc(seed=seed)
+    src = folder / "src"
+    src.mkdir(parents=True)
+    write_json(src / "ann.json", doc)
+    images = write_coco_images(doc, src / "images")
+    with ProjectStore.create(folder / "p.dpproj") as store:
+        import_coco(store, src / "ann.json", images)
+    return folder / "p.dpproj"

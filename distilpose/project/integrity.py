@@ -1,0 +1,82 @@
+"""What is damaged in a project file, in plain words: ``distilpose project check`` and the full check behind
+the cheap one every open runs (:func:`distilpose.project.connection.quick_check`).
+
+Three layers, each catching what the one before cannot: SQLite's ``integrity_check`` (pages, records,
+indexes, NOT NULL and CHECK constraints), ``foreign_key_check`` (rows whose parent is gone), and value checks
+of what SQLite's type affinity lets through (text in a number column, JSON that does not parse or is not an
+object) and the store's own rules that have no CHECK constraint (keypoint index 0..16).
+"""
+
+from __future__ import annotations
+
+from distilpose.keypoints import NUM_KEYPOINTS
+from distilpose.project.errors import ProjectError
+from distilpose.project.store import ProjectStore
+
+#: How many damaged rows of one kind are named before "and N more".
+_SHOWN = 5
+
+#: (table, row label SQL, column, what the column must hold) for every typed column SQLite would not check.
+_NUMBER = "typeof({c}) NOT IN ('integer', 'real'{null})"
+_INTEGER = "typeof({c}) NOT IN ('integer'{null})"
+_TEXT = "typeof({c}) NOT IN ('text'{null})"
+_JSON = "(typeof({c}) != 'text' OR NOT json_valid({c}) OR json_type({c}) != 'object')"
+_VALUE_RULES: tuple[tuple[str, str, str, str, bool], ...] = (
+    # table, row label, column, rule, nullable
+    ("media", "'media ' || id", "path", _TEXT, False),
+    ("media", "'media ' || id", "size", _INTEGER, True),
+    ("media", "'media ' || id", "width", _INTEGER, True),
+    ("media", "'media ' || id", "height", _INTEGER, True),
+    ("media", "'media ' || id", "extra", _JSON, False),
+    ("frames", "'frame ' || id", "idx", _INTEGER, False),
+    ("frames", "'frame ' || id", "extra", _JSON, False),
+    *(("instances", "'instance ' || id", c, _NUMBER, True) for c in ("bbox_x", "bbox_y", "bbox_w", "bbox_h", "score")),
+    ("instances", "'instance ' || id", "track_id", _INTEGER, True),
+    ("instances", "'instance ' || id", "extra", _JSON, False),
+    *(("keypoints", "'instance ' || instance_id || ' keypoint ' || k", c, _NUMBER, False) for c in ("x", "y")),
+    *(("keypoints", "'instance ' || instance_id || ' keypoint ' || k", c, _NUMBER, True)
+      for c in ("score", "sigma_x", "sigma_y")),
+    *(("jobs", "'job ' || id", c, _JSON, False) for c in ("config", "paths", "metrics")),
+    ("history", "'history entry ' || id", "payload", _JSON, False),
+)  # fmt: skip
+
+
+def check_project(store: ProjectStore) -> list[str]:
+    """Every problem found, one line each (the first few rows of each kind named); [] when the file is
+    sound. A check that cannot run (the damage stops SQLite) is itself reported, never raised."""
+    problems: list[str] = []
+    conn = store.conn
+    try:
+        rows = conn.execute("PRAGMA integrity_check(50)").fetchall()
+        problems += [f"SQLite integrity check: {r[0]}" for r in rows if r[0] != "ok"]
+    except ProjectError as exc:
+        return [f"SQLite cannot even check the file: {exc}"]
+    try:
+        orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
+    except ProjectError as exc:
+        problems.append(f"the foreign-key check could not run: {exc}")
+        orphans = []
+    by_table: dict[tuple[str, str], list[str]] = {}
+    for table, rowid, parent, _ in orphans:
+        by_table.setdefault((table, parent), []).append(str(rowid))
+    for (table, parent), ids in sorted(by_table.items()):
+        problems.append(f"{len(ids)} {table} row(s) refer to a {parent} row that is gone: rowid {_few(ids)}")
+    rules = [
+        *((t, label, c, rule.format(c=c, null=", 'null'" if nullable else "")) for t, label, c, rule, nullable in _VALUE_RULES),
+        ("keypoints", "'instance ' || instance_id || ' keypoint ' || k", "k",
+         f"(typeof(k) != 'integer' OR k < 0 OR k >= {NUM_KEYPOINTS})"),
+    ]  # fmt: skip
+    for table, label, column, condition in rules:
+        try:
+            bad = [r[0] for r in conn.execute(f"SELECT {label} FROM {table} WHERE {condition}").fetchall()]
+        except ProjectError as exc:
+            problems.append(f"{table}.{column} could not be checked: {exc}")
+            continue
+        if bad:
+            problems.append(f"{table}.{column}: {len(bad)} damaged value(s): {_few(bad)}")
+    return problems
+
+
+def _few(items: list[str]) -> str:
+    shown = ", ".join(str(i) for i in items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
