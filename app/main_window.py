@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QIcon,
+    QKeyEvent,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -44,6 +45,7 @@ from distilpose.app.canvas_items import is_prediction
 from distilpose.app.docks.dataset_panel import DatasetPanel
 from distilpose.app.docks.frame_list import FrameListDock
 from distilpose.app.docks.heatmap_dock import HeatmapDock
+from distilpose.app.docks.instances_dock import InstancesDock
 from distilpose.app.docks.model_panel import ModelPanel
 from distilpose.app.docks.review_queue import ReviewQueueDock
 from distilpose.app.editing import Editor
@@ -204,12 +206,14 @@ class MainWindow(QMainWindow):
         self.frame_list = FrameListDock(self.state, self)
         self.review_queue = ReviewQueueDock(self.state, self.editor, self)
         self.dataset_panel = DatasetPanel(self.state, self.editor, self)
+        self.instances_dock = InstancesDock(self.state, self.editor, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.frame_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.review_queue)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instances_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dataset_panel)
-        self.tabifyDockWidget(
-            self.model_panel, self.dataset_panel
-        )  # a tab beside the model: room for heatmaps
+        # tabs beside the model: room for heatmaps
+        self.tabifyDockWidget(self.model_panel, self.instances_dock)
+        self.tabifyDockWidget(self.model_panel, self.dataset_panel)
         for dock in self._project_docks():
             dock.hide()
             if hasattr(dock, "errorOccurred"):
@@ -240,6 +244,9 @@ class MainWindow(QMainWindow):
         self.player.errorOccurred.connect(self.report_error)
         self.camera.errorOccurred.connect(self.report_error)
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
+        # After a frame number and Enter the keys belong to the image again (K, Ctrl+E, ...): a spin box
+        # would otherwise keep the focus and eat them.
+        self.transport.frame_box.installEventFilter(self)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
         self.welcome = install_welcome_page(self)  # in front of the canvas while nothing is open
@@ -333,7 +340,18 @@ class MainWindow(QMainWindow):
             self.transport.frame_box.selectAll()
 
     def _project_docks(self) -> list:
-        return [self.frame_list, self.review_queue, self.dataset_panel]
+        return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
+        if (
+            watched is self.transport.frame_box
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+        ):
+            QTimer.singleShot(0, self.canvas.setFocus)
+        return super().eventFilter(watched, event)
 
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
@@ -341,7 +359,7 @@ class MainWindow(QMainWindow):
         for dock in self._project_docks():
             dock.setVisible(has)
         if has:
-            self.dataset_panel.raise_()
+            self.instances_dock.raise_()
             self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
             self.resizeDocks([self.frame_list, self.review_queue], [380, 320], Qt.Orientation.Vertical)
             self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
@@ -349,8 +367,6 @@ class MainWindow(QMainWindow):
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.project.add_file_menu_items(file_menu)
-        file_menu.addSeparator()
         for action in (self.open_image_action, self.open_video_action, self.open_folder_action):
             file_menu.addAction(action)
         file_menu.addAction(self.open_camera_action)
@@ -378,13 +394,13 @@ class MainWindow(QMainWindow):
         for dock, text in (
             (self.frame_list, "F&rames"),
             (self.review_queue, "Re&view Queue"),
+            (self.instances_dock, "I&nstances"),
             (self.dataset_panel, "&Dataset"),
         ):
             toggle = dock.toggleViewAction()
             toggle.setText(text)
             view_menu.addAction(toggle)
-        project_menu = self.menuBar().addMenu("&Project")
-        self.project.fill_menu(project_menu, self.project.project_actions())
+        self.project.fill_project_menu(self.menuBar().addMenu("&Project"))
         self.training.fill_menu(self.menuBar().addMenu("&Training"))
         inference_menu = self.menuBar().addMenu("&Inference")
         for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):

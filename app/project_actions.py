@@ -19,6 +19,7 @@ from distilpose.app import commands
 from distilpose.app.assist import HeatmapAssist
 from distilpose.app.canvas_items import is_prediction
 from distilpose.app.editing import Editor
+from distilpose.app.frame_rows import next_to_check
 from distilpose.app.prelabel import PrelabelThread
 from distilpose.app.recent import RecentFiles, config_dir
 from distilpose.app.store_jobs import StoreJobThread
@@ -133,7 +134,21 @@ class ProjectActions(QObject):
         self.copy_previous_action = a("&Copy People from Previous Frame", self.editor.copy_previous, "Ctrl+D")
         self.accept_action = a("&Accept Prediction", lambda: self.editor.accept(), "A")
         self.reject_action = a("&Reject Prediction", lambda: self.editor.reject(), "R")
-        self.verify_action = a("Toggle &Verified", lambda: self.editor.toggle_verified(), "V")
+        self.verify_action = a(
+            "&Verify",
+            lambda: self.editor.verify(),
+            "V",
+            tip="Mark the selected person (or the whole frame) checked; never un-verifies",
+        )
+        self.unverify_action = a("&Unverify", lambda: self.editor.unverify(), "Shift+V")
+        self.next_person_action = a("Next Person", lambda: self._cycle_person(1), "Tab")
+        self.prev_person_action = a("Previous Person", lambda: self._cycle_person(-1), "Shift+Tab")
+        self.next_to_check_action = a(
+            "Next Frame to Check",
+            self.next_to_check,
+            "J",
+            tip="The next project frame with predictions to accept or reject, or suggested and not verified",
+        )
         self.next_frame_action = a(
             "Next Project Frame", lambda: self._step(1), QKeySequence.StandardKey.MoveToNextPage
         )
@@ -155,14 +170,16 @@ class ProjectActions(QObject):
             None,
             self.template_action, self.accept_live_action, self.copy_previous_action, self.delete_person_action,
             None,
-            self.accept_action, self.reject_action, self.verify_action,
+            self.accept_action, self.reject_action, self.verify_action, self.unverify_action,
+            None,
+            self.next_person_action, self.prev_person_action,
         ]  # fmt: skip
 
     def project_actions(self) -> list[QAction | None]:
         """The Project menu."""
         return [
             self.add_images_action, self.add_folder_action, self.add_video_action, None,
-            self.next_frame_action, self.prev_frame_action, None,
+            self.next_frame_action, self.prev_frame_action, self.next_to_check_action, None,
             self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action,
         ]  # fmt: skip
 
@@ -173,12 +190,16 @@ class ProjectActions(QObject):
             else:
                 menu.addAction(action)
 
-    def add_file_menu_items(self, menu: QMenu) -> None:
+    def fill_project_menu(self, menu: QMenu) -> None:
+        """The Project menu: new, open, recent and close first (where CVAT and SLEAP users look), then the
+        project's own actions."""
         menu.addAction(self.new_project_action)
         menu.addAction(self.open_project_action)
         self.recent_projects_menu = menu.addMenu("Recent Pro&jects")
         self.recent_projects_menu.aboutToShow.connect(self.fill_recent_projects)
         menu.addAction(self.close_project_action)
+        menu.addSeparator()
+        self.fill_menu(menu, self.project_actions())
         self.fill_recent_projects()
 
     def _connect(self) -> None:
@@ -277,6 +298,24 @@ class ProjectActions(QObject):
         if not entries:
             menu.addAction("(none)").setEnabled(False)
 
+    def _cycle_person(self, delta: int) -> None:
+        if self.state.select_person_step(delta) is None:
+            self._status("No person on this frame to select")
+
+    def next_to_check(self) -> bool:
+        """Show the next frame (after the shown one, wrapping) that still needs a person's look."""
+        state = self.state
+        if state.project is None:
+            return False
+        position = next_to_check(state.frames, state.frame_position())
+        if position is None:
+            self._status("No other frame to check: every frame is accepted, rejected or verified")
+            return False
+        if not self.show_position(position):
+            return False
+        self._status(f"Frame {position} of {len(state.frames)}: {state.frames[position].name} to check")
+        return True
+
     def _step(self, delta: int) -> None:
         try:
             self.state.step_frame(delta)
@@ -356,6 +395,8 @@ class ProjectActions(QObject):
             self._status(f"Click where {NAMES[target[1]]} goes (Esc cancels)")
         elif on:
             self._status("Drag a box for the new person, or click where it stands (Esc cancels)")
+        else:
+            self.window.statusBar().clearMessage()  # the hint is done: the person is placed or cancelled
 
     def build_context_menu(self, scene_pos: QPointF) -> QMenu:
         """The right-click menu for what is selected under the cursor (shared actions + placing)."""

@@ -44,10 +44,6 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
     menus = {a.text(): [x.text() for x in a.menu().actions() if x.text()] for a in win.menuBar().actions()}
     assert menus == {
         "&File": [
-            "&New Project…",
-            "Open &Project…",
-            "Recent Pro&jects",
-            "C&lose Project",
             "Open &Image…",
             "Open &Video…",
             "Open &Folder of Images…",
@@ -71,7 +67,10 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "Delete &Person",
             "&Accept Prediction",
             "&Reject Prediction",
-            "Toggle &Verified",
+            "&Verify",
+            "&Unverify",
+            "Next Person",
+            "Previous Person",
         ],
         "&View": [
             "&Fit to Window",
@@ -81,14 +80,20 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "&Heatmaps",
             "F&rames",
             "Re&view Queue",
+            "I&nstances",
             "&Dataset",
         ],
         "&Project": [
+            "&New Project…",
+            "Open &Project…",
+            "Recent Pro&jects",
+            "C&lose Project",
             "Add Images to Project…",
             "Add Folder to Project…",
             "Add Video Frames to Project…",
             "Next Project Frame",
             "Previous Project Frame",
+            "Next Frame to Check",
             "Pre-label This &Frame",
             "Pre-label &All Frames",
             "&Freeze and Add to Project",
