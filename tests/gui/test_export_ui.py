@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from PySide6.QtWidgets import QPushButton
 
 from distilpose.coco import load_coco, load_keypoint_results
 from distilpose.video import VideoReader
 
 from .conftest import wait_idle
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def test_export_writes_results_images_and_video(qtbot, live_window, small_video, tmp_path) -> None:
@@ -25,6 +34,9 @@ def test_export_writes_results_images_and_video(qtbot, live_window, small_video,
     assert sorted(p.image_id for p in preds) == list(range(1, 13))  # one person per frame, full-frame boxes
     images = load_coco(result.images_path)
     assert [img.file_name for img in images.images][:2] == ["clip.mp4#frame=0", "clip.mp4#frame=1"]
+    # The rendered video gets the mode a plain open() gives, like the JSON files (not mkstemp's 0600).
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (result.results_path, result.images_path, result.video_path)}
+    assert modes == {0o666 & ~_umask()}
     video = VideoReader(result.video_path, index_cache=None)
     assert len(video) == 12 and (video.width, video.height) == (160, 120)
     assert "Exported 12 predictions from 12 frames" in win.statusBar().currentMessage()
