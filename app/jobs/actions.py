@@ -14,7 +14,7 @@ from distilpose.app.docks.distil_dialog import DistilDialog
 from distilpose.app.docks.training_monitor import TrainingMonitor
 from distilpose.app.jobs.compare_thread import ComparisonThread, comparison_file
 from distilpose.app.jobs.manager import ACTIVE, JobManager
-from distilpose.app.jobs.spec import write_gpu_bundle
+from distilpose.app.jobs.spec import data_counts, write_gpu_bundle
 from distilpose.app.project_actions import IntChooser, choose_int
 from distilpose.errors import DistilPoseError
 
@@ -78,7 +78,9 @@ class TrainingActions(QObject):
                 "No project", "Open a project first: its verified annotations are the data."
             )
             return None
-        dialog = DistilDialog(self.window._file_chooser, self.window)
+        dialog = DistilDialog(
+            self.window._file_chooser, self.window, data=data_counts(self.window.state.project)
+        )
         dialog.accepted.connect(lambda: self.start(dialog))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
