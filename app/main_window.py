@@ -53,6 +53,7 @@ from distilpose.app.jobs.actions import TrainingActions
 from distilpose.app.live import LiveController, LiveStats
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
+from distilpose.app.preferences import run_on_open, set_run_on_open
 from distilpose.app.project_actions import (
     FilesChooser,
     IntChooser,
@@ -311,6 +312,15 @@ class MainWindow(QMainWindow):
             themed_icon("zoom-out", "zoom-out"),
         )
         self.live_action = self._action("&Live Inference", self.live.set_enabled, "Ctrl+R", checkable=True)
+        self.run_on_open_action = self._action(
+            "&Run Inference on What I Open", set_run_on_open, checkable=True
+        )
+        self.run_on_open_action.blockSignals(True)
+        self.run_on_open_action.setChecked(run_on_open())  # remembered between sessions
+        self.run_on_open_action.blockSignals(False)
+        self.run_on_open_action.setStatusTip(
+            "Turn live inference on for every image, video, folder or camera you open"
+        )
         self.draw_boxes_action = self._action(
             "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
         )
@@ -403,8 +413,11 @@ class MainWindow(QMainWindow):
         self.project.fill_project_menu(self.menuBar().addMenu("&Project"))
         self.training.fill_menu(self.menuBar().addMenu("&Training"))
         inference_menu = self.menuBar().addMenu("&Inference")
-        for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
-            inference_menu.addAction(action)
+        inference_menu.addAction(self.live_action)
+        inference_menu.addAction(self.run_on_open_action)
+        inference_menu.addSeparator()
+        inference_menu.addAction(self.draw_boxes_action)
+        inference_menu.addAction(self.clear_boxes_action)
         playback_menu = self.menuBar().addMenu("&Playback")
         for action in self._playback_actions():
             playback_menu.addAction(action)
@@ -518,7 +531,13 @@ class MainWindow(QMainWindow):
             return False
         self.camera.start(camera)
         self.statusBar().showMessage(f"Showing camera {device}", STATUS_TIMEOUT_MS)
+        self._run_on_open()
         return True
+
+    def _run_on_open(self) -> None:
+        """What the user opens gets the live model at once (Inference > Run Inference on What I Open)."""
+        if self.run_on_open_action.isChecked() and not self.live.enabled:
+            self.live.set_enabled(True)
 
     def _open(
         self,
@@ -540,6 +559,7 @@ class MainWindow(QMainWindow):
             return False
         if remember and Path(path).suffix.lower() != ".json":
             self.recent.add(path)
+            self._run_on_open()
         message = f"Opened {path}"
         if getattr(self.state.source, "truncated", False):
             source = self.state.source

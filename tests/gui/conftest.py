@@ -92,11 +92,16 @@ def write_coco(path: Path, image_name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path_factory, monkeypatch) -> None:
-    """Recent files, frame indexes and ONNX exports go to temp folders, never the user's; the zoo cache is
-    empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
+    """Recent files, settings, frame indexes and ONNX exports go to temp folders, never the user's; the zoo
+    cache is empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
     root = tmp_path_factory.mktemp("app-dirs")
     monkeypatch.setenv("DISTILPOSE_STUDIO_CONFIG", str(root / "config"))
     monkeypatch.setenv("DISTILPOSE_HOME", str(root / "cache"))
+    # Opening a file does not start a model here unless a test asks (the users' default is on: a test
+    # that opens a picture should not load a real model by the way).
+    from distilpose.app.preferences import set_run_on_open
+
+    set_run_on_open(False)
 
 
 @pytest.fixture

@@ -149,3 +149,29 @@ def test_new_and_open_project_are_in_the_project_menu(project_window) -> None:
     project = [a.text() for a in menus["&Project"].actions()]
     assert project[:2] == ["&New Project…", "Open &Project…"]
     assert "&New Project…" not in [a.text() for a in menus["&File"].actions()]
+
+
+def test_what_the_user_opens_runs_the_model_and_the_choice_is_remembered(
+    qtbot, fake_loader, figure_files, tmp_path
+) -> None:
+    from distilpose.app.main_window import MainWindow
+    from distilpose.app.preferences import run_on_open, set_run_on_open
+    from distilpose.app.state import AppState
+
+    set_run_on_open(True)  # the users' default (the test suite turns it off)
+    win = MainWindow(AppState(), model_loader=fake_loader, error_sink=lambda *_: None)
+    qtbot.addWidget(win)
+    assert win.run_on_open_action.isChecked()
+    assert win.open_image(figure_files.image)
+    assert win.live.enabled and win.live_action.isChecked()
+    qtbot.waitUntil(lambda: win.state.prediction is not None, timeout=10_000)
+    win.live.set_enabled(False)
+    win.run_on_open_action.trigger()  # off: remembered for the next session
+    assert not run_on_open()
+    assert win.open_video(write_video(tmp_path / "clip.mp4", 3))
+    assert not win.live.enabled
+    again = MainWindow(AppState(), model_loader=fake_loader, error_sink=lambda *_: None)
+    qtbot.addWidget(again)
+    assert not again.run_on_open_action.isChecked()
+    win.live.shutdown()
+    again.live.shutdown()

@@ -99,7 +99,12 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "&Freeze and Add to Project",
         ],
         "&Training": ["&Distil a Student…", "&Run Training Config…", "Training &Monitor"],
-        "&Inference": ["&Live Inference", "&Draw Person Boxes", "&Clear Person Boxes"],
+        "&Inference": [
+            "&Live Inference",
+            "&Run Inference on What I Open",
+            "&Draw Person Boxes",
+            "&Clear Person Boxes",
+        ],
         "&Playback": [
             "&Play / Pause",
             "&Next Frame",
