@@ -257,6 +257,8 @@ class InstancesDock(QDockWidget):
                     parent.setExpanded(True)
             else:
                 item = self.person_item(position)
+                if item is not None and not item.isExpanded():
+                    item.setExpanded(True)  # a selected person shows its keypoints
         self._syncing = True
         try:
             if item is None:

@@ -47,6 +47,8 @@ NO_VALIDATION = (
 SIDE_WIDTH = 400
 #: The plots' height never shrinks below this (px): readable at the window's default size.
 PLOT_MIN_HEIGHT = 220
+#: The validation axis shows at least 0..this, whatever the values.
+VAL_MIN_TOP = 0.05
 #: Width of each plot's y axis (px).
 AXIS_WIDTH = 52
 
@@ -131,7 +133,9 @@ class TrainingMonitor(QDockWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.loss_plot = self._plot(0, "Loss terms")
-        self.loss_legend = self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.loss_legend = self.loss_plot.addLegend(
+            offset=(-5, 5), labelTextSize="8pt", brush=(25, 25, 25, 190)
+        )
         self.lr_plot = self._plot(1, "Learning rate")
         self.ips_plot = self._plot(2, "Images / s")
         self.val_plot = self._plot(3, "Validation")
@@ -344,6 +348,9 @@ class TrainingMonitor(QDockWidget):
         self.ips_curve.setData(*_xy(p.images_per_s))
         self.val_curve.setData(*_xy(p.val))
         self._label_epochs(p)
+        if p.val:
+            # a metric in [0, 1] from 0 up: one point at 0 AP would otherwise get an axis of 1e-21s
+            self.val_plot.setYRange(0.0, max(VAL_MIN_TOP, max(v for _, v in p.val) * 1.25), padding=0)
         if p.total_steps:
             # One x axis for all four, the whole run: a single validation point sits where it was taken.
             for plot in (self.loss_plot, self.lr_plot, self.ips_plot, self.val_plot):
@@ -357,7 +364,7 @@ class TrainingMonitor(QDockWidget):
             self.val_plot.removeItem(label)
         self.val_labels = []
         for (step, value), epoch in zip(p.val, p.val_epochs, strict=False):
-            label = pg.TextItem(f"ep {epoch}", color=(200, 200, 200), anchor=(0.5, 1.2))
+            label = pg.TextItem(f"ep {epoch}", color=(200, 200, 200), anchor=(1.0, 1.0))  # left, above
             label.setPos(step, value)
             self.val_plot.addItem(label)
             self.val_labels.append(label)

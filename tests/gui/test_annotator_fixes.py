@@ -175,3 +175,19 @@ def test_what_the_user_opens_runs_the_model_and_the_choice_is_remembered(
     assert not again.run_on_open_action.isChecked()
     win.live.shutdown()
     again.live.shutdown()
+
+
+def test_the_comparison_time_is_not_diluted_by_frames_without_it(qtbot) -> None:
+    from distilpose.app.live import LiveController
+    from distilpose.app.state import AppState
+    from distilpose.pipeline import FrameResult
+
+    live = LiveController(AppState())
+    empty = np.zeros((0, 4))
+    for i in range(6):  # before "Compare with" was chosen: no teacher stage
+        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0}), 1.0)
+    for i in range(3):
+        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0, "teacher": 45.0}), 1.0)
+    assert live.stats.stage_ms["teacher"] == 45.0
+    assert "teacher 45" in live.stats.text()
+    live.shutdown()
