@@ -8,12 +8,11 @@ window's ``report_error``. Keeping this out of ``main_window.py`` keeps the wind
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QProgressDialog, QWidget
+from PySide6.QtWidgets import QMenu, QProgressDialog
 
 from distilpose.app import commands
 from distilpose.app.assist import HeatmapAssist
@@ -31,22 +30,6 @@ from distilpose.project.coco_io import export_coco, import_coco
 
 PROJECT_SUFFIX = ".dpproj"
 PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
-
-#: ``(parent, caption, filter)`` -> chosen paths, [] when cancelled.
-FilesChooser = Callable[[QWidget, str, str], list[str]]
-#: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
-IntChooser = Callable[[QWidget, str, str, int, int], int | None]
-
-
-def choose_files(parent: QWidget, caption: str, name_filter: str) -> list[str]:
-    paths, _ = QFileDialog.getOpenFileNames(parent, caption, "", name_filter)
-    return list(paths)
-
-
-def choose_int(parent: QWidget, title: str, label: str, value: int, minimum: int) -> int | None:
-    number, ok = QInputDialog.getInt(parent, title, label, value, minimum, 1_000_000)
-    return number if ok else None
-
 
 def recent_projects() -> RecentFiles:
     return RecentFiles(config_dir() / "recent_projects.json")
@@ -66,8 +49,6 @@ class ProjectActions(QObject):
         editor: Editor,
         assist: HeatmapAssist,
         model_loader,
-        files_chooser: FilesChooser = choose_files,
-        int_chooser: IntChooser = choose_int,
         recent: RecentFiles | None = None,
     ) -> None:
         super().__init__(window)
@@ -77,8 +58,7 @@ class ProjectActions(QObject):
         self.editor = editor
         self.assist = assist
         self._loader = model_loader
-        self._files_chooser = files_chooser
-        self._int_chooser = int_chooser
+        self.dialogs = window.dialogs
         self.recent = recent if recent is not None else recent_projects()
         self.prelabel_thread: PrelabelThread | None = None
         self.prelabel_dialog: QProgressDialog | None = None
@@ -89,16 +69,8 @@ class ProjectActions(QObject):
         self._update_enabled()
 
     # ---------------------------------------------------------------- actions
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
-        action = self.window._action(text, slot, shortcut, checkable=checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        self.window.addAction(action)  # shortcuts work while any child has focus
-        return action
-
     def _make_actions(self) -> None:
-        a = self._action
+        a = self.window.make_action  # added to the window: shortcuts work while any child has focus
         self.new_project_action = a("&New Project…", self.ask_new_project, QKeySequence.StandardKey.New)
         self.open_project_action = a("Open &Project…", self.ask_open_project, "Ctrl+Shift+P")
         self.close_project_action = a("C&lose Project", self.close_project)
@@ -242,14 +214,14 @@ class ProjectActions(QObject):
 
     # ---------------------------------------------------------------- projects
     def ask_new_project(self) -> None:
-        path = self.window._save_chooser(self.window, "New Project", PROJECT_FILTER)
+        path = self.dialogs.save_file(self.window, "New Project", PROJECT_FILTER)
         if path:
             if not Path(path).suffix:
                 path += PROJECT_SUFFIX
             self.new_project(path)
 
     def ask_open_project(self) -> None:
-        path = self.window._file_chooser(self.window, "Open Project", PROJECT_FILTER)
+        path = self.dialogs.open_file(self.window, "Open Project", PROJECT_FILTER)
         if path:
             self.open_project(path)
 
@@ -327,14 +299,14 @@ class ProjectActions(QObject):
         from distilpose.video import IMAGE_SUFFIXES
 
         patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        paths = self._files_chooser(
+        paths = self.dialogs.files(
             self.window, "Add Images to Project", f"Images ({patterns});;All files (*)"
         )
         if paths:
             self.editor.add_images(paths)
 
     def ask_add_folder(self) -> None:
-        folder = self.window._folder_chooser(self.window, "Add a Folder of Images to Project")
+        folder = self.dialogs.folder(self.window, "Add a Folder of Images to Project")
         if folder:
             self.editor.add_folder(folder)
 
@@ -342,12 +314,12 @@ class ProjectActions(QObject):
         from distilpose.video import VIDEO_SUFFIXES
 
         patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
-        path = self.window._file_chooser(
+        path = self.dialogs.open_file(
             self.window, "Add Video Frames", f"Videos ({patterns});;All files (*)"
         )
         if not path:
             return
-        step = self._int_chooser(self.window, "Add Video Frames", "Add every N-th frame, N =", 30, 1)
+        step = self.dialogs.integer(self.window, "Add Video Frames", "Add every N-th frame, N =", 30, 1)
         if step is not None:
             self.editor.add_video_frames(path, step)
 
@@ -515,12 +487,12 @@ class ProjectActions(QObject):
 
     # ---------------------------------------------------------------- COCO / YOLO
     def ask_import_coco(self) -> None:
-        ann = self.window._file_chooser(
+        ann = self.dialogs.open_file(
             self.window, "Import COCO Keypoints", "COCO keypoints (*.json);;All files (*)"
         )
         if not ann:
             return
-        images = self.window._folder_chooser(self.window, f"Images folder of {Path(ann).name}")
+        images = self.dialogs.folder(self.window, f"Images folder of {Path(ann).name}")
         if images:
             self.import_coco_file(ann, images)
 
@@ -549,7 +521,7 @@ class ProjectActions(QObject):
         return True
 
     def ask_export(self, only_verified: bool, fmt: str = "coco") -> None:
-        folder = self.window._folder_chooser(self.window, f"Export {fmt.upper()} Dataset to Folder")
+        folder = self.dialogs.folder(self.window, f"Export {fmt.upper()} Dataset to Folder")
         if folder:
             self.start_export(folder, only_verified, fmt)
 

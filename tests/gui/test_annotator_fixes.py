@@ -74,7 +74,7 @@ def test_shortcuts_work_after_typing_in_the_frame_box(qtbot, live_window, tmp_pa
     qtbot.keyClick(win.canvas, Qt.Key.Key_K)
     assert not win.player.playing
     asked = []
-    win._save_chooser = lambda *args: asked.append(args[1]) or ""
+    win.dialogs.save_file = lambda *args: asked.append(args[1]) or ""
     qtbot.keyClick(win.canvas, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked == ["Export Predictions (COCO results JSON)"]
 

@@ -42,8 +42,8 @@ def test_malformed_coco_lists_every_problem_and_changes_nothing(project_window, 
     bad.write_text(json.dumps(doc), encoding="utf-8")
     counts, frames, steps = state.project.counts(), list(state.frames), state.undo_stack.count()
     answers = [str(bad)]
-    win._file_chooser = lambda *_: answers.pop(0)
-    win._folder_chooser = lambda *_: str(tmp_path)
+    win.dialogs.open_file = lambda *_: answers.pop(0)
+    win.dialogs.folder = lambda *_: str(tmp_path)
     win.dataset_panel.import_button.click()
     title, text = win.errors[-1]
     assert title == "Cannot import the COCO file: nothing was imported"

@@ -23,12 +23,12 @@ def test_export_writes_results_images_and_video(qtbot, live_window, small_video,
     win = live_window
     assert win.open_video(small_video)
     out = tmp_path / "exports" / "clip_preds"  # no suffix: .json is added
-    win._save_chooser = lambda *_: str(out)
-    with qtbot.waitSignal(win.exportFinished, timeout=60_000) as done:
+    win.dialogs.save_file = lambda *_: str(out)
+    with qtbot.waitSignal(win.predictions.finished, timeout=60_000) as done:
         win.export_action.trigger()
-        assert win.export_dialog is not None and win.export_dialog.isVisible()
+        assert win.predictions.dialog is not None and win.predictions.dialog.isVisible()
     assert done.args == [True]
-    result = win.export_result
+    result = win.predictions.result
     assert result.results_path == out.with_suffix(".json")
     preds = load_keypoint_results(result.results_path)
     assert sorted(p.image_id for p in preds) == list(range(1, 13))  # one person per frame, full-frame boxes
@@ -41,7 +41,7 @@ def test_export_writes_results_images_and_video(qtbot, live_window, small_video,
     assert len(video) == 12 and (video.width, video.height) == (160, 120)
     assert "Exported 12 predictions from 12 frames" in win.statusBar().currentMessage()
     wait_idle(qtbot, win.state)
-    assert win.export_thread is None and win.export_dialog is None
+    assert win.predictions.thread is None and win.predictions.dialog is None
 
 
 def test_cancelled_export_writes_nothing(qtbot, live_window, small_video, fake_loader, tmp_path) -> None:
@@ -50,10 +50,10 @@ def test_cancelled_export_writes_nothing(qtbot, live_window, small_video, fake_l
     assert win.open_video(small_video)
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    assert win.start_export(out_dir / "p.json")
-    qtbot.waitUntil(lambda: win.export_dialog is not None and win.export_dialog.value() >= 1, timeout=20_000)
-    with qtbot.waitSignal(win.exportFinished, timeout=20_000) as done:
-        win.export_dialog.findChild(QPushButton).click()  # the dialog's Cancel button
+    assert win.predictions.start(out_dir / "p.json")
+    qtbot.waitUntil(lambda: win.predictions.dialog is not None and win.predictions.dialog.value() >= 1, timeout=20_000)
+    with qtbot.waitSignal(win.predictions.finished, timeout=20_000) as done:
+        win.predictions.dialog.findChild(QPushButton).click()  # the dialog's Cancel button
     assert done.args == [False]
     assert "export cancelled after" in win.statusBar().currentMessage()
     assert list(out_dir.iterdir()) == []
@@ -61,5 +61,5 @@ def test_cancelled_export_writes_nothing(qtbot, live_window, small_video, fake_l
 
 
 def test_export_needs_media(live_window, tmp_path) -> None:
-    assert not live_window.start_export(tmp_path / "x.json")
+    assert not live_window.predictions.start(tmp_path / "x.json")
     assert live_window.errors[-1][0] == "Nothing to export"

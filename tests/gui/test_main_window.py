@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from distilpose.app.dialogs import Dialogs
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
 
@@ -32,7 +33,7 @@ def test_opens_an_image_and_shows_it_in_the_status_bar(window, figure_files) -> 
 
 def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) -> None:
     answers = [str(figure_files.ann), str(figure_files.image), ""]
-    win = MainWindow(AppState(), file_chooser=lambda *_: answers.pop(0))
+    win = MainWindow(AppState(), dialogs=Dialogs(open_file=lambda *_: answers.pop(0)))
     qtbot.addWidget(win)
     win.open_annotations_action.trigger()
     assert win.state.annotations_path == figure_files.ann

@@ -13,8 +13,9 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from distilpose.app.model_box import missing_zoo_models, model_status
 from distilpose.app.paths import resources_dir
-from distilpose.app.welcome import missing_zoo_models, model_status, sample_files
+from distilpose.app.welcome import sample_files
 from distilpose.zoo import CARDS, FetchError
 from distilpose.zoo import fetch as zoo_fetch
 from distilpose.zoo.fetch import models_root
@@ -113,10 +114,13 @@ def test_a_recent_project_opens_as_a_project(window, qtbot, tmp_path) -> None:
 
 
 def test_file_open_and_drop_also_replace_the_page(qtbot, figure_files) -> None:
+    from distilpose.app.dialogs import Dialogs
     from distilpose.app.main_window import MainWindow
     from distilpose.app.state import AppState
 
-    win = MainWindow(AppState(), file_chooser=lambda *_: str(figure_files.image), error_sink=lambda *_: None)
+    win = MainWindow(
+        AppState(), dialogs=Dialogs(open_file=lambda *_: str(figure_files.image)), error_sink=lambda *_: None
+    )
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
