@@ -313,3 +313,16 @@ def test_cancel_stops_the_fetch_at_its_next_step(window, qtbot, monkeypatch) -> 
     assert "cancelled" in box.result_label.text()
     assert missing_zoo_models() == list(CARDS)  # nothing was installed
     assert box.offer.isVisible() and not box.progress.isVisible()
+
+
+def test_closing_the_window_mid_fetch_cancels_it_and_lets_the_thread_end(window, qtbot, monkeypatch) -> None:
+    from distilpose.app import zoo_fetcher
+
+    fake, box, _thunder = _start_held_fetch(window, qtbot, monkeypatch)
+    qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
+    window.close()  # a QThread destroyed while it runs would abort the process
+    [thread] = zoo_fetcher._DETACHED
+    assert thread.cancel_event.is_set()
+    fake.release.set()  # the "download" ends; the next step sees the cancel
+    qtbot.waitUntil(lambda: not zoo_fetcher._DETACHED, timeout=WAIT_MS)
+    assert missing_zoo_models() == list(CARDS)  # cancelled: nothing installed
