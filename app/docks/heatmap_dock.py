@@ -29,7 +29,7 @@ MARKER_PEN = (255, 70, 70)
 
 
 #: Characters per line of a pane's note (the pane is ~48 heatmap pixels wide at the dock's width).
-NOTE_COLUMNS = 18
+NOTE_COLUMNS = 22
 
 class HeatmapPane:
     """A titled image of one heatmap with a marker, in a GraphicsLayoutWidget cell."""

@@ -290,6 +290,19 @@ def project_window(qtbot, tmp_path, figure_files, fake_loader):
     return win
 
 
+def add_grey_images(win, folder: Path, count: int, size: int = 20, step: int = 10) -> list[Path]:
+    """Write ``count`` plain grey PNGs (level ``step * i``) to ``folder`` and add them to the window's project."""
+    import cv2
+
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i}.png"
+        assert cv2.imwrite(str(path), np.full((size, size, 3), step * i, np.uint8))
+        paths.append(path)
+    assert win.editor.add_images(paths)
+    return paths
+
+
 def scene_to_view(canvas, x: float, y: float):
     """Viewport pixel of an image point."""
     from PySide6.QtCore import QPointF

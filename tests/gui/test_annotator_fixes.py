@@ -191,3 +191,15 @@ def test_the_comparison_time_is_not_diluted_by_frames_without_it(qtbot) -> None:
     assert live.stats.stage_ms["teacher"] == 45.0
     assert "teacher 45" in live.stats.text()
     live.shutdown()
+
+
+def test_the_model_panel_says_what_runs_in_words(qtbot, live_window, figure_files) -> None:
+    from .conftest import wait_idle
+
+    win = live_window
+    assert win.open_image(figure_files.image)
+    win.live.set_enabled(True)
+    wait_idle(qtbot, win.state)
+    text = win.model_panel.status_label.text()
+    assert text.startswith(f"Running {win.live.settings.model} on torch (loaded in ")
+    assert "(regression)" not in text and "(heatmap)" not in text  # the model kind read as an error

@@ -4,7 +4,6 @@ cycles people and J jumps to the next frame to check."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
@@ -14,7 +13,7 @@ from distilpose.app.instance_rows import person_rows
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance
 
-from .conftest import PERSON_A, mouse_drag, scene_to_view
+from .conftest import PERSON_A, add_grey_images, mouse_drag, scene_to_view
 
 JOINT = 10  # right_wrist: labelled (v=2) in PERSON_A
 
@@ -146,12 +145,7 @@ def test_tab_and_shift_tab_cycle_people(qtbot, project_window) -> None:
 
 def test_j_jumps_to_the_next_frame_to_check(qtbot, project_window, tmp_path) -> None:
     win, state = project_window, project_window.state
-    paths = []
-    for i in range(3):
-        path = tmp_path / f"extra{i}.png"
-        assert cv2.imwrite(str(path), np.full((60, 60, 3), 40 * i, np.uint8))
-        paths.append(path)
-    assert win.editor.add_images(paths)
+    add_grey_images(win, tmp_path, 3, size=60, step=40)
     store = state.project
     rows = state.frames
     assert len(rows) == 4
