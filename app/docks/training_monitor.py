@@ -10,7 +10,7 @@ manager (through the training actions) does the work.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,7 +46,10 @@ NO_VALIDATION = (
 #: Width of the job list and buttons column (px); the plots take the rest.
 SIDE_WIDTH = 400
 #: The plots' height never shrinks below this (px): readable at the window's default size.
-PLOT_MIN_HEIGHT = 220
+PLOT_MIN_HEIGHT = 200
+#: The dock's preferred height (px): docked at the bottom of a 1280x800 window beside the project docks, it
+#: must fit without growing the window.
+PREFERRED_HEIGHT = 270
 #: The validation axis shows at least 0..this, whatever the values.
 VAL_MIN_TOP = 0.05
 #: Width of each plot's y axis (px).
@@ -91,7 +94,7 @@ class TrainingMonitor(QDockWidget):
         # Left: the jobs and what to do with them; right: the curves, side by side (the dock sits at the
         # bottom of the window: wide and short, so plots stacked on each other were a few pixels tall).
         side = QWidget()
-        side.setMaximumWidth(SIDE_WIDTH)
+        side.setFixedWidth(SIDE_WIDTH)  # a fixed width: word-wrapped lines below never make it taller
         column = QVBoxLayout(side)
         column.setContentsMargins(0, 0, 0, 0)
         self.job_list = QTreeWidget()
@@ -162,6 +165,8 @@ class TrainingMonitor(QDockWidget):
         self.comparison_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.comparison_table.horizontalHeader().setStretchLastSection(True)
         self.comparison_table.setMaximumHeight(140)
+        self.comparison_label.hide()  # hidden before the first layout: it must not size the dock
+        self.comparison_table.hide()
         column.addWidget(self.comparison_label)
         column.addWidget(self.comparison_table)
         column.addStretch(1)
@@ -173,6 +178,9 @@ class TrainingMonitor(QDockWidget):
         manager.eventsArrived.connect(self._on_events)
         manager.jobsReloaded.connect(self._on_reloaded)
         self.refresh()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(super().sizeHint().width(), PREFERRED_HEIGHT)
 
     def _plot(self, col: int, title: str) -> pg.PlotItem:
         plot = self.graphics.addPlot(row=0, col=col, title=title)
