@@ -155,6 +155,7 @@ class Canvas(QGraphicsView):
         state.keypointSelectionChanged.connect(self._on_predictions_changed)
         state.userBoxesChanged.connect(self._on_user_boxes_changed)
         state.jointChanged.connect(self._on_joint_changed)
+        state.personFlagsChanged.connect(self._apply_person_flags)
         self._on_image_changed()
         self._on_instances_changed()
 
@@ -238,7 +239,7 @@ class Canvas(QGraphicsView):
         person wins ties."""
         best: tuple[float, int, InstanceItem, int] | None = None
         for item in self.instance_items:
-            if item.instance_id is None:
+            if not self.state.is_editable(item.instance_id):
                 continue
             for marker in item.keypoints:
                 d = float(np.hypot(*(self.mapFromScene(marker.scenePos()) - pos).toTuple()))
@@ -253,14 +254,14 @@ class Canvas(QGraphicsView):
         p = self.mapToScene(pos)
         hits = []
         for item in self.instance_items:
-            rect = item.box_rect() if item.instance_id is not None else None
+            rect = item.box_rect() if self.state.is_editable(item.instance_id) else None
             if rect is not None and rect.contains(p):
                 hits.append((0 if item.selected else 1, rect.width() * rect.height(), item.index, item))
         return min(hits)[3] if hits else None
 
     def handle_at(self, pos: QPoint) -> InstanceItem | None:
         for item in self.instance_items:
-            if item.handle is not None:
+            if item.handle is not None and self.state.is_editable(item.instance_id):
                 d = self.mapFromScene(item.handle.scenePos()) - pos
                 if max(abs(d.x()), abs(d.y())) <= HANDLE_PX:
                     return item
@@ -303,7 +304,13 @@ class Canvas(QGraphicsView):
         self.instance_items = [InstanceItem(i, inst) for i, inst in enumerate(self.state.instances)]
         for item in self.instance_items:
             self.scene().addItem(item)
+        self._apply_person_flags()
         self._on_selection_changed()
+
+    def _apply_person_flags(self) -> None:
+        """Hidden people are not drawn (hit tests skip them and locked ones: ``state.is_editable``)."""
+        for item in self.instance_items:
+            item.setVisible(item.instance_id not in self.state.hidden_ids)
 
     def _on_selection_changed(self) -> None:
         selected = set(self.state.selection)

@@ -77,7 +77,14 @@ class Editor(QObject):
         if self.state.joint is None or self.state.frame_id is None:
             self._fail(f"Cannot {what}", "Select a keypoint first (click it on the image).")
             return None
-        return self.state.joint
+        return self.state.joint if self._unlocked(what, self.state.joint[0]) else None
+
+    def _unlocked(self, what: str, instance_id: int) -> bool:
+        """A locked or hidden person is left alone (the Instances dock's lock and eye toggles)."""
+        if self.state.is_editable(instance_id):
+            return True
+        why = "locked" if instance_id in self.state.locked_ids else "hidden"
+        return self._fail(f"Cannot {what}", f"The person is {why}: unlock or show it in the Instances dock.")
 
     def _person(self, what: str, instance_id: int | None) -> int | None:
         if self._store(what) is None:
@@ -86,18 +93,22 @@ class Editor(QObject):
         if iid is None or self.state.frame_id is None:
             self._fail(f"Cannot {what}", "Select a person first (click one of its keypoints).")
             return None
-        return iid
+        return iid if self._unlocked(what, iid) else None
 
     # ----------------------------------------------------------------- keypoints
     def move_joint(self, instance_id: int, k: int, x: float, y: float) -> bool:
         """The end of a drag: ONE edit for the whole drag."""
         if self._store("move the keypoint") is None or self.state.frame_id is None:
             return False
+        if not self._unlocked("move the keypoint", instance_id):
+            return False
         return self.state.push(commands.move_keypoint(self.state.frame_id, instance_id, k, x, y))
 
     def place_joint(self, instance_id: int, k: int, x: float, y: float) -> bool:
         """Put a missing (v=0) keypoint where the user clicked; it becomes visible."""
         if self._store("place the keypoint") is None or self.state.frame_id is None:
+            return False
+        if not self._unlocked("place the keypoint", instance_id):
             return False
         return self.state.push(commands.place_keypoint(self.state.frame_id, instance_id, k, x, y))
 
@@ -106,7 +117,15 @@ class Editor(QObject):
         joint = self._joint("set the visibility")
         if joint is None:
             return False
-        iid, k = joint
+        return self.set_keypoint_visibility(*joint, v)
+
+    def set_keypoint_visibility(self, instance_id: int, k: int, v: int) -> bool:
+        """Visibility of keypoint ``k`` of a person of the shown frame (the Instances dock edits it here)."""
+        if self._store("set the visibility") is None or self.state.frame_id is None:
+            return False
+        if not self._unlocked("set the visibility", instance_id):
+            return False
+        iid = instance_id
         inst = self.state.instance_by_id(iid)
         if inst is not None and int(inst.keypoints[k, 2]) == int(v):
             self.message.emit(f"{NAMES[k]} already has v={v}")
@@ -183,6 +202,8 @@ class Editor(QObject):
     ) -> bool:
         if self._store("move the person") is None or self.state.frame_id is None:
             return False
+        if not self._unlocked("move the person", instance_id):
+            return False
         return self.state.push(
             commands.move_instance(self.state.frame_id, instance_id, dx, dy, scale, center)
         )
@@ -232,19 +253,31 @@ class Editor(QObject):
         ids = self._predictions("reject", instance_id)
         return ids is not None and self.state.push(commands.reject_predictions(self.state.frame_id, ids))
 
-    def toggle_verified(self, instance_id: int | None = None) -> bool:
-        """Verify the selected person (or every person of the frame); unverify when all already are."""
-        if self._store("verify") is None or self.state.frame_id is None:
+    def verify(self, instance_id: int | None = None) -> bool:
+        """Mark the selected person (or every person of the frame) verified. Never un-verifies: after ``A``
+        (accept, which verifies) a ``V`` only says so, as a check mark does in CVAT; ``unverify`` is its own
+        action (``Shift+V``)."""
+        return self._set_verified(instance_id, True)
+
+    def unverify(self, instance_id: int | None = None) -> bool:
+        """Take the verified mark off the selected person (or every person of the frame)."""
+        return self._set_verified(instance_id, False)
+
+    def _set_verified(self, instance_id: int | None, verified: bool) -> bool:
+        what = "verify" if verified else "unverify"
+        if self._store(what) is None or self.state.frame_id is None:
             return False
         iid = instance_id if instance_id is not None else self.state.selected_instance_id()
         people = [self.state.instance_by_id(iid)] if iid is not None else list(self.state.instances)
-        people = [p for p in people if p is not None]
+        people = [p for p in people if p is not None and self.state.is_editable(p.extras["id"])]
         if not people:
-            return self._fail("Cannot verify", "This frame has no persons.")
-        verified = not all(p.extras.get("verified") for p in people)
-        return self.state.push(
-            commands.set_verified(self.state.frame_id, [p.extras["id"] for p in people], verified)
-        )
+            return self._fail(f"Cannot {what}", "This frame has no persons to " + what + ".")
+        todo = [p.extras["id"] for p in people if bool(p.extras.get("verified")) != verified]
+        if not todo:
+            who = "The person is" if len(people) == 1 else "Every person of the frame is"
+            self.message.emit(f"{who} already {'verified' if verified else 'unverified'}")
+            return False
+        return self.state.push(commands.set_verified(self.state.frame_id, todo, verified))
 
     # ----------------------------------------------------------------- media
     def add_images(self, paths: Sequence[str | os.PathLike]) -> bool:

@@ -46,6 +46,11 @@ class FrameRow:
         return base if self.kind == "image" else f"{base} #{self.index}"
 
     @property
+    def to_check(self) -> bool:
+        """Worth a person's look: predictions to accept or reject, or suggested and not verified yet."""
+        return bool(self.predictions) or (self.suggested and self.status != "verified")
+
+    @property
     def status(self) -> str:
         if self.instances == 0:
             return "empty"
@@ -62,6 +67,18 @@ def frame_rows(store: ProjectStore) -> list[FrameRow]:
         FrameRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])
         for r in store.conn.execute(_ROWS_SQL)
     ]
+
+
+def next_to_check(rows: list[FrameRow], position: int | None) -> int | None:
+    """Position of the first row after ``position`` (wrapping around; from the top when None) that is
+    :attr:`FrameRow.to_check`, or None when no row is."""
+    n = len(rows)
+    start = -1 if position is None else position
+    for step in range(1, n + 1):
+        i = (start + step) % n
+        if rows[i].to_check and i != position:
+            return i
+    return None
 
 
 def previous_frame_id(store: ProjectStore, media_id: int, index: int) -> int | None:

@@ -233,7 +233,9 @@ class LiveController(QObject):
         self._stage_history.append(times)
         keys = [k for k in ("decode", "detect", "pose", "teacher", "draw") if k in times]
         stats = self.stats
-        stats.stage_ms = {k: statistics.median(h.get(k, 0.0) for h in self._stage_history) for k in keys}
+        # over the results that ran the stage: results from before a comparison model was chosen count no
+        # "teacher 0 ms"
+        stats.stage_ms = {k: statistics.median(h[k] for h in self._stage_history if k in h) for k in keys}
         n = len(self._result_times)
         span = self._result_times[-1] - self._result_times[0] if n > 1 else 0.0
         stats.fps = (n - 1) / span if span > 0 else 0.0

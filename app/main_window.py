@@ -12,10 +12,9 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -23,16 +22,15 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QIcon,
+    QKeyEvent,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
     QSizePolicy,
+    QStackedWidget,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -41,9 +39,11 @@ from PySide6.QtWidgets import (
 from distilpose.app.assist import HeatmapAssist
 from distilpose.app.canvas import Canvas
 from distilpose.app.canvas_items import is_prediction
+from distilpose.app.dialogs import Dialogs
 from distilpose.app.docks.dataset_panel import DatasetPanel
 from distilpose.app.docks.frame_list import FrameListDock
 from distilpose.app.docks.heatmap_dock import HeatmapDock
+from distilpose.app.docks.instances_dock import InstancesDock
 from distilpose.app.docks.model_panel import ModelPanel
 from distilpose.app.docks.review_queue import ReviewQueueDock
 from distilpose.app.editing import Editor
@@ -51,21 +51,16 @@ from distilpose.app.jobs.actions import TrainingActions
 from distilpose.app.live import LiveController, LiveStats
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
-from distilpose.app.project_actions import (
-    FilesChooser,
-    IntChooser,
-    ProjectActions,
-    choose_files,
-    choose_int,
-)
+from distilpose.app.prediction_export import PredictionExport
+from distilpose.app.preferences import run_on_open, set_run_on_open
+from distilpose.app.project_actions import ProjectActions
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
 from distilpose.app.tracks import TrackActions
 from distilpose.app.transport import CameraFeed, Player, TransportBar
-from distilpose.app.welcome import install_welcome_page
-from distilpose.app.workers import ExportThread, ModelLoader, default_loader
+from distilpose.app.welcome import WelcomePage, nothing_open
+from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
-from distilpose.pipeline import ExportResult
 from distilpose.video import Camera
 
 APP_TITLE = "DistilPose Studio"
@@ -80,12 +75,6 @@ PROJECT_DOCK_WIDTH = 300
 
 #: ``(parent, title, text)`` -> None; shows an error to the user without blocking the caller.
 ErrorSink = Callable[[QWidget, str, str], None]
-#: ``(parent, caption, filter)`` -> chosen path or "" when cancelled.
-FileChooser = Callable[[QWidget, str, str], str]
-#: ``(parent, caption)`` -> chosen folder or "".
-FolderChooser = Callable[[QWidget, str], str]
-#: ``(parent)`` -> camera index or None when cancelled.
-CameraChooser = Callable[[QWidget], int | None]
 
 
 def show_error_box(parent: QWidget, title: str, text: str) -> None:
@@ -103,27 +92,6 @@ def themed_icon(theme_name: str, fallback: str) -> QIcon:
     return QIcon(str(path)) if path is not None else QIcon()
 
 
-def choose_file(parent: QWidget, caption: str, name_filter: str) -> str:
-    path, _ = QFileDialog.getOpenFileName(parent, caption, "", name_filter)
-    return path
-
-
-def choose_save_file(parent: QWidget, caption: str, name_filter: str) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, caption, "", name_filter)
-    return path
-
-
-def choose_folder(parent: QWidget, caption: str) -> str:
-    return QFileDialog.getExistingDirectory(parent, caption)
-
-
-def choose_camera(parent: QWidget) -> int | None:
-    index, ok = QInputDialog.getInt(
-        parent, "Open Camera", "Camera index (0 is the default camera):", 0, 0, 99
-    )
-    return index if ok else None
-
-
 def dropped_paths(mime: QMimeData) -> list[Path]:
     """Local files in a drop that the app can open (images, videos, folders and .json), annotations first.
 
@@ -139,40 +107,28 @@ def dropped_paths(mime: QMimeData) -> list[Path]:
 
 
 class MainWindow(QMainWindow):
-    #: An export ended: True on success, False when it failed or was cancelled.
-    exportFinished = Signal(bool)
+    """The window. What it offers the action objects: ``state``, ``dialogs`` (the questions to the user),
+    :meth:`make_action`, :meth:`report_error`, the canvas, the live controller and the docks."""
 
     def __init__(
         self,
         state: AppState | None = None,
         *,
+        dialogs: Dialogs | None = None,
         error_sink: ErrorSink = show_error_box,
-        file_chooser: FileChooser = choose_file,
-        save_chooser: FileChooser = choose_save_file,
-        folder_chooser: FolderChooser = choose_folder,
-        camera_chooser: CameraChooser = choose_camera,
         model_loader: ModelLoader = default_loader,
         recent: RecentFiles | None = None,
-        files_chooser: FilesChooser = choose_files,
-        int_chooser: IntChooser = choose_int,
         recent_projects: RecentFiles | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.state = state if state is not None else AppState(self)
+        self.dialogs = dialogs if dialogs is not None else Dialogs()
         self._error_sink = error_sink
-        self._file_chooser = file_chooser
-        self._save_chooser = save_chooser
-        self._folder_chooser = folder_chooser
-        self._camera_chooser = camera_chooser
         self._model_loader = model_loader
         self.recent = recent if recent is not None else RecentFiles()
         self.last_error: str | None = None  # the full text of the last reported problem
         self._last_box: tuple[str, float] = ("", 0.0)
-        self.export_thread: ExportThread | None = None
-        self.export_result: ExportResult | None = None
-        self._export_ok = False
-        self.export_dialog: QProgressDialog | None = None
         self.setWindowTitle(APP_TITLE)
 
         self.canvas = Canvas(self.state, self)
@@ -184,7 +140,11 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.canvas, 1)
         column.addWidget(self.transport)
-        self.setCentralWidget(central)
+        # The welcome page goes in front of this view while nothing is open (added once the actions exist).
+        self.central_stack = QStackedWidget()
+        self.central_stack.setObjectName("central_stack")
+        self.central_stack.addWidget(central)
+        self.setCentralWidget(self.central_stack)
         # Drops go to the window (one handler), not to the graphics view which would swallow them.
         self.canvas.setAcceptDrops(False)
         self.canvas.viewport().setAcceptDrops(False)
@@ -192,7 +152,7 @@ class MainWindow(QMainWindow):
 
         self.live = LiveController(self.state, model_loader, self)
         self.camera = CameraFeed(self.state, self)
-        self.model_panel = ModelPanel(self.state, self.live, self._file_chooser, self)
+        self.model_panel = ModelPanel(self.state, self.live, lambda *a: self.dialogs.open_file(*a), self)
         self.heatmap_dock = HeatmapDock(self.state, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.model_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap_dock)
@@ -205,22 +165,23 @@ class MainWindow(QMainWindow):
         self.frame_list = FrameListDock(self.state, self)
         self.review_queue = ReviewQueueDock(self.state, self.editor, self)
         self.dataset_panel = DatasetPanel(self.state, self.editor, self)
+        self.instances_dock = InstancesDock(self.state, self.editor, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.frame_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.review_queue)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instances_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dataset_panel)
-        self.tabifyDockWidget(
-            self.model_panel, self.dataset_panel
-        )  # a tab beside the model: room for heatmaps
+        # tabs beside the model: room for heatmaps
+        self.tabifyDockWidget(self.model_panel, self.instances_dock)
+        self.tabifyDockWidget(self.model_panel, self.dataset_panel)
         for dock in self._project_docks():
             dock.hide()
             if hasattr(dock, "errorOccurred"):
                 dock.errorOccurred.connect(self.report_error)
         self._make_actions()
-        self.project = ProjectActions(
-            self, self.editor, self.assist, model_loader, files_chooser, int_chooser, recent_projects
-        )
-        self.training = TrainingActions(self, int_chooser)
-        self.tracks = TrackActions(self, int_chooser)  # the Tracks menu (app/tracks.py)
+        self.predictions = PredictionExport(self, model_loader)
+        self.project = ProjectActions(self, self.editor, self.assist, model_loader, recent_projects)
+        self.training = TrainingActions(self)
+        self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(self.project.ask_export)
         self.state.projectChanged.connect(self._on_project_changed)
@@ -241,80 +202,132 @@ class MainWindow(QMainWindow):
         self.player.errorOccurred.connect(self.report_error)
         self.camera.errorOccurred.connect(self.report_error)
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
+        # After a frame number and Enter the keys belong to the image again (K, Ctrl+E, ...): a spin box
+        # would otherwise keep the focus and eat them.
+        self.transport.frame_box.installEventFilter(self)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
-        self.welcome = install_welcome_page(self)  # in front of the canvas while nothing is open
+        self.welcome = self._make_welcome_page()
+
+    # ---------------------------------------------------------------- welcome page
+    def _make_welcome_page(self) -> WelcomePage:
+        """The page in front of the canvas while nothing is open; opening anything shows the canvas."""
+        page = WelcomePage(
+            open_file=self.open_path,
+            open_project=self.project.open_project,
+            recent_files=self.recent,
+            recent_projects=self.project.recent,
+            actions=[
+                self.open_image_action,
+                self.open_video_action,
+                self.open_folder_action,
+                self.project.new_project_action,
+                self.project.open_project_action,
+            ],
+        )
+        page.model_box.modelsChanged.connect(self.model_panel.refresh_models)  # fetched: selectable at once
+        self.central_stack.insertWidget(0, page)
+        state = self.state
+        for signal in (state.mediaChanged, state.imageChanged, state.projectChanged, state.annotationsChanged):
+            signal.connect(self._show_welcome_or_view)
+        self._show_welcome_or_view()
+        return page
+
+    def _show_welcome_or_view(self) -> None:
+        self.central_stack.setCurrentIndex(0 if nothing_open(self.state) else 1)
 
     # ---------------------------------------------------------------- actions
-    def _action(
-        self, text: str, slot, shortcut=None, icon: QIcon | None = None, checkable: bool = False
+    def make_action(
+        self,
+        text: str,
+        slot,
+        shortcut=None,
+        icon: QIcon | None = None,
+        checkable: bool = False,
+        tip: str = "",
     ) -> QAction:
+        """A window action (the public factory the action objects use): ``slot`` gets ``triggered``, or
+        ``toggled`` when ``checkable``; ``shortcut`` is one key sequence or a list. It is added to the window,
+        so its shortcut works wherever the focus is in the window."""
         action = QAction(icon, text, self) if icon is not None else QAction(text, self)
         if shortcut is not None:
             shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
             action.setShortcuts([s if isinstance(s, QKeySequence) else QKeySequence(s) for s in shortcuts])
         action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
         (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)
         return action
 
     def _make_actions(self) -> None:
         style = self.style()
-        self.open_image_action = self._action(
+        self.open_image_action = self.make_action(
             "Open &Image…",
             self.ask_open_image,
             QKeySequence.StandardKey.Open,
             style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton),
         )
-        self.open_video_action = self._action(
+        self.open_video_action = self.make_action(
             "Open &Video…",
             self.ask_open_video,
             "Ctrl+Shift+V",
             style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
         )
-        self.open_folder_action = self._action(
+        self.open_folder_action = self.make_action(
             "Open &Folder of Images…",
             self.ask_open_folder,
             "Ctrl+Shift+F",
             style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon),
         )
-        self.open_camera_action = self._action("Open &Camera…", self.ask_open_camera)
-        self.open_annotations_action = self._action(
+        self.open_camera_action = self.make_action("Open &Camera…", self.ask_open_camera)
+        self.open_annotations_action = self.make_action(
             "Open &Annotations…",
             self.ask_open_annotations,
             "Ctrl+Shift+O",
             style.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView),
         )
-        self.export_action = self._action("&Export Predictions…", self.ask_export, "Ctrl+E")
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.fit_action = self._action(
+        self.export_action = self.make_action("&Export Predictions…", self._ask_export, "Ctrl+E")
+        self.quit_action = self.make_action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.fit_action = self.make_action(
             "&Fit to Window",
             self.canvas.fit_to_window,
             Qt.Key.Key_F,
             themed_icon("zoom-fit-best", "zoom-fit"),
         )
-        self.zoom_in_action = self._action(
+        self.zoom_in_action = self.make_action(
             "Zoom &In",
             self.canvas.zoom_in,
             [QKeySequence.StandardKey.ZoomIn, Qt.Key.Key_Plus],
             themed_icon("zoom-in", "zoom-in"),
         )
-        self.zoom_out_action = self._action(
+        self.zoom_out_action = self.make_action(
             "Zoom &Out",
             self.canvas.zoom_out,
             [QKeySequence.StandardKey.ZoomOut, Qt.Key.Key_Minus],
             themed_icon("zoom-out", "zoom-out"),
         )
-        self.live_action = self._action("&Live Inference", self.live.set_enabled, "Ctrl+R", checkable=True)
-        self.draw_boxes_action = self._action(
+        self.live_action = self.make_action("&Live Inference", self.live.set_enabled, "Ctrl+R", checkable=True)
+        self.run_on_open_action = self.make_action(
+            "&Run Inference on What I Open", set_run_on_open, checkable=True
+        )
+        self.run_on_open_action.blockSignals(True)
+        self.run_on_open_action.setChecked(run_on_open())  # remembered between sessions
+        self.run_on_open_action.blockSignals(False)
+        self.run_on_open_action.setStatusTip(
+            "Turn live inference on for every image, video, folder or camera you open"
+        )
+        self.draw_boxes_action = self.make_action(
             "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
         )
-        self.clear_boxes_action = self._action("&Clear Person Boxes", self.state.clear_user_boxes)
-        self.play_action = self._action("&Play / Pause", self.player.toggle, "K")
-        self.next_frame_action = self._action("&Next Frame", self._next_frame, Qt.Key.Key_Right)
-        self.prev_frame_action = self._action("P&revious Frame", self._prev_frame, Qt.Key.Key_Left)
-        self.forward_action = self._action("Forward 10 Frames", self._forward_10, "Shift+Right")
-        self.back_action = self._action("Back 10 Frames", self._back_10, "Shift+Left")
-        self.jump_action = self._action("&Jump to Frame…", self._focus_frame_box, "Ctrl+G")
+        self.clear_boxes_action = self.make_action("&Clear Person Boxes", self.state.clear_user_boxes)
+        self.play_action = self.make_action("&Play / Pause", self.player.toggle, "K")
+        self.next_frame_action = self.make_action("&Next Frame", self._next_frame, Qt.Key.Key_Right)
+        self.prev_frame_action = self.make_action("P&revious Frame", self._prev_frame, Qt.Key.Key_Left)
+        self.forward_action = self.make_action("Forward 10 Frames", self._forward_10, "Shift+Right")
+        self.back_action = self.make_action("Back 10 Frames", self._back_10, "Shift+Left")
+        self.jump_action = self.make_action("&Jump to Frame…", self._focus_frame_box, "Ctrl+G")
 
     def _next_frame(self) -> None:
         self.player.step(1)
@@ -334,7 +347,18 @@ class MainWindow(QMainWindow):
             self.transport.frame_box.selectAll()
 
     def _project_docks(self) -> list:
-        return [self.frame_list, self.review_queue, self.dataset_panel]
+        return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
+        if (
+            watched is self.transport.frame_box
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+        ):
+            QTimer.singleShot(0, self.canvas.setFocus)
+        return super().eventFilter(watched, event)
 
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
@@ -342,7 +366,7 @@ class MainWindow(QMainWindow):
         for dock in self._project_docks():
             dock.setVisible(has)
         if has:
-            self.dataset_panel.raise_()
+            self.instances_dock.raise_()
             self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
             self.resizeDocks([self.frame_list, self.review_queue], [380, 320], Qt.Orientation.Vertical)
             self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
@@ -350,8 +374,6 @@ class MainWindow(QMainWindow):
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.project.add_file_menu_items(file_menu)
-        file_menu.addSeparator()
         for action in (self.open_image_action, self.open_video_action, self.open_folder_action):
             file_menu.addAction(action)
         file_menu.addAction(self.open_camera_action)
@@ -379,18 +401,21 @@ class MainWindow(QMainWindow):
         for dock, text in (
             (self.frame_list, "F&rames"),
             (self.review_queue, "Re&view Queue"),
+            (self.instances_dock, "I&nstances"),
             (self.dataset_panel, "&Dataset"),
         ):
             toggle = dock.toggleViewAction()
             toggle.setText(text)
             view_menu.addAction(toggle)
-        project_menu = self.menuBar().addMenu("&Project")
-        self.project.fill_menu(project_menu, self.project.project_actions())
+        self.project.fill_project_menu(self.menuBar().addMenu("&Project"))
         self.training.fill_menu(self.menuBar().addMenu("&Training"))
         self.tracks.fill_menu(self.menuBar().addMenu("Trac&ks"))
         inference_menu = self.menuBar().addMenu("&Inference")
-        for action in (self.live_action, self.draw_boxes_action, self.clear_boxes_action):
-            inference_menu.addAction(action)
+        inference_menu.addAction(self.live_action)
+        inference_menu.addAction(self.run_on_open_action)
+        inference_menu.addSeparator()
+        inference_menu.addAction(self.draw_boxes_action)
+        inference_menu.addAction(self.clear_boxes_action)
         playback_menu = self.menuBar().addMenu("&Playback")
         for action in self._playback_actions():
             playback_menu.addAction(action)
@@ -454,28 +479,28 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- opening
     def ask_open_image(self) -> None:
         patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        path = self._file_chooser(self, "Open Image", f"Images ({patterns});;All files (*)")
+        path = self.dialogs.open_file(self, "Open Image", f"Images ({patterns});;All files (*)")
         if path:
             self.open_image(path)
 
     def ask_open_video(self) -> None:
         patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
-        path = self._file_chooser(self, "Open Video", f"Videos ({patterns});;All files (*)")
+        path = self.dialogs.open_file(self, "Open Video", f"Videos ({patterns});;All files (*)")
         if path:
             self.open_video(path)
 
     def ask_open_folder(self) -> None:
-        path = self._folder_chooser(self, "Open Folder of Images")
+        path = self.dialogs.folder(self, "Open Folder of Images")
         if path:
             self.open_folder(path)
 
     def ask_open_camera(self) -> None:
-        index = self._camera_chooser(self)
+        index = self.dialogs.camera(self)
         if index is not None:
             self.open_camera(index)
 
     def ask_open_annotations(self) -> None:
-        path = self._file_chooser(self, "Open COCO Annotations", "COCO keypoints (*.json);;All files (*)")
+        path = self.dialogs.open_file(self, "Open COCO Annotations", "COCO keypoints (*.json);;All files (*)")
         if path:
             self.open_annotations(path)
 
@@ -504,7 +529,13 @@ class MainWindow(QMainWindow):
             return False
         self.camera.start(camera)
         self.statusBar().showMessage(f"Showing camera {device}", STATUS_TIMEOUT_MS)
+        self._run_on_open()
         return True
+
+    def _run_on_open(self) -> None:
+        """What the user opens gets the live model at once (Inference > Run Inference on What I Open)."""
+        if self.run_on_open_action.isChecked() and not self.live.enabled:
+            self.live.set_enabled(True)
 
     def _open(
         self,
@@ -526,6 +557,7 @@ class MainWindow(QMainWindow):
             return False
         if remember and Path(path).suffix.lower() != ".json":
             self.recent.add(path)
+            self._run_on_open()
         message = f"Opened {path}"
         if getattr(self.state.source, "truncated", False):
             source = self.state.source
@@ -549,97 +581,8 @@ class MainWindow(QMainWindow):
         self._error_sink(self, title, text)
 
     # ---------------------------------------------------------------- export
-    def ask_export(self) -> None:
-        if self.state.media_kind not in ("video", "folder", "image"):
-            self.report_error("Nothing to export", "Open a video, a folder of images or an image first.")
-            return
-        path = self._save_chooser(self, "Export Predictions (COCO results JSON)", "COCO results (*.json)")
-        if path:
-            self.start_export(path)
-
-    def start_export(self, results_path: str | os.PathLike, video: bool = True) -> bool:
-        """Export the open media's predictions to ``results_path`` (+ ``.images.json`` and, with ``video``,
-        a rendered ``.mp4`` beside it) in a worker thread, with a progress dialog that can cancel."""
-        source = self.state.source
-        if source is None or source.kind == "camera":
-            self.report_error("Nothing to export", "Open a video, a folder of images or an image first.")
-            return False
-        if self.export_thread is not None:
-            self.report_error("Export running", "Wait for the current export to finish or cancel it.")
-            return False
-        results = Path(results_path)
-        if results.suffix.lower() != ".json":
-            results = results.with_name(results.name + ".json")
-        video_path = results.with_suffix(".mp4") if video else None
-        settings = replace(self.live.settings, user_boxes=tuple(self.state.user_boxes), heatmaps=False)
-        source_path = source.path if hasattr(source, "path") else None
-        if source_path is None:
-            return False
-        thread = ExportThread(
-            source_path, settings, results, video_path, self.state.threshold, self._model_loader
-        )
-        thread.progress.connect(self._on_export_progress)
-        thread.succeeded.connect(self._on_export_succeeded)
-        thread.failed.connect(self._on_export_failed)
-        thread.cancelled.connect(self._on_export_cancelled)
-        thread.finished.connect(self._on_export_thread_done)
-        dialog = QProgressDialog("Exporting predictions…", "Cancel", 0, max(1, len(source)), self)
-        dialog.setWindowTitle("Export")
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.canceled.connect(thread.cancel)
-        dialog.open()
-        self.export_dialog = dialog
-        self.export_thread = thread
-        self.export_result = None
-        self._export_ok = False
-        self.state.pending.begin("export")
-        thread.start()
-        return True
-
-    def cancel_export(self) -> None:
-        if self.export_thread is not None:
-            self.export_thread.cancel()
-
-    def _on_export_progress(self, done: int, total: int) -> None:
-        # a local reference: a window-modal setValue() processes events, and the export may finish (and clear
-        # self.export_dialog) inside it
-        dialog = self.export_dialog
-        if dialog is not None:
-            dialog.setMaximum(total)
-            dialog.setValue(done)
-            dialog.setLabelText(f"Exporting predictions… frame {done} of {total}")
-
-    def _on_export_succeeded(self, result: ExportResult) -> None:
-        self.export_result = result
-        written = [str(result.results_path), str(result.images_path)]
-        if result.video_path is not None:
-            written.append(str(result.video_path))
-        self.statusBar().showMessage(
-            f"Exported {result.instances} predictions from {result.frames} frames: {', '.join(written)}",
-            STATUS_TIMEOUT_MS,
-        )
-        self._export_ok = True
-
-    def _on_export_failed(self, message: str) -> None:
-        self.report_error("Export failed", message)
-
-    def _on_export_cancelled(self, message: str) -> None:
-        self.statusBar().showMessage(f"{message}; nothing was written", STATUS_TIMEOUT_MS)
-
-    def _on_export_thread_done(self) -> None:
-        """The thread has ended (after its last signal): close the dialog and tell listeners."""
-        thread, self.export_thread = self.export_thread, None
-        if thread is not None:
-            thread.deleteLater()
-        if self.export_dialog is not None:
-            self.export_dialog.canceled.disconnect()
-            self.export_dialog.close()
-            self.export_dialog.deleteLater()
-            self.export_dialog = None
-        self.state.pending.end("export")
-        self.exportFinished.emit(self._export_ok)
+    def _ask_export(self) -> None:
+        self.predictions.ask()  # looked up at call time: tests and plug-ins may replace the export object
 
     # ---------------------------------------------------------------- live inference
     def _on_live_enabled(self, on: bool) -> None:
@@ -695,9 +638,8 @@ class MainWindow(QMainWindow):
         """Stop every thread before the window goes: a running QThread destroyed with its owner aborts."""
         self.player.pause()
         self.camera.stop()
-        if self.export_thread is not None:
-            self.export_thread.cancel()
-            self.export_thread.wait(60_000)
+        self.predictions.shutdown()
+        self.welcome.fetcher.shutdown()
         self.live.shutdown()
         self.project.shutdown()
         self.training.shutdown()  # jobs keep running; the next window reattaches to them

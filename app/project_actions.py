@@ -8,17 +8,17 @@ window's ``report_error``. Keeping this out of ``main_window.py`` keeps the wind
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QProgressDialog, QWidget
+from PySide6.QtWidgets import QMenu, QProgressDialog
 
 from distilpose.app import commands
 from distilpose.app.assist import HeatmapAssist
 from distilpose.app.canvas_items import is_prediction
 from distilpose.app.editing import Editor
+from distilpose.app.frame_rows import next_to_check
 from distilpose.app.prelabel import PrelabelThread
 from distilpose.app.recent import RecentFiles, config_dir
 from distilpose.app.store_jobs import StoreJobThread
@@ -31,22 +31,6 @@ from distilpose.project.formats import DatasetFormat, dataset_format
 
 PROJECT_SUFFIX = ".dpproj"
 PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
-
-#: ``(parent, caption, filter)`` -> chosen paths, [] when cancelled.
-FilesChooser = Callable[[QWidget, str, str], list[str]]
-#: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
-IntChooser = Callable[[QWidget, str, str, int, int], int | None]
-
-
-def choose_files(parent: QWidget, caption: str, name_filter: str) -> list[str]:
-    paths, _ = QFileDialog.getOpenFileNames(parent, caption, "", name_filter)
-    return list(paths)
-
-
-def choose_int(parent: QWidget, title: str, label: str, value: int, minimum: int) -> int | None:
-    number, ok = QInputDialog.getInt(parent, title, label, value, minimum, 1_000_000)
-    return number if ok else None
-
 
 def recent_projects() -> RecentFiles:
     return RecentFiles(config_dir() / "recent_projects.json")
@@ -66,8 +50,6 @@ class ProjectActions(QObject):
         editor: Editor,
         assist: HeatmapAssist,
         model_loader,
-        files_chooser: FilesChooser = choose_files,
-        int_chooser: IntChooser = choose_int,
         recent: RecentFiles | None = None,
     ) -> None:
         super().__init__(window)
@@ -77,8 +59,7 @@ class ProjectActions(QObject):
         self.editor = editor
         self.assist = assist
         self._loader = model_loader
-        self._files_chooser = files_chooser
-        self._int_chooser = int_chooser
+        self.dialogs = window.dialogs
         self.recent = recent if recent is not None else recent_projects()
         self.prelabel_thread: PrelabelThread | None = None
         self.prelabel_dialog: QProgressDialog | None = None
@@ -89,16 +70,8 @@ class ProjectActions(QObject):
         self._update_enabled()
 
     # ---------------------------------------------------------------- actions
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
-        action = self.window._action(text, slot, shortcut, checkable=checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        self.window.addAction(action)  # shortcuts work while any child has focus
-        return action
-
     def _make_actions(self) -> None:
-        a = self._action
+        a = self.window.make_action  # added to the window: shortcuts work while any child has focus
         self.new_project_action = a("&New Project…", self.ask_new_project, QKeySequence.StandardKey.New)
         self.open_project_action = a("Open &Project…", self.ask_open_project, "Ctrl+Shift+P")
         self.close_project_action = a("C&lose Project", self.close_project)
@@ -134,7 +107,21 @@ class ProjectActions(QObject):
         self.copy_previous_action = a("&Copy People from Previous Frame", self.editor.copy_previous, "Ctrl+D")
         self.accept_action = a("&Accept Prediction", lambda: self.editor.accept(), "A")
         self.reject_action = a("&Reject Prediction", lambda: self.editor.reject(), "R")
-        self.verify_action = a("Toggle &Verified", lambda: self.editor.toggle_verified(), "V")
+        self.verify_action = a(
+            "&Verify",
+            lambda: self.editor.verify(),
+            "V",
+            tip="Mark the selected person (or the whole frame) checked; never un-verifies",
+        )
+        self.unverify_action = a("&Unverify", lambda: self.editor.unverify(), "Shift+V")
+        self.next_person_action = a("Next Person", lambda: self._cycle_person(1), "Tab")
+        self.prev_person_action = a("Previous Person", lambda: self._cycle_person(-1), "Shift+Tab")
+        self.next_to_check_action = a(
+            "Next Frame to Check",
+            self.next_to_check,
+            "J",
+            tip="The next project frame with predictions to accept or reject, or suggested and not verified",
+        )
         self.next_frame_action = a(
             "Next Project Frame", lambda: self._step(1), QKeySequence.StandardKey.MoveToNextPage
         )
@@ -156,14 +143,16 @@ class ProjectActions(QObject):
             None,
             self.template_action, self.accept_live_action, self.copy_previous_action, self.delete_person_action,
             None,
-            self.accept_action, self.reject_action, self.verify_action,
+            self.accept_action, self.reject_action, self.verify_action, self.unverify_action,
+            None,
+            self.next_person_action, self.prev_person_action,
         ]  # fmt: skip
 
     def project_actions(self) -> list[QAction | None]:
         """The Project menu."""
         return [
             self.add_images_action, self.add_folder_action, self.add_video_action, None,
-            self.next_frame_action, self.prev_frame_action, None,
+            self.next_frame_action, self.prev_frame_action, self.next_to_check_action, None,
             self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action,
         ]  # fmt: skip
 
@@ -174,12 +163,16 @@ class ProjectActions(QObject):
             else:
                 menu.addAction(action)
 
-    def add_file_menu_items(self, menu: QMenu) -> None:
+    def fill_project_menu(self, menu: QMenu) -> None:
+        """The Project menu: new, open, recent and close first (where CVAT and SLEAP users look), then the
+        project's own actions."""
         menu.addAction(self.new_project_action)
         menu.addAction(self.open_project_action)
         self.recent_projects_menu = menu.addMenu("Recent Pro&jects")
         self.recent_projects_menu.aboutToShow.connect(self.fill_recent_projects)
         menu.addAction(self.close_project_action)
+        menu.addSeparator()
+        self.fill_menu(menu, self.project_actions())
         self.fill_recent_projects()
 
     def _connect(self) -> None:
@@ -222,14 +215,14 @@ class ProjectActions(QObject):
 
     # ---------------------------------------------------------------- projects
     def ask_new_project(self) -> None:
-        path = self.window._save_chooser(self.window, "New Project", PROJECT_FILTER)
+        path = self.dialogs.save_file(self.window, "New Project", PROJECT_FILTER)
         if path:
             if not Path(path).suffix:
                 path += PROJECT_SUFFIX
             self.new_project(path)
 
     def ask_open_project(self) -> None:
-        path = self.window._file_chooser(self.window, "Open Project", PROJECT_FILTER)
+        path = self.dialogs.open_file(self.window, "Open Project", PROJECT_FILTER)
         if path:
             self.open_project(path)
 
@@ -278,6 +271,24 @@ class ProjectActions(QObject):
         if not entries:
             menu.addAction("(none)").setEnabled(False)
 
+    def _cycle_person(self, delta: int) -> None:
+        if self.state.select_person_step(delta) is None:
+            self._status("No person on this frame to select")
+
+    def next_to_check(self) -> bool:
+        """Show the next frame (after the shown one, wrapping) that still needs a person's look."""
+        state = self.state
+        if state.project is None:
+            return False
+        position = next_to_check(state.frames, state.frame_position())
+        if position is None:
+            self._status("No other frame to check: every frame is accepted, rejected or verified")
+            return False
+        if not self.show_position(position):
+            return False
+        self._status(f"Frame {position} of {len(state.frames)}: {state.frames[position].name} to check")
+        return True
+
     def _step(self, delta: int) -> None:
         try:
             self.state.step_frame(delta)
@@ -289,14 +300,14 @@ class ProjectActions(QObject):
         from distilpose.video import IMAGE_SUFFIXES
 
         patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        paths = self._files_chooser(
+        paths = self.dialogs.files(
             self.window, "Add Images to Project", f"Images ({patterns});;All files (*)"
         )
         if paths:
             self.editor.add_images(paths)
 
     def ask_add_folder(self) -> None:
-        folder = self.window._folder_chooser(self.window, "Add a Folder of Images to Project")
+        folder = self.dialogs.folder(self.window, "Add a Folder of Images to Project")
         if folder:
             self.editor.add_folder(folder)
 
@@ -304,12 +315,12 @@ class ProjectActions(QObject):
         from distilpose.video import VIDEO_SUFFIXES
 
         patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
-        path = self.window._file_chooser(
+        path = self.dialogs.open_file(
             self.window, "Add Video Frames", f"Videos ({patterns});;All files (*)"
         )
         if not path:
             return
-        step = self._int_chooser(self.window, "Add Video Frames", "Add every N-th frame, N =", 30, 1)
+        step = self.dialogs.integer(self.window, "Add Video Frames", "Add every N-th frame, N =", 30, 1)
         if step is not None:
             self.editor.add_video_frames(path, step)
 
@@ -357,6 +368,8 @@ class ProjectActions(QObject):
             self._status(f"Click where {NAMES[target[1]]} goes (Esc cancels)")
         elif on:
             self._status("Drag a box for the new person, or click where it stands (Esc cancels)")
+        else:
+            self.window.statusBar().clearMessage()  # the hint is done: the person is placed or cancelled
 
     def build_context_menu(self, scene_pos: QPointF) -> QMenu:
         """The right-click menu for what is selected under the cursor (shared actions + placing)."""
@@ -475,12 +488,12 @@ class ProjectActions(QObject):
 
     # ---------------------------------------------------------------- COCO / YOLO
     def ask_import_coco(self) -> None:
-        ann = self.window._file_chooser(
+        ann = self.dialogs.open_file(
             self.window, "Import COCO Keypoints", "COCO keypoints (*.json);;All files (*)"
         )
         if not ann:
             return
-        images = self.window._folder_chooser(self.window, f"Images folder of {Path(ann).name}")
+        images = self.dialogs.folder(self.window, f"Images folder of {Path(ann).name}")
         if images:
             self.import_coco_file(ann, images)
 
@@ -511,7 +524,7 @@ class ProjectActions(QObject):
     def ask_export(self, fmt: str, only_verified: bool) -> None:
         """Ask for a folder, then export the project in format ``fmt`` (a name of the exporter registry)."""
         title = dataset_format(fmt).title
-        folder = self.window._folder_chooser(self.window, f"Export {title} Dataset to Folder")
+        folder = self.dialogs.folder(self.window, f"Export {title} Dataset to Folder")
         if folder:
             self.start_export(folder, only_verified, fmt)
 

@@ -48,6 +48,7 @@ class ProjectMixin:
         self.frames = frame_rows(store) if store is not None else []
         self.frame_id = None
         self.joint = None
+        self.hidden_ids, self.locked_ids = set(), set()
         self.set_edit_heatmap(None)
         self._match_instances()
         self.projectChanged.emit()
@@ -156,6 +157,43 @@ class ProjectMixin:
         if joint != self.joint:
             self.joint = joint
             self.jointChanged.emit()
+
+    def set_hidden(self, instance_id: int, hidden: bool) -> None:
+        """Hide (or show again) a person of the project in the view; a hidden person is not selectable."""
+        changed = self._set_flag(self.hidden_ids, int(instance_id), hidden)
+        if changed and hidden and self.selected_instance_id() == int(instance_id):
+            self.select_joint(None)
+
+    def set_locked(self, instance_id: int, locked: bool) -> None:
+        """Lock (or unlock) a person: the mouse and the edit keys leave a locked person alone."""
+        self._set_flag(self.locked_ids, int(instance_id), locked)
+
+    def _set_flag(self, ids: set[int], instance_id: int, on: bool) -> bool:
+        if (instance_id in ids) == bool(on):
+            return False
+        if on:
+            ids.add(instance_id)
+        else:
+            ids.discard(instance_id)
+        self.personFlagsChanged.emit()
+        return True
+
+    def is_editable(self, instance_id: int | None) -> bool:
+        """Neither hidden nor locked."""
+        return instance_id is not None and instance_id not in self.hidden_ids | self.locked_ids
+
+    def select_person_step(self, delta: int) -> int | None:
+        """Select the next (``+1``) or previous (``-1``) visible person of the frame, wrapping (Tab and
+        Shift+Tab); returns its instance id, None when the frame has nobody to select."""
+        ids = [i.extras.get("id") for i in self.instances]
+        ids = [i for i in ids if i is not None and i not in self.hidden_ids]
+        if not ids:
+            return None
+        current = self.selected_instance_id()
+        pos = ids.index(current) + delta if current in ids else (0 if delta > 0 else len(ids) - 1)
+        chosen = ids[pos % len(ids)]
+        self.select_joint(chosen, None)
+        return chosen
 
     def selected_instance_id(self) -> int | None:
         if self.selection and self.selection[0] < len(self.instances):

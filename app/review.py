@@ -74,6 +74,24 @@ def disagreement_items(store: ProjectStore, limit: int | None = 200) -> list[Rev
     return items if limit is None else items[:limit]
 
 
+def person_positions(store: ProjectStore, frame_ids: list[int]) -> dict[int, int]:
+    """Instance id -> the person's index in its frame (the order the canvas, the Instances dock and Tab use:
+    the store's, by id), for the frames ``frame_ids``."""
+    ids = sorted(set(int(f) for f in frame_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = store.conn.execute(
+        f"SELECT id, frame_id FROM instances WHERE frame_id IN ({marks}) ORDER BY frame_id, id", ids
+    ).fetchall()
+    out: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for iid, frame_id in rows:
+        out[int(iid)] = count.get(frame_id, 0)
+        count[frame_id] = out[int(iid)] + 1
+    return out
+
+
 def frame_confidence(store: ProjectStore) -> dict[int, float]:
     """Mean keypoint score of each frame's unverified predictions (frames without any are absent)."""
     rows = store.conn.execute(

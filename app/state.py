@@ -70,6 +70,8 @@ class AppState(ProjectMixin, QObject):
     jointDragged = Signal(float, float)
     #: An edit could not be written (title, message); the undo stack did not change.
     editFailed = Signal(str, str)
+    #: People hidden or locked in the view changed (``hidden_ids``, ``locked_ids``).
+    personFlagsChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +99,10 @@ class AppState(ProjectMixin, QObject):
         self.frames: list[FrameRow] = []
         self.joint: tuple[int, int] | None = None  # (instance id, keypoint) being edited
         self.edit_heatmap = None  # EditHeatmap of the edited joint, from the heatmap assist
+        #: Project people (instance ids) not drawn, and not editable with the mouse or keys: a view choice,
+        #: not stored in the project (like CVAT's and X-AnyLabeling's eye and lock toggles).
+        self.hidden_ids: set[int] = set()
+        self.locked_ids: set[int] = set()
         #: Seconds an edit waits for another program's write lock before failing (tests shorten it).
         self.lock_timeout = 5.0
 

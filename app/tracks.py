@@ -9,11 +9,9 @@ one id in a frame, a track missing from a keyframe) is reported and changes noth
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu
 
 from distilpose.app import commands
 from distilpose.interpolation import is_keyframe
@@ -21,19 +19,15 @@ from distilpose.project import Edit
 from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.types import Instance
 
-#: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
-IntChooser = Callable[[QWidget, str, str, int, int], "int | None"]
-
-
 class TrackActions(QObject):
-    """See the module docs. ``window`` gives the state, the ``_action`` factory and ``report_error``."""
+    """See the module docs. ``window`` gives the state, ``dialogs``, the ``make_action`` factory and
+    ``report_error``."""
 
-    def __init__(self, window, int_chooser: IntChooser) -> None:
+    def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
         self.state = window.state
-        self._ask_int = int_chooser
-        a = self._action
+        a = self.window.make_action
         self.set_id_action = a("Set Person's &Track Id…", self.ask_set_id)
         self.swap_action = a("S&wap Two Tracks From This Frame On…", self.ask_swap)
         self.merge_action = a("&Merge a Track Into This Person's…", self.ask_merge)
@@ -43,14 +37,6 @@ class TrackActions(QObject):
             self.interpolate_from_previous,
             tip="Fill the frames between this person's previous keyframe and this frame (linear per joint)",
         )
-
-    def _action(self, text: str, slot, tip: str = "") -> QAction:
-        action = self.window._action(text, slot)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        self.window.addAction(action)
-        return action
 
     def actions(self) -> list[QAction]:
         return [self.set_id_action, self.swap_action, self.merge_action, self.split_action, self.interpolate_action]
@@ -96,7 +82,7 @@ class TrackActions(QObject):
             return False
         media_id, person = target
         default = person.track_id if person.track_id is not None else self.state.project.next_track_id(media_id)
-        value = self._ask_int(self.window, "Track Id", "Track id of this person (in this frame):", default, 1)
+        value = self.window.dialogs.integer(self.window, "Track Id", "Track id of this person (in this frame):", default, 1)
         if value is None or value == person.track_id:
             return False
         return self.set_id(value)
@@ -115,7 +101,7 @@ class TrackActions(QObject):
         if target is None:
             return False
         _media, person = target
-        other = self._ask_int(
+        other = self.window.dialogs.integer(
             self.window, "Swap Tracks", f"Swap track {person.track_id} with track (from this frame on):", 1, 1
         )
         return False if other is None else self.swap(other)
@@ -134,7 +120,7 @@ class TrackActions(QObject):
         if target is None:
             return False
         _media, person = target
-        other = self._ask_int(self.window, "Merge Tracks", f"Track to merge into track {person.track_id}:", 1, 1)
+        other = self.window.dialogs.integer(self.window, "Merge Tracks", f"Track to merge into track {person.track_id}:", 1, 1)
         return False if other is None else self.merge(other)
 
     def merge(self, other: int) -> bool:

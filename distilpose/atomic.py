@@ -35,7 +35,7 @@ def _temp_beside(path: str | os.PathLike) -> Iterator[str]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        _give_normal_mode(tmp, target)
+        give_normal_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -125,7 +125,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         yield handle
 
 
-def _give_normal_mode(tmp: str, target: Path) -> None:
+def give_normal_mode(tmp: str, target: Path) -> None:
     """mkstemp makes 0600 files; keep the target's mode, or use what a plain open() would give."""
     try:
         mode = target.stat().st_mode & 0o7777

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from distilpose.atomic import give_normal_mode
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, SKELETON
 from distilpose.types import Instance
@@ -153,6 +154,7 @@ class H264Writer:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._container.close()
+            give_normal_mode(str(self._tmp), self.path)  # mkstemp's 0600 -> what the JSON files get
             os.replace(self._tmp, self.path)
         except Exception as exc:
             self.abort()

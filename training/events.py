@@ -19,6 +19,38 @@ EVENTS_FORMAT_VERSION = 1
 EVENT_TYPES = ("start", "step", "epoch", "eval", "checkpoint", "done", "error")
 
 
+class StepClock:
+    """Seconds per training step as an exponential average, for a steady ETA (``step`` events' ``eta_s``).
+
+    Each step's own time jumps (data loading, a checkpoint, an evaluation at an epoch's end), and an ETA read
+    from the last few steps jumped with it by minutes. A window of ``n`` steps taking ``seconds`` counts as
+    ``n`` updates of factor ``alpha`` each: the estimate follows a real change of speed within ~1/alpha steps
+    whatever the logging interval.
+    """
+
+    def __init__(self, alpha: float = 0.05) -> None:
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        self.alpha = alpha
+        self.seconds_per_step: float | None = None
+
+    def update(self, seconds: float, steps: int) -> float:
+        """Add a window of ``steps`` steps that took ``seconds``; returns the averaged seconds per step."""
+        per_step = max(float(seconds), 0.0) / max(int(steps), 1)
+        if self.seconds_per_step is None:
+            self.seconds_per_step = per_step
+        else:
+            keep = (1.0 - self.alpha) ** max(int(steps), 1)
+            self.seconds_per_step = keep * self.seconds_per_step + (1.0 - keep) * per_step
+        return self.seconds_per_step
+
+    def eta(self, remaining_steps: int) -> float | None:
+        """Seconds left for ``remaining_steps`` more steps (None before the first update)."""
+        if self.seconds_per_step is None:
+            return None
+        return max(int(remaining_steps), 0) * self.seconds_per_step
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None

@@ -43,7 +43,7 @@ from distilpose.training.checkpointing import (
 from distilpose.training.config import ConfigError, TrainConfig
 from distilpose.training.data import build_train_data, build_val_loader
 from distilpose.training.distributed import DistEnv, any_rank, barrier, mean_over_ranks
-from distilpose.training.events import EVENTS_FORMAT_VERSION, EventWriter
+from distilpose.training.events import EVENTS_FORMAT_VERSION, EventWriter, StepClock
 from distilpose.training.objectives import DistillObjective, HeatmapObjective, Objective
 from distilpose.training.schedule import WarmupStepSchedule
 from distilpose.training.teachers import build_teacher
@@ -469,6 +469,8 @@ class Trainer:
         )
         window: dict[str, float] = {}
         window_n, window_t0 = 0, time.monotonic()
+        clock = StepClock()
+        paused = 0.0  # seconds of the window spent checkpointing and evaluating: not a step's time
         reason: str | None = None
         try:
             while reason is None:
@@ -484,9 +486,10 @@ class Trainer:
                     bar.update(1)
                     if st.step % cfg.run.log_every_steps == 0 or st.step == self.total_steps:
                         mean = mean_over_ranks(self.env, {k: v / window_n for k, v in window.items()})
-                        elapsed = max(time.monotonic() - window_t0, 1e-9)
+                        elapsed = max(time.monotonic() - window_t0 - paused, 1e-9)
                         ips = window_n * cfg.run.batch_size * self.env.world_size / elapsed
-                        eta = (self.total_steps - st.step) * elapsed / window_n
+                        clock.update(elapsed, window_n)
+                        eta = clock.eta(self.total_steps - st.step)
                         if cfg.run.time_budget_s is not None:
                             eta = min(eta, max(0.0, cfg.run.time_budget_s - (time.monotonic() - started)))
                         self._emit(
@@ -498,14 +501,18 @@ class Trainer:
                             eta_s=eta,
                         )
                         bar.set_postfix(loss=f"{mean.get('total', float('nan')):.4g}", img_s=f"{ips:.1f}")
-                        window, window_n, window_t0 = {}, 0, time.monotonic()
+                        window, window_n, window_t0, paused = {}, 0, time.monotonic(), 0.0
                     if st.step % cfg.run.checkpoint_every_steps == 0:
+                        pause_from = time.monotonic()
                         self._checkpoint()
+                        paused += time.monotonic() - pause_from
                     reason = self._stop_reason(started)
                     if reason is not None:
                         break
                 if st.batch_in_epoch >= self.steps_per_epoch:
+                    pause_from = time.monotonic()
                     self._end_epoch(evaluate=reason != "interrupted")
+                    paused += time.monotonic() - pause_from
             if st.last_checkpoint_step != st.step:
                 self._checkpoint()
         finally:

@@ -2,6 +2,11 @@
 
 It only collects choices into a :class:`~distilpose.app.jobs.spec.DistilSpec`; the job manager exports the
 project's verified annotations and writes the strict config. Opened with ``open()``: it never blocks.
+
+It starts from defaults chosen for this machine (:mod:`distilpose.app.jobs.budget`): the shipped student,
+and on a CPU a batch and step count that finish in minutes; every student is listed with the time the
+budget would take. What the project holds is checked before the job starts: without verified people in
+the val split the validation box is off and says why.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.jobs.budget import format_duration, machine_defaults, step_seconds
 from distilpose.app.jobs.spec import DistilSpec, teacher_section
 from distilpose.errors import DistilPoseError
 from distilpose.models import list_models, model_spec
@@ -67,10 +74,22 @@ def cuda_available() -> bool:
 class DistilDialog(QDialog):
     """See the module docs; ``spec()`` is valid after ``accepted``."""
 
-    def __init__(self, file_chooser: FileChooser, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        file_chooser: FileChooser,
+        parent: QWidget | None = None,
+        *,
+        data: tuple[int, int] | None = None,
+        cuda: bool | None = None,
+    ) -> None:
+        """``data``: verified people in the training and val splits (None: unknown, nothing is refused);
+        ``cuda``: whether a GPU can be used (None: ask torch)."""
         super().__init__(parent)
         self.setWindowTitle("Distil a Student")
         self._choose_file = file_chooser
+        self._data = data
+        cuda = cuda_available() if cuda is None else cuda
+        defaults = machine_defaults(DEFAULT_TEACHER, cuda)
         form = QFormLayout(self)
         self.teacher_combo = QComboBox()
         self.teacher_combo.setEditable(True)  # a checkpoint path can be typed or chosen
@@ -85,11 +104,12 @@ class DistilDialog(QDialog):
         form.addRow("Teacher", row)
         self.student_combo = QComboBox()
         for name in student_names():
-            self.student_combo.addItem(name)
+            self.student_combo.addItem(name, name)
+        self.student_combo.setCurrentIndex(max(0, self.student_combo.findData(defaults.student)))
         form.addRow("Student", self.student_combo)
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(0, 10_000_000)
-        self.steps_spin.setValue(2000)
+        self.steps_spin.setValue(defaults.steps)
         self.steps_spin.setSpecialValueText("no step limit")
         form.addRow("Steps", self.steps_spin)
         self.minutes_spin = QDoubleSpinBox()
@@ -99,7 +119,7 @@ class DistilDialog(QDialog):
         form.addRow("Time budget", self.minutes_spin)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 4096)
-        self.batch_spin.setValue(16)
+        self.batch_spin.setValue(defaults.batch)
         form.addRow("Batch size", self.batch_spin)
         self.workers_spin = QSpinBox()
         self.workers_spin.setRange(0, 64)
@@ -108,12 +128,30 @@ class DistilDialog(QDialog):
         self.device_combo = QComboBox()
         self.device_combo.addItem("CPU", "cpu")
         self.device_combo.addItem("CUDA GPU", "cuda")
-        if not cuda_available():
+        if not cuda:
             self.device_combo.model().item(1).setEnabled(False)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(defaults.device))
         form.addRow("Device", self.device_combo)
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        form.addRow("Takes", self.estimate_label)
         self.validate_box = QCheckBox("Validate on the project's val split")
         self.validate_box.setChecked(True)
+        self.validate_note = QLabel()
+        self.validate_note.setWordWrap(True)
         form.addRow("", self.validate_box)
+        form.addRow("", self.validate_note)
+        self._check_data()
+        for signal in (
+            self.student_combo.currentIndexChanged,
+            self.steps_spin.valueChanged,
+            self.minutes_spin.valueChanged,
+            self.batch_spin.valueChanged,
+            self.device_combo.currentIndexChanged,
+            self.teacher_combo.currentTextChanged,
+        ):
+            signal.connect(self._update_estimate)
+        self._update_estimate()
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d04040")
@@ -127,6 +165,48 @@ class DistilDialog(QDialog):
         self.buttons = buttons
         form.addRow(buttons)
 
+    def _check_data(self) -> None:
+        """No verified people in the val split: validation cannot run, so the box is off and says why."""
+        if self._data is None:
+            self.validate_note.hide()
+            return
+        train, val = self._data
+        if val == 0:
+            self.validate_box.setChecked(False)
+            self.validate_box.setEnabled(False)
+            self.validate_note.setText(
+                "No verified people in the val split: split the project (Dataset panel > Split) and verify "
+                "some val frames to validate. The job will train without validation."
+            )
+        else:
+            self.validate_note.setText(f"{val} verified people in the val split, {train} for training.")
+
+    def _update_estimate(self) -> None:
+        """How long the step budget takes with the chosen student, and with each of the others (CPU)."""
+        steps, minutes = self.steps_spin.value(), self.minutes_spin.value()
+        teacher = self.teacher_combo.currentText().strip()
+        batch = self.batch_spin.value()
+        if self.device_combo.currentData() == "cuda":
+            self.estimate_label.setText("on the GPU: not estimated")
+            return
+        if not steps:
+            self.estimate_label.setText(f"the time budget: {minutes:g} min" if minutes else "—")
+            return
+        chosen = self.student_combo.currentData()
+        took = {
+            self.student_combo.itemData(i): steps * step_seconds(self.student_combo.itemData(i), teacher, batch)
+            for i in range(self.student_combo.count())
+        }
+        for i in range(self.student_combo.count()):
+            name = self.student_combo.itemData(i)
+            self.student_combo.setItemData(i, f"{format_duration(took[name])} on this CPU", Qt.ItemDataRole.ToolTipRole)
+        limit = f" (stops at the {minutes:g} min budget)" if minutes and minutes * 60 < took[chosen] else ""
+        others = " · ".join(f"{n} {format_duration(t)}" for n, t in sorted(took.items(), key=lambda x: x[1]) if n != chosen)
+        self.estimate_label.setText(
+            f"{format_duration(took[chosen])} on this CPU for {steps} steps of {batch}{limit}\n"
+            f"other students: {others}" if others else f"{format_duration(took[chosen])} for {steps} steps{limit}"
+        )
+
     def _browse_teacher(self) -> None:
         path = self._choose_file(
             self, "Teacher Checkpoint", "Checkpoints (*.safetensors *.pth *.pt);;All files (*)"
@@ -138,11 +218,11 @@ class DistilDialog(QDialog):
         minutes = self.minutes_spin.value()
         return DistilSpec(
             teacher=self.teacher_combo.currentText().strip(),
-            student=self.student_combo.currentText(),
+            student=self.student_combo.currentData(),
             max_steps=self.steps_spin.value() or None,
             time_budget_s=minutes * 60.0 if minutes > 0 else None,
             device=self.device_combo.currentData(),
-            validate=self.validate_box.isChecked(),
+            validate=self.validate_box.isChecked() and self.validate_box.isEnabled(),
             batch_size=self.batch_spin.value(),
             workers=self.workers_spin.value(),
         )
@@ -150,6 +230,11 @@ class DistilDialog(QDialog):
     def problem(self) -> str | None:
         """Why the choices cannot start a job, or None."""
         spec = self.spec()
+        if self._data is not None and self._data[0] == 0:
+            return (
+                "No verified people in the train split (or unsplit frames): accept or verify some people "
+                "first; only verified people are training data."
+            )
         if spec.max_steps is None and spec.time_budget_s is None:
             return "Set a step budget or a time budget."
         if not spec.teacher:

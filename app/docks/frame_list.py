@@ -36,7 +36,8 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class FrameTableModel(QAbstractTableModel):
-    """Rows of :class:`FrameRow`; the first column is the 1-based position in the list."""
+    """Rows of :class:`FrameRow`; the first column is the position in the list, from 0 like every frame number
+    of the app (``--project P --frame N`` shows row N)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -86,7 +87,7 @@ class FrameTableModel(QAbstractTableModel):
     @staticmethod
     def text(row: FrameRow, position: int, col: int) -> str:
         if col == 0:
-            return str(position + 1)
+            return str(position)
         if col == 1:
             return row.name
         if col == 2:
@@ -134,6 +135,9 @@ class FrameListDock(QDockWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.setAlternatingRowColors(True)
+        # A long video name gives way in the middle: the frame number at its end stays readable.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

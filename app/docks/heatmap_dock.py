@@ -12,6 +12,8 @@ grid with the crop geometry the predictor used.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -25,6 +27,9 @@ from distilpose.types import Instance
 COLORMAP = "viridis"
 MARKER_PEN = (255, 70, 70)
 
+
+#: Characters per line of a pane's note (the pane is ~48 heatmap pixels wide at the dock's width).
+NOTE_COLUMNS = 22
 
 class HeatmapPane:
     """A titled image of one heatmap with a marker, in a GraphicsLayoutWidget cell."""
@@ -56,7 +61,7 @@ class HeatmapPane:
         if heatmap is None:
             self.image.clear()
             self.marker.setData([], [])
-            self.empty.setText(note)
+            self.empty.setText(textwrap.fill(note, NOTE_COLUMNS))  # one long line would run off the pane
             self.empty.setPos(24, 32)
             self.plot.setRange(xRange=(0, 48), yRange=(0, 64), padding=0)
             return

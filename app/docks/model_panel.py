@@ -283,7 +283,7 @@ class ModelPanel(QDockWidget):
             self.status_label.setText("Loading…" if self.live.enabled else "")
             return
         lines = [
-            f"Running {status.model} ({status.kind}) on {status.runtime}, ready in {status.load_s:.1f} s"
+            f"Running {status.model} on {status.runtime} (loaded in {status.load_s:.1f} s)"
         ]
         if status.teacher:
             trained = "trained" if status.teacher_trained else "NOT TRAINED"

@@ -10,11 +10,14 @@ manager (through the training actions) does the work.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDockWidget,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
@@ -36,6 +39,27 @@ from distilpose.errors import DistilPoseError
 
 #: Curve colours, cycled over the loss terms.
 PALETTE = ((230, 90, 80), (80, 160, 230), (120, 200, 90), (230, 180, 60), (180, 110, 220), (200, 200, 200))
+NO_VALIDATION = (
+    "This job ran without a validation split, so there is nothing to compare on: split the project "
+    "(Dataset panel), verify some val frames and run a new job."
+)
+#: Width of the job list and buttons column (px); the plots take the rest.
+SIDE_WIDTH = 400
+#: The plots' height never shrinks below this (px): readable at the window's default size.
+PLOT_MIN_HEIGHT = 200
+#: The dock's preferred height (px): docked at the bottom of a 1280x800 window beside the project docks, it
+#: must fit without growing the window.
+PREFERRED_HEIGHT = 270
+#: The validation axis shows at least 0..this, whatever the values.
+VAL_MIN_TOP = 0.05
+#: Width of each plot's y axis (px).
+AXIS_WIDTH = 52
+
+
+def _small_font() -> QFont:
+    font = QFont()
+    font.setPointSizeF(8.0)
+    return font
 
 
 def format_eta(seconds: float | None) -> str:
@@ -66,18 +90,29 @@ class TrainingMonitor(QDockWidget):
         self.setObjectName("training_monitor")
         self.manager = manager
         body = QWidget()
-        column = QVBoxLayout(body)
+        row = QHBoxLayout(body)
+        # Left: the jobs and what to do with them; right: the curves, side by side (the dock sits at the
+        # bottom of the window: wide and short, so plots stacked on each other were a few pixels tall).
+        side = QWidget()
+        side.setFixedWidth(SIDE_WIDTH)  # a fixed width: word-wrapped lines below never make it taller
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
         self.job_list = QTreeWidget()
         self.job_list.setHeaderLabels(["Job", "Status", "Step", "Info"])
         self.job_list.setRootIsDecorated(False)
-        self.job_list.setMaximumHeight(130)
+        self.job_list.setMaximumHeight(110)
         self.job_list.currentItemChanged.connect(lambda *_: self._show_selected())
         column.addWidget(self.job_list)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.eta_label = QLabel(format_eta(None))
+        self.log_box = QCheckBox("Log-scale losses")
+        self.log_box.setToolTip("Loss terms on a logarithmic axis (values at or below 0 are not drawn)")
+        line = QHBoxLayout()
+        line.addWidget(self.eta_label, 1)
+        line.addWidget(self.log_box)
         column.addWidget(self.progress)
-        column.addWidget(self.eta_label)
+        column.addLayout(line)
         buttons = QGridLayout()
         self.cancel_button = QPushButton("Cancel")
         self.resume_button = QPushButton("Resume")
@@ -96,19 +131,26 @@ class TrainingMonitor(QDockWidget):
             )
         ):
             button.clicked.connect(lambda _=False, s=signal: self._request(s))
-            buttons.addWidget(button, i // 3, i % 3)
+            buttons.addWidget(button, i // 2, i % 2)
         column.addLayout(buttons)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Losses")
-        self.loss_plot.addLegend(offset=(5, 5))
-        self.lr_plot = self.graphics.addPlot(row=1, col=0, title="Learning rate")
-        self.ips_plot = self.graphics.addPlot(row=2, col=0, title="Images / s")
-        self.val_plot = self.graphics.addPlot(row=3, col=0, title="Validation")
+        self.graphics.setMinimumHeight(PLOT_MIN_HEIGHT)
+        self.loss_plot = self._plot(0, "Loss terms")
+        self.loss_legend = self.loss_plot.addLegend(
+            offset=(-5, 5), labelTextSize="8pt", brush=(25, 25, 25, 190)
+        )
+        self.lr_plot = self._plot(1, "Learning rate")
+        self.ips_plot = self._plot(2, "Images / s")
+        self.val_plot = self._plot(3, "Validation")
+        self.graphics.ci.layout.setColumnStretchFactor(0, 2)  # the losses get the room
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen(PALETTE[1], width=2))
         self.ips_curve = self.ips_plot.plot(pen=pg.mkPen(PALETTE[2], width=2))
-        self.val_curve = self.val_plot.plot(pen=pg.mkPen(PALETTE[3], width=2), symbol="o", symbolSize=6)
+        self.val_curve = self.val_plot.plot(pen=pg.mkPen(PALETTE[3], width=2), symbol="o", symbolSize=7)
+        self.val_labels: list[pg.TextItem] = []
         self.loss_curves: dict[str, pg.PlotDataItem] = {}
-        column.addWidget(self.graphics, 1)
+        self.log_box.toggled.connect(self._set_log_scale)
+        row.addWidget(side)
+        row.addWidget(self.graphics, 1)
         self.error_view = QPlainTextEdit()
         self.error_view.setReadOnly(True)
         self.error_view.setMaximumHeight(120)
@@ -123,8 +165,11 @@ class TrainingMonitor(QDockWidget):
         self.comparison_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.comparison_table.horizontalHeader().setStretchLastSection(True)
         self.comparison_table.setMaximumHeight(140)
+        self.comparison_label.hide()  # hidden before the first layout: it must not size the dock
+        self.comparison_table.hide()
         column.addWidget(self.comparison_label)
         column.addWidget(self.comparison_table)
+        column.addStretch(1)
         #: Per job: the status line of a comparison being computed (or of the last one that failed).
         self._comparison_status: dict[int, str] = {}
         self._comparisons_running: set[int] = set()
@@ -133,6 +178,22 @@ class TrainingMonitor(QDockWidget):
         manager.eventsArrived.connect(self._on_events)
         manager.jobsReloaded.connect(self._on_reloaded)
         self.refresh()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(super().sizeHint().width(), PREFERRED_HEIGHT)
+
+    def _plot(self, col: int, title: str) -> pg.PlotItem:
+        plot = self.graphics.addPlot(row=0, col=col, title=title)
+        plot.setLabel("bottom", "step")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.getAxis("left").setWidth(AXIS_WIDTH)  # room for "0.0025": labels never run into each other
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setStyle(tickFont=_small_font(), tickTextOffset=3)
+        return plot
+
+    def _set_log_scale(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self.loss_plot.enableAutoRange(y=True)
 
     # ---------------------------------------------------------------- job list
     def selected_id(self) -> int | None:
@@ -246,6 +307,12 @@ class TrainingMonitor(QDockWidget):
         if job is None or job.status != "done":
             job = None
         status = self._comparison_status.get(job.id) if job is not None else None
+        if job is not None and status is None and not job.has_validation:
+            # said from the job itself, not from an old comparison file: true after any reopen
+            self.comparison_table.setVisible(False)
+            self.comparison_label.setText(NO_VALIDATION)
+            self.comparison_label.setVisible(True)
+            return
         comparison: Comparison | None = None
         if status is None and job is not None:
             path = job.out / COMPARISON_FILE
@@ -279,19 +346,42 @@ class TrainingMonitor(QDockWidget):
             if curve is None:
                 curve = self.loss_plot.plot(pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), name=name)
                 self.loss_curves[name] = curve
-            curve.setData(*_xy(series))
+            xs, ys = _xy(series)
+            if self.log_box.isChecked():
+                xs, ys = [x for x, y in zip(xs, ys, strict=True) if y > 0], [y for y in ys if y > 0]
+            curve.setData(xs, ys)
         for name in set(self.loss_curves) - set(p.losses):
             self.loss_curves[name].setData([], [])
         self.lr_curve.setData(*_xy(p.lr))
         self.ips_curve.setData(*_xy(p.images_per_s))
         self.val_curve.setData(*_xy(p.val))
-        self.val_plot.setTitle(f"Validation {p.val_name}" if p.val_name else "Validation")
-        self._draw_progress(p)
+        self._label_epochs(p)
+        if p.val:
+            # a metric in [0, 1] from 0 up: one point at 0 AP would otherwise get an axis of 1e-21s
+            self.val_plot.setYRange(0.0, max(VAL_MIN_TOP, max(v for _, v in p.val) * 1.25), padding=0)
+        if p.total_steps:
+            # One x axis for all four, the whole run: a single validation point sits where it was taken.
+            for plot in (self.loss_plot, self.lr_plot, self.ips_plot, self.val_plot):
+                plot.setXRange(0, p.total_steps, padding=0.02)
+        name = p.val_name or "metric"
+        self.val_plot.setTitle(f"Validation {name} (per epoch)" if p.val else "Validation: none yet")
+        self._draw_progress(p, job.status in ACTIVE)
 
-    def _draw_progress(self, p: JobProgress) -> None:
+    def _label_epochs(self, p: JobProgress) -> None:
+        for label in self.val_labels:
+            self.val_plot.removeItem(label)
+        self.val_labels = []
+        for (step, value), epoch in zip(p.val, p.val_epochs, strict=False):
+            label = pg.TextItem(f"ep {epoch}", color=(200, 200, 200), anchor=(1.0, 1.0))  # left, above
+            label.setPos(step, value)
+            self.val_plot.addItem(label)
+            self.val_labels.append(label)
+
+    def _draw_progress(self, p: JobProgress, active: bool = False) -> None:
         self.progress.setValue(int(p.fraction * 1000))
         self.progress.setFormat(f"step {p.step} / {p.total_steps}" if p.total_steps else "—")
-        self.eta_label.setText(format_eta(p.eta_s))
+        # Only a running job has time left: a cancelled or failed one shows no stale estimate.
+        self.eta_label.setText(format_eta(p.eta_s if active or p.eta_s == 0.0 else None))
 
     def _update_buttons(self, job: Job | None) -> None:
         status = job.status if job is not None else None
@@ -300,8 +390,17 @@ class TrainingMonitor(QDockWidget):
         self.rerun_button.setEnabled(status in ("cancelled", "failed", "done"))
         self.use_button.setEnabled(status == "done" and job.final_weights.exists())
         self.gpu_button.setEnabled(job is not None and job.config_path.exists())
+        validated = job is not None and job.has_validation
         self.compare_button.setEnabled(
-            status == "done" and job.final_weights.exists() and not self.comparison_running(job.id)
+            status == "done"
+            and job.final_weights.exists()
+            and validated
+            and not self.comparison_running(job.id)
+        )
+        self.compare_button.setToolTip(
+            "Score the student, the previous student and the teacher on the job's val split"
+            if validated or job is None
+            else NO_VALIDATION
         )
 
     def _request(self, signal) -> None:

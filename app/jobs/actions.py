@@ -14,8 +14,7 @@ from distilpose.app.docks.distil_dialog import DistilDialog
 from distilpose.app.docks.training_monitor import TrainingMonitor
 from distilpose.app.jobs.compare_thread import ComparisonThread, comparison_file
 from distilpose.app.jobs.manager import ACTIVE, JobManager
-from distilpose.app.jobs.spec import write_gpu_bundle
-from distilpose.app.project_actions import IntChooser, choose_int
+from distilpose.app.jobs.spec import data_counts, write_gpu_bundle
 from distilpose.errors import DistilPoseError
 
 STATUS_TIMEOUT_MS = 10_000
@@ -24,17 +23,16 @@ STATUS_TIMEOUT_MS = 10_000
 class TrainingActions(QObject):
     """See the module docs. ``window`` is the MainWindow."""
 
-    def __init__(self, window, int_chooser: IntChooser = choose_int) -> None:
+    def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        self._int_chooser = int_chooser
         self.manager = JobManager(window.state, self)
         self.monitor = TrainingMonitor(self.manager, window)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.monitor)
         self.monitor.hide()
         self.dialog: DistilDialog | None = None
-        self.distil_action = window._action("&Distil a Student…", self.ask_distil)
-        self.run_config_action = window._action("&Run Training Config…", self.ask_run_config)
+        self.distil_action = window.make_action("&Distil a Student…", self.ask_distil)
+        self.run_config_action = window.make_action("&Run Training Config…", self.ask_run_config)
         self.monitor_action = self.monitor.toggleViewAction()
         self.monitor_action.setText("Training &Monitor")
         m = self.monitor
@@ -78,7 +76,9 @@ class TrainingActions(QObject):
                 "No project", "Open a project first: its verified annotations are the data."
             )
             return None
-        dialog = DistilDialog(self.window._file_chooser, self.window)
+        dialog = DistilDialog(
+            self.window.dialogs.open_file, self.window, data=data_counts(self.window.state.project)
+        )
         dialog.accepted.connect(lambda: self.start(dialog))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
@@ -97,7 +97,7 @@ class TrainingActions(QObject):
         return job_id
 
     def ask_run_config(self) -> None:
-        path = self.window._file_chooser(self.window, "Run Training Config", "Configs (*.json *.yaml *.yml)")
+        path = self.window.dialogs.open_file(self.window, "Run Training Config", "Configs (*.json *.yaml *.yml)")
         if path:
             self.run_config(path)
 
@@ -206,10 +206,10 @@ class TrainingActions(QObject):
             self._stopping.append(thread)
 
     def ask_gpu_export(self, job_id: int) -> None:
-        folder = self.window._folder_chooser(self.window, "Export Job for a GPU Machine")
+        folder = self.window.dialogs.folder(self.window, "Export Job for a GPU Machine")
         if not folder:
             return
-        gpus = self._int_chooser(self.window, "GPUs", "Number of GPUs (torchrun --nproc_per_node):", 1, 1)
+        gpus = self.window.dialogs.integer(self.window, "GPUs", "Number of GPUs (torchrun --nproc_per_node):", 1, 1)
         if gpus is not None:
             self.export_for_gpu(job_id, folder, gpus)
 

@@ -10,6 +10,7 @@ final checkpoint) and SIGKILLs the whole process group after a grace period.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -80,6 +81,15 @@ class Job:
     @property
     def device(self) -> str | None:
         return self.config.get("device")
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the job's config names a val split (what validation and Compare on Validation use)."""
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8")).get("data") or {}
+        except (OSError, ValueError, AttributeError):
+            return False
+        return bool(data.get("val_ann"))
 
     @property
     def last_checkpoint(self) -> Path:

@@ -18,6 +18,8 @@ class JobProgress:
     lr: list[tuple[int, float]] = field(default_factory=list)
     images_per_s: list[tuple[int, float]] = field(default_factory=list)
     val: list[tuple[int, float]] = field(default_factory=list)
+    #: The epoch each validation point ended (same order as ``val``).
+    val_epochs: list[int] = field(default_factory=list)
     val_name: str | None = None
     total_steps: int | None = None
     step: int = 0
@@ -54,13 +56,15 @@ class JobProgress:
             if name is not None and metrics.get(name) is not None:
                 self.val_name = name
                 self.val.append((step, float(metrics[name])))
+                self.val_epochs.append(int(event.get("epoch") or 0))
         elif kind == "done":
             self.done = event
             self.step = max(self.step, step)
-            if event.get("status") == "completed":
-                self.eta_s = 0.0
+            # a cancelled or failed run has no time left to show: not the last estimate made while it ran
+            self.eta_s = 0.0 if event.get("status") == "completed" else None
         elif kind == "error":
             self.error = str(event.get("message") or "training failed")
+            self.eta_s = None
 
     @property
     def fraction(self) -> float:

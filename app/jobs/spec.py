@@ -49,6 +49,21 @@ class DistilSpec:
         return cls(**data)
 
 
+def verified_per_split(store: ProjectStore) -> dict[str, int]:
+    """Verified people per split (``none`` for unsplit frames): what a job would train and validate on."""
+    rows = store.conn.execute(
+        "SELECT f.split, COUNT(i.id) FROM instances i JOIN frames f ON f.id = i.frame_id "
+        "WHERE i.verified = 1 GROUP BY f.split"
+    ).fetchall()
+    return {str(split): int(n) for split, n in rows}
+
+
+def data_counts(store: ProjectStore) -> tuple[int, int]:
+    """(verified people in the training splits, in the val split)."""
+    counts = verified_per_split(store)
+    return sum(counts.get(s, 0) for s in TRAIN_SPLITS), sum(counts.get(s, 0) for s in VAL_SPLITS)
+
+
 def teacher_section(teacher: str) -> dict[str, Any]:
     """``{"name": ...}`` for a zoo/registered teacher, ``{"name", "weights"}`` for a checkpoint file."""
     path = Path(teacher)

@@ -92,11 +92,16 @@ def write_coco(path: Path, image_name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path_factory, monkeypatch) -> None:
-    """Recent files, frame indexes and ONNX exports go to temp folders, never the user's; the zoo cache is
-    empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
+    """Recent files, settings, frame indexes and ONNX exports go to temp folders, never the user's; the zoo
+    cache is empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
     root = tmp_path_factory.mktemp("app-dirs")
     monkeypatch.setenv("DISTILPOSE_STUDIO_CONFIG", str(root / "config"))
     monkeypatch.setenv("DISTILPOSE_HOME", str(root / "cache"))
+    # Opening a file does not start a model here unless a test asks (the users' default is on: a test
+    # that opens a picture should not load a real model by the way).
+    from distilpose.app.preferences import set_run_on_open
+
+    set_run_on_open(False)
 
 
 @pytest.fixture
@@ -283,6 +288,19 @@ def project_window(qtbot, tmp_path, figure_files, fake_loader):
     # pinned: these tests script the fake loader's outputs for an untrained student, whatever the default is
     win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
     return win
+
+
+def add_grey_images(win, folder: Path, count: int, size: int = 20, step: int = 10) -> list[Path]:
+    """Write ``count`` plain grey PNGs (level ``step * i``) to ``folder`` and add them to the window's project."""
+    import cv2
+
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i}.png"
+        assert cv2.imwrite(str(path), np.full((size, size, 3), step * i, np.uint8))
+        paths.append(path)
+    assert win.editor.add_images(paths)
+    return paths
 
 
 def scene_to_view(canvas, x: float, y: float):

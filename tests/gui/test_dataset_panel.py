@@ -42,8 +42,8 @@ def test_malformed_coco_lists_every_problem_and_changes_nothing(project_window, 
     bad.write_text(json.dumps(doc), encoding="utf-8")
     counts, frames, steps = state.project.counts(), list(state.frames), state.undo_stack.count()
     answers = [str(bad)]
-    win._file_chooser = lambda *_: answers.pop(0)
-    win._folder_chooser = lambda *_: str(tmp_path)
+    win.dialogs.open_file = lambda *_: answers.pop(0)
+    win.dialogs.folder = lambda *_: str(tmp_path)
     win.dataset_panel.import_button.click()
     title, text = win.errors[-1]
     assert title == "Cannot import the COCO file: nothing was imported"
@@ -158,7 +158,7 @@ def test_each_export_button_runs_its_registered_format(qtbot, project_window, tm
     assert list(panel.export_buttons) == list(EXPORTERS)
     assert win.editor.add_template((40, 20, 100, 200))
     out = tmp_path / fmt
-    win._folder_chooser = lambda *args: str(out)
+    win.dialogs.folder = lambda *args: str(out)
     panel.only_verified_box.setChecked(False)
     with qtbot.waitSignal(win.project.exportFinished, timeout=30_000) as finished:
         panel.export_buttons[fmt].click()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from distilpose.app.dialogs import Dialogs
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
 
@@ -32,7 +33,7 @@ def test_opens_an_image_and_shows_it_in_the_status_bar(window, figure_files) -> 
 
 def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) -> None:
     answers = [str(figure_files.ann), str(figure_files.image), ""]
-    win = MainWindow(AppState(), file_chooser=lambda *_: answers.pop(0))
+    win = MainWindow(AppState(), dialogs=Dialogs(open_file=lambda *_: answers.pop(0)))
     qtbot.addWidget(win)
     win.open_annotations_action.trigger()
     assert win.state.annotations_path == figure_files.ann
@@ -44,10 +45,6 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
     menus = {a.text(): [x.text() for x in a.menu().actions() if x.text()] for a in win.menuBar().actions()}
     assert menus == {
         "&File": [
-            "&New Project…",
-            "Open &Project…",
-            "Recent Pro&jects",
-            "C&lose Project",
             "Open &Image…",
             "Open &Video…",
             "Open &Folder of Images…",
@@ -71,7 +68,10 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "Delete &Person",
             "&Accept Prediction",
             "&Reject Prediction",
-            "Toggle &Verified",
+            "&Verify",
+            "&Unverify",
+            "Next Person",
+            "Previous Person",
         ],
         "&View": [
             "&Fit to Window",
@@ -81,14 +81,20 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "&Heatmaps",
             "F&rames",
             "Re&view Queue",
+            "I&nstances",
             "&Dataset",
         ],
         "&Project": [
+            "&New Project…",
+            "Open &Project…",
+            "Recent Pro&jects",
+            "C&lose Project",
             "Add Images to Project…",
             "Add Folder to Project…",
             "Add Video Frames to Project…",
             "Next Project Frame",
             "Previous Project Frame",
+            "Next Frame to Check",
             "Pre-label This &Frame",
             "Pre-label &All Frames",
             "&Freeze and Add to Project",
@@ -98,7 +104,12 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "Set Person's &Track Id…", "S&wap Two Tracks From This Frame On…", "&Merge a Track Into This Person's…",
             "S&plit This Person's Track Here", "&Interpolate From the Previous Keyframe",
         ],  # fmt: skip
-        "&Inference": ["&Live Inference", "&Draw Person Boxes", "&Clear Person Boxes"],
+        "&Inference": [
+            "&Live Inference",
+            "&Run Inference on What I Open",
+            "&Draw Person Boxes",
+            "&Clear Person Boxes",
+        ],
         "&Playback": [
             "&Play / Pause",
             "&Next Frame",

@@ -10,7 +10,7 @@ from distilpose.app.review import disagreement_items, low_confidence_items, sugg
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 
-from .conftest import SCORES, wait_idle
+from .conftest import SCORES, add_grey_images, wait_idle
 
 TEACHER = "tokenpose-stemnet"  # the fake loader shifts its keypoints by 0.05 of the crop
 
@@ -214,12 +214,7 @@ def test_the_worker_writes_one_transaction_per_frame(qtbot, project_window, tmp_
 
 def test_uniform_suggestions_spread_over_the_list(project_window, tmp_path) -> None:
     win, state = project_window, project_window.state
-    paths = []
-    for i in range(6):
-        p = tmp_path / f"img{i}.png"
-        assert cv2.imwrite(str(p), np.full((20, 20, 3), 10 * i, np.uint8))
-        paths.append(p)
-    assert win.editor.add_images(paths)
+    add_grey_images(win, tmp_path, 6)
     ids = [row.frame_id for row in state.frames]  # figure.png + 6 images
     # round(linspace(0, 6, 3)) = 0, 3, 6
     assert suggest_frames(state.project, "uniform", 3) == [

@@ -22,10 +22,10 @@ def test_folder_and_video_frames_in_the_frame_list(qtbot, project_window, tmp_pa
     folder.mkdir()
     for name in ("img10.png", "img2.png"):  # natural order: img2 before img10
         assert cv2.imwrite(str(folder / name), np.full((30, 40, 3), 50, np.uint8))
-    win._folder_chooser = lambda *_: str(folder)
+    win.dialogs.folder = lambda *_: str(folder)
     win.project.add_folder_action.trigger()
-    win._file_chooser = lambda *_: str(small_video)
-    win.project._int_chooser = lambda *_: 5  # every 5th frame of 12: 0, 5, 10
+    win.dialogs.open_file = lambda *_: str(small_video)
+    win.dialogs.integer = lambda *_: 5  # every 5th frame of 12: 0, 5, 10
     win.project.add_video_action.trigger()
     names = [r.name for r in state.frames]
     assert names == ["figure.png", "img2.png", "img10.png", "clip.mp4 #0", "clip.mp4 #5", "clip.mp4 #10"]

@@ -140,7 +140,7 @@ def test_folder_of_images_with_annotations(qtbot, live_window, figure_files, tmp
     assert cv2.imwrite(str(folder / "a_first.png"), np.zeros((50, 60, 3), np.uint8))
     win = live_window
     assert win.open_annotations(figure_files.ann)
-    win._folder_chooser = lambda *_: str(folder)
+    win.dialogs.folder = lambda *_: str(folder)
     win.open_folder_action.trigger()
     assert win.state.media_kind == "folder" and win.state.frame_count == 2
     assert win.state.image_path.name == "a_first.png" and win.state.instances == []

@@ -80,7 +80,7 @@ def test_tracks_menu_fixes_identity_one_undo_step_each(qtbot, project_window, sm
     media = _video_project(win, small_video)
     _people(win, media, {1: 0.0, 2: 80.0})
     answers = []
-    win.tracks._ask_int = lambda *args: answers.pop(0)
+    win.dialogs.integer = lambda *args: answers.pop(0)
 
     _select(win, 6, 1)
     win.tracks.split_action.trigger()

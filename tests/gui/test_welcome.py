@@ -13,8 +13,9 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from distilpose.app.model_box import missing_zoo_models, model_status
 from distilpose.app.paths import resources_dir
-from distilpose.app.welcome import missing_zoo_models, model_status, sample_files
+from distilpose.app.welcome import sample_files
 from distilpose.zoo import CARDS, FetchError
 from distilpose.zoo import fetch as zoo_fetch
 from distilpose.zoo.fetch import models_root
@@ -113,10 +114,13 @@ def test_a_recent_project_opens_as_a_project(window, qtbot, tmp_path) -> None:
 
 
 def test_file_open_and_drop_also_replace_the_page(qtbot, figure_files) -> None:
+    from distilpose.app.dialogs import Dialogs
     from distilpose.app.main_window import MainWindow
     from distilpose.app.state import AppState
 
-    win = MainWindow(AppState(), file_chooser=lambda *_: str(figure_files.image), error_sink=lambda *_: None)
+    win = MainWindow(
+        AppState(), dialogs=Dialogs(open_file=lambda *_: str(figure_files.image)), error_sink=lambda *_: None
+    )
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -309,3 +313,16 @@ def test_cancel_stops_the_fetch_at_its_next_step(window, qtbot, monkeypatch) -> 
     assert "cancelled" in box.result_label.text()
     assert missing_zoo_models() == list(CARDS)  # nothing was installed
     assert box.offer.isVisible() and not box.progress.isVisible()
+
+
+def test_closing_the_window_mid_fetch_cancels_it_and_lets_the_thread_end(window, qtbot, monkeypatch) -> None:
+    from distilpose.app import zoo_fetcher
+
+    fake, box, _thunder = _start_held_fetch(window, qtbot, monkeypatch)
+    qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
+    window.close()  # a QThread destroyed while it runs would abort the process
+    [thread] = zoo_fetcher._DETACHED
+    assert thread.cancel_event.is_set()
+    fake.release.set()  # the "download" ends; the next step sees the cancel
+    qtbot.waitUntil(lambda: not zoo_fetcher._DETACHED, timeout=WAIT_MS)
+    assert missing_zoo_models() == list(CARDS)  # cancelled: nothing installed
