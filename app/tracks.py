@@ -19,6 +19,7 @@ from distilpose.project import Edit
 from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.types import Instance
 
+
 class TrackActions(QObject):
     """See the module docs. ``window`` gives the state, ``dialogs``, the ``make_action`` factory and
     ``report_error``."""
