@@ -123,6 +123,8 @@ def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
             "DistilPose-S."
         ),
         licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
+        pretrained="bundled",
+        init_backbone_from_zoo="movenet-lightning",
     )
 )
 def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:

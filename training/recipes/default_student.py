@@ -36,8 +36,13 @@ WHEELS = {
         for c in range(1, 5)
     },
 }
-#: Video frame stride per file prefix: pose2sim is 60 fps (adjacent frames are near duplicates).
-EVERY = {"sports2d": 1, "pose2sim": 2}
+#: Video frame stride per file prefix (adjacent frames are near duplicates).
+EVERY = {"sports2d": 2, "pose2sim": 2}
+#: Whole videos kept out of training: a scene it never saw (sports2d, also the app's sample video) and one
+#: camera of each pose2sim clip. The student's video accuracy is measured on them (``video-eval``).
+HELD_OUT = ("sports2d_demo.mp4", "pose2sim_singleperson_cam04.mp4", "pose2sim_multiperson_cam04.mp4")
+LICENCE = "BSD-3-Clause (Copyright (c) 2022, perfanalytics)"
+MAX_SIDE = 960
 
 
 def fetch_videos(out: Path) -> list[Path]:
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="default_student", description=__doc__.split("\n\n")[0])
     p.add_argument("action", choices=["prepare", "finalize"])
     p.add_argument("--out", type=Path, help="prepare: data folder (outside the repository)")
+    p.add_argument("--no-flip", action="store_true", help="prepare: teacher labels without the flip test")
     p.add_argument("--run", type=Path, help="finalize: the training run folder")
     p.add_argument("--data", type=Path, help="finalize: the data folder made by prepare")
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="finalize: the held-out data")
@@ -133,36 +139,56 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None:
         p.error("prepare needs --out")
-    videos = fetch_videos(args.out)
-    from distilpose.cli import main as cli
-
-    groups: dict[int, list[str]] = {}
-    for v in videos:
-        groups.setdefault(EVERY[v.name.split("_")[0]], []).append(str(v))
-    parts = []
-    for every, inputs in sorted(groups.items()):
-        part = args.out / f"part_every{every}"
-        cli(
-            [
-                "pseudo-label",
-                *inputs,
-                "--out",
-                str(part),
-                "--every",
-                str(every),
-                "--detector",
-                "centernet",
-                "--max-side",
-                "960",
-            ]
-        )
-        parts.append(part)
-    merge_parts(parts, args.out / "train")
+    prepare(args.out, flip=not args.no_flip)
     return 0
 
 
-def merge_parts(parts: list[Path], out: Path) -> None:
-    """One COCO set (ids renumbered, images copied) and one data list from several pseudo-label runs."""
+def _label(inputs: list[Path], part: Path, every: int, flip: bool) -> Path:
+    from distilpose.cli import main as cli
+
+    args = ["pseudo-label", *map(str, inputs), "--out", str(part), "--every", str(every)]
+    args += ["--detector", "centernet", "--max-side", str(MAX_SIDE)] + (["--flip"] if flip else [])
+    if cli(args) != 0:
+        raise SystemExit(f"pseudo-labelling {', '.join(map(str, inputs))} failed")
+    return part
+
+
+def prepare(out: Path, held_out: tuple[str, ...] = HELD_OUT, flip: bool = True) -> None:
+    """Label the training videos into ``out/train`` and each held-out video into ``out/heldout/<stem>``.
+
+    The held-out videos are labelled the same way (Thunder, flip test) but never merged into the training
+    set; the data list names them under ``held_out`` with their sha256, so it proves what was not trained on.
+    """
+    videos = fetch_videos(out)
+    groups: dict[int, list[Path]] = {}
+    for v in videos:
+        if v.name not in held_out:
+            groups.setdefault(EVERY[v.name.split("_")[0]], []).append(v)
+    parts = [_label(inputs, out / f"part_every{every}", every, flip) for every, inputs in sorted(groups.items())]
+    held = [
+        _label([v], out / "heldout" / v.stem, EVERY[v.name.split("_")[0]], flip)
+        for v in videos
+        if v.name in held_out
+    ]
+    merge_parts(parts, out / "train", held_out=held)
+
+
+def _with_origin(sources: list[dict]) -> list[dict]:
+    """Each video's wheel, member and licence, so the data list alone says how to get it again."""
+    origin = {target: (req, member) for req, members in WHEELS.items() for member, target in members.items()}
+    for src in sources:
+        name = Path(src["source"]).name
+        src["source"] = f"videos/{name}"
+        if name in origin:
+            src["from_pypi_wheel"], src["wheel_member"] = origin[name]
+            src["licence"] = LICENCE
+    return sources
+
+
+def merge_parts(parts: list[Path], out: Path, held_out: list[Path] = ()) -> None:
+    """One COCO set (ids renumbered, images copied) and one data list from several pseudo-label runs.
+
+    ``held_out``: pseudo-label runs of videos kept out of training; listed (not merged) in the data list."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     images, annotations, sources = [], [], []
     for part in parts:
@@ -175,16 +201,18 @@ def merge_parts(parts: list[Path], out: Path) -> None:
         for a in doc["annotations"]:
             annotations.append({**a, "id": len(annotations) + 1, "image_id": remap[a["image_id"]]})
         sources.extend(json.loads((part / "sources.json").read_text())["sources"])
-    origin = {target: (req, member) for req, members in WHEELS.items() for member, target in members.items()}
-    for src in sources:  # where each video came from, so the data list alone says how to get it again
-        name = Path(src["source"]).name
-        src["source"] = f"videos/{name}"
-        if name in origin:
-            src["from_pypi_wheel"], src["wheel_member"] = origin[name]
-            src["licence"] = "BSD-3-Clause (Copyright (c) 2022, perfanalytics)"
     merged = {"images": images, "annotations": annotations, "categories": doc["categories"]}
     (out / "person_keypoints.json").write_text(json.dumps(merged))
-    data_list = {"sources": sources, "images": len(images), "instances": len(annotations), "max_side": 960}
+    meta = json.loads((parts[0] / "sources.json").read_text())
+    held = [s for part in held_out for s in json.loads((part / "sources.json").read_text())["sources"]]
+    data_list = {
+        "teacher": meta.get("teacher"),
+        "sources": _with_origin(sources),
+        "held_out": _with_origin(held),
+        "images": len(images),
+        "instances": len(annotations),
+        "max_side": MAX_SIDE,
+    }
     (out / "sources.json").write_text(json.dumps(data_list, indent=2))
 
 
