@@ -107,7 +107,7 @@ class LiveController(QObject):
         model = changes.get("model")
         if model == DEFAULT_ALIAS:
             self._model_chosen = False
-            choice = default_choice(self.state.media_kind() or "video")
+            choice = default_choice(self.state.media_kind or "video")
             changes.update(model=choice.model, flip=bool(changes.get("flip")) or choice.flip)
         elif model is not None and model != self.settings.model:
             self._model_chosen = True
