@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from distilpose.models.base import TopDownModel
 from distilpose.models.heads import DistilPoseHead
 from distilpose.models.hrnet import HRNet
-from distilpose.models.mobilenet_fpn import MoveNetFeatures
+from distilpose.models.mobilenet_fpn import MoveNetDecodeFeatures, MoveNetFeatures
 from distilpose.models.outputs import PoseOutput
 from distilpose.models.registry import ModelSpec, register_model
 from distilpose.models.stemnet import StemNet
@@ -41,12 +41,14 @@ class DistilPoseModel(TopDownModel):
         patch_size: tuple[int, int] = _TOKEN_LAYOUT["patch_size"],
         dim: int = _TOKEN_LAYOUT["dim"],
         heads: int = _TOKEN_LAYOUT["heads"],
-        heatmap_prior: bool = False,
+        heatmap_prior: bool | str = False,
+        token_channels: int | None = None,
     ):
         layout = {**_TOKEN_LAYOUT, "patch_size": patch_size, "dim": dim, "heads": heads}
         head = DistilPoseHead(
             in_channels,
             heatmap_prior=heatmap_prior,
+            token_channels=token_channels,
             depth=depth,
             num_keypoints=num_keypoints,
             use_sdpa=use_sdpa,
@@ -143,4 +145,37 @@ def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPos
         dim=128,
         heads=4,
         heatmap_prior=True,
+    )
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-mnv2-lt",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-MNv2-LT (this project, the default student): MoveNet Lightning's features, "
+        "heads and decoding as the prior + a 4-layer token encoder's learned corrections",
+        notes=(
+            "Not in the paper. distilpose-mnv2 with Lightning's own decoding (centre, regression-guided peak, "
+            "offsets) as the prior instead of the heatmap peak, so the untrained student is Lightning on the "
+            "same crop and distillation learns corrections from there."
+        ),
+        licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
+        pretrained="bundled",
+        init_backbone_from_zoo="movenet-lightning",
+    )
+)
+def distilpose_mnv2_lt(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    backbone = MoveNetDecodeFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
+    return DistilPoseModel(
+        backbone,
+        MoveNetDecodeFeatures.out_channels,
+        4,
+        num_keypoints,
+        use_sdpa,
+        patch_size=(8, 6),
+        dim=128,
+        heads=4,
+        heatmap_prior="movenet",
+        token_channels=MoveNetDecodeFeatures.token_channels,
     )

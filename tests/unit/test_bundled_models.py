@@ -121,7 +121,9 @@ def test_models_default_prints_the_name_on_its_last_line(resources: Path, capsys
 def test_roles_and_pretrained_sources_come_from_the_specs() -> None:
     assert list_models("teacher") == ["movenet-lightning", "movenet-thunder", "tokenpose-hrnet-w48",
                                       "tokenpose-stemnet"]
-    assert list_models("student") == ["distilpose-l", "distilpose-mnv2", "distilpose-s", "distilpose-t"]
+    assert list_models("student") == [
+        "distilpose-l", "distilpose-mnv2", "distilpose-mnv2-lt", "distilpose-s", "distilpose-t"
+    ]
     assert sorted(list_models("teacher") + list_models("student")) == list_models()
     assert model_spec("movenet-thunder").pretrained == "zoo"
     assert model_spec(DEFAULT_STUDENT).pretrained == "bundled"
