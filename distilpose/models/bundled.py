@@ -22,7 +22,7 @@ WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 
 #: The product's own distilled student (ADR 0008): the one default student, for live use and for training.
-DEFAULT_STUDENT = "distilpose-mnv2"
+DEFAULT_STUDENT = "distilpose-mnv2-lt"
 #: The most accurate model here (with flip test): stills, and video until the student meets its bar.
 MOST_ACCURATE = "movenet-thunder"
 FALLBACK_LIVE_MODEL = MOST_ACCURATE

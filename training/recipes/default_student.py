@@ -1,17 +1,18 @@
-"""Build the data for the default student (``resources/models/distilpose-mnv2``): real footage, teacher labels.
+"""Build the data for the default student (``resources/models/<DEFAULT_STUDENT>``): real footage, teacher labels.
 
 ``python -m distilpose.training.recipes.default_student prepare --out DATA``, then
-``STUDENT_DATA=DATA distilpose train distilpose_mnv2_movenet_thunder --out RUN``, then
+``STUDENT_DATA=DATA distilpose train distilpose_mnv2_lt_movenet_thunder --out RUN``, then
 ``python -m distilpose.training.recipes.default_student finalize --run RUN --data DATA``:
 
 1. downloads the ``sports2d`` and ``pose2sim`` wheels from PyPI with pip (BSD-3-Clause; their demo videos are
    real people) and extracts the demo videos;
-2. pseudo-labels them with MoveNet Thunder (CenterNet boxes; every frame of sports2d, every 2nd of the 60 fps
-   pose2sim clips) into ``DATA/train`` (``person_keypoints.json``, ``images/`` at most 960 px, ``sources.json``).
+2. pseudo-labels them with MoveNet Thunder with flip test (CenterNet boxes; every 2nd frame) into
+   ``DATA/train`` (``person_keypoints.json``, ``images/`` at most 960 px, ``sources.json``), except the
+   ``HELD_OUT`` videos, which go to ``DATA/heldout/<video>/`` for measuring and are only listed.
 
-``finalize`` ships the run's student into ``resources/models/distilpose-mnv2/`` (weights stored as float16, the
-resolved config, the data list) and measures what decides whether it becomes the app's default live model:
-its AP next to MoveNet Thunder's on the held-out sets, and its latency ratio to Thunder in one ``bench`` run.
+``finalize`` ships the run's student into ``resources/models/<DEFAULT_STUDENT>/`` (weights stored as float16,
+the resolved config, the data list) and measures what decides whether it becomes the video default
+(:mod:`distilpose.training.recipes.student_metrics`).
 
 Nothing from ``../shared/data`` is trained on: its COCO images keep their Flickr licences (many
 non-commercial) and are for evaluation only, so ``coco-mini-train`` and ``mmpose-coco`` are the held-out
@@ -70,50 +71,27 @@ def fetch_videos(out: Path) -> list[Path]:
     return paths
 
 
-#: The bar for becoming the default live model (issue: >= 2x faster than Thunder, AP near Thunder's).
-MIN_SPEEDUP = 2.0
-MIN_AP_FRACTION = 0.8
+def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
+    """Ship ``run``'s final student into ``dest`` with its config, data list and measured metrics.
 
-
-def finalize(run: Path, data: Path, shared: Path, dest: Path, teacher: str = "movenet-thunder") -> dict:
-    """Ship ``run``'s final student into ``dest`` with its config, data list and measured metrics."""
-    import torch
-
-    from distilpose.bench import run_benchmark
+    The metrics (:mod:`distilpose.training.recipes.student_metrics`) are measured on the shipped (float16)
+    file: AP on the held-out videos and the still sets beside Lightning and Thunder, live FPS from one
+    ``bench --pipeline`` run, and the bars that decide whether it becomes the video default.
+    """
     from distilpose.models.checkpoint import load_model, read_metadata, save_weights
-    from distilpose.training.recipes.ablation import eval_ap, heldout_sets
+    from distilpose.training.recipes.student_metrics import markdown, measure
 
     final = run / "final" / "model.safetensors"
     student, _ = load_model(final)
     dest.mkdir(parents=True, exist_ok=True)
     meta = read_metadata(final) | {"dtype": "float16"}
     save_weights(student.half(), dest / "model.safetensors", metadata=meta)  # float16 storage: half the size
-    student.float()  # the rounded values, as the shipped file loads
     (dest / "config.json").write_text((run / "config.json").read_text())
     (dest / "data-list.json").write_text((data / "train" / "sources.json").read_text())
-    ap = {}
-    for label, (ann, images) in heldout_sets(shared).items():
-        ap[label] = {
-            "student": eval_ap(dest / "model.safetensors", ann, images),
-            "teacher": eval_ap(teacher, ann, images),
-        }
-    torch.set_num_threads(2)
-    teacher_model, _ = load_model(teacher)
-    rows, ratios = run_benchmark(
-        [("distilpose-mnv2", student), (teacher, teacher_model)], ["torch"], iters=30, windows=5
-    )
-    speedup = ratios["torch"][teacher]
-    fractions = [v["student"] / v["teacher"] for v in ap.values() if v["teacher"] > 0]
-    metrics = {
-        "heldout_ap_gt_boxes_flip": ap,
-        "ap_fraction_of_teacher": {k: v["student"] / v["teacher"] for k, v in ap.items() if v["teacher"] > 0},
-        "bench_torch_ms": {r.model: r.median_ms for r in rows},
-        "speedup_vs_teacher_torch": speedup,
-        "bar": {"min_speedup": MIN_SPEEDUP, "min_ap_fraction": MIN_AP_FRACTION},
-        "meets_default_bar": bool(speedup >= MIN_SPEEDUP and fractions and min(fractions) >= MIN_AP_FRACTION),
-        "machine": "2 vCPU, torch 2.13.0 CPU, batch 1, distilpose bench (median of 5 windows x 30 calls)",
-    }
+    metrics = measure(str(dest / "model.safetensors"), data, shared)
+    metrics["machine"] = "2 vCPU shared with four other jobs, torch CPU; FPS ratios are from one bench run"
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(markdown(metrics))
     return metrics
 
 
@@ -126,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, help="finalize: the data folder made by prepare")
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="finalize: the held-out data")
     p.add_argument(
-        "--dest", type=Path, default=None, help="finalize: default resources/models/distilpose-mnv2"
+        "--dest", type=Path, default=None, help="finalize: default resources/models/<the default student>"
     )
     args = p.parse_args(argv)
     if args.action == "finalize":
@@ -134,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.run is None or args.data is None:
             p.error("finalize needs --run and --data")
-        metrics = finalize(args.run, args.data, args.shared, args.dest or bundled_dir(DEFAULT_STUDENT))
-        print(json.dumps(metrics, indent=2))
+        finalize(args.run, args.data, args.shared, args.dest or bundled_dir(DEFAULT_STUDENT))
         return 0
     if args.out is None:
         p.error("prepare needs --out")
