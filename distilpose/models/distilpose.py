@@ -6,8 +6,10 @@ D = 192), so the Token-distilling Encoder losses compare tokens 1:1 without a pr
 ``distilpose-s``: StemNet (256 ch) + 12-layer encoder + LN/Linear(192, 5) head (5.36M, 2.38 GFLOPs).
 ``distilpose-l``: HRNet-W48 stages 1-3 (48 ch) + the same encoder/head (21.3M, 10.33 GFLOPs); its
 backbone is initialised from the teacher's (see ``checkpoint.init_backbone_from_teacher``).
-``distilpose-mnv2``: this project's default student: MoveNet Lightning's MobileNetV2-FPN features (24 ch at 1/4) plus
-Lightning's 17 pretrained heatmaps, 8x6 patches (64 visual tokens), D = 128, 4 layers.
+``distilpose-mnv2``: this project's first student: MoveNet Lightning's MobileNetV2-FPN features (24 ch at 1/4) plus
+Lightning's 17 pretrained heatmaps, 8x6 patches (64 visual tokens), D = 128, 4 layers; its prior is the heatmaps' peak.
+``distilpose-mnv2-lt``: the default student: the same, with Lightning's centre/regression/offset heads and its own
+decoding as the prior (docs/student.md).
 ``distilpose-t``: this project's CPU-sized variant, not in the paper: a half-width StemNet (32 -> 128 ch,
 2 bottlenecks) and a 4-layer encoder with the same D/heads/token layout.
 """
@@ -118,33 +120,39 @@ def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
         name="distilpose-mnv2",
         family="distilpose",
         kind="regression",
-        description="DistilPose-MNv2 (this project, the default student): MobileNetV2-FPN + 4-layer token encoder",
+        description="DistilPose-MNv2 (this project): MobileNetV2-FPN + heatmap-peak prior + 4-layer token encoder",
         notes=(
             "Not in the paper. Backbone initialised from MoveNet Lightning's pretrained feature extractor "
             "(model.init_backbone_from_zoo), distilled from MoveNet Thunder; same token layout and heads as "
             "DistilPose-S."
         ),
         licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
-        pretrained="bundled",
         init_backbone_from_zoo="movenet-lightning",
     )
 )
 def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
-    # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
-    # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
     # The backbone also hands the head Lightning's 17 pretrained heatmaps (see MoveNetFeatures), and the
     # head adds its learned offsets to the positions those maps give (HeatmapPriorRegressionTokenNet).
-    backbone = MoveNetFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
+    return _mnv2_student(MoveNetFeatures, True, num_keypoints, use_sdpa)
+
+
+def _mnv2_student(
+    backbone_type: type[MoveNetFeatures], prior: bool | str, num_keypoints: int, use_sdpa: bool
+) -> DistilPoseModel:
+    # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
+    # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
+    backbone = backbone_type(imagenet_input=True).to(memory_format=torch.channels_last)
     return DistilPoseModel(
         backbone,
-        MoveNetFeatures.out_channels,
+        backbone_type.out_channels,
         4,
         num_keypoints,
         use_sdpa,
         patch_size=(8, 6),
         dim=128,
         heads=4,
-        heatmap_prior=True,
+        heatmap_prior=prior,
+        token_channels=getattr(backbone_type, "token_channels", None),
     )
 
 
@@ -166,16 +174,4 @@ def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPos
     )
 )
 def distilpose_mnv2_lt(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
-    backbone = MoveNetDecodeFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
-    return DistilPoseModel(
-        backbone,
-        MoveNetDecodeFeatures.out_channels,
-        4,
-        num_keypoints,
-        use_sdpa,
-        patch_size=(8, 6),
-        dim=128,
-        heads=4,
-        heatmap_prior="movenet",
-        token_channels=MoveNetDecodeFeatures.token_channels,
-    )
+    return _mnv2_student(MoveNetDecodeFeatures, "movenet", num_keypoints, use_sdpa)
