@@ -69,6 +69,7 @@ class LiveController(QObject):
         self.enabled = False
         self.settings = LiveSettings()
         self._model_chosen = False  # by the user; until then each source gets its default
+        self._flip_by_default = False  # flip test switched on by a source default, not by the user
         self.status: ModelStatus | None = None
         self.stats = LiveStats()
         self._job_id = 0
@@ -108,9 +109,15 @@ class LiveController(QObject):
         if model == DEFAULT_ALIAS:
             self._model_chosen = False
             choice = default_choice(self.state.media_kind or "video")
+            self._flip_by_default = choice.flip and not changes.get("flip")
             changes.update(model=choice.model, flip=bool(changes.get("flip")) or choice.flip)
         elif model is not None and model != self.settings.model:
             self._model_chosen = True
+            if self._flip_by_default and "flip" not in changes:
+                changes["flip"] = False  # the source default's flip test goes with its model
+            self._flip_by_default = False
+        elif "flip" in changes and changes["flip"] != self.settings.flip:
+            self._flip_by_default = False  # the user's own choice
         self._apply(**changes)
 
     def _apply(self, **changes: object) -> None:
@@ -195,6 +202,7 @@ class LiveController(QObject):
         self._result_times.clear()
         if not self._model_chosen:
             choice = default_choice(self.state.source.kind)
+            self._flip_by_default = choice.flip
             self._apply(model=choice.model, flip=choice.flip)
 
     def _on_user_boxes_changed(self) -> None:

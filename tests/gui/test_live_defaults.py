@@ -30,3 +30,16 @@ def test_each_source_gets_its_default_until_a_model_is_chosen(
     state.open_path(figure_files.image)
     assert (live.settings.model, live.settings.flip) == (MOST_ACCURATE, True)
     live.shutdown()
+
+
+def test_a_chosen_model_does_not_inherit_the_stills_flip_test(qtbot, figure_files) -> None:
+    state = AppState()
+    live = LiveController(state)
+    state.open_path(figure_files.image)
+    assert live.settings.flip
+    live.update_settings(model="distilpose-t", detector="full-frame")
+    assert (live.settings.model, live.settings.flip) == ("distilpose-t", False)
+    live.update_settings(flip=True)  # the user's own flip test stays with the next model
+    live.update_settings(model="distilpose-s")
+    assert live.settings.flip
+    live.shutdown()
