@@ -106,7 +106,7 @@ def assist_model(model: str, teacher: str | None) -> str | None:
         spec = model_spec(model)
     except Exception:  # a checkpoint path or an unknown name: no teacher heatmaps to offer
         return None
-    return model if getattr(spec, "is_teacher", spec.kind == "heatmap") else None
+    return model if spec.is_teacher else None
 
 
 class HeatmapAssist(QObject):

@@ -25,11 +25,9 @@ DEFAULT_FRAME = 30
 
 def default_model_ready(name: str | None = None) -> bool:
     """A zoo model is ready once fetched; the shipped student whenever its weights are present."""
-    from distilpose.pipeline import has_trained_weights
-    from distilpose.zoo import CARDS, is_cached
+    from distilpose.models.readiness import model_readiness
 
-    name = name or DEFAULT_MODEL
-    return is_cached(name) if name in CARDS else has_trained_weights(name)
+    return model_readiness(name or DEFAULT_MODEL).ready
 
 
 def default_view() -> list[str]:

@@ -23,6 +23,7 @@ from distilpose.app.workers import (
     ModelStatus,
     default_loader,
 )
+from distilpose.models import DEFAULT_ALIAS, default_choice
 from distilpose.pipeline import FrameResult
 
 #: Seconds of results the FPS is averaged over.
@@ -67,6 +68,8 @@ class LiveController(QObject):
         self.worker: InferenceWorker | None = None
         self.enabled = False
         self.settings = LiveSettings()
+        self._model_chosen = False  # by the user; until then each source gets its default
+        self._flip_by_default = False  # flip test switched on by a source default, not by the user
         self.status: ModelStatus | None = None
         self.stats = LiveStats()
         self._job_id = 0
@@ -98,7 +101,26 @@ class LiveController(QObject):
         self.enabledChanged.emit(on)
 
     def update_settings(self, **changes: object) -> None:
-        """Change settings (model, runtime, flip, teacher, detector, ...); applied before the next frame."""
+        """Change settings (model, runtime, flip, teacher, detector, ...); applied before the next frame.
+
+        Until a model is chosen (or after ``model="default"``), each opened source gets its default model
+        (:func:`distilpose.models.default_choice`: stills the most accurate with flip, video the fastest)."""
+        model = changes.get("model")
+        if model == DEFAULT_ALIAS:
+            self._model_chosen = False
+            choice = default_choice(self.state.media_kind or "video")
+            self._flip_by_default = choice.flip and not changes.get("flip")
+            changes.update(model=choice.model, flip=bool(changes.get("flip")) or choice.flip)
+        elif model is not None and model != self.settings.model:
+            self._model_chosen = True
+            if self._flip_by_default and "flip" not in changes:
+                changes["flip"] = False  # the source default's flip test goes with its model
+            self._flip_by_default = False
+        elif "flip" in changes and changes["flip"] != self.settings.flip:
+            self._flip_by_default = False  # the user's own choice
+        self._apply(**changes)
+
+    def _apply(self, **changes: object) -> None:
         new = replace(self.settings, **changes)
         if new == self.settings:
             return
@@ -178,6 +200,10 @@ class LiveController(QObject):
             return  # a camera stopped: its last frame stays, and so may the results for it
         self._media += 1  # results for frames of the previous media are dropped on arrival
         self._result_times.clear()
+        if not self._model_chosen:
+            choice = default_choice(self.state.source.kind)
+            self._flip_by_default = choice.flip
+            self._apply(model=choice.model, flip=choice.flip)
 
     def _on_user_boxes_changed(self) -> None:
         if self.enabled and self.settings.detector == "user-boxes":

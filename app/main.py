@@ -46,8 +46,10 @@ def parse_model(text: str) -> str:
 
     if Path(text).is_file():
         return str(Path(text).resolve())
+    from distilpose.models import DEFAULT_ALIAS
+
     names = list_models()
-    if text in names:
+    if text in names or text == DEFAULT_ALIAS:  # "default": the app picks by source (LiveController)
         return text
     if os.sep in text or Path(text).suffix:
         raise argparse.ArgumentTypeError(f"{text}: no such checkpoint file")
@@ -174,7 +176,7 @@ def configure(window: MainWindow, args: argparse.Namespace) -> None:
     window.live.update_settings(
         model=args.model or window.live.settings.model,
         runtime=args.runtime,
-        flip=args.flip,
+        flip=args.flip or (window.live.settings.flip and not args.model),  # a source default keeps its flip
         teacher=args.teacher,
         detector=args.detector,
         smoothing=args.smooth,

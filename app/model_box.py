@@ -8,7 +8,6 @@ from (a checkpoint file, the app's bundled weights, the zoo cache).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPalette
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from distilpose.app.page_widgets import dim, heading, html_text
 from distilpose.app.zoo_fetcher import ZooFetcher
-from distilpose.zoo import CARDS, cache_root, get_card, is_cached
+from distilpose.zoo import CARDS, cache_root, is_cached
 from distilpose.zoo.cards import PACKAGE_SIZE, PACKAGE_SPEC
 
 READY_COLOUR = "#2e9d4a"
@@ -53,20 +52,10 @@ def default_model_name() -> str:
 
 def model_status(name: str) -> WeightsStatus:
     """Ready when ``name`` is a checkpoint file, has weights bundled with the app, or is a fetched zoo model."""
-    from distilpose.models.bundled import bundled_weights
+    from distilpose.models.readiness import model_readiness
 
-    path = Path(name)
-    if path.suffix and path.is_file():
-        return WeightsStatus(path.name, path.name, True, f"Ready: checkpoint file {path}")
-    shipped = bundled_weights(name)
-    if shipped is not None:
-        return WeightsStatus(name, name, True, f"Ready: bundled with the app ({shipped.parent})")
-    if name in CARDS:
-        title = get_card(name).title
-        if is_cached(name):
-            return WeightsStatus(name, title, True, "Ready: in the model cache")
-        return WeightsStatus(name, title, False, "Not fetched yet: fetch the models below")
-    return WeightsStatus(name, name, False, "No trained weights: predictions would be meaningless")
+    r = model_readiness(name)
+    return WeightsStatus(r.name, r.title, r.ready, r.detail)
 
 
 def missing_zoo_models() -> list[str]:

@@ -21,6 +21,7 @@ from distilpose.detection import PersonDetector, TrackFromKeypoints
 from distilpose.errors import DistilPoseError
 from distilpose.inference.predictor import Predictor
 from distilpose.keypoints import NUM_KEYPOINTS
+from distilpose.models.readiness import has_trained_weights
 from distilpose.render import TEACHER_COLOR, H264Writer, draw_instances, fit_frame
 from distilpose.smoothing import KeypointSmoother
 from distilpose.tracking import PoseTracker
@@ -47,31 +48,6 @@ class LoadedModel:
     trained: bool  # False: random initial weights, predictions are meaningless
     weights: str  # where the weights came from, for the model panel
     load_s: float
-
-
-#: Registered families whose builders load real pretrained weights (the zoo's MoveNet); every other
-#: registered name is a fresh, randomly initialised architecture.
-PRETRAINED_FAMILIES = frozenset({"movenet"})
-
-
-def has_trained_weights(name_or_path: str | os.PathLike) -> bool:
-    """Whether loading ``name_or_path`` gives trained weights: a checkpoint file, or a pretrained zoo model."""
-    from distilpose.models import model_spec
-
-    path = Path(os.fspath(name_or_path))
-    if path.is_file():
-        return True
-    try:
-        spec = model_spec(str(name_or_path))
-    except DistilPoseError:
-        return False
-    from distilpose.models.bundled import bundled_weights
-
-    return (
-        bool(getattr(spec, "pretrained", False))
-        or spec.family in PRETRAINED_FAMILIES
-        or bundled_weights(spec.name) is not None
-    )
 
 
 def weights_digest(model) -> str:
@@ -119,7 +95,7 @@ def load_predictor(
         torch.manual_seed(RANDOM_WEIGHTS_SEED)
         model, spec = load_model(name_or_path)
     model.eval()
-    name = path.name if path.is_file() else str(name_or_path)
+    name = path.name if path.is_file() else spec.name  # "default" reports the model it stands for
     if path.is_file():
         weights = str(path)
     elif trained and (shipped := bundled_weights(spec.name)) is not None:

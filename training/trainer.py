@@ -96,7 +96,8 @@ def init_backbone_from_zoo(model: nn.Module, zoo_name: str) -> None:
 
     with_heatmaps = isinstance(getattr(model, "backbone", None), MoveNetFeatures)
     try:
-        state = movenet_backbone_state(zoo_name, heatmap_head=with_heatmaps)
+        decode = bool(getattr(model.backbone, "decode_heads", False))  # MoveNetDecodeFeatures
+        state = movenet_backbone_state(zoo_name, heatmap_head=with_heatmaps, decode_heads=decode)
     except DistilPoseError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     try:

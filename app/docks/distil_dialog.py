@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from distilpose.app.jobs.budget import format_duration, machine_defaults, step_seconds
 from distilpose.app.jobs.spec import DistilSpec, teacher_section
 from distilpose.errors import DistilPoseError
-from distilpose.models import list_models, model_spec
+from distilpose.models import list_models, zoo_missing
 
 #: ``(parent, caption, filter)`` -> chosen path or "".
 FileChooser = Callable[[QWidget, str, str], str]
@@ -40,26 +40,12 @@ DEFAULT_TEACHER = "movenet-thunder"
 
 
 def teacher_names() -> list[str]:
-    """Registered models that can teach: heatmap teachers and the zoo's teacher-role models."""
-    names = []
-    for name in list_models():
-        spec = model_spec(name)
-        if spec.kind == "heatmap" or getattr(spec, "role", None) == "teacher":
-            names.append(name)
-    return names
+    """Registered models that can teach (their spec's role)."""
+    return list_models("teacher")
 
 
 def student_names() -> list[str]:
-    return [n for n in list_models() if n.startswith("distilpose-")]
-
-
-def zoo_missing(name: str) -> bool:
-    """A zoo teacher whose pretrained weights are not downloaded yet (the job would fail at once)."""
-    try:
-        from distilpose.zoo import CARDS, is_cached
-    except ImportError:
-        return False
-    return name in CARDS and not is_cached(name)
+    return list_models("student")
 
 
 def cuda_available() -> bool:

@@ -27,9 +27,8 @@ from distilpose.app.live import LiveController
 from distilpose.app.state import AppState
 from distilpose.app.workers import ModelStatus
 from distilpose.detection import CenterNetDetector
-from distilpose.models import list_models, model_spec
+from distilpose.models import has_trained_weights, list_models, model_spec, zoo_missing
 from distilpose.models.bundled import bundled_weights
-from distilpose.pipeline import has_trained_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
 RUNTIMES = (("PyTorch", "torch"), ("PyTorch bf16", "torch-bf16"), ("ONNX Runtime", "onnx"))
@@ -43,24 +42,9 @@ UNTRAINED_STYLE = "color: #e0a000; font-weight: bold"
 TRAINED_STYLE = "color: #50c050"
 
 
-def _role(name: str) -> str:
-    spec = model_spec(name)
-    teacher = getattr(spec, "is_teacher", spec.kind == "heatmap")
-    return "teacher" if teacher else "student"
-
-
-def _zoo_missing(name: str) -> bool:
-    """A zoo model (pretrained weights downloaded on request) that is not in the cache yet."""
-    try:
-        from distilpose.zoo import CARDS, is_cached
-    except ImportError:
-        return False
-    return name in CARDS and not is_cached(name)
-
-
 def _offer_models(combo: QComboBox) -> None:
     for name in list_models():
-        combo.addItem(f"{name} ({_role(name)})", name)
+        combo.addItem(f"{name} ({model_spec(name).role})", name)
     _mark_fetched(combo)
 
 
@@ -71,7 +55,7 @@ def _mark_fetched(combo: QComboBox) -> None:
         item = combo.model().item(i)
         if not isinstance(name, str) or item is None:
             continue
-        missing = _zoo_missing(name)
+        missing = zoo_missing(name)
         item.setEnabled(not missing)
         item.setToolTip(
             f"Pretrained weights not fetched yet: run `distilpose models fetch {name}`" if missing else ""

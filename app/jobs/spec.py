@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import DistilPoseError
+from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
 
@@ -30,7 +31,7 @@ class DistilSpec:
     """The dialog's choices. ``teacher`` is a registered model name or a checkpoint file."""
 
     teacher: str
-    student: str = "distilpose-t"
+    student: str = DEFAULT_STUDENT
     max_steps: int | None = 2000
     time_budget_s: float | None = None
     device: Literal["cpu", "cuda"] = "cpu"
@@ -84,6 +85,14 @@ def teacher_section(teacher: str) -> dict[str, Any]:
     return {"name": teacher}
 
 
+def student_section(student: str) -> dict[str, Any]:
+    """``{"name": ...}``, plus the zoo backbone the student starts from when its spec names one."""
+    from distilpose.models import model_spec
+
+    init = model_spec(student).init_backbone_from_zoo
+    return {"name": student, **({"init_backbone_from_zoo": init} if init else {})}
+
+
 def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, Any]:
     """The training config (validated by the engine's schema) for ``spec`` with data under ``job_dir``."""
     from distilpose.training.config import config_from_dict
@@ -112,7 +121,7 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
         data.update(val_ann=str(VAL_DATA / ANNOTATION_FILE), val_images=str(VAL_DATA / "images"))
     config = {
         "name": f"distil_{spec.student}",
-        "model": {"name": spec.student},
+        "model": student_section(spec.student),
         "teacher": teacher_section(spec.teacher),
         "data": data,
         "optimizer": {"lr": spec.lr},

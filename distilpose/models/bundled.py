@@ -1,17 +1,34 @@
-"""Weights shipped with the product under ``resources/models/<name>/`` (the default student).
+"""Weights shipped with the product under ``resources/models/<name>/`` and the default model per source.
 
 A registered name whose folder holds ``model.safetensors`` loads those weights wherever a model name is
 accepted (app, ``distilpose eval``, ``bench``, ``export``), so the default student is used by name like a
 zoo model. Where ``resources/`` is: :func:`distilpose.resources.resources_root`.
+
+Defaults by source (ADR 0008): a still image or a folder gets the most accurate model (one picture, speed
+barely matters); video and camera get the shipped student once its recorded measurements meet its bar, else
+the teacher. The name ``"default"`` (``registry.DEFAULT_ALIAS``) means the video default everywhere.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from distilpose.errors import DistilPoseError
 from distilpose.resources import resources_root
 
 WEIGHTS_FILE = "model.safetensors"
+METRICS_FILE = "metrics.json"
+
+#: The product's own distilled student (ADR 0008): the one default student, for live use and for training.
+DEFAULT_STUDENT = "distilpose-mnv2-lt"
+#: The most accurate model here (with flip test): stills, and video until the student meets its bar.
+MOST_ACCURATE = "movenet-thunder"
+FALLBACK_LIVE_MODEL = MOST_ACCURATE
+#: Source kinds (``FrameSource.kind``) and which default each gets.
+STILL_SOURCES = ("image", "folder")
+MOVING_SOURCES = ("video", "camera")
 
 
 def bundled_dir(name: str) -> Path:
@@ -24,29 +41,48 @@ def bundled_weights(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-#: The product's own distilled student (ADR 0008) and what stands in for it until it meets its bar.
-DEFAULT_STUDENT = "distilpose-mnv2"
-FALLBACK_LIVE_MODEL = "movenet-thunder"
-METRICS_FILE = "metrics.json"
-
-
-def meets_default_bar(name: str = DEFAULT_STUDENT) -> bool:
-    """Whether the shipped student's recorded measurements meet the bar for being the default live model.
-
-    ``metrics.json`` beside the weights carries ``"meets_default_bar"``, written from the measured speed
-    ratio and held-out AP (see that folder's README); a missing or unreadable file means no.
-    """
-    import json
-
-    if bundled_weights(name) is None:
-        return False
+def bundled_metrics(name: str = DEFAULT_STUDENT) -> dict:
+    """The measurements recorded beside shipped weights (``metrics.json``); {} when absent or unreadable."""
     try:
         metrics = json.loads((bundled_dir(name) / METRICS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(metrics, dict) and metrics.get("meets_default_bar") is True
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
-def default_live_model() -> str:
-    """The model the app starts on: the shipped student once it meets its bar, else the pretrained teacher."""
-    return DEFAULT_STUDENT if meets_default_bar() else FALLBACK_LIVE_MODEL
+def meets_default_bar(name: str = DEFAULT_STUDENT) -> bool:
+    """Whether the shipped student's recorded measurements meet the bar for being the video default.
+
+    ``metrics.json`` beside the weights carries ``"meets_default_bar"``, written by the recipe's
+    ``finalize`` from held-out video AP against Lightning, the speed ratio to Thunder and the stills bar
+    (see that folder's README); missing weights or a missing, unreadable or non-true value mean no.
+    """
+    return bundled_weights(name) is not None and bundled_metrics(name).get("meets_default_bar") is True
+
+
+@dataclass(frozen=True)
+class DefaultChoice:
+    """The model (and whether to run it with flip test) a source gets when the user has chosen none."""
+
+    model: str
+    flip: bool
+
+
+def default_choice(source: str = "video") -> DefaultChoice:
+    """The default for a source kind: ``image``/``folder`` (stills) or ``video``/``camera``."""
+    if source in STILL_SOURCES:
+        return DefaultChoice(MOST_ACCURATE, flip=True)
+    if source in MOVING_SOURCES:
+        return DefaultChoice(DEFAULT_STUDENT if meets_default_bar() else FALLBACK_LIVE_MODEL, flip=False)
+    kinds = ", ".join((*STILL_SOURCES, *MOVING_SOURCES))
+    raise DistilPoseError(f"unknown source kind {source!r}; choose from {kinds}")
+
+
+def default_model(source: str = "video") -> str:
+    """The default model's name for a source kind (video when omitted)."""
+    return default_choice(source).model
+
+
+def default_live_model(*, source: str = "video") -> str:
+    """The model the app starts on for live video (the default of ``source``; video when omitted)."""
+    return default_model(source)

@@ -6,8 +6,10 @@ D = 192), so the Token-distilling Encoder losses compare tokens 1:1 without a pr
 ``distilpose-s``: StemNet (256 ch) + 12-layer encoder + LN/Linear(192, 5) head (5.36M, 2.38 GFLOPs).
 ``distilpose-l``: HRNet-W48 stages 1-3 (48 ch) + the same encoder/head (21.3M, 10.33 GFLOPs); its
 backbone is initialised from the teacher's (see ``checkpoint.init_backbone_from_teacher``).
-``distilpose-mnv2``: this project's default student: MoveNet Lightning's MobileNetV2-FPN features (24 ch at 1/4) plus
-Lightning's 17 pretrained heatmaps, 8x6 patches (64 visual tokens), D = 128, 4 layers.
+``distilpose-mnv2``: this project's first student: MoveNet Lightning's MobileNetV2-FPN features (24 ch at 1/4) plus
+Lightning's 17 pretrained heatmaps, 8x6 patches (64 visual tokens), D = 128, 4 layers; its prior is the heatmaps' peak.
+``distilpose-mnv2-lt``: the default student: the same, with Lightning's centre/regression/offset heads and its own
+decoding as the prior (docs/student.md).
 ``distilpose-t``: this project's CPU-sized variant, not in the paper: a half-width StemNet (32 -> 128 ch,
 2 bottlenecks) and a 4-layer encoder with the same D/heads/token layout.
 """
@@ -20,7 +22,7 @@ from torch import Tensor, nn
 from distilpose.models.base import TopDownModel
 from distilpose.models.heads import DistilPoseHead
 from distilpose.models.hrnet import HRNet
-from distilpose.models.mobilenet_fpn import MoveNetFeatures
+from distilpose.models.mobilenet_fpn import MoveNetDecodeFeatures, MoveNetFeatures
 from distilpose.models.outputs import PoseOutput
 from distilpose.models.registry import ModelSpec, register_model
 from distilpose.models.stemnet import StemNet
@@ -41,12 +43,14 @@ class DistilPoseModel(TopDownModel):
         patch_size: tuple[int, int] = _TOKEN_LAYOUT["patch_size"],
         dim: int = _TOKEN_LAYOUT["dim"],
         heads: int = _TOKEN_LAYOUT["heads"],
-        heatmap_prior: bool = False,
+        heatmap_prior: bool | str = False,
+        token_channels: int | None = None,
     ):
         layout = {**_TOKEN_LAYOUT, "patch_size": patch_size, "dim": dim, "heads": heads}
         head = DistilPoseHead(
             in_channels,
             heatmap_prior=heatmap_prior,
+            token_channels=token_channels,
             depth=depth,
             num_keypoints=num_keypoints,
             use_sdpa=use_sdpa,
@@ -116,29 +120,58 @@ def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
         name="distilpose-mnv2",
         family="distilpose",
         kind="regression",
-        description="DistilPose-MNv2 (this project, the default student): MobileNetV2-FPN + 4-layer token encoder",
+        description="DistilPose-MNv2 (this project): MobileNetV2-FPN + heatmap-peak prior + 4-layer token encoder",
         notes=(
             "Not in the paper. Backbone initialised from MoveNet Lightning's pretrained feature extractor "
             "(model.init_backbone_from_zoo), distilled from MoveNet Thunder; same token layout and heads as "
             "DistilPose-S."
         ),
         licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
+        init_backbone_from_zoo="movenet-lightning",
     )
 )
 def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
-    # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
-    # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
     # The backbone also hands the head Lightning's 17 pretrained heatmaps (see MoveNetFeatures), and the
     # head adds its learned offsets to the positions those maps give (HeatmapPriorRegressionTokenNet).
-    backbone = MoveNetFeatures(imagenet_input=True).to(memory_format=torch.channels_last)
+    return _mnv2_student(MoveNetFeatures, True, num_keypoints, use_sdpa)
+
+
+def _mnv2_student(
+    backbone_type: type[MoveNetFeatures], prior: bool | str, num_keypoints: int, use_sdpa: bool
+) -> DistilPoseModel:
+    # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
+    # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
+    backbone = backbone_type(imagenet_input=True).to(memory_format=torch.channels_last)
     return DistilPoseModel(
         backbone,
-        MoveNetFeatures.out_channels,
+        backbone_type.out_channels,
         4,
         num_keypoints,
         use_sdpa,
         patch_size=(8, 6),
         dim=128,
         heads=4,
-        heatmap_prior=True,
+        heatmap_prior=prior,
+        token_channels=getattr(backbone_type, "token_channels", None),
     )
+
+
+@register_model(
+    ModelSpec(
+        name="distilpose-mnv2-lt",
+        family="distilpose",
+        kind="regression",
+        description="DistilPose-MNv2-LT (this project, the default student): MoveNet Lightning's features, "
+        "heads and decoding as the prior + a 4-layer token encoder's learned corrections",
+        notes=(
+            "Not in the paper. distilpose-mnv2 with Lightning's own decoding (centre, regression-guided peak, "
+            "offsets) as the prior instead of the heatmap peak, so the untrained student is Lightning on the "
+            "same crop and distillation learns corrections from there."
+        ),
+        licence="Apache-2.0 (backbone weights derived from Google MoveNet v4)",
+        pretrained="bundled",
+        init_backbone_from_zoo="movenet-lightning",
+    )
+)
+def distilpose_mnv2_lt(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
+    return _mnv2_student(MoveNetDecodeFeatures, "movenet", num_keypoints, use_sdpa)

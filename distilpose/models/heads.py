@@ -112,6 +112,68 @@ class HeatmapPriorRegressionTokenNet(RegressionTokenNet):
         nn.init.zeros_(out.bias[0:3])
 
 
+#: MoveNet's decoding constant: a joint's heatmap is divided by (distance to its regressed position + this).
+MOVENET_DISTANCE_BIAS = 1.8
+
+
+def movenet_decode(
+    heatmaps: Tensor, centre: Tensor, regress: Tensor, offsets: Tensor
+) -> tuple[Tensor, Tensor]:
+    """MoveNet SinglePose's own decoding, as in its graph: (N, K, 2) normalised (x, y) and (N, K) scores.
+
+    The person centre is the centre map's peak weighted by 1 / (distance to the grid centre + 1.8); each
+    joint is regressed from there, its heatmap is divided by (distance to that regressed point + 1.8), the
+    peak of that is refined by the offset map, and the score is the heatmap's value at the peak. Positions
+    are ``(cell + offset) / size`` (MoveNet's convention). Inputs: (N, K, H, W) sigmoid heatmaps, (N, 1, H, W)
+    sigmoid centre map, (N, 2K, H, W) regression and offsets, channels (dy, dx) per joint.
+    """
+    n, k, h, w = heatmaps.shape
+    ys = torch.arange(h, device=heatmaps.device, dtype=heatmaps.dtype)
+    xs = torch.arange(w, device=heatmaps.device, dtype=heatmaps.dtype)
+    near_centre = 1.0 / (
+        torch.sqrt((ys[:, None] - h / 2) ** 2 + (xs[None, :] - w / 2) ** 2) + MOVENET_DISTANCE_BIAS
+    )
+    c = (centre[:, 0] * near_centre).flatten(1).argmax(-1)  # (N,)
+    cy = torch.div(c, w, rounding_mode="floor")
+    cx = c - cy * w
+    reg = regress.flatten(2).gather(-1, c.view(n, 1, 1).expand(n, 2 * k, 1)).view(n, k, 2)
+    ry = cy[:, None].to(heatmaps.dtype) + reg[..., 0]
+    rx = cx[:, None].to(heatmaps.dtype) + reg[..., 1]
+    dist = torch.sqrt(
+        (ys.view(1, 1, h, 1) - ry[..., None, None]) ** 2 + (xs.view(1, 1, 1, w) - rx[..., None, None]) ** 2
+    )
+    peak = (heatmaps / (dist + MOVENET_DISTANCE_BIAS)).flatten(2).argmax(-1)  # (N, K)
+    py = torch.div(peak, w, rounding_mode="floor")
+    px = peak - py * w
+    off = offsets.view(n, k, 2, h * w).gather(-1, peak.view(n, k, 1, 1).expand(n, k, 2, 1)).squeeze(-1)
+    x = (px.to(heatmaps.dtype) + off[..., 1]) / w
+    y = (py.to(heatmaps.dtype) + off[..., 0]) / h
+    score = heatmaps.flatten(2).gather(-1, peak[..., None]).squeeze(-1)
+    return torch.stack((x, y), dim=-1), score
+
+
+class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
+    """:class:`HeatmapPriorRegressionTokenNet` whose prior is Lightning's own decoding of its own heads
+    (:func:`movenet_decode`), so the untrained student predicts what Lightning predicts on the same crop.
+
+    The backbone's channels: ``token_channels`` (features and heatmaps, what the encoder reads), then the
+    centre map (1), regression (2K) and offsets (2K).
+    """
+
+    def __init__(self, in_channels: int, token_channels: int, **encoder_kwargs):
+        super().__init__(token_channels, **encoder_kwargs)
+        self.token_channels = token_channels
+
+    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        k, t = self.num_keypoints, self.token_channels
+        kpt, vis = self.encode(feature[:, :t])
+        out = self.mlp_head(kpt)
+        xy, peak = movenet_decode(
+            feature[:, t - k : t], feature[:, t : t + 1], feature[:, t + 1 : t + 1 + 2 * k], feature[:, t + 1 + 2 * k :]
+        )
+        return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
+
+
 class TokenPoseHead(nn.Module):
     def __init__(self, in_channels: int, heatmap_size: tuple[int, int] = (64, 48), **encoder_kwargs):
         super().__init__()
@@ -122,8 +184,22 @@ class TokenPoseHead(nn.Module):
 
 
 class DistilPoseHead(nn.Module):
-    def __init__(self, in_channels: int, heatmap_prior: bool = False, **encoder_kwargs):
+    """``heatmap_prior``: False (plain DistilPose), True (heatmap-peak prior) or "movenet" (Lightning's own
+    decoding as the prior; ``token_channels`` then says how many leading channels the encoder reads)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        heatmap_prior: bool | str = False,
+        token_channels: int | None = None,
+        **encoder_kwargs,
+    ):
         super().__init__()
+        if heatmap_prior == "movenet":
+            self.tokenhead = MoveNetPriorRegressionTokenNet(
+                in_channels, token_channels or in_channels, **encoder_kwargs
+            )
+            return
         net = HeatmapPriorRegressionTokenNet if heatmap_prior else RegressionTokenNet
         self.tokenhead = net(in_channels, **encoder_kwargs)
 

@@ -172,3 +172,36 @@ class MoveNetFeatures(nn.Module):
         features = self.fpn(x)
         heatmaps = torch.sigmoid(self.heatmap_out(self.heatmap_hidden(features)))
         return torch.cat([features, heatmaps], dim=1)
+
+
+#: MoveNet's decoding heads beside the keypoint heatmaps: person centre (1), keypoint regression from the
+#: centre (2 per joint: dy, dx) and sub-pixel offsets (2 per joint), in that channel order after the maps.
+DECODE_HEADS = {"centre": 1, "regress": 34, "offsets": 34}
+
+
+class MoveNetDecodeFeatures(MoveNetFeatures):
+    """:class:`MoveNetFeatures` plus Lightning's other three heads, so a student can decode its heatmaps
+    exactly as Lightning does (:func:`distilpose.models.heads.movenet_decode`): output (N, 24 + 17 + 69, ...).
+
+    Why: the plain heatmap peak loses to Lightning's own decoding (regression-guided pick, then offsets) by
+    0.03-0.05 AP on COCO with the same maps; see docs/student.md.
+    """
+
+    decode_heads = True
+    out_channels = MoveNetFeatures.out_channels + sum(DECODE_HEADS.values())
+    #: How many leading channels the token encoder reads (features and heatmaps).
+    token_channels = MoveNetFeatures.out_channels
+
+    def __init__(self, imagenet_input: bool = True) -> None:
+        super().__init__(imagenet_input)
+        for name, channels in DECODE_HEADS.items():
+            setattr(self, f"{name}_hidden", SeparableConv(FPN_CHANNELS[-1], 96))
+            setattr(self, f"{name}_out", TfConv(96, channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        features = self.fpn(x)
+        heatmaps = torch.sigmoid(self.heatmap_out(self.heatmap_hidden(features)))
+        centre = torch.sigmoid(self.centre_out(self.centre_hidden(features)))
+        regress = self.regress_out(self.regress_hidden(features))
+        offsets = self.offsets_out(self.offsets_hidden(features))
+        return torch.cat([features, heatmaps, centre, regress, offsets], dim=1)

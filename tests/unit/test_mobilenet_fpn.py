@@ -113,3 +113,47 @@ def test_an_untrained_prior_head_predicts_the_heatmap_positions() -> None:
         coords, scores = model.keypoint_head(feats)[:2]
     xy, peak = heatmap_prior(feats[:, -17:])
     assert torch.allclose(coords, xy) and torch.allclose(scores, peak)
+
+
+def test_lightnings_own_decoding_is_reproduced_from_its_heads() -> None:
+    """movenet_decode on MoveNetDecodeFeatures' heads gives the graph's keypoints on real crops."""
+    require_zoo_model("movenet-lightning")
+    import cv2
+
+    from distilpose.models.bundled import resources_root
+    from distilpose.models.heads import movenet_decode
+    from distilpose.models.mobilenet_fpn import MoveNetDecodeFeatures
+    from distilpose.video import read_image
+    from distilpose.zoo.movenet import load_movenet
+    from distilpose.zoo.movenet_backbone import movenet_backbone_state
+
+    image = read_image(resources_root() / "samples" / "astronaut.jpg")
+    crops = [cv2.resize(image[:, s : s + image.shape[0]], (192, 192)) for s in (0, 40)]
+    crops.append(cv2.resize(image, (192, 192)))
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+    backbone = MoveNetDecodeFeatures(imagenet_input=False).eval()
+    backbone.load_state_dict(movenet_backbone_state("movenet-lightning", heatmap_head=True, decode_heads=True))
+    with torch.no_grad():
+        expected, _ = load_movenet("movenet-lightning")(x)
+        out = backbone(x / 127.5 - 1.0)
+    t = MoveNetDecodeFeatures.token_channels
+    xy, scores = movenet_decode(out[:, t - 17 : t], out[:, t : t + 1], out[:, t + 1 : t + 35], out[:, t + 35 :])
+    assert torch.allclose(xy, expected[..., :2], atol=1e-3)
+    assert torch.allclose(scores, expected[..., 2], atol=1e-3)
+
+
+def test_an_untrained_lightning_prior_student_predicts_lightnings_decoding() -> None:
+    from distilpose.models.heads import movenet_decode
+
+    model = create_model("distilpose-mnv2-lt").eval()
+    assert model.spec.init_backbone_from_zoo == "movenet-lightning"
+    torch.manual_seed(0)
+    feats = torch.rand(2, model.backbone.out_channels, 64, 48)
+    with torch.no_grad():
+        coords, scores = model.keypoint_head(feats)[:2]
+    t = model.backbone.token_channels
+    xy, peak = movenet_decode(feats[:, t - 17 : t], feats[:, t : t + 1], feats[:, t + 1 : t + 35], feats[:, t + 35 :])
+    assert torch.allclose(coords, xy) and torch.allclose(scores, peak)
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 256, 192))
+    assert out.vis_tokens.shape == (1, 64, 128) and out.coords.shape == (1, 17, 2)

@@ -14,6 +14,7 @@ EXPECTED = {
     "distilpose-l",
     "distilpose-t",
     "distilpose-mnv2",
+    "distilpose-mnv2-lt",
     "tokenpose-hrnet-w48",
     "tokenpose-stemnet",
     "movenet-thunder",

@@ -1,12 +1,17 @@
-"""The default-student recipe's pure parts: merging pseudo-label runs into one set and one data list."""
+"""The default-student recipe's pure parts: merging pseudo-label runs into one set and one data list (held-out
+videos listed, never merged), and the bars that decide whether the student becomes a default."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
+from distilpose.models.bundled import DEFAULT_STUDENT, bundled_dir
 from distilpose.training.recipes.ablation import VARIANTS, train_command
-from distilpose.training.recipes.default_student import merge_parts
+from distilpose.training.recipes.default_student import HELD_OUT, merge_parts
+from distilpose.training.recipes.student_metrics import decide
 
 
 def _part(folder: Path, video: str, image: str) -> Path:
@@ -45,3 +50,51 @@ def test_ablation_variants_switch_terms_off_from_the_shipped_config() -> None:
     cmd = train_command("none", Path("runs"), 4)
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert {"loss.sim_heatmap=0", "loss.score=0", "teacher.token_adapter=false", "run.epochs=4"} <= set(sets)
+
+
+def test_held_out_videos_are_listed_in_the_data_list_but_never_merged(tmp_path: Path) -> None:
+    train = _part(tmp_path / "a", "pose2sim_singleperson_cam01.mp4", "p_000000.jpg")
+    held = _part(tmp_path / "h", "sports2d_demo.mp4", "s_000000.jpg")
+    merge_parts([train], tmp_path / "out", held_out=[held])
+    doc = json.loads((tmp_path / "out" / "person_keypoints.json").read_text())
+    assert [im["file_name"] for im in doc["images"]] == ["p_000000.jpg"]
+    assert not (tmp_path / "out" / "images" / "s_000000.jpg").exists()
+    data = json.loads((tmp_path / "out" / "sources.json").read_text())
+    trained = {Path(s["source"]).name for s in data["sources"]}
+    assert [s["source"] for s in data["held_out"]] == ["videos/sports2d_demo.mp4"]
+    assert data["held_out"][0]["from_pypi_wheel"] == "sports2d==0.8.34" and "BSD" in data["held_out"][0]["licence"]
+    assert trained.isdisjoint(HELD_OUT)
+
+
+def test_the_shipped_data_list_proves_the_held_out_videos_were_not_trained_on() -> None:
+    shipped = json.loads((bundled_dir(DEFAULT_STUDENT) / "data-list.json").read_text())
+    trained = {f["sha256"] for s in shipped["sources"] for f in s["files"]}
+    held = {f["sha256"] for s in shipped["held_out"] for f in s["files"]}
+    assert {Path(s["source"]).name for s in shipped["held_out"]} == set(HELD_OUT)
+    assert held and trained and trained.isdisjoint(held)
+    metrics = json.loads((bundled_dir(DEFAULT_STUDENT) / "metrics.json").read_text())
+    assert set(metrics["video_ap"]) == {Path(v).stem for v in HELD_OUT}
+    assert metrics["meets_default_bar"] == (
+        metrics["bars"]["video"]["passed"] and metrics["bars"]["stills"]["passed"]
+    )
+
+
+def _measured(video: dict, stills: dict, fps: dict) -> dict:
+    return {"video_ap": video, "stills_ap": stills, "pipeline": {"fps": fps}}
+
+
+def test_the_bars_need_every_video_above_lightning_twice_thunders_speed_and_stills_near_lightning() -> None:
+    row = {"student": 0.9, "lightning": 0.8, "thunder": 0.95}
+    stills = {"coco": {"student": 0.31, "lightning": 0.329}, "mm": {"student": 0.64, "lightning": 0.657}}
+    fast = {"student": 30.0, "lightning": 34.0, "thunder": 12.0}
+    bars = decide(_measured({"a": row, "b": row}, stills, fast))
+    assert bars["video"]["passed"] and bars["stills"]["passed"]
+    assert bars["video"]["speedup_vs_thunder"] == 2.5
+    one_below = {"a": row, "b": {**row, "student": 0.79}}
+    assert not decide(_measured(one_below, stills, fast))["video"]["passed"]
+    slow = {**fast, "student": 23.0}
+    assert not decide(_measured({"a": row}, stills, slow))["video"]["passed"]
+    far = {**stills, "mm": {"student": 0.6, "lightning": 0.657}}
+    bars = decide(_measured({"a": row}, far, fast))
+    assert bars["video"]["passed"] and not bars["stills"]["passed"]
+    assert bars["stills"]["gap_to_lightning"]["mm"] == pytest.approx(0.057)

@@ -63,9 +63,10 @@ def train_command(name: str, out: Path, epochs: int) -> list[str]:
     ]
 
 
-def eval_ap(model: Path | str, ann: Path, images: Path) -> float:
+def eval_ap(model: Path | str, ann: Path, images: Path, flip: bool = True) -> float:
+    """``distilpose eval`` AP of a model on the annotated boxes (flip test unless ``flip=False``)."""
     cmd = [sys.executable, "-m", "distilpose.cli", "eval", "--model", str(model), "--ann", str(ann)]
-    cmd += ["--images", str(images), "--boxes", "gt", "--flip", "--json"]
+    cmd += ["--images", str(images), "--boxes", "gt", "--json"] + (["--flip"] if flip else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return float(json.loads(out.strip().splitlines()[-1])["AP"])
 

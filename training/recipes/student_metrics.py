@@ -1,0 +1,145 @@
+"""What decides whether a student becomes a default: its accuracy beside MoveNet Lightning and Thunder on
+whole held-out videos and on still images, and its live FPS, written as one table and one metrics file.
+
+``python -m distilpose.training.recipes.student_metrics --student RUN/final/model.safetensors --data DATA
+--out metrics.json`` (``DATA`` made by ``default_student prepare``) measures:
+
+- **video**: OKS AP (pycocotools) on every video under ``DATA/heldout/`` (whole videos kept out of the
+  training list, labelled by Thunder with flip test on CenterNet boxes), each model run on the labels' boxes
+  without flip, as it runs live;
+- **stills**: AP on ``../shared/data`` coco-mini-train and mmpose-coco (annotated boxes, flip test);
+- **speed**: live FPS of each model in one ``distilpose bench --pipeline`` run on the sample video (a scene
+  the student never saw), so the ratios share the machine's load.
+
+The bars (issue 13): the student is the video default when it beats Lightning on every held-out video, runs
+at >= 2x Thunder's live FPS, and stays within 0.02 AP of Lightning on both still sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+LIGHTNING = "movenet-lightning"
+THUNDER = "movenet-thunder"
+MIN_SPEEDUP = 2.0
+#: The student may be at most this far below Lightning's AP on each still set.
+MAX_STILLS_GAP = 0.02
+#: The sample video the app opens (a held-out scene): the pipeline bench runs on it.
+BENCH_VIDEO = Path("resources/samples/sports2d-demo-640.mp4")
+
+
+def heldout_videos(data: Path) -> dict[str, tuple[Path, Path]]:
+    """``DATA/heldout/<video>/``: (annotations, images) of each video kept out of training."""
+    root = data / "heldout"
+    return {
+        d.name: (d / "person_keypoints.json", d / "images")
+        for d in sorted(root.iterdir())
+        if (d / "person_keypoints.json").is_file()
+    }
+
+
+def table(models: dict[str, str], sets: dict[str, tuple[Path, Path]], flip: bool) -> dict[str, dict]:
+    """``{set: {label: AP}}`` for each model (label -> name or checkpoint) on each (annotations, images)."""
+    from distilpose.training.recipes.ablation import eval_ap
+
+    return {
+        name: {label: eval_ap(ref, ann, images, flip=flip) for label, ref in models.items()}
+        for name, (ann, images) in sets.items()
+    }
+
+
+def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict:
+    """Live FPS of each model from one ``distilpose bench --pipeline`` run (same frames, same load)."""
+    refs = ",".join(models.values())
+    cmd = [sys.executable, "-m", "distilpose.cli", "bench", "--pipeline", str(video), "--models", refs]
+    cmd += ["--frames", str(frames), "--json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    runs = json.loads(out.strip().splitlines()[-1])["runs"]
+    return {
+        "video": str(video),
+        "frames": frames,
+        "fps": {label: run["fps"] for label, run in zip(models, runs, strict=True)},
+        "stage_ms": {label: run["stage_ms"] for label, run in zip(models, runs, strict=True)},
+    }
+
+
+def decide(metrics: dict) -> dict:
+    """The bars, from measured numbers (pure: tested without running a model)."""
+    video = metrics["video_ap"]
+    beats = {v: row["student"] > row["lightning"] for v, row in video.items()}
+    fps = metrics["pipeline"]["fps"]
+    speedup = fps["student"] / fps["thunder"]
+    stills = metrics["stills_ap"]
+    gaps = {s: row["lightning"] - row["student"] for s, row in stills.items()}
+    video_ok = bool(beats) and all(beats.values()) and speedup >= MIN_SPEEDUP
+    stills_ok = bool(gaps) and all(g <= MAX_STILLS_GAP for g in gaps.values())
+    return {
+        "video": {
+            "rule": f"AP above Lightning on every held-out video and live FPS >= {MIN_SPEEDUP}x Thunder",
+            "beats_lightning": beats,
+            "speedup_vs_thunder": speedup,
+            "passed": video_ok,
+        },
+        "stills": {
+            "rule": f"AP at most {MAX_STILLS_GAP} below Lightning on every still set (GT boxes, flip)",
+            "gap_to_lightning": gaps,
+            "passed": stills_ok,
+        },
+    }
+
+
+def measure(student: str, data: Path, shared: Path, video: Path = BENCH_VIDEO) -> dict:
+    from distilpose.training.recipes.ablation import heldout_sets
+
+    models = {"student": student, "lightning": LIGHTNING, "thunder": THUNDER}
+    metrics = {
+        "models": models,
+        "video_ap": table(models, heldout_videos(data), flip=False),
+        "video_labels": "MoveNet Thunder with flip test on CenterNet boxes (distilpose pseudo-label --flip); "
+        "OKS AP with pycocotools, every model on the labels' boxes, no flip",
+        "stills_ap": table(models, heldout_sets(shared), flip=True),
+        "pipeline": pipeline_fps(models, video),
+    }
+    bars = decide(metrics)
+    return {**metrics, "bars": bars, "meets_default_bar": bars["video"]["passed"] and bars["stills"]["passed"]}
+
+
+def markdown(metrics: dict) -> str:
+    """The table of docs/student.md: one row per model, AP per held-out video and still set, live FPS."""
+    videos, stills = list(metrics["video_ap"]), list(metrics["stills_ap"])
+    head = ["model", *(f"{v} (video)" for v in videos), *stills, "live FPS"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for label, ref in metrics["models"].items():
+        cells = [f"{metrics['video_ap'][v][label]:.3f}" for v in videos]
+        cells += [f"{metrics['stills_ap'][s][label]:.3f}" for s in stills]
+        cells.append(f"{metrics['pipeline']['fps'][label]:.1f}")
+        lines.append(f"| {label} ({Path(ref).name if '/' in ref else ref}) | " + " | ".join(cells) + " |")
+    bars = metrics["bars"]
+    lines.append("")
+    lines.append(f"video bar ({bars['video']['rule']}): {'passed' if bars['video']['passed'] else 'missed'}; "
+                 f"speed {bars['video']['speedup_vs_thunder']:.2f}x Thunder")
+    lines.append(f"stills bar ({bars['stills']['rule']}): {'passed' if bars['stills']['passed'] else 'missed'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="student_metrics", description=__doc__.split("\n\n")[0])
+    p.add_argument("--student", required=True, help="the student: a checkpoint file or a registered name")
+    p.add_argument("--data", type=Path, required=True, help="the folder made by default_student prepare")
+    p.add_argument("--shared", type=Path, default=Path("../shared"), help="the still evaluation sets")
+    p.add_argument("--video", type=Path, default=BENCH_VIDEO, help="the video of the pipeline bench")
+    p.add_argument("--out", type=Path, help="write the metrics JSON here")
+    args = p.parse_args(argv)
+    metrics = measure(args.student, args.data, args.shared, args.video)
+    if args.out:
+        args.out.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(markdown(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
