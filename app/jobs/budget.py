@@ -17,6 +17,7 @@ from distilpose.models.bundled import DEFAULT_STUDENT
 #: GMACs per 256x192 image, forward (``distilpose info``, measured with ``count_macs``).
 FORWARD_GMACS = {
     "distilpose-mnv2": 0.39,
+    "distilpose-mnv2-lt": 0.44,
     "distilpose-t": 0.74,
     "distilpose-s": 2.70,
     "distilpose-l": 10.61,
