@@ -27,7 +27,7 @@ from distilpose.app.template import template_instance
 from distilpose.atomic import atomic_write_bytes
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import NAMES
-from distilpose.pipeline import FrameResult
+from distilpose.inference.live import FrameResult
 from distilpose.project import ProjectStore, splits
 from distilpose.types import Instance
 from distilpose.video import ImageFolder, VideoReader, is_image_path, is_video_path

@@ -25,7 +25,7 @@ DEFAULT_FRAME = 30
 
 def default_model_ready(name: str | None = None) -> bool:
     """A zoo model is ready once fetched; the shipped student whenever its weights are present."""
-    from distilpose.pipeline import has_trained_weights
+    from distilpose.inference.loading import has_trained_weights
     from distilpose.zoo import CARDS, is_cached
 
     name = name or DEFAULT_MODEL

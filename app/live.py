@@ -23,7 +23,7 @@ from distilpose.app.workers import (
     ModelStatus,
     default_loader,
 )
-from distilpose.pipeline import FrameResult
+from distilpose.inference.live import FrameResult
 
 #: Seconds of results the FPS is averaged over.
 FPS_WINDOW_S = 2.0

@@ -64,7 +64,7 @@ from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import install_welcome_page
 from distilpose.app.workers import ExportThread, ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
-from distilpose.pipeline import ExportResult
+from distilpose.inference.prediction_export import ExportResult
 from distilpose.video import Camera
 
 APP_TITLE = "DistilPose Studio"

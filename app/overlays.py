@@ -28,7 +28,7 @@ from distilpose.app.canvas_items import (  # one look for every skeleton
     TagItem,
 )
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
-from distilpose.pipeline import FrameResult
+from distilpose.inference.live import FrameResult
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
 

@@ -19,7 +19,7 @@ from distilpose.app.editing import predictions_of
 from distilpose.app.workers import LiveSettings, ModelLoader, _message
 from distilpose.detection import make_detector
 from distilpose.errors import DistilPoseError
-from distilpose.pipeline import LivePipeline
+from distilpose.inference.live import LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader

@@ -24,7 +24,10 @@ from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 from distilpose.detection import make_detector
 from distilpose.errors import DistilPoseError
 from distilpose.models.bundled import default_live_model
-from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor, warm_up
+from distilpose.inference.live import LIVE_THREADS, LivePipeline, make_live_pipeline
+from distilpose.inference.loading import LoadedModel, load_predictor
+from distilpose.inference.pipeline_bench import warm_up
+from distilpose.inference.prediction_export import export_predictions
 from distilpose.smoothing import KeypointSmoother
 from distilpose.video import Camera, open_source
 
@@ -264,7 +267,7 @@ def _message(exc: BaseException) -> str:
 
 
 class ExportThread(QThread):
-    """Batch export of a video's or folder's predictions (:func:`distilpose.pipeline.export_predictions`).
+    """Batch export of a video's or folder's predictions (:func:`distilpose.inference.prediction_export.export_predictions`).
 
     It opens its own reader and models (never shares the GUI's or the live worker's), and can be cancelled.
     """
@@ -298,7 +301,7 @@ class ExportThread(QThread):
         self._cancel = True
 
     def run(self) -> None:
-        from distilpose.pipeline import ExportCancelled
+        from distilpose.inference.prediction_export import ExportCancelled
 
         source = None
         try:

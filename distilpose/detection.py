@@ -7,6 +7,7 @@ pipeline, the bench and batch export treat them alike and a new detector is just
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -163,11 +164,132 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
+    """(M, N) IoU between two sets of xywh boxes."""
+    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
+    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
+    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
+    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
+    inter = iw * ih
+    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def merge_detections(tracked: Boxes, detected: Boxes, match_iou: float = 0.3) -> tuple[Boxes, np.ndarray]:
+    """Tracked people plus a detector's boxes, for the next pose pass.
+
+    A detection overlapping a tracked box (IoU >= ``match_iou``) is that person: the detector's box replaces
+    the tracked one (it resets drift). A detection matching nobody is a person who entered. A tracked person
+    the detector missed stays tracked (it dies when its keypoints are lost, see :class:`TrackFromKeypoints`).
+    Returns the merged boxes and scores, and for each merged box the index of the tracked box it continues
+    (-1: a new person), so an identity tracker can carry its ids over.
+    """
+    t_boxes, t_scores = (np.asarray(x, dtype=np.float64) for x in tracked)
+    d_boxes, d_scores = (np.asarray(x, dtype=np.float64) for x in detected)
+    t_boxes, d_boxes = t_boxes.reshape(-1, 4), d_boxes.reshape(-1, 4)
+    origin = np.full(len(d_boxes), -1, dtype=int)
+    if len(t_boxes) and len(d_boxes):
+        iou = box_iou(d_boxes, t_boxes)
+        for flat in np.argsort(-iou, axis=None, kind="stable"):  # greedy: best overlaps first
+            d, t = divmod(int(flat), len(t_boxes))
+            if iou[d, t] < match_iou:
+                break
+            if origin[d] < 0 and t not in origin:
+                origin[d] = t
+    missed = [t for t in range(len(t_boxes)) if t not in origin]
+    boxes = np.concatenate([d_boxes, t_boxes[missed]])
+    scores = np.concatenate([d_scores, t_scores[missed]])
+    return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
+
+
+class DetectionWorker:
+    """Runs a detector on one frame at a time in a daemon thread, off the pose model's critical path.
+
+    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the finished result once.
+    Detectors here spend their time in PyTorch or ONNX Runtime kernels, which release the GIL.
+    """
+
+    def __init__(self, detector: PersonDetector) -> None:
+        self.detector = detector
+        self._cond = threading.Condition()
+        self._job: tuple[int, np.ndarray] | None = None
+        self._done: tuple[int, Boxes | BaseException] | None = None
+        self._busy = False
+        self._closed = False
+        self.runs = 0
+        self._thread = threading.Thread(target=self._loop, name="person-detector", daemon=True)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._busy
+
+    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
+        """Detect on ``image_rgb`` in the background; False (nothing queued) while a detection runs."""
+        with self._cond:
+            if self._busy or self._closed:
+                return False
+            self._busy = True
+            self._job = (token, image_rgb)
+            self._cond.notify()
+            return True
+
+    def take(self) -> tuple[int, Boxes] | None:
+        """The finished detection (token, boxes) not taken yet; re-raises a detector error here."""
+        with self._cond:
+            done, self._done = self._done, None
+        if done is None:
+            return None
+        token, out = done
+        if isinstance(out, BaseException):
+            raise out
+        return token, out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running detection finished (tests, warm-up); True when idle."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._job is not None or self._closed)
+                if self._closed:
+                    return
+                assert self._job is not None
+                token, image = self._job
+                self._job = None
+            try:
+                out: Boxes | BaseException = self.detector.detect(image)
+            except BaseException as exc:  # handed to the pipeline's thread, which reports it
+                out = exc
+            with self._cond:
+                self.runs += 1
+                self._done = (token, out)
+                self._busy = False
+                self._cond.notify_all()
+
+
 class TrackFromKeypoints:
-    """Boxes from the previous frame's keypoints, re-detected every ``redetect_every`` frames or when lost.
+    """The live detection schedule: boxes from the previous frame's keypoints, merged with a detector's boxes
+    every ``redetect_every`` processed frames (frames never shown to the model do not count).
 
     Call :meth:`update` with each frame's predictions. A person is lost when fewer than ``min_points``
     keypoints score ``min_score``; when every person is lost, the next frame is detected again.
+
+    ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
+    :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
+    are merged (:func:`merge_detections`) into the first frame processed after they finish, so no frame waits
+    for the detector. Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or
+    sought frame has nothing to track from and must show its people.
     """
 
     def __init__(
@@ -177,6 +299,9 @@ class TrackFromKeypoints:
         pad: float = 0.15,
         min_score: float = 0.2,
         min_points: int = 4,
+        background: bool = False,
+        match_iou: float = 0.3,
+        dedupe_iou: float = 0.6,
     ) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be >= 1")
@@ -186,8 +311,13 @@ class TrackFromKeypoints:
         self.pad = pad
         self.min_score = min_score
         self.min_points = min_points
+        self.match_iou = match_iou
+        self.dedupe_iou = dedupe_iou
         self.detections = 0  # how many times the inner detector ran (for tests and stats)
-        self.last_detected = False
+        self.last_detected = False  # this frame's boxes include a detection
+        self.last_origin: np.ndarray = np.zeros(0, dtype=int)  # see merge_detections; -1 everywhere on a fresh detection
+        self._worker = DetectionWorker(detector) if background else None
+        self._generation = 0  # detections from before a reset are dropped
         self.reset()
 
     def reset(self) -> None:
@@ -196,23 +326,59 @@ class TrackFromKeypoints:
         self._scores: np.ndarray | None = None
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
+        self._fresh = True
+        self._generation += 1
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+    def _tracked(self) -> Boxes:
+        if self._boxes is None:
+            return _empty()
+        assert self._scores is not None
+        return self._boxes.copy(), self._scores.copy()
+
+    def _merge(self, detected: Boxes) -> Boxes:
+        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou)
+        self.last_detected = True
+        self._boxes, self._scores = merged
+        return merged[0].copy(), merged[1].copy()
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
         h, w = image_rgb.shape[:2]
         self._image_wh = (w, h)
-        if self._boxes is None or len(self._boxes) == 0 or self._since >= self.redetect_every:
+        self.last_detected = False
+        self.last_origin = np.arange(0 if self._boxes is None else len(self._boxes))
+        lost = self._boxes is None or len(self._boxes) == 0
+        due = lost or self._since >= self.redetect_every
+        worker = self._worker
+        if worker is None or self._fresh:
+            self._fresh = False
+            if not due:
+                self._since += 1
+                return self._tracked()
             boxes, scores = self.detector.detect(image_rgb)
             self.detections += 1
-            self.last_detected = True
             self._since = 1
-            return boxes, scores
-        self.last_detected = False
+            if lost:
+                self.last_origin = np.full(len(boxes), -1, dtype=int)
+                self.last_detected = True
+                self._boxes, self._scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+                return self._tracked()
+            return self._merge((boxes, scores))
         self._since += 1
-        assert self._scores is not None
-        return self._boxes.copy(), self._scores.copy()
+        finished = worker.take()
+        if finished is not None and finished[0] == self._generation:
+            self.detections += 1
+            return self._merge(finished[1])
+        if due and worker.submit(image_rgb, self._generation):
+            self._since = 1
+        return self._tracked()
 
     def update(self, instances: Sequence[Instance]) -> None:
-        """Take this frame's predictions as next frame's boxes; lost people are dropped."""
+        """Take this frame's predictions as next frame's boxes; lost people are dropped, and of two tracks
+        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays."""
         kept = [
             b
             for inst in instances
@@ -223,8 +389,11 @@ class TrackFromKeypoints:
             self._boxes = None
             self._scores = None
             return
-        self._boxes = np.array([b for b, _ in kept])
-        self._scores = np.array([s for _, s in kept])
+        boxes = np.array([b for b, _ in kept])
+        scores = np.array([s for _, s in kept])
+        keep = nms(boxes, scores, self.dedupe_iou) if len(boxes) > 1 else np.arange(len(boxes))
+        keep = np.sort(keep)  # the pose model's order, so ids layered on top stay aligned
+        self._boxes, self._scores = boxes[keep], scores[keep]
 
 
 DETECTOR_NAMES = ("centernet", "full-frame", "user-boxes")
@@ -244,8 +413,10 @@ def make_detector(
     user_boxes: Sequence[Sequence[float]] | np.ndarray = (),
     tracking: bool = False,
     redetect_every: int = 10,
+    background: bool = False,
 ) -> PersonDetector:
-    """A detector by name ('auto' = CenterNet when cached, else the full frame), optionally with tracking."""
+    """A detector by name ('auto' = CenterNet when cached, else the full frame), optionally with tracking
+    (``background``: periodic detections in their own thread, see :class:`TrackFromKeypoints`)."""
     if name == "auto":
         name = "centernet" if CenterNetDetector.available() else "full-frame"
     if name == "centernet":
@@ -256,4 +427,4 @@ def make_detector(
         base = FixedBoxes(user_boxes)
     else:
         raise DistilPoseError(f"unknown detector {name!r}; choose from auto, {', '.join(DETECTOR_NAMES)}")
-    return TrackFromKeypoints(base, redetect_every) if tracking else base
+    return TrackFromKeypoints(base, redetect_every, background=background) if tracking else base

@@ -29,7 +29,7 @@ from distilpose.app.workers import ModelStatus
 from distilpose.detection import CenterNetDetector
 from distilpose.models import list_models, model_spec
 from distilpose.models.bundled import bundled_weights
-from distilpose.pipeline import has_trained_weights
+from distilpose.inference.loading import has_trained_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
 RUNTIMES = (("PyTorch", "torch"), ("PyTorch bf16", "torch-bf16"), ("ONNX Runtime", "onnx"))

@@ -15,14 +15,13 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from distilpose.codecs import HEATMAP_SIZE_WH, INPUT_SIZE_WH
 from distilpose.codecs.affine import affine_points, get_affine_transform
 from distilpose.codecs.heatmap import encode_heatmaps
 from distilpose.codecs.regression import encode_regression
 from distilpose.data.normalize import normalize_image
 from distilpose.keypoints import UPPER_BODY, flip_permutation
 
-INPUT_SIZE_WH: tuple[int, int] = (192, 256)
-HEATMAP_SIZE_WH: tuple[int, int] = (48, 64)
 
 
 @dataclass

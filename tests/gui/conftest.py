@@ -192,7 +192,7 @@ class FakeLoader:
         from distilpose.errors import CheckpointError
         from distilpose.inference.predictor import Predictor
         from distilpose.models import model_spec
-        from distilpose.pipeline import LoadedModel
+        from distilpose.inference.loading import LoadedModel
 
         if self.load_delay_s:
             time.sleep(self.load_delay_s)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
 from distilpose.app.workers import FrameJob, InferenceWorker, LiveSettings
-from distilpose.pipeline import LoadedModel, load_predictor
+from distilpose.inference.loading import LoadedModel, load_predictor
 
 from .conftest import SleepyRuntime, wait_idle
 

@@ -17,7 +17,7 @@ from distilpose.models.bundled import (
     meets_default_bar,
 )
 from distilpose.models.checkpoint import load_model, save_weights
-from distilpose.pipeline import has_trained_weights
+from distilpose.inference.loading import has_trained_weights
 from distilpose.resources import RESOURCES_ENV
 
 
