@@ -26,8 +26,8 @@ from distilpose.app.state import AppState
 from distilpose.app.template import template_instance
 from distilpose.atomic import atomic_write_bytes
 from distilpose.errors import DistilPoseError
-from distilpose.keypoints import NAMES
 from distilpose.inference.live import FrameResult
+from distilpose.keypoints import NAMES
 from distilpose.project import ProjectStore, splits
 from distilpose.types import Instance
 from distilpose.video import ImageFolder, VideoReader, is_image_path, is_video_path

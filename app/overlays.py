@@ -27,8 +27,8 @@ from distilpose.app.canvas_items import (  # one look for every skeleton
     MARKER_RADIUS_PX,
     TagItem,
 )
-from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.inference.live import FrameResult
+from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
 

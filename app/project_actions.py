@@ -24,8 +24,8 @@ from distilpose.app.recent import RecentFiles, config_dir
 from distilpose.app.store_jobs import StoreJobThread
 from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
-from distilpose.keypoints import NAMES
 from distilpose.inference.loading import has_trained_weights
+from distilpose.keypoints import NAMES
 from distilpose.project.coco_io import export_coco, import_coco
 
 PROJECT_SUFFIX = ".dpproj"

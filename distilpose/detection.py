@@ -253,10 +253,13 @@ class DetectionWorker:
         with self._cond:
             return self._cond.wait_for(lambda: not self._busy, timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the thread, letting a running detection finish (a thread killed mid-kernel aborts at exit)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _loop(self) -> None:
         while True:

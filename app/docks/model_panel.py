@@ -27,12 +27,17 @@ from distilpose.app.live import LiveController
 from distilpose.app.state import AppState
 from distilpose.app.workers import ModelStatus
 from distilpose.detection import CenterNetDetector
+from distilpose.inference.loading import has_trained_weights
 from distilpose.models import list_models, model_spec
 from distilpose.models.bundled import bundled_weights
-from distilpose.inference.loading import has_trained_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
-RUNTIMES = (("PyTorch", "torch"), ("PyTorch bf16", "torch-bf16"), ("ONNX Runtime", "onnx"))
+RUNTIMES = (
+    ("Auto (fastest checked)", "auto"),
+    ("PyTorch", "torch"),
+    ("PyTorch bf16", "torch-bf16"),
+    ("ONNX Runtime", "onnx"),
+)
 DETECTORS = (
     ("Auto (CenterNet if fetched, else whole frame)", "auto"),
     ("CenterNet (zoo)", "centernet"),

@@ -20,7 +20,11 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
 
     from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
     from distilpose.inference.loading import load_predictor
-    from distilpose.inference.pipeline_bench import bench_pipeline, format_pipeline_bench, format_pipeline_table
+    from distilpose.inference.pipeline_bench import (
+        bench_pipeline,
+        format_pipeline_bench,
+        format_pipeline_table,
+    )
     from distilpose.inference.runtimes import AUTO, RUNTIMES, parse_runtime_list
     from distilpose.models.bundled import default_live_model
 

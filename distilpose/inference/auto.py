@@ -11,6 +11,7 @@ people in the frame, so a person entering would stall the view for 10-40 s (ADR 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -139,10 +140,8 @@ def choose_runtime(
     choice.median_ms = {name: statistics.median(v) for name, v in samples.items()}
     if choice.median_ms:
         choice.runtime = min(choice.median_ms, key=choice.median_ms.__getitem__)
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache only costs the check again next time
         atomic_write_json(cache, {"version": CACHE_VERSION, "env": _versions(), **asdict(choice)}, indent=1)
-    except OSError:
-        pass  # a read-only cache only costs the check again next time
     return choice
 
 

@@ -59,7 +59,8 @@ class MoveNet(nn.Module):
             raise DistilPoseError(f"{graph.source}: not a MoveNet single-pose graph (no nodes {missing})")
         self.tfjs = graph  # not named 'graph': torch.export's GraphModule reserves that attribute
         self.input_size = int(input_size)
-        for attr, name in zip(("centre_weight", "y_grid", "x_grid", "distance_offset", "unit_scale"), consts):
+        names = ("centre_weight", "y_grid", "x_grid", "distance_offset", "unit_scale")
+        for attr, name in zip(names, consts, strict=True):
             value = torch.from_numpy(np.asarray(graph.constant(name), dtype=np.float32))
             self.register_buffer(attr, value, persistent=False)
 

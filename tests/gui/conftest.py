@@ -190,9 +190,9 @@ class FakeLoader:
         import time
 
         from distilpose.errors import CheckpointError
+        from distilpose.inference.loading import LoadedModel
         from distilpose.inference.predictor import Predictor
         from distilpose.models import model_spec
-        from distilpose.inference.loading import LoadedModel
 
         if self.load_delay_s:
             time.sleep(self.load_delay_s)

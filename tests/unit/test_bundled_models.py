@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from distilpose.inference.loading import has_trained_weights
 from distilpose.models import create_model
 from distilpose.models.bundled import (
     DEFAULT_STUDENT,
@@ -17,7 +18,6 @@ from distilpose.models.bundled import (
     meets_default_bar,
 )
 from distilpose.models.checkpoint import load_model, save_weights
-from distilpose.inference.loading import has_trained_weights
 from distilpose.resources import RESOURCES_ENV
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from distilpose.inference import auto
-from distilpose.inference.auto import choose_runtime, choice_cache_file
+from distilpose.inference.auto import choice_cache_file, choose_runtime
 from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime, weights_digest
 from distilpose.models import create_model
 
