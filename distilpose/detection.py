@@ -71,6 +71,16 @@ def nms(boxes_xywh: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.
     return keep[np.argsort(-np.asarray(scores)[keep], kind="stable")]
 
 
+def square_tiles(width: int, height: int, min_aspect: float = 1.3) -> list[tuple[int, int, int]]:
+    """(x0, y0, side) of two squares covering a wide (or tall) image end to end; none for a squarish one."""
+    if max(width, height) < min_aspect * min(width, height):
+        return []
+    side = min(width, height)
+    if width >= height:
+        return [(0, 0, side), (width - side, 0, side)]
+    return [(0, 0, side), (0, height - side, side)]
+
+
 class CenterNetDetector:
     """The zoo's CenterNet-MobileNetV3 (COCO-80, :mod:`distilpose.zoo.centernet`), person class only, plus NMS.
 
@@ -79,6 +89,11 @@ class CenterNetDetector:
     When no box reaches ``score_threshold`` (backlit or mid-jump people score low), the single best box above
     ``fallback_threshold`` that is at least ``fallback_min_height`` of the image tall is kept, so a clip with
     one hard frame does not lose its person.
+
+    ``tiles``: also run on two overlapping squares of a wide frame (each seen at 512 px instead of the whole
+    width), so small or backlit people get more pixels; boxes cut by a tile's inner edge are dropped (the
+    whole-frame pass sees those people). ``flip``: also run on the mirrored frame. Both add passes, all
+    merged by NMS (measured in docs/adr/0010).
     """
 
     name = "centernet"
@@ -90,12 +105,17 @@ class CenterNetDetector:
         nms_iou: float = 0.5,
         fallback_threshold: float = 0.1,
         fallback_min_height: float = 0.1,
+        tiles: bool = False,
+        flip: bool = False,
     ) -> None:
         self.model = model
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.fallback_threshold = fallback_threshold
         self.fallback_min_height = fallback_min_height
+        self.tiles = tiles
+        self.flip = flip
+        self.name = "centernet" + ("-tiles" if tiles else "") + ("-flip" if flip else "")
 
     @staticmethod
     def available() -> bool:
@@ -108,7 +128,7 @@ class CenterNetDetector:
             return False
 
     @classmethod
-    def from_cache(cls, **kwargs: float) -> CenterNetDetector:
+    def from_cache(cls, **kwargs) -> CenterNetDetector:
         """Load the cached model (checksums verified); DistilPoseError says how to fetch it when missing."""
         from distilpose.zoo.centernet import load_centernet
 
@@ -116,8 +136,26 @@ class CenterNetDetector:
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
         floor = min(self.fallback_threshold, self.score_threshold)
-        dets = np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64)
-        return self.select(dets.reshape(-1, 5), image_rgb.shape[0])
+        h, w = image_rgb.shape[:2]
+        passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
+        if self.tiles:
+            for x0, y0, side in square_tiles(w, h):
+                tile = np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side])
+                dets = np.asarray(self.model.detect_people(tile, min_score=floor), dtype=np.float64).reshape(-1, 5)
+                cut = np.zeros(len(dets), dtype=bool)
+                for column, coord, inner in _inner_edges(x0, y0, side, w, h):
+                    if inner:
+                        cut |= np.abs(dets[:, column] - coord) < 2.0
+                dets = dets[~cut]
+                dets[:, [0, 2]] += x0
+                dets[:, [1, 3]] += y0
+                passes.append(dets)
+        if self.flip:
+            mirrored = np.ascontiguousarray(image_rgb[:, ::-1])
+            dets = np.asarray(self.model.detect_people(mirrored, min_score=floor), dtype=np.float64).reshape(-1, 5)
+            dets[:, [0, 2]] = w - dets[:, [2, 0]]
+            passes.append(dets)
+        return self.select(np.concatenate(passes), h)
 
     def select(self, dets_xyxys: np.ndarray, image_height: int) -> Boxes:
         """(K, 5) person boxes [x1, y1, x2, y2, score] -> confident boxes after NMS, or the fallback box."""
@@ -139,6 +177,17 @@ class CenterNetDetector:
             return _empty()
         best = tall[np.argmax(scores[tall])]
         return boxes[best : best + 1], scores[best : best + 1]
+
+
+def _inner_edges(x0: int, y0: int, side: int, width: int, height: int) -> list[tuple[int, float, bool]]:
+    """(column of [x1, y1, x2, y2], coordinate in tile pixels, is inner) for a tile's four edges: an edge is
+    inner when the tile does not reach the image border there."""
+    return [
+        (0, 0.0, x0 > 0),
+        (1, 0.0, y0 > 0),
+        (2, float(side), x0 + side < width),
+        (3, float(side), y0 + side < height),
+    ]
 
 
 def box_from_keypoints(
@@ -399,14 +448,14 @@ class TrackFromKeypoints:
         self._boxes, self._scores = boxes[keep], scores[keep]
 
 
-DETECTOR_NAMES = ("centernet", "full-frame", "user-boxes")
+DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "full-frame", "user-boxes")
 
 
 def available_detectors() -> list[str]:
     """Detector names usable now, best first (CenterNet only when fetched)."""
     names = ["full-frame", "user-boxes"]
     if CenterNetDetector.available():
-        names.insert(0, "centernet")
+        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
     return names
 
 
@@ -422,8 +471,8 @@ def make_detector(
     (``background``: periodic detections in their own thread, see :class:`TrackFromKeypoints`)."""
     if name == "auto":
         name = "centernet" if CenterNetDetector.available() else "full-frame"
-    if name == "centernet":
-        base: PersonDetector = CenterNetDetector.from_cache()
+    if name in ("centernet", "centernet-tiles", "centernet-flip"):
+        base: PersonDetector = CenterNetDetector.from_cache(tiles=name.endswith("-tiles"), flip=name.endswith("-flip"))
     elif name == "full-frame":
         base = FullFrame()
     elif name == "user-boxes":

@@ -247,7 +247,7 @@ def live_window(qtbot, fake_loader):
     win.show()
     qtbot.waitExposed(win)
     # pinned: these tests script the fake loader's outputs for an untrained student, whatever the default is
-    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
     return win
 
 
@@ -281,7 +281,7 @@ def project_window(qtbot, tmp_path, figure_files, fake_loader):
     assert win.editor.add_images([figure_files.image])
     assert win.state.frame_id is not None
     # pinned: these tests script the fake loader's outputs for an untrained student, whatever the default is
-    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
     return win
 
 
