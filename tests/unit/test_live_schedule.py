@@ -136,3 +136,26 @@ def test_pose_runs_every_person_as_one_batch(background: bool) -> None:
         assert len(result.instances) == 2 and runtime.calls == 1
     finally:
         pipe.close()
+
+
+def test_the_man_on_the_box_gets_a_skeleton() -> None:
+    """Frame 99 of the sample: a backlit man standing on a box, which the whole-frame CenterNet pass scores
+    0.13 (split in two boxes); the tiled pass sees him at 512 px and finds him whole."""
+    from distilpose.detection import box_iou, make_detector
+    from distilpose.inference.live import make_live_pipeline
+    from distilpose.inference.loading import load_predictor
+    from distilpose.video import VideoReader
+    from tests.unit.test_detection import SAMPLE
+
+    if not CenterNetDetector.available():
+        pytest.skip("centernet not fetched (distilpose models fetch centernet)")
+    image = VideoReader(SAMPLE, index_cache=None).frame(99)
+    man = np.array([[216.0, 28.0, 43.0, 133.0]])  # his box, by eye
+    default = make_detector("auto")
+    assert default.name == "centernet-tiles"  # the default live detector is the one that finds him
+    pipe = make_live_pipeline(load_predictor("distilpose-mnv2", threads=1).predictor, "auto", background=False)
+    result = pipe.process(image, index=99)
+    overlaps = box_iou(man, result.boxes)[0]
+    assert overlaps.max() > 0.5
+    inst = result.instances[int(np.argmax(overlaps))]
+    assert (inst.scores > 0.3).sum() >= 8  # a skeleton, not noise
