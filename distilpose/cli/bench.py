@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--detector",
         default="auto",
-        help="with --pipeline: auto (CenterNet when fetched, else full-frame), centernet or full-frame",
+        help="with --pipeline: auto (tiled CenterNet when fetched, else full-frame), centernet, centernet-tiles, "
+        "centernet-flip or full-frame",
     )
     p.add_argument(
         "--redetect-every",

@@ -31,8 +31,11 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.pipeline):
         raise DistilPoseError(f"{args.pipeline}: video not found")
     runtimes = parse_runtime_list(args.runtime, (AUTO, *RUNTIMES))
-    if args.detector not in ("auto", "centernet", "full-frame"):
-        raise DistilPoseError(f"unknown detector {args.detector!r}; choose auto, centernet or full-frame")
+    from distilpose.detection import DETECTOR_NAMES
+
+    choices = ("auto", *(d for d in DETECTOR_NAMES if d != "user-boxes"))
+    if args.detector not in choices:
+        raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
     threads = args.threads or LIVE_THREADS
     torch.set_num_threads(threads)
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every

@@ -118,6 +118,16 @@ def test_square_tiles_and_tiled_detection_drop_boxes_cut_by_an_inner_edge() -> N
     assert sorted(boxes[:, 0].tolist()) == [50.0, 330.0, 610.0]
     assert len(scores) == 3
 
+    class Large(Model):
+        def detect_people(self, image, min_score):
+            if image.shape[1] == 640:  # the whole frame sees one large person around the left tile's one
+                return np.array([[40.0, 10, 100, 170, 0.9]])
+            return super().detect_people(image, min_score)
+
+    boxes, _ = CenterNetDetector(Large(), tiles=True).detect(IMAGE)
+    # The left tile's 50..90 person lies inside the whole-frame box: a part of that person, dropped.
+    assert sorted(boxes[:, 0].tolist()) == [40.0, 330.0, 610.0]
+
 
 @pytest.mark.parametrize("background", [False, True])
 def test_pose_runs_every_person_as_one_batch(background: bool) -> None:
