@@ -36,6 +36,10 @@ ModelLoader = Callable[[str, str, bool], LoadedModel]
 
 def default_loader(name: str, runtime: str, flip: bool) -> LoadedModel:
     # One intra-op thread: the GUI, the decoder and the detector need the other core of a 2-core machine.
+    # The detector runs in PyTorch whatever the pose runtime, so PyTorch's own pool is sized here too.
+    import torch
+
+    torch.set_num_threads(LIVE_THREADS)
     return load_predictor(name, runtime, flip=flip, threads=LIVE_THREADS)
 
 
