@@ -228,6 +228,41 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+class MultiPoseDetector:
+    """Person boxes from the zoo's MoveNet MultiPose (up to 6 people, with their own box and score), as an
+    alternative detector. The frame is resized so its longer side is ``size`` (both sides multiples of 32)."""
+
+    name = "multipose"
+
+    def __init__(self, graph, size: int = 256, score_threshold: float = 0.2) -> None:
+        self.graph = graph
+        self.size = size
+        self.score_threshold = score_threshold
+
+    @classmethod
+    def from_cache(cls, **kwargs) -> MultiPoseDetector:
+        from distilpose.zoo import load_graph
+
+        return cls(load_graph("movenet-multipose").eval(), **kwargs)
+
+    def detect(self, image_rgb: np.ndarray) -> Boxes:
+        import torch
+
+        h, w = image_rgb.shape[:2]
+        scale = self.size / max(h, w)
+        iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
+        resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
+        with torch.inference_mode():
+            people = self.graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+        boxes = people[:, 51:56].astype(np.float64)  # ymin, xmin, ymax, xmax (0..1 of the frame), score
+        keep = boxes[:, 4] >= self.score_threshold
+        ymin, xmin, ymax, xmax, score = (boxes[keep, i] for i in range(5))
+        xywh = np.stack([xmin * w, ymin * h, (xmax - xmin) * w, (ymax - ymin) * h], axis=1)
+        ok = (xywh[:, 2] > 1) & (xywh[:, 3] > 1)
+        order = np.argsort(-score[ok], kind="stable")
+        return xywh[ok][order], score[ok][order]
+
+
 def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     """(M, N) IoU between two sets of xywh boxes."""
     a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
@@ -463,7 +498,7 @@ class TrackFromKeypoints:
         self._boxes, self._scores = boxes[keep], scores[keep]
 
 
-DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "full-frame", "user-boxes")
+DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
 
 
 def available_detectors() -> list[str]:
@@ -488,6 +523,8 @@ def make_detector(
         name = "centernet-tiles" if CenterNetDetector.available() else "full-frame"
     if name in ("centernet", "centernet-tiles", "centernet-flip"):
         base: PersonDetector = CenterNetDetector.from_cache(tiles=name.endswith("-tiles"), flip=name.endswith("-flip"))
+    elif name == "multipose":
+        base = MultiPoseDetector.from_cache()
     elif name == "full-frame":
         base = FullFrame()
     elif name == "user-boxes":

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     det.add_argument(
         "--detector",
         metavar="NAME",
-        help="run this detector (centernet, centernet-tiles, centernet-flip) on --images and score its person boxes (COCO box AP); "
+        help="run this detector (centernet, centernet-tiles, centernet-flip, multipose) on --images and score its person boxes (COCO box AP); "
         "--out saves them as a detections file usable as --boxes",
     )
     parser.set_defaults(func=run)
@@ -92,7 +92,7 @@ def _run_detector(args: argparse.Namespace) -> int:
 
     if not args.images:
         raise DistilPoseError("--detector needs --images DIR (the folder holding the annotated images)")
-    choices = ("centernet", "centernet-tiles", "centernet-flip")
+    choices = ("centernet", "centernet-tiles", "centernet-flip", "multipose")
     if args.detector not in choices:
         raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
     dataset = load_coco(args.ann)
