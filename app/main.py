@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector",
         choices=[key for _, key in DETECTORS if key != "user-boxes"],
         default="auto",
-        help="person boxes: auto (CenterNet when fetched, else the whole frame), centernet or full-frame",
+        help="person boxes: auto (CenterNet on the frame and two tiles when fetched, else the whole frame), "
+        "centernet or full-frame",
     )
     parser.add_argument(
         "--threshold",

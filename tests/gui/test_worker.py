@@ -13,7 +13,7 @@ from distilpose.inference.loading import LoadedModel, load_predictor
 
 from .conftest import SleepyRuntime, wait_idle
 
-SETTINGS = LiveSettings(model="distilpose-t", detector="full-frame", tracking=False)
+SETTINGS = LiveSettings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
 IMAGE = np.zeros((120, 160, 3), np.uint8)
 
 
