@@ -8,6 +8,7 @@ pipeline, the bench and batch export treat them alike and a new detector is just
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -318,6 +319,7 @@ class DetectionWorker:
         self._busy = False
         self._closed = False
         self.runs = 0
+        self.last_ms = 0.0  # how long the last detection took (off the critical path)
         self._thread = threading.Thread(target=self._loop, name="person-detector", daemon=True)
         self._thread.start()
 
@@ -369,12 +371,14 @@ class DetectionWorker:
                 assert self._job is not None
                 token, image = self._job
                 self._job = None
+            start = time.perf_counter()
             try:
                 out: Boxes | BaseException = self.detector.detect(image)
             except BaseException as exc:  # handed to the pipeline's thread, which reports it
                 out = exc
             with self._cond:
                 self.runs += 1
+                self.last_ms = (time.perf_counter() - start) * 1000.0
                 self._done = (token, out)
                 self._busy = False
                 self._cond.notify_all()
@@ -416,6 +420,7 @@ class TrackFromKeypoints:
         self.match_iou = match_iou
         self.dedupe_iou = dedupe_iou
         self.detections = 0  # how many times the inner detector ran (for tests and stats)
+        self.detection_ms: list[float] = []  # how long each of those detections took
         self.last_detected = False  # this frame's boxes include a detection
         self.last_origin: np.ndarray = np.zeros(0, dtype=int)  # see merge_detections; -1 everywhere on a fresh detection
         self._worker = DetectionWorker(detector) if background else None
@@ -460,7 +465,9 @@ class TrackFromKeypoints:
             if not due:
                 self._since += 1
                 return self._tracked()
+            start = time.perf_counter()
             boxes, scores = self.detector.detect(image_rgb)
+            self.detection_ms.append((time.perf_counter() - start) * 1000.0)
             self.detections += 1
             self._since = 1
             if lost:
@@ -473,6 +480,7 @@ class TrackFromKeypoints:
         finished = worker.take()
         if finished is not None and finished[0] == self._generation:
             self.detections += 1
+            self.detection_ms.append(worker.last_ms)
             return self._merge(finished[1])
         if due and worker.submit(image_rgb, self._generation):
             self._since = 1
