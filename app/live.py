@@ -263,7 +263,7 @@ class LiveController(QObject):
         self._job_media[self._job_id] = self._media
         if play:
             self._play_jobs.add(self._job_id)
-        self.worker.submit(FrameJob(self._job_id, image, index, t, decode_ms))
+        self.worker.submit(FrameJob(self._job_id, image, index, t, self._media, decode_ms))
         self.stats.dropped = self.worker.counters.dropped
         if not self._frame_pending:
             self._frame_pending = True

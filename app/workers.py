@@ -90,6 +90,7 @@ class FrameJob:
     image: np.ndarray
     index: int | None
     t: float | None
+    media: int = 0  # which opened media the frame is of (identity tracks never carry over to another)
     decode_ms: float = 0.0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +23,14 @@ from distilpose.smoothing import KeypointSmoother
 from distilpose.types import Instance
 
 STAGES = ("decode", "detect", "pose", "teacher", "draw")
+
+
+class IdentityTracker(Protocol):
+    """Gives each person of a stream a ``track_id`` (e.g. :class:`distilpose.tracking.PoseTracker`)."""
+
+    def update(self, index: int, instances: list[Instance]) -> object: ...
+
+    def reset(self) -> None: ...
 #: A forward jump of at most this many frames continues the stream (frames dropped while playing keep their
 #: tracks); a longer jump or any step back is a seek, which starts tracking and smoothing afresh.
 MAX_STREAM_GAP = 15
@@ -74,8 +83,10 @@ class LivePipeline:
         teacher: Predictor | None = None,
         smoother: KeypointSmoother | None = None,
         heatmaps: bool = False,
+        tracker: IdentityTracker | None = None,
     ) -> None:
         self.predictor = predictor
+        self.tracker = tracker  # person ids across frames; keeps its tracks over dropped frames
         self.detector = detector
         self.teacher = teacher
         self.smoother = smoother
@@ -144,6 +155,8 @@ class LivePipeline:
         if self.smoother is not None:
             t_s = t if t is not None else float(index or 0) / 30.0
             instances = self.smoother(raw, t_s)
+        if self.tracker is not None and index is not None:
+            self.tracker.update(index, instances)  # sets each person's track_id
         return FrameResult(
             index, (w, h), box_arr, box_scores, instances, teacher, disagreement, times, detected
         )
@@ -178,6 +191,7 @@ def make_live_pipeline(
     smoothing: bool = False,
     heatmaps: bool = False,
     background: bool = True,
+    tracker: IdentityTracker | None = None,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
     schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background)."""
@@ -196,4 +210,5 @@ def make_live_pipeline(
         teacher=teacher,
         smoother=KeypointSmoother() if smoothing else None,
         heatmaps=heatmaps,
+        tracker=tracker,
     )
