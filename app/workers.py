@@ -206,6 +206,7 @@ class InferenceWorker(QThread):
                 except Exception as exc:  # the student still runs; the user is told
                     warning = f"teacher {settings.teacher}: {_message(exc)}"
             teacher = self._teacher.predictor if self._teacher is not None else None
+            identity = self._pipeline.tracker if self._pipeline is not None else None  # ids survive a setting
             if self._pipeline is None or old is None or old.detector_key() != settings.detector_key():
                 self._close_pipeline()
                 self._pipeline = make_live_pipeline(
@@ -217,6 +218,7 @@ class InferenceWorker(QThread):
                     teacher=teacher,
                     smoothing=settings.smoothing,
                     heatmaps=settings.heatmaps,
+                    tracker=identity,
                 )
                 _warm_up(self._pipeline.detector, self._model)
             else:
@@ -226,6 +228,7 @@ class InferenceWorker(QThread):
                     teacher=teacher,
                     smoother=KeypointSmoother() if settings.smoothing else None,
                     heatmaps=settings.heatmaps,
+                    tracker=identity,
                 )
             self._applied = settings
         except Exception as exc:  # a bad checkpoint or a missing model must not kill the worker
