@@ -310,11 +310,11 @@ def play(args: argparse.Namespace) -> int:
     it once through live inference, write ``--stats-json`` and quit. Exit 1 when anything failed."""
     import json
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
 
     from distilpose.atomic import atomic_write_json
 
-    app = application()
+    application()  # the QApplication must exist before any widget
     state = AppState()
     errors: list[str] = []
     window = MainWindow(state, error_sink=lambda _parent, title, text: errors.append(f"{title}: {text}"))
@@ -330,6 +330,8 @@ def play(args: argparse.Namespace) -> int:
     player = window.player
     player.rate = args.play_rate
     outcome: dict = {}
+    # A local loop, not app.exec(): exec() leaves the application "closing down" when it returns.
+    loop = QEventLoop()
 
     def finish() -> None:
         if outcome:
@@ -338,7 +340,7 @@ def play(args: argparse.Namespace) -> int:
         outcome["model"] = window.live.status.model if window.live.status else args.model
         outcome["runtime"] = window.live.status.runtime if window.live.status else args.runtime
         outcome["errors"] = errors
-        app.quit()
+        loop.quit()
 
     def start_when_ready() -> None:
         if errors:
@@ -350,8 +352,9 @@ def play(args: argparse.Namespace) -> int:
             QTimer.singleShot(20, start_when_ready)
 
     QTimer.singleShot(0, start_when_ready)
-    app.exec()
+    loop.exec()
     window.live.shutdown()
+    window.close()
     text = json.dumps(outcome, indent=1)
     if args.stats_json:
         atomic_write_json(args.stats_json, outcome, indent=1)
