@@ -182,15 +182,16 @@ class LiveController(QObject):
 
     def live_step(self) -> bool:
         """One player tick while playing with live inference: decode the next frame and give it to the model
-        (its result shows it). Unpaced (rate 0), the next frame waits for the previous result. Returns False
+        (its result shows it). Unpaced (rate 0), the next frame is decoded as soon as the model has taken the
+        previous one, so decoding and drawing overlap the model's work and no frame is dropped. Returns False
         when the video is done (the last frame shown), which pauses the player."""
         state, player = self.state, self.player
         if state.media_kind not in ("video", "folder") or self.worker is None:
             return False
         if self._cursor is None:
             self._cursor = state.frame_index
-        if player is not None and player.rate == 0 and self._in_flight():
-            return True
+        if player is not None and player.rate == 0 and self.worker.pending_job():
+            return True  # unpaced: the model already has its next frame waiting, none is ever dropped
         index = self._cursor + 1
         if index >= state.frame_count:
             return self._in_flight()  # keep ticking until the last result is on screen

@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FPS",
         help="with --play: frames per second to play at (default: the video's rate, dropping frames the model "
-        "cannot keep up with; 0: as fast as each frame's result comes back)",
+        "cannot keep up with; 0: unpaced, each frame decoded as soon as the model took the previous one)",
     )
     parser.add_argument(
         "--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH", help="window size (default 1280x800)"
