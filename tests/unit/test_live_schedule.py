@@ -169,3 +169,27 @@ def test_the_man_on_the_box_gets_a_skeleton() -> None:
     assert overlaps.max() > 0.5
     inst = result.instances[int(np.argmax(overlaps))]
     assert (inst.scores > 0.3).sum() >= 8  # a skeleton, not noise
+
+
+def test_centernet_on_onnx_runtime_agrees_or_falls_back(tmp_path, monkeypatch) -> None:
+    """The detector runs on ONNX Runtime (no GIL held during a background pass) only when its export agrees
+    with the PyTorch import; otherwise the PyTorch model is used and no file is left in the cache."""
+    from distilpose.detection import OnnxCenterNet
+    from distilpose.video import VideoReader
+    from distilpose.zoo.centernet import load_centernet
+    from tests.unit.test_detection import SAMPLE
+
+    if not CenterNetDetector.available():
+        pytest.skip("centernet not fetched (distilpose models fetch centernet)")
+    model = load_centernet()
+    monkeypatch.setenv("DISTILPOSE_HOME", str(tmp_path / "cache"))  # the zoo files were found above
+    onnx = OnnxCenterNet.from_model(model)
+    assert isinstance(onnx, OnnxCenterNet)
+    image = VideoReader(SAMPLE, index_cache=None).frame(60)
+    ours, reference = onnx.detect_people(image, 0.3), model.detect_people(image, 0.3)
+    assert len(ours) == len(reference) == 2
+    np.testing.assert_allclose(ours, reference, atol=0.5)
+    monkeypatch.setenv("DISTILPOSE_HOME", str(tmp_path / "other"))
+    monkeypatch.setattr(OnnxCenterNet, "PIXEL_TOLERANCE", -1.0)  # nothing can agree this well
+    assert OnnxCenterNet.from_model(model) is model
+    assert not list((tmp_path / "other").rglob("*.onnx"))
