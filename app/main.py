@@ -13,13 +13,14 @@ from PySide6.QtWidgets import QApplication
 
 from distilpose import __version__
 from distilpose.app.display import use_offscreen_if_headless
-from distilpose.app.docks.model_panel import DETECTORS, RUNTIMES
+from distilpose.app.docks.model_panel import DETECTORS
 from distilpose.app.jobs.process import RUN_TRAIN_FLAG
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
 from distilpose.app.state import DEFAULT_THRESHOLD, AppState
 from distilpose.errors import DistilPoseError, MediaError
+from distilpose.inference.runtimes import AUTO, RUNTIMES
 from distilpose.keypoints import NAMES
 from distilpose.video import ImageFolder, is_video_path
 
@@ -112,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--runtime",
-        choices=[key for _, key in RUNTIMES],
-        default="torch",
-        help="inference runtime (default torch; onnx exports the model once and caches it)",
+        choices=[AUTO, *RUNTIMES],
+        default=AUTO,
+        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine, "
+        "chosen once per model and cached; onnx exports the model once and caches it)",
     )
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
     parser.add_argument(
@@ -127,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector",
         choices=[key for _, key in DETECTORS if key != "user-boxes"],
         default="auto",
-        help="person boxes: auto (CenterNet when fetched, else the whole frame), centernet or full-frame",
+        help="person boxes: auto (CenterNet on the frame and two tiles when fetched, else the whole frame), "
+        "centernet or full-frame",
     )
     parser.add_argument(
         "--threshold",
@@ -149,6 +152,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--screenshot",
         metavar="OUT.png",
         help="render the window to a PNG once everything is loaded (and inferred), then exit",
+    )
+    parser.add_argument(
+        "--play",
+        action="store_true",
+        help="play the video once through the window with live inference on, then quit (a measurement of the "
+        "app itself; with --stats-json)",
+    )
+    parser.add_argument(
+        "--stats-json",
+        metavar="OUT.json",
+        help="with --play: write the play-through's figures (fps, frame_ms_p99, dropped, detector_runs, frames "
+        "shown with their own result) to OUT.json",
+    )
+    parser.add_argument(
+        "--play-rate",
+        type=float,
+        default=None,
+        metavar="FPS",
+        help="with --play: frames per second to play at (default: the video's rate, dropping frames the model "
+        "cannot keep up with; 0: unpaced, each frame decoded as soon as the model took the previous one)",
     )
     parser.add_argument(
         "--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH", help="window size (default 1280x800)"
@@ -219,7 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from distilpose.cli import main as cli_main
 
         return cli_main(["train", *argv[1:]])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.play and (not args.path or not is_video_path(args.path) or args.screenshot or args.project):
+        parser.error("--play needs a video file (and no --screenshot or --project)")
+    if args.stats_json and not args.play:
+        parser.error("--stats-json needs --play")
+    if args.play_rate is not None and args.play_rate < 0:
+        parser.error("--play-rate must be 0 (unpaced) or a positive number of frames per second")
+    if args.play:
+        use_offscreen_if_headless()  # a measurement needs no display
+        return play(args)
     if args.screenshot:
         use_offscreen_if_headless()  # a screenshot needs no display; without one Qt would abort
     app = application()
@@ -272,6 +305,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     window.live.shutdown()
     return code
+
+
+def play(args: argparse.Namespace) -> int:
+    """``--play``: open the video in a shown window, wait for the model and the first frame's result, play
+    it once through live inference, write ``--stats-json`` and quit. Exit 1 when anything failed."""
+    import json
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from distilpose.atomic import atomic_write_json
+
+    application()  # the QApplication must exist before any widget
+    state = AppState()
+    errors: list[str] = []
+    window = MainWindow(state, error_sink=lambda _parent, title, text: errors.append(f"{title}: {text}"))
+    window.resize(*args.size)
+    window.show()
+    configure(window, args)
+    if not window.open_path(args.path):
+        print(f"distilpose-studio: {window.last_error or args.path + ': cannot be opened'}", file=sys.stderr)
+        return 1
+    if args.frame:
+        window.go_to_frame(args.frame)
+    window.live.set_enabled(True)
+    player = window.player
+    player.rate = args.play_rate
+    outcome: dict = {}
+    # A local loop, not app.exec(): exec() leaves the application "closing down" when it returns.
+    loop = QEventLoop()
+
+    def finish() -> None:
+        if outcome:
+            return
+        outcome.update(window.live.playback_report())
+        outcome["model"] = window.live.status.model if window.live.status else args.model
+        outcome["runtime"] = window.live.status.runtime if window.live.status else args.runtime
+        outcome["errors"] = errors
+        loop.quit()
+
+    def start_when_ready() -> None:
+        if errors:
+            finish()
+        elif state.pending.is_idle() and window.live.status is not None:
+            player.playingChanged.connect(lambda playing: None if playing else QTimer.singleShot(0, finish))
+            player.play()
+        else:
+            QTimer.singleShot(20, start_when_ready)
+
+    QTimer.singleShot(0, start_when_ready)
+    loop.exec()
+    window.live.shutdown()
+    window.close()
+    text = json.dumps(outcome, indent=1)
+    if args.stats_json:
+        atomic_write_json(args.stats_json, outcome, indent=1)
+    print(text)
+    return 1 if errors or not outcome.get("shown") else 0
 
 
 if __name__ == "__main__":

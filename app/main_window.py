@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.live = LiveController(self.state, model_loader, self)
+        self.live.attach_player(self.player)
         self.camera = CameraFeed(self.state, self)
         self.model_panel = ModelPanel(self.state, self.live, lambda *a: self.dialogs.open_file(*a), self)
         self.heatmap_dock = HeatmapDock(self.state, self)

@@ -27,9 +27,9 @@ from distilpose.app.canvas_items import (  # one look for every skeleton
     MARKER_RADIUS_PX,
     TagItem,
 )
+from distilpose.inference.live import FrameResult
 from distilpose.interpolation import is_interpolated
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
-from distilpose.pipeline import FrameResult
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QProgressDialog
 
 from distilpose.app.workers import ExportThread
-from distilpose.pipeline import ExportResult
+from distilpose.inference.prediction_export import ExportResult
 
 #: How long a status-bar message stays (ms).
 STATUS_TIMEOUT_MS = 10_000

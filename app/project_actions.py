@@ -25,7 +25,7 @@ from distilpose.app.store_jobs import StoreJobThread
 from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
-from distilpose.pipeline import has_trained_weights
+from distilpose.models.readiness import has_trained_weights
 from distilpose.project.coco_io import import_coco
 from distilpose.project.formats import DatasetFormat, dataset_format
 

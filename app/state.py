@@ -21,7 +21,7 @@ from distilpose.app.pending import PendingWork
 from distilpose.app.project_state import ProjectMixin
 from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import MediaError
-from distilpose.pipeline import FrameResult
+from distilpose.inference.live import FrameResult
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 from distilpose.video import Camera, FrameSource, ImageFile, ImageFolder, VideoReader, is_video_path
@@ -229,6 +229,21 @@ class AppState(ProjectMixin, QObject):
         start = time.perf_counter()
         image = source.frame(index)
         self.decode_ms = (time.perf_counter() - start) * 1000.0
+        self._show_frame(index, image)
+
+    def show_frame(self, index: int, image: np.ndarray, prediction: FrameResult | None) -> None:
+        """Show frame ``index``, already decoded as ``image``, together with its live result in one step:
+        while playing with live inference the picture never runs ahead of its skeletons."""
+        source = self.source
+        if source is None or source.kind in ("image", "camera") or not 0 <= int(index) < len(source):
+            return
+        self.prediction = prediction
+        self._show_frame(int(index), image)
+        self.predictionsChanged.emit()
+
+    def _show_frame(self, index: int, image: np.ndarray) -> None:
+        source = self.source
+        assert source is not None
         resized = self.image is None or image.shape != self.image.shape
         self.frame_index = index
         self.image = image

@@ -7,6 +7,8 @@ timer at the video's frame rate; inference runs behind it in the worker, droppin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSpinBox, QToolButton, QWidget
 
@@ -31,6 +33,11 @@ class Player(QObject):
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
+        #: Set by the live view while inference is on: each tick is handed to it instead (it decodes the next
+        #: frame for the model and shows it with its result); it returns False once the video is done.
+        self.live_step: Callable[[], bool] | None = None
+        #: Frames per second to play at (None: the video's own rate; 0: as fast as frames can be shown).
+        self.rate: float | None = None
         state.mediaChanged.connect(self._on_media_changed)
 
     @property
@@ -45,8 +52,8 @@ class Player(QObject):
             return
         if self.state.frame_index >= self.state.frame_count - 1:
             self.seek(0)  # play again from the start
-        fps = getattr(self.state.source, "fps", None) or FOLDER_FPS
-        self.timer.start(max(1, round(1000.0 / fps)))
+        fps = self.rate if self.rate is not None else getattr(self.state.source, "fps", None) or FOLDER_FPS
+        self.timer.start(max(1, round(1000.0 / fps)) if fps > 0 else 1)
         self.playingChanged.emit(True)
 
     def pause(self) -> None:
@@ -80,6 +87,10 @@ class Player(QObject):
         return True
 
     def _tick(self) -> None:
+        if self.live_step is not None:
+            if not self.live_step():
+                self.pause()
+            return
         if self.state.frame_index >= self.state.frame_count - 1:
             self.pause()
             return

@@ -21,10 +21,12 @@ import onnx  # noqa: F401
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
-from distilpose.detection import make_detector
 from distilpose.errors import DistilPoseError
+from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, LivePipeline, make_live_pipeline
+from distilpose.inference.loading import LoadedModel, load_predictor
+from distilpose.inference.pipeline_bench import warm_up
+from distilpose.inference.prediction_export import export_predictions
 from distilpose.models.bundled import default_live_model
-from distilpose.pipeline import LivePipeline, LoadedModel, export_predictions, load_predictor, warm_up
 from distilpose.smoothing import KeypointSmoother
 from distilpose.tracking import PoseTracker
 from distilpose.video import Camera, open_source
@@ -34,8 +36,12 @@ ModelLoader = Callable[[str, str, bool], LoadedModel]
 
 
 def default_loader(name: str, runtime: str, flip: bool) -> LoadedModel:
-    # One intra-op thread: the GUI and the decoder need the other core of a 2-core machine.
-    return load_predictor(name, runtime, flip=flip, threads=1)
+    # One intra-op thread: the GUI, the decoder and the detector need the other core of a 2-core machine.
+    # The detector runs in PyTorch whatever the pose runtime, so PyTorch's own pool is sized here too.
+    import torch
+
+    torch.set_num_threads(LIVE_THREADS)
+    return load_predictor(name, runtime, flip=flip, threads=LIVE_THREADS)
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,12 @@ class LiveSettings:
     """Everything the worker needs to build its pipeline; the model panel edits a copy and sends it."""
 
     model: str = field(default_factory=default_live_model)  # the shipped student, or the teacher until it is
-    runtime: str = "torch"
+    runtime: str = "auto"  # the fastest runtime checked against PyTorch on this machine
     flip: bool = False
     teacher: str | None = None  # comparison mode: a second model on the same boxes
     detector: str = "auto"  # auto, centernet, full-frame or user-boxes
     tracking: bool = True  # boxes from the previous frame's keypoints between detections
-    redetect_every: int = 10
+    redetect_every: int = REDETECT_EVERY  # processed frames between detections, which run in the background
     smoothing: bool = False  # One-Euro on video and camera streams
     heatmaps: bool = False  # ask for heatmaps (the heatmap dock is open)
     user_boxes: tuple[tuple[float, float, float, float], ...] = ()
@@ -86,6 +92,7 @@ class FrameJob:
     index: int | None
     t: float | None
     media: int = 0  # which opened media the frame is of: person ids (tracks) never carry over to another
+    decode_ms: float = 0.0
 
 
 @dataclass
@@ -94,6 +101,7 @@ class WorkerCounters:
     processed: int = 0
     dropped: int = 0  # jobs replaced in the slot before the worker took them
     loads: int = 0
+    detector_runs: int = 0  # passes of the person detector (tracked frames need none)
     processed_ids: list[int] = field(default_factory=list)
 
 
@@ -166,6 +174,7 @@ class InferenceWorker(QThread):
                 while not self._stop and self._job is None and self._settings is None:
                     self._wake.wait(self._mutex)
                 if self._stop:
+                    self._close_pipeline()
                     return
                 settings, job = self._settings, None
                 self._settings = None
@@ -184,7 +193,7 @@ class InferenceWorker(QThread):
         try:
             if self._model is None or old is None or old.model_key() != settings.model_key():
                 self._model = None
-                self._pipeline = None
+                self._close_pipeline()
                 self.status.emit(f"loading {settings.model} ({settings.runtime})…")
                 self._model = self._loader(settings.model, settings.runtime, settings.flip)
                 self.counters.loads += 1
@@ -198,29 +207,36 @@ class InferenceWorker(QThread):
                     self._teacher = self._loader(settings.teacher, settings.runtime, settings.flip)
                 except Exception as exc:  # the student still runs; the user is told
                     warning = f"teacher {settings.teacher}: {_message(exc)}"
+            teacher = self._teacher.predictor if self._teacher is not None else None
+            # ids survive a setting change that keeps the model; a fresh pipeline gets a fresh tracker
+            identity = (self._pipeline.tracker if self._pipeline is not None else None) or PoseTracker()
             if self._pipeline is None or old is None or old.detector_key() != settings.detector_key():
-                detector = make_detector(
+                self._close_pipeline()
+                self._pipeline = make_live_pipeline(
+                    self._model.predictor,
                     settings.detector,
-                    user_boxes=settings.user_boxes,
-                    tracking=settings.tracking and settings.detector != "user-boxes",
+                    tracking=settings.tracking,
                     redetect_every=settings.redetect_every,
+                    user_boxes=settings.user_boxes,
+                    teacher=teacher,
+                    smoothing=settings.smoothing,
+                    heatmaps=settings.heatmaps,
+                    tracker=identity,
                 )
-                _warm_up(detector, self._model)
+                _warm_up(self._pipeline.detector, self._model)
             else:
-                detector = self._pipeline.detector
-            tracker = self._pipeline.tracker if self._pipeline is not None else None  # ids survive a setting
-            self._pipeline = LivePipeline(
-                self._model.predictor,
-                detector,
-                teacher=self._teacher.predictor if self._teacher is not None else None,
-                smoother=KeypointSmoother() if settings.smoothing else None,
-                heatmaps=settings.heatmaps,
-                tracker=tracker or PoseTracker(),
-            )
+                self._pipeline = LivePipeline(
+                    self._model.predictor,
+                    self._pipeline.detector,
+                    teacher=teacher,
+                    smoother=KeypointSmoother() if settings.smoothing else None,
+                    heatmaps=settings.heatmaps,
+                    tracker=identity,
+                )
             self._applied = settings
         except Exception as exc:  # a bad checkpoint or a missing model must not kill the worker
             if self._model is None:
-                self._pipeline = None
+                self._close_pipeline()
                 self._applied = replace(settings, model="")  # the same choice is retried next time
             self.settingsFailed.emit(request_id, _message(exc))
             return
@@ -238,6 +254,11 @@ class InferenceWorker(QThread):
         )
         self.settingsApplied.emit(request_id, status)
 
+    def _close_pipeline(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()  # its background detector thread
+        self._pipeline = None
+
     def _process(self, job: FrameJob) -> None:
         if self._pipeline is None:
             self.jobFailed.emit(
@@ -251,6 +272,9 @@ class InferenceWorker(QThread):
                 self._tracked_media = job.media
             result = self._pipeline.process(job.image, index=job.index, t=job.t)
             result.times_ms["worker"] = (time.perf_counter() - start) * 1000.0
+            result.times_ms["decode"] = job.decode_ms
+            result.image = job.image  # shown under the result while playing
+            self.counters.detector_runs = getattr(self._pipeline.detector, "detections", self.counters.processed + 1)
         except Exception as exc:
             self.jobFailed.emit(job.job_id, _message(exc))
             return
@@ -272,7 +296,7 @@ def _message(exc: BaseException) -> str:
 
 
 class ExportThread(QThread):
-    """Batch export of a video's or folder's predictions (:func:`distilpose.pipeline.export_predictions`).
+    """Batch export of a video's or folder's predictions (:func:`distilpose.inference.prediction_export.export_predictions`).
 
     It opens its own reader and models (never shares the GUI's or the live worker's), and can be cancelled.
     """
@@ -306,7 +330,7 @@ class ExportThread(QThread):
         self._cancel = True
 
     def run(self) -> None:
-        from distilpose.pipeline import ExportCancelled
+        from distilpose.inference.prediction_export import ExportCancelled
 
         source = None
         try:
@@ -314,17 +338,15 @@ class ExportThread(QThread):
             s = self.settings
             model = self._loader(s.model, s.runtime, s.flip)
             teacher = self._loader(s.teacher, s.runtime, s.flip) if s.teacher else None
-            detector = make_detector(
-                s.detector,
-                user_boxes=s.user_boxes,
-                tracking=s.tracking and s.detector != "user-boxes",
-                redetect_every=s.redetect_every,
-            )
-            pipeline = LivePipeline(
+            pipeline = make_live_pipeline(  # the live view's pipeline, detecting in line: every frame counts
                 model.predictor,
-                detector,
+                s.detector,
+                tracking=s.tracking,
+                redetect_every=s.redetect_every,
+                user_boxes=s.user_boxes,
                 teacher=teacher.predictor if teacher else None,
-                smoother=KeypointSmoother() if s.smoothing else None,
+                smoothing=s.smoothing,
+                background=False,
             )
             result = export_predictions(
                 source,

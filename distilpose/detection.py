@@ -7,6 +7,8 @@ pipeline, the bench and batch export treat them alike and a new detector is just
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -70,6 +72,16 @@ def nms(boxes_xywh: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.
     return keep[np.argsort(-np.asarray(scores)[keep], kind="stable")]
 
 
+def square_tiles(width: int, height: int, min_aspect: float = 1.3) -> list[tuple[int, int, int]]:
+    """(x0, y0, side) of two squares covering a wide (or tall) image end to end; none for a squarish one."""
+    if max(width, height) < min_aspect * min(width, height):
+        return []
+    side = min(width, height)
+    if width >= height:
+        return [(0, 0, side), (width - side, 0, side)]
+    return [(0, 0, side), (0, height - side, side)]
+
+
 class CenterNetDetector:
     """The zoo's CenterNet-MobileNetV3 (COCO-80, :mod:`distilpose.zoo.centernet`), person class only, plus NMS.
 
@@ -78,6 +90,11 @@ class CenterNetDetector:
     When no box reaches ``score_threshold`` (backlit or mid-jump people score low), the single best box above
     ``fallback_threshold`` that is at least ``fallback_min_height`` of the image tall is kept, so a clip with
     one hard frame does not lose its person.
+
+    ``tiles``: also run on two overlapping squares of a wide frame (each seen at 512 px instead of the whole
+    width), so small or backlit people get more pixels; boxes cut by a tile's inner edge are dropped (the
+    whole-frame pass sees those people). ``flip``: also run on the mirrored frame. Both add passes, all
+    merged by NMS (measured in docs/adr/0010).
     """
 
     name = "centernet"
@@ -89,12 +106,17 @@ class CenterNetDetector:
         nms_iou: float = 0.5,
         fallback_threshold: float = 0.1,
         fallback_min_height: float = 0.1,
+        tiles: bool = False,
+        flip: bool = False,
     ) -> None:
         self.model = model
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.fallback_threshold = fallback_threshold
         self.fallback_min_height = fallback_min_height
+        self.tiles = tiles
+        self.flip = flip
+        self.name = "centernet" + ("-tiles" if tiles else "") + ("-flip" if flip else "")
 
     @staticmethod
     def available() -> bool:
@@ -107,16 +129,35 @@ class CenterNetDetector:
             return False
 
     @classmethod
-    def from_cache(cls, **kwargs: float) -> CenterNetDetector:
-        """Load the cached model (checksums verified); DistilPoseError says how to fetch it when missing."""
+    def from_cache(cls, **kwargs) -> CenterNetDetector:
+        """Load the cached model (checksums verified); DistilPoseError says how to fetch it when missing.
+        It runs on ONNX Runtime when its export agrees with the PyTorch import (see :class:`OnnxCenterNet`)."""
         from distilpose.zoo.centernet import load_centernet
 
-        return cls(load_centernet(), **kwargs)
+        return cls(OnnxCenterNet.from_model(load_centernet()), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
         floor = min(self.fallback_threshold, self.score_threshold)
-        dets = np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64)
-        return self.select(dets.reshape(-1, 5), image_rgb.shape[0])
+        h, w = image_rgb.shape[:2]
+        passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
+        if self.tiles:
+            for x0, y0, side in square_tiles(w, h):
+                tile = np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side])
+                dets = np.asarray(self.model.detect_people(tile, min_score=floor), dtype=np.float64).reshape(-1, 5)
+                cut = np.zeros(len(dets), dtype=bool)
+                for column, coord, inner in _inner_edges(x0, y0, side, w, h):
+                    if inner:
+                        cut |= np.abs(dets[:, column] - coord) < 2.0
+                dets = dets[~cut]
+                dets[:, [0, 2]] += x0
+                dets[:, [1, 3]] += y0
+                passes.append(_outside(dets, passes[0], self.score_threshold))
+        if self.flip:
+            mirrored = np.ascontiguousarray(image_rgb[:, ::-1])
+            dets = np.asarray(self.model.detect_people(mirrored, min_score=floor), dtype=np.float64).reshape(-1, 5)
+            dets[:, [0, 2]] = w - dets[:, [2, 0]]
+            passes.append(dets)
+        return self.select(np.concatenate(passes), h)
 
     def select(self, dets_xyxys: np.ndarray, image_height: int) -> Boxes:
         """(K, 5) person boxes [x1, y1, x2, y2, score] -> confident boxes after NMS, or the fallback box."""
@@ -138,6 +179,103 @@ class CenterNetDetector:
             return _empty()
         best = tall[np.argmax(scores[tall])]
         return boxes[best : best + 1], scores[best : best + 1]
+
+
+def _outside(dets_xyxys: np.ndarray, whole_xyxys: np.ndarray, min_score: float, within: float = 0.8) -> np.ndarray:
+    """Tile boxes not lying mostly (``within`` of their area) inside a confident whole-frame box: a tile sees
+    part of a large person as a person of its own, which NMS alone (IoU) does not remove."""
+    whole = whole_xyxys[whole_xyxys[:, 4] >= min_score]
+    if len(dets_xyxys) == 0 or len(whole) == 0:
+        return dets_xyxys
+    x1 = np.maximum(dets_xyxys[:, None, 0], whole[None, :, 0])
+    y1 = np.maximum(dets_xyxys[:, None, 1], whole[None, :, 1])
+    x2 = np.minimum(dets_xyxys[:, None, 2], whole[None, :, 2])
+    y2 = np.minimum(dets_xyxys[:, None, 3], whole[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = np.maximum((dets_xyxys[:, 2] - dets_xyxys[:, 0]) * (dets_xyxys[:, 3] - dets_xyxys[:, 1]), 1e-9)
+    return dets_xyxys[(inter / area[:, None]).max(axis=1) < within]
+
+
+class OnnxCenterNet:
+    """The zoo's CenterNet exported once to ONNX (cached under a name keyed to its weights, checked against
+    the PyTorch import on a real photo) and run by ONNX Runtime on one thread. Same speed as the importer,
+    but one native call that releases the GIL for the whole pass, so a background detection never holds up
+    the Python work of the frame path. :meth:`from_model` returns the PyTorch model when the check fails."""
+
+    #: Largest disagreement allowed with the PyTorch import: box corners (input pixels) and scores.
+    PIXEL_TOLERANCE = 0.5
+    SCORE_TOLERANCE = 1e-3
+
+    def __init__(self, path) -> None:
+        import onnxruntime as ort
+
+        from distilpose.inference.runtimes import onnx_session_options
+
+        self.session = ort.InferenceSession(
+            str(path), sess_options=onnx_session_options(1), providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+
+    def raw(self, prepared: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(prepared[None], np.float32)})[0]
+
+    def detect_people(self, image: np.ndarray, min_score: float = 0.3) -> np.ndarray:
+        from distilpose.zoo.centernet import letterbox, person_boxes
+
+        prepared, transform = letterbox(image)
+        h, w = np.asarray(image).shape[:2]
+        return person_boxes(self.raw(prepared), transform, (w, h), min_score)
+
+    @classmethod
+    def from_model(cls, model):
+        import warnings
+
+        import torch
+
+        from distilpose.atomic import atomic_write_with
+        from distilpose.inference.runtimes import onnx_cache_dir, weights_digest
+        from distilpose.resources import resources_root
+        from distilpose.video import read_image
+        from distilpose.zoo.centernet import INPUT_SIZE, letterbox
+
+        path = onnx_cache_dir() / f"centernet-{weights_digest(model)[:16]}.onnx"
+        try:
+            if not path.is_file():
+
+                def write(tmp: str) -> None:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        dummy = torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3)
+                        torch.onnx.export(model, (dummy,), tmp, input_names=["images"], dynamo=False)
+
+                atomic_write_with(path, write)
+                sample = resources_root() / "samples" / "astronaut.jpg"
+                image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
+                prepared, _ = letterbox(image)
+                with torch.inference_mode():
+                    reference = model(torch.from_numpy(prepared)[None]).numpy()
+                got = cls(path).raw(prepared)
+                same_class = np.array_equal(got[..., 5], reference[..., 5])
+                boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
+                scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
+                if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
+                    path.unlink(missing_ok=True)
+                    return model
+            return cls(path)
+        except Exception:  # no ONNX for the detector: the PyTorch import is just as exact
+            path.unlink(missing_ok=True)
+            return model
+
+
+def _inner_edges(x0: int, y0: int, side: int, width: int, height: int) -> list[tuple[int, float, bool]]:
+    """(column of [x1, y1, x2, y2], coordinate in tile pixels, is inner) for a tile's four edges: an edge is
+    inner when the tile does not reach the image border there."""
+    return [
+        (0, 0.0, x0 > 0),
+        (1, 0.0, y0 > 0),
+        (2, float(side), x0 + side < width),
+        (3, float(side), y0 + side < height),
+    ]
 
 
 def box_from_keypoints(
@@ -163,11 +301,173 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+class MultiPoseDetector:
+    """Person boxes from the zoo's MoveNet MultiPose (up to 6 people, with their own box and score), as an
+    alternative detector. The frame is resized so its longer side is ``size`` (both sides multiples of 32)."""
+
+    name = "multipose"
+
+    def __init__(self, graph, size: int = 256, score_threshold: float = 0.2) -> None:
+        self.graph = graph
+        self.size = size
+        self.score_threshold = score_threshold
+
+    @classmethod
+    def from_cache(cls, **kwargs) -> MultiPoseDetector:
+        from distilpose.zoo import load_graph
+
+        return cls(load_graph("movenet-multipose").eval(), **kwargs)
+
+    def detect(self, image_rgb: np.ndarray) -> Boxes:
+        import torch
+
+        h, w = image_rgb.shape[:2]
+        scale = self.size / max(h, w)
+        iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
+        resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
+        with torch.inference_mode():
+            people = self.graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+        boxes = people[:, 51:56].astype(np.float64)  # ymin, xmin, ymax, xmax (0..1 of the frame), score
+        keep = boxes[:, 4] >= self.score_threshold
+        ymin, xmin, ymax, xmax, score = (boxes[keep, i] for i in range(5))
+        xywh = np.stack([xmin * w, ymin * h, (xmax - xmin) * w, (ymax - ymin) * h], axis=1)
+        ok = (xywh[:, 2] > 1) & (xywh[:, 3] > 1)
+        order = np.argsort(-score[ok], kind="stable")
+        return xywh[ok][order], score[ok][order]
+
+
+def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
+    """(M, N) IoU between two sets of xywh boxes."""
+    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
+    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
+    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
+    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
+    inter = iw * ih
+    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def merge_detections(tracked: Boxes, detected: Boxes, match_iou: float = 0.3) -> tuple[Boxes, np.ndarray]:
+    """Tracked people plus a detector's boxes, for the next pose pass.
+
+    A detection overlapping a tracked box (IoU >= ``match_iou``) is that person: the detector's box replaces
+    the tracked one (it resets drift). A detection matching nobody is a person who entered. A tracked person
+    the detector missed stays tracked (it dies when its keypoints are lost, see :class:`TrackFromKeypoints`).
+    Returns the merged boxes and scores, and for each merged box the index of the tracked box it continues
+    (-1: a new person), so an identity tracker can carry its ids over.
+    """
+    t_boxes, t_scores = (np.asarray(x, dtype=np.float64) for x in tracked)
+    d_boxes, d_scores = (np.asarray(x, dtype=np.float64) for x in detected)
+    t_boxes, d_boxes = t_boxes.reshape(-1, 4), d_boxes.reshape(-1, 4)
+    origin = np.full(len(d_boxes), -1, dtype=int)
+    if len(t_boxes) and len(d_boxes):
+        iou = box_iou(d_boxes, t_boxes)
+        for flat in np.argsort(-iou, axis=None, kind="stable"):  # greedy: best overlaps first
+            d, t = divmod(int(flat), len(t_boxes))
+            if iou[d, t] < match_iou:
+                break
+            if origin[d] < 0 and t not in origin:
+                origin[d] = t
+    missed = [t for t in range(len(t_boxes)) if t not in origin]
+    boxes = np.concatenate([d_boxes, t_boxes[missed]])
+    scores = np.concatenate([d_scores, t_scores[missed]])
+    return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
+
+
+class DetectionWorker:
+    """Runs a detector on one frame at a time in a daemon thread, off the pose model's critical path.
+
+    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the finished result once.
+    Detectors here spend their time in PyTorch or ONNX Runtime kernels, which release the GIL.
+    """
+
+    def __init__(self, detector: PersonDetector) -> None:
+        self.detector = detector
+        self._cond = threading.Condition()
+        self._job: tuple[int, np.ndarray] | None = None
+        self._done: tuple[int, Boxes | BaseException] | None = None
+        self._busy = False
+        self._closed = False
+        self.runs = 0
+        self.last_ms = 0.0  # how long the last detection took (off the critical path)
+        self._thread = threading.Thread(target=self._loop, name="person-detector", daemon=True)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._busy
+
+    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
+        """Detect on ``image_rgb`` in the background; False (nothing queued) while a detection runs."""
+        with self._cond:
+            if self._busy or self._closed:
+                return False
+            self._busy = True
+            self._job = (token, image_rgb)
+            self._cond.notify()
+            return True
+
+    def take(self) -> tuple[int, Boxes] | None:
+        """The finished detection (token, boxes) not taken yet; re-raises a detector error here."""
+        with self._cond:
+            done, self._done = self._done, None
+        if done is None:
+            return None
+        token, out = done
+        if isinstance(out, BaseException):
+            raise out
+        return token, out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running detection finished (tests, warm-up); True when idle."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the thread, letting a running detection finish (a thread killed mid-kernel aborts at exit)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._job is not None or self._closed)
+                if self._closed:
+                    return
+                assert self._job is not None
+                token, image = self._job
+                self._job = None
+            start = time.perf_counter()
+            try:
+                out: Boxes | BaseException = self.detector.detect(image)
+            except BaseException as exc:  # handed to the pipeline's thread, which reports it
+                out = exc
+            with self._cond:
+                self.runs += 1
+                self.last_ms = (time.perf_counter() - start) * 1000.0
+                self._done = (token, out)
+                self._busy = False
+                self._cond.notify_all()
+
+
 class TrackFromKeypoints:
-    """Boxes from the previous frame's keypoints, re-detected every ``redetect_every`` frames or when lost.
+    """The live detection schedule: boxes from the previous frame's keypoints, merged with a detector's boxes
+    every ``redetect_every`` processed frames (frames never shown to the model do not count).
 
     Call :meth:`update` with each frame's predictions. A person is lost when fewer than ``min_points``
     keypoints score ``min_score``; when every person is lost, the next frame is detected again.
+
+    ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
+    :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
+    are merged (:func:`merge_detections`) into the first frame processed after they finish, so no frame waits
+    for the detector. Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or
+    sought frame has nothing to track from and must show its people.
     """
 
     def __init__(
@@ -177,6 +477,9 @@ class TrackFromKeypoints:
         pad: float = 0.15,
         min_score: float = 0.2,
         min_points: int = 4,
+        background: bool = False,
+        match_iou: float = 0.3,
+        dedupe_iou: float = 0.6,
     ) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be >= 1")
@@ -186,8 +489,14 @@ class TrackFromKeypoints:
         self.pad = pad
         self.min_score = min_score
         self.min_points = min_points
+        self.match_iou = match_iou
+        self.dedupe_iou = dedupe_iou
         self.detections = 0  # how many times the inner detector ran (for tests and stats)
-        self.last_detected = False
+        self.detection_ms: list[float] = []  # how long each of those detections took
+        self.last_detected = False  # this frame's boxes include a detection
+        self.last_origin: np.ndarray = np.zeros(0, dtype=int)  # see merge_detections; -1 everywhere on a fresh detection
+        self._worker = DetectionWorker(detector) if background else None
+        self._generation = 0  # detections from before a reset are dropped
         self.reset()
 
     def reset(self) -> None:
@@ -196,23 +505,62 @@ class TrackFromKeypoints:
         self._scores: np.ndarray | None = None
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
+        self._fresh = True
+        self._generation += 1
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+    def _tracked(self) -> Boxes:
+        if self._boxes is None:
+            return _empty()
+        assert self._scores is not None
+        return self._boxes.copy(), self._scores.copy()
+
+    def _merge(self, detected: Boxes) -> Boxes:
+        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou)
+        self.last_detected = True
+        self._boxes, self._scores = merged
+        return merged[0].copy(), merged[1].copy()
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
         h, w = image_rgb.shape[:2]
         self._image_wh = (w, h)
-        if self._boxes is None or len(self._boxes) == 0 or self._since >= self.redetect_every:
-            boxes, scores = self.detector.detect(image_rgb)
-            self.detections += 1
-            self.last_detected = True
-            self._since = 1
-            return boxes, scores
         self.last_detected = False
+        self.last_origin = np.arange(0 if self._boxes is None else len(self._boxes))
+        lost = self._boxes is None or len(self._boxes) == 0
+        due = lost or self._since >= self.redetect_every
+        worker = self._worker
+        if worker is None or self._fresh:
+            self._fresh = False
+            if not due:
+                self._since += 1
+                return self._tracked()
+            start = time.perf_counter()
+            boxes, scores = self.detector.detect(image_rgb)
+            self.detection_ms.append((time.perf_counter() - start) * 1000.0)
+            self.detections += 1
+            self._since = 1
+            if lost:
+                self.last_origin = np.full(len(boxes), -1, dtype=int)
+                self.last_detected = True
+                self._boxes, self._scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+                return self._tracked()
+            return self._merge((boxes, scores))
         self._since += 1
-        assert self._scores is not None
-        return self._boxes.copy(), self._scores.copy()
+        finished = worker.take()
+        if finished is not None and finished[0] == self._generation:
+            self.detections += 1
+            self.detection_ms.append(worker.last_ms)
+            return self._merge(finished[1])
+        if due and worker.submit(image_rgb, self._generation):
+            self._since = 1
+        return self._tracked()
 
     def update(self, instances: Sequence[Instance]) -> None:
-        """Take this frame's predictions as next frame's boxes; lost people are dropped."""
+        """Take this frame's predictions as next frame's boxes; lost people are dropped, and of two tracks
+        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays."""
         kept = [
             b
             for inst in instances
@@ -223,18 +571,21 @@ class TrackFromKeypoints:
             self._boxes = None
             self._scores = None
             return
-        self._boxes = np.array([b for b, _ in kept])
-        self._scores = np.array([s for _, s in kept])
+        boxes = np.array([b for b, _ in kept])
+        scores = np.array([s for _, s in kept])
+        keep = nms(boxes, scores, self.dedupe_iou) if len(boxes) > 1 else np.arange(len(boxes))
+        keep = np.sort(keep)  # the pose model's order, so ids layered on top stay aligned
+        self._boxes, self._scores = boxes[keep], scores[keep]
 
 
-DETECTOR_NAMES = ("centernet", "full-frame", "user-boxes")
+DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
 
 
 def available_detectors() -> list[str]:
     """Detector names usable now, best first (CenterNet only when fetched)."""
     names = ["full-frame", "user-boxes"]
     if CenterNetDetector.available():
-        names.insert(0, "centernet")
+        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
     return names
 
 
@@ -244,16 +595,20 @@ def make_detector(
     user_boxes: Sequence[Sequence[float]] | np.ndarray = (),
     tracking: bool = False,
     redetect_every: int = 10,
+    background: bool = False,
 ) -> PersonDetector:
-    """A detector by name ('auto' = CenterNet when cached, else the full frame), optionally with tracking."""
-    if name == "auto":
-        name = "centernet" if CenterNetDetector.available() else "full-frame"
-    if name == "centernet":
-        base: PersonDetector = CenterNetDetector.from_cache()
+    """A detector by name ('auto' = tiled CenterNet when cached, else the full frame), optionally with tracking
+    (``background``: periodic detections in their own thread, see :class:`TrackFromKeypoints`)."""
+    if name == "auto":  # the best person box AP on coco-mini-train within the frame budget (ADR 0010)
+        name = "centernet-tiles" if CenterNetDetector.available() else "full-frame"
+    if name in ("centernet", "centernet-tiles", "centernet-flip"):
+        base: PersonDetector = CenterNetDetector.from_cache(tiles=name.endswith("-tiles"), flip=name.endswith("-flip"))
+    elif name == "multipose":
+        base = MultiPoseDetector.from_cache()
     elif name == "full-frame":
         base = FullFrame()
     elif name == "user-boxes":
         base = FixedBoxes(user_boxes)
     else:
         raise DistilPoseError(f"unknown detector {name!r}; choose from auto, {', '.join(DETECTOR_NAMES)}")
-    return TrackFromKeypoints(base, redetect_every) if tracking else base
+    return TrackFromKeypoints(base, redetect_every, background=background) if tracking else base

@@ -31,7 +31,12 @@ from distilpose.models import has_trained_weights, list_models, model_spec, zoo_
 from distilpose.models.bundled import bundled_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
-RUNTIMES = (("PyTorch", "torch"), ("PyTorch bf16", "torch-bf16"), ("ONNX Runtime", "onnx"))
+RUNTIMES = (
+    ("Auto (fastest checked)", "auto"),
+    ("PyTorch", "torch"),
+    ("PyTorch bf16", "torch-bf16"),
+    ("ONNX Runtime", "onnx"),
+)
 DETECTORS = (
     ("Auto (CenterNet if fetched, else whole frame)", "auto"),
     ("CenterNet (zoo)", "centernet"),

@@ -6,21 +6,31 @@ import argparse
 import json
 import os
 
-from distilpose.bench import RUNTIMES, format_table, rows_as_json, run_benchmark
-from distilpose.inference.runtimes import parse_runtime_list
+from distilpose.bench import format_table, rows_as_json, run_benchmark
+from distilpose.inference.runtimes import AUTO, RUNTIMES, parse_runtime_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark models and runtimes (batch-1 latency, FPS, ratios)")
     p.add_argument(
-        "--models", "--model", default="distilpose-s", help="comma-separated model names or checkpoints"
+        "--models",
+        "--model",
+        default=None,
+        help="comma-separated model names or checkpoints (default distilpose-s; with --pipeline: the app's "
+        "default live model)",
     )
     p.add_argument(
         "--runtime",
-        default=None,
-        help=f"comma-separated, from {', '.join(RUNTIMES)} (default torch,onnx; with --pipeline: torch)",
+        default=AUTO,
+        help=f"comma-separated, from {AUTO}, {', '.join(RUNTIMES)} (default {AUTO}: per model the fastest "
+        "runtime checked against PyTorch on this machine)",
     )
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads (default: all cores; with --pipeline: the app's live setting, 1)",
+    )
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iters", type=int, default=30, help="timed calls per window")
     p.add_argument("--windows", type=int, default=3, help="round-robin windows")
@@ -37,14 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--detector",
         default="auto",
-        help="with --pipeline: auto (CenterNet when fetched, else full-frame), centernet or full-frame",
+        help="with --pipeline: auto (tiled CenterNet when fetched, else full-frame), centernet, centernet-tiles, "
+        "centernet-flip or full-frame",
     )
     p.add_argument(
         "--redetect-every",
         type=int,
-        default=10,
-        help="with --pipeline: boxes from the previous frame's keypoints, re-detected every N frames or when "
-        "lost, as the app does (default 10; 0: detect every frame)",
+        default=None,
+        help="with --pipeline: boxes from the previous frame's keypoints, re-detected every N processed "
+        "frames in the background, as the app does (default: the app's; 0: detect every frame, in line)",
     )
     p.set_defaults(func=run)
 
@@ -56,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         from distilpose.cli.pipeline_bench import run_pipeline_bench
 
         return run_pipeline_bench(args)
-    runtimes = parse_runtime_list(args.runtime or "torch,onnx", RUNTIMES)
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    runtimes = parse_runtime_list(args.runtime, (AUTO, *RUNTIMES))
+    names = [m.strip() for m in (args.models or "distilpose-s").split(",") if m.strip()]
     models = [(name, load_model(name)[0]) for name in names]
     threads = args.threads or os.cpu_count()
     rows, ratios = run_benchmark(

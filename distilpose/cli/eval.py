@@ -32,12 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="person boxes: 'gt' for the annotated boxes, or a COCO detections file (default: gt)",
     )
     model.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
+    model.add_argument(
+        "--runtime",
+        default="auto",
+        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine)",
+    )
     model.add_argument("--out", metavar="RESULTS.json", help="also save the model's results here")
     det = parser.add_argument_group("person detector evaluation (instead of a pose model)")
     det.add_argument(
         "--detector",
         metavar="NAME",
-        help="run this detector (centernet) on --images and score its person boxes (COCO box AP); "
+        help="run this detector (centernet, centernet-tiles, centernet-flip, multipose) on --images and score its person boxes (COCO box AP); "
         "--out saves them as a detections file usable as --boxes",
     )
     parser.set_defaults(func=run)
@@ -70,7 +75,7 @@ def _run_model(args: argparse.Namespace):
     if not args.images:
         raise DistilPoseError("--model needs --images DIR (the folder holding the annotated images)")
     dataset = load_coco(args.ann)
-    predictor = Predictor.from_model(args.model, flip=args.flip)
+    predictor = Predictor.from_model(args.model, runtime=args.runtime, flip=args.flip)
     results = predict_coco(predictor, dataset, args.images, boxes=args.boxes, progress=not args.json)
     if args.out:
         save_keypoint_results(results, args.out)
@@ -87,8 +92,9 @@ def _run_detector(args: argparse.Namespace) -> int:
 
     if not args.images:
         raise DistilPoseError("--detector needs --images DIR (the folder holding the annotated images)")
-    if args.detector not in ("centernet",):
-        raise DistilPoseError(f"unknown detector {args.detector!r}; choose centernet")
+    choices = ("centernet", "centernet-tiles", "centernet-flip", "multipose")
+    if args.detector not in choices:
+        raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
     dataset = load_coco(args.ann)
     detector = make_detector(args.detector)
     detections: list[Detection] = []

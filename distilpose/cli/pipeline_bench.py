@@ -1,7 +1,9 @@
 """`distilpose bench --pipeline VIDEO`: end-to-end FPS of the app's live pipeline, without the window.
 
-Each model in ``--models`` runs the same frames of the video in turn (decode, boxes, pose, draw), so a
-student's and a teacher's numbers come out side by side from one command.
+Each (model, runtime) pair runs the same frames of the video in turn (decode, boxes, pose, draw) on the
+pipeline the app builds (:func:`~distilpose.inference.live.make_live_pipeline`), so a student's and a
+teacher's numbers come out side by side from one command. A pair that fails is reported with its error and
+the others are still measured.
 """
 
 from __future__ import annotations
@@ -16,45 +18,66 @@ from distilpose.errors import DistilPoseError
 def run_pipeline_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from distilpose.detection import make_detector
-    from distilpose.pipeline import (
-        RUNTIME_CHOICES,
-        LivePipeline,
+    from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
+    from distilpose.inference.loading import load_predictor
+    from distilpose.inference.pipeline_bench import (
         bench_pipeline,
         format_pipeline_bench,
-        load_predictor,
+        format_pipeline_table,
     )
+    from distilpose.inference.runtimes import AUTO, RUNTIMES, parse_runtime_list
+    from distilpose.models.bundled import default_live_model
 
     if not os.path.isfile(args.pipeline):
         raise DistilPoseError(f"{args.pipeline}: video not found")
-    runtime = (args.runtime or "torch").strip()
-    if runtime not in RUNTIME_CHOICES:
-        raise DistilPoseError(f"--pipeline runs one runtime; choose from {', '.join(RUNTIME_CHOICES)}")
-    if args.detector not in ("auto", "centernet", "full-frame"):
-        raise DistilPoseError(f"unknown detector {args.detector!r}; choose auto, centernet or full-frame")
-    threads = args.threads or os.cpu_count() or 1
+    runtimes = parse_runtime_list(args.runtime, (AUTO, *RUNTIMES))
+    from distilpose.detection import DETECTOR_NAMES
+
+    choices = ("auto", *(d for d in DETECTOR_NAMES if d != "user-boxes"))
+    if args.detector not in choices:
+        raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
+    threads = args.threads or LIVE_THREADS
     torch.set_num_threads(threads)
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
-    reports = []
+    redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every
+    names = [m.strip() for m in (args.models or default_live_model()).split(",") if m.strip()]
+    reports, failures = [], []
     for name in names:
-        loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
-        detector = make_detector(
-            args.detector, tracking=args.redetect_every > 0, redetect_every=max(1, args.redetect_every)
-        )
-        pipeline = LivePipeline(loaded.predictor, detector)
-        report = bench_pipeline(
-            args.pipeline,
-            pipeline,
-            frames=args.frames,
-            progress=not args.json,
-            model_name=loaded.name,
-            runtime=runtime,
-            trained=loaded.trained,
-        )
-        reports.append(report)
-        if not args.json:
-            print(format_pipeline_bench(report))
-            print()
+        for runtime in runtimes:
+            pipeline = None
+            try:
+                loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
+                pipeline = make_live_pipeline(
+                    loaded.predictor, args.detector, tracking=redetect > 0, redetect_every=redetect
+                )
+                report = bench_pipeline(
+                    args.pipeline,
+                    pipeline,
+                    frames=args.frames,
+                    progress=not args.json,
+                    model_name=loaded.name,
+                    runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
+                    trained=loaded.trained,
+                )
+            except DistilPoseError as exc:
+                if len(names) * len(runtimes) == 1:
+                    raise
+                failures.append((name, runtime, str(exc).splitlines()[0]))
+                continue
+            finally:
+                if pipeline is not None:
+                    pipeline.close()
+            reports.append(report)
+            if not args.json:
+                print(format_pipeline_bench(report))
+                print()
     if args.json:
-        print(json.dumps({"threads": threads, "flip": args.flip, "runs": [r.as_dict() for r in reports]}))
-    return 0
+        doc = {
+            "threads": threads,
+            "flip": args.flip,
+            "runs": [r.as_dict() for r in reports],
+            "failed": [{"model": m, "runtime": r, "error": e} for m, r, e in failures],
+        }
+        print(json.dumps(doc))
+    else:
+        print(format_pipeline_table(reports, failures))
+    return 0 if reports else 2

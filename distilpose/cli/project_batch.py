@@ -66,7 +66,9 @@ def _prelabel(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from distilpose.detection import make_detector
-    from distilpose.pipeline import LivePipeline, has_trained_weights, load_predictor
+    from distilpose.inference.live import LivePipeline
+    from distilpose.inference.loading import load_predictor
+    from distilpose.models.readiness import has_trained_weights
     from distilpose.prelabel import Prelabeller
     from distilpose.project.batch import select_frames
     from distilpose.project.store import ProjectStore

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from distilpose.detection import make_detector
-    from distilpose.pipeline import load_predictor
+    from distilpose.inference.loading import load_predictor
     from distilpose.pseudolabel import pseudo_label
 
     loaded = load_predictor(args.teacher, flip=args.flip)

@@ -22,7 +22,7 @@ from distilpose.codecs.flip import FlipMode, flip_back_heatmaps, flip_back_regre
 from distilpose.data.normalize import normalize_image
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import rescore
-from distilpose.inference.runtimes import OnnxRuntime, Runtime, TorchRuntime
+from distilpose.inference.runtimes import OnnxRuntime, Runtime
 from distilpose.types import Instance
 
 PADDING = 1.25  # box padding of the official top-down pipeline
@@ -68,21 +68,20 @@ class Predictor:
         threads: int | None = None,
         onnx_path: str | Path | None = None,
     ) -> Predictor:
-        """Build from a registered name or checkpoint; ``runtime`` 'torch', 'torch-bf16' or 'onnx'."""
-        from distilpose.models.checkpoint import load_model
+        """Build from a registered name or checkpoint on one of
+        :data:`~distilpose.inference.runtimes.RUNTIMES` (or ``auto``); ``onnx_path`` runs that exported file."""
+        from distilpose.inference.runtimes import check_runtime
 
-        model, spec = load_model(name_or_path)
-        if runtime in ("torch", "torch-bf16"):
-            rt: Runtime = TorchRuntime(model, "bf16" if runtime == "torch-bf16" else "fp32", threads)
-        elif runtime == "onnx":
-            if onnx_path is None:
-                raise DistilPoseError(
-                    "the ONNX runtime needs an exported model: run `distilpose export` first"
-                )
-            rt = OnnxRuntime(onnx_path, threads)
-        else:
-            raise DistilPoseError(f"unknown runtime {runtime!r}; choose torch, torch-bf16 or onnx")
-        return cls(rt, spec, flip=flip)
+        if onnx_path is not None and runtime == "onnx":
+            from distilpose.models.checkpoint import load_model
+
+            _model, spec = load_model(name_or_path)
+            return cls(OnnxRuntime(onnx_path, threads), spec, flip=flip)
+        from distilpose.inference.loading import load_predictor
+
+        check_runtime(runtime)
+        loaded = load_predictor(name_or_path, runtime, flip=flip, threads=threads)
+        return loaded.predictor
 
     # -- preprocessing -------------------------------------------------------------------------
     def crops(

@@ -15,6 +15,11 @@ import numpy as np
 
 from distilpose.errors import DistilPoseError
 
+#: Every runtime a model can run on, in one list (the CLI, the app and the bench offer these). "auto" is not a
+#: runtime but a choice among them: see :mod:`distilpose.inference.auto`.
+RUNTIMES = ("torch", "torch-bf16", "torch-compile", "torch-bf16-compile", "onnx", "onnx-int8")
+AUTO = "auto"
+
 REGRESSION_OUTPUTS = ("coords", "scores", "sigmas")
 HEATMAP_OUTPUTS = ("heatmaps",)
 
@@ -113,7 +118,71 @@ class OnnxRuntime:
         return dict(zip(self.output_names, outs, strict=True))
 
 
-def parse_runtime_list(text: str, allowed: Sequence[str]) -> list[str]:
+def check_runtime(runtime: str, allow_auto: bool = True) -> str:
+    """``runtime`` when it is one of :data:`RUNTIMES` (or ``auto``), else a DistilPoseError listing them."""
+    allowed = (AUTO, *RUNTIMES) if allow_auto else RUNTIMES
+    if runtime not in allowed:
+        raise DistilPoseError(f"unknown runtime {runtime!r}; choose from {', '.join(allowed)}")
+    return runtime
+
+
+def weights_digest(model) -> str:
+    """sha256 of every tensor in the state dict (sorted by name): keys cached files to the exact weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def onnx_cache_dir() -> Path:
+    from distilpose.zoo.fetch import cache_root  # the one place that knows the cache convention
+
+    return cache_root() / "onnx"
+
+
+def cached_onnx(
+    model,
+    int8: bool = False,
+    folder: str | os.PathLike | None = None,
+    digest: str | None = None,
+    progress=None,
+) -> Path:
+    """The model's ONNX file (its int8 variant with ``int8``), exported and parity-checked once, then cached
+    under a name keyed to the exact weights."""
+    from distilpose.export import export_onnx
+
+    folder = Path(folder) if folder is not None else onnx_cache_dir()
+    path = folder / f"{model.spec.name}-{(digest or weights_digest(model))[:16]}.onnx"
+    int8_path = path.with_name(path.stem + ".int8.onnx")
+    if not path.is_file() or (int8 and not int8_path.is_file()):
+        if progress is not None:
+            progress(f"exporting {model.spec.name} to ONNX (once; cached in {folder})")
+        export_onnx(model, path, int8=int8)
+    return int8_path if int8 else path
+
+
+def build_runtime(
+    model,
+    runtime: str,
+    threads: int | None = None,
+    onnx_dir: str | os.PathLike | None = None,
+    digest: str | None = None,
+    progress=None,
+) -> Runtime:
+    """A ready runtime of :data:`RUNTIMES` for ``model``; ONNX variants come from :func:`cached_onnx`."""
+    check_runtime(runtime, allow_auto=False)
+    if runtime.startswith("torch"):
+        precision = "bf16" if "bf16" in runtime else "fp32"
+        return TorchRuntime(model, precision, threads, compile=runtime.endswith("-compile"))
+    int8 = runtime == "onnx-int8"
+    path = cached_onnx(model, int8, onnx_dir, digest, progress)
+    return OnnxRuntime(path, threads, name=runtime)
+
+
+def parse_runtime_list(text: str, allowed: Sequence[str] = RUNTIMES) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:

@@ -195,9 +195,9 @@ class FakeLoader:
         import time
 
         from distilpose.errors import CheckpointError
+        from distilpose.inference.loading import LoadedModel
         from distilpose.inference.predictor import Predictor
         from distilpose.models import model_spec
-        from distilpose.pipeline import LoadedModel
 
         if self.load_delay_s:
             time.sleep(self.load_delay_s)
@@ -252,7 +252,7 @@ def live_window(qtbot, fake_loader):
     win.show()
     qtbot.waitExposed(win)
     # pinned: these tests script the fake loader's outputs for an untrained student, whatever the default is
-    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
     return win
 
 
@@ -286,7 +286,7 @@ def project_window(qtbot, tmp_path, figure_files, fake_loader):
     assert win.editor.add_images([figure_files.image])
     assert win.state.frame_id is not None
     # pinned: these tests script the fake loader's outputs for an untrained student, whatever the default is
-    win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
+    win.live.update_settings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
     return win
 
 

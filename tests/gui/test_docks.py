@@ -31,6 +31,7 @@ def test_panel_offers_every_model_and_says_when_weights_are_untrained(live_windo
     assert panel.weights_label.text() == "⚠ NOT TRAINED (random weights)"
     assert "predictions are meaningless" in panel.weights_label.toolTip()
     assert [panel.runtime_combo.itemData(i) for i in range(panel.runtime_combo.count())] == [
+        "auto",
         "torch",
         "torch-bf16",
         "onnx",

@@ -9,11 +9,11 @@ from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
 from distilpose.app.workers import FrameJob, InferenceWorker, LiveSettings
-from distilpose.pipeline import LoadedModel, load_predictor
+from distilpose.inference.loading import LoadedModel, load_predictor
 
 from .conftest import SleepyRuntime, wait_idle
 
-SETTINGS = LiveSettings(model="distilpose-t", detector="full-frame", tracking=False)
+SETTINGS = LiveSettings(model="distilpose-t", runtime="torch", detector="full-frame", tracking=False)
 IMAGE = np.zeros((120, 160, 3), np.uint8)
 
 

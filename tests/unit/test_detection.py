@@ -165,6 +165,6 @@ def test_make_detector() -> None:
     assert isinstance(tracked, TrackFromKeypoints) and tracked.redetect_every == 5
     assert isinstance(tracked.detector, FixedBoxes)
     auto = make_detector("auto")
-    assert auto.name == ("centernet" if CenterNetDetector.available() else "full-frame")
+    assert auto.name == ("centernet-tiles" if CenterNetDetector.available() else "full-frame")
     with pytest.raises(DistilPoseError, match="unknown detector 'yolo'"):
         make_detector("yolo")

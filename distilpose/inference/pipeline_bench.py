@@ -1,0 +1,177 @@
+"""End-to-end numbers of the live pipeline on a video: decode, boxes, pose, draw, one frame after another.
+
+``distilpose bench --pipeline`` runs this on :func:`~distilpose.inference.live.make_live_pipeline`, the
+pipeline the app's live view runs, so its FPS is what the app can show.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from distilpose.detection import PersonDetector, TrackFromKeypoints
+from distilpose.errors import DistilPoseError
+from distilpose.inference.live import STAGES, LivePipeline, render_result
+from distilpose.inference.predictor import Predictor
+from distilpose.video import VideoReader
+
+
+@dataclass
+class PipelineBench:
+    """End-to-end numbers of the live pipeline on a video (median milliseconds per stage)."""
+
+    video: str
+    model: str
+    runtime: str
+    detector: str
+    frames: int
+    persons_mean: float
+    stage_ms: dict[str, float]  # median per stage, plus "total" (median of the stages' sum)
+    fps: float  # frames / wall seconds over the timed frames (every stage, one after the other)
+    trained: bool = False
+    detector_runs: int = 0  # detector passes during the timed frames (the rest used tracked boxes)
+    frame_ms_p50: float = 0.0  # wall time per frame, decode to draw
+    frame_ms_p99: float = 0.0
+    detector_ms: float = 0.0  # median time of one detection (in the background thread when tracking)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
+
+
+def warm_up(
+    detector: PersonDetector | None, predictors: Sequence[Predictor], image: np.ndarray, rounds: int = 2
+) -> None:
+    """Run the detector and the models on ``image`` a few times so no measured or live frame pays for
+    first-call set-up (graph planning, allocations: the zoo's CenterNet takes ~1 s on each of its first two
+    calls, ~55 ms after). The detector behind a tracker is called directly, leaving the tracker untouched."""
+    inner = getattr(detector, "detector", detector)
+    box = np.array([[image.shape[1] * 0.3, image.shape[0] * 0.1, image.shape[1] * 0.2, image.shape[0] * 0.8]])
+    for _ in range(rounds):
+        if inner is not None:
+            inner.detect(image)
+        for predictor in predictors:
+            predictor.predict(image, box)
+            predictor.predict(image, np.repeat(box, 2, axis=0))  # the batch of two people, too
+
+
+def _detector_runs(pipeline: LivePipeline) -> int | None:
+    return pipeline.detector.detections if isinstance(pipeline.detector, TrackFromKeypoints) else None
+
+
+def bench_pipeline(
+    video_path: str | os.PathLike,
+    pipeline: LivePipeline,
+    frames: int = 100,
+    warmup: int = 3,
+    progress: bool = True,
+    model_name: str = "",
+    runtime: str = "",
+    trained: bool = False,
+) -> PipelineBench:
+    """Decode, detect, pose and draw ``frames`` consecutive frames of a video; the first ``warmup`` are
+    run but not timed (first-call allocations). Stages are timed one after the other, as the app runs them."""
+    from tqdm import tqdm
+
+    if frames < 1:
+        raise DistilPoseError(f"--frames must be at least 1, got {frames}")
+    per_stage: dict[str, list[float]] = {s: [] for s in (*STAGES, "total")}
+    frame_ms: list[float] = []
+    persons: list[int] = []
+    detected_frames = 0
+    runs_before = 0
+    with VideoReader(video_path) as video:
+        warm_up(
+            pipeline.detector,
+            [p for p in (pipeline.predictor, pipeline.teacher) if p is not None],
+            video.frame(0),
+        )
+        n = min(frames + warmup, len(video))
+        if n <= warmup:
+            warmup = 0
+        wall_start = None
+        for i in tqdm(range(n), desc="pipeline", unit="frame", disable=not progress):
+            if i == warmup:
+                wall_start = time.perf_counter()
+                runs_before = _detector_runs(pipeline) or 0
+            start = time.perf_counter()
+            image = video.frame(i)
+            decode = _ms(start)
+            result = pipeline.process(image, index=i, t=video.time_of(i))
+            draw_start = time.perf_counter()
+            render_result(image, result)
+            draw = _ms(draw_start)
+            if i < warmup:
+                continue
+            frame_ms.append(_ms(start))
+            times = {"decode": decode, "draw": draw, **result.times_ms}
+            for s in STAGES:
+                per_stage[s].append(times.get(s, 0.0))
+            per_stage["total"].append(sum(times.get(s, 0.0) for s in STAGES))
+            persons.append(len(result.instances))
+            detected_frames += int(result.detected)
+        assert wall_start is not None
+        wall = time.perf_counter() - wall_start
+    runs = _detector_runs(pipeline)
+    timed = len(persons)
+    detector = pipeline.detector
+    det_ms = detector.detection_ms[1:] if isinstance(detector, TrackFromKeypoints) else per_stage["detect"]
+    stage_ms = {
+        s: statistics.median(v) for s, v in per_stage.items() if v and (s != "teacher" or pipeline.teacher)
+    }
+    return PipelineBench(
+        video=str(video_path),
+        model=model_name,
+        runtime=runtime,
+        detector=pipeline.detector.name,
+        frames=timed,
+        persons_mean=float(np.mean(persons)) if persons else 0.0,
+        stage_ms=stage_ms,
+        fps=timed / wall if wall > 0 else float("inf"),
+        trained=trained,
+        detector_runs=detected_frames if runs is None else runs - runs_before,
+        frame_ms_p50=percentile(frame_ms, 50),
+        frame_ms_p99=percentile(frame_ms, 99),
+        detector_ms=statistics.median(det_ms) if det_ms else 0.0,
+    )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def format_pipeline_bench(b: PipelineBench) -> str:
+    stages = "  ".join(f"{s} {v:.1f}" for s, v in b.stage_ms.items() if s != "total")
+    weights = "trained" if b.trained else "random weights"
+    return "\n".join(
+        [
+            f"pipeline  {Path(b.video).name}: {b.frames} frames, {b.persons_mean:.2f} persons/frame, "
+            f"detector {b.detector} (ran {b.detector_runs} times)",
+            f"model     {b.model} ({b.runtime}, {weights})",
+            f"median ms {stages}  total {b.stage_ms['total']:.1f}",
+            f"frame ms  p50 {b.frame_ms_p50:.1f}  p99 {b.frame_ms_p99:.1f}  (one detection {b.detector_ms:.0f} ms)",
+            f"FPS       {b.fps:.1f} (wall clock, all stages in sequence)",
+        ]
+    )
+
+
+def format_pipeline_table(reports: Sequence[PipelineBench], failures: Sequence[tuple[str, str, str]] = ()) -> str:
+    """One row per run (model x runtime x FPS x p99), then each failed (model, runtime) with its error."""
+    lines = [f"{'model':<24} {'runtime':<12} {'FPS':>7} {'p50 ms':>8} {'p99 ms':>8} {'det':>5} {'persons':>8}"]
+    for b in reports:
+        lines.append(
+            f"{b.model:<24} {b.runtime:<12} {b.fps:>7.1f} {b.frame_ms_p50:>8.1f} {b.frame_ms_p99:>8.1f} "
+            f"{b.detector_runs:>5} {b.persons_mean:>8.2f}"
+        )
+    for model, runtime, error in failures:
+        lines.append(f"{model:<24} {runtime:<12} failed: {error}")
+    return "\n".join(lines)

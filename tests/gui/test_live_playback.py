@@ -1,0 +1,72 @@
+"""Playing a video with live inference: every skeleton on screen belongs to the frame on screen (the picture
+moves on only with its result; a slow model drops frames, never shows them late), a result that comes back
+after the user moved on is not drawn, and ``--play --stats-json`` measures the window itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .conftest import wait_idle, write_video
+
+
+def _grey(image: np.ndarray) -> float:
+    return float(image.mean())
+
+
+def test_playing_shows_each_frame_with_its_own_result(qtbot, live_window, tmp_path, fake_loader) -> None:
+    win, state = live_window, live_window.state
+    video = write_video(tmp_path / "clip.mp4", 20)  # 10 fps, frame i is grey 10*i
+    assert win.open_video(video)
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    fake_loader.runtimes[-1].delay_s = 0.18  # slower than the video's 100 ms a frame: frames must be dropped
+    seen: list[tuple[int, int | None, float]] = []
+
+    def on_prediction() -> None:
+        if state.prediction is not None:
+            seen.append((state.frame_index, state.prediction.index, _grey(state.image)))
+
+    state.predictionsChanged.connect(on_prediction)
+    win.player.play()
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+    assert seen, "no result was shown while playing"
+    for frame, result_frame, grey in seen:
+        assert result_frame == frame  # never an older result over a newer frame
+        assert abs(grey - 10 * frame) < 4  # and the picture is that frame's (grey level = 10 x index)
+    assert seen[-1][0] == 19  # played to the end, and the last frame was shown with its result
+    report = win.live.playback_report()
+    assert report["dropped"] > 0 and report["shown"] == report["shown_with_own_result"] == len(seen)
+    assert report["shown_with_other_result"] == 0
+    assert state.frame_index == 19 and not win.errors
+
+
+def test_a_result_that_comes_back_after_a_step_is_not_drawn(qtbot, live_window, small_video, fake_loader) -> None:
+    win, state = live_window, live_window.state
+    assert win.open_video(small_video)
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    fake_loader.runtimes[-1].delay_s = 0.3
+    win.player.step(1)  # frame 1 goes to the model...
+    qtbot.wait(50)
+    win.player.step(1)  # ...and the user is on frame 2 before its result is back
+    assert state.prediction is None  # frame 0's result went with frame 0
+    wait_idle(qtbot, state)
+    assert state.frame_index == 2 and state.prediction is not None and state.prediction.index == 2
+
+
+def test_play_writes_the_windows_own_figures(qtbot, tmp_path: Path) -> None:
+    from distilpose.app.main import main
+
+    video = write_video(tmp_path / "clip.mp4", 8)
+    out = tmp_path / "stats.json"
+    args = [str(video), "--model", "distilpose-t", "--runtime", "torch", "--detector", "full-frame"]
+    assert main([*args, "--play", "--play-rate", "0", "--stats-json", str(out)]) == 0
+    stats = json.loads(out.read_text())
+    assert stats["model"] == "distilpose-t" and stats["runtime"] == "torch" and stats["errors"] == []
+    # Unpaced: frame 0 was inferred before Play, then frames 1..7, each shown with its own result.
+    assert stats["shown"] == stats["shown_with_own_result"] == 7 and stats["dropped"] == 0
+    assert stats["fps"] > 0 and stats["frame_ms_p99"] >= stats["frame_ms_p50"] > 0
+    assert 1 <= stats["detector_runs"] <= 7 and stats["play_rate"] == "unpaced"  # tracked frames need none
