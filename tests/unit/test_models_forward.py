@@ -1,13 +1,16 @@
-"""Forward passes of every registered model: output types, shapes and value ranges."""
+"""Forward passes of every registered model: output types, shapes and value ranges; every registered model
+exports to ONNX and round-trips its weights (driven by the registry, so a new family is covered at once)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from distilpose.models import PoseOutput, create_model
+from distilpose.export import FP32_TOLERANCE, export_onnx, sample_batch
+from distilpose.models import PoseOutput, create_model, list_models, load_weights, model_spec, save_weights
 from distilpose.models.hrnet import HRNet
 from distilpose.models.stemnet import StemNet
+from tests.conftest import require_zoo_model
 
 STUDENTS = ["distilpose-t", "distilpose-s", "distilpose-l"]
 
@@ -91,3 +94,41 @@ def test_stemnet_official_init():
     net = StemNet()
     assert net.conv2.weight.std().item() == pytest.approx(0.001, rel=0.05)
     assert torch.all(net.layer1[0].bn3.weight == 1) and torch.all(net.layer1[0].bn3.bias == 0)
+
+
+def _outputs(model, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    with torch.no_grad():
+        return tuple(model.forward_export(x))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_forwards_exports_and_round_trips_its_weights(name, tmp_path):
+    spec = model_spec(name)
+    if spec.pretrained == "zoo" or spec.init_backbone_from_zoo:
+        require_zoo_model(spec.init_backbone_from_zoo or name)
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    x = torch.from_numpy(sample_batch(spec, batch=2))
+    with torch.no_grad():
+        out = model(x)
+    assert isinstance(out, PoseOutput)
+    k = spec.num_keypoints
+    if spec.kind == "heatmap":
+        assert out.heatmaps.shape == (2, k, *spec.heatmap_size)
+    else:
+        assert out.coords.shape == (2, k, 2) and out.scores.shape == (2, k)
+        assert torch.isfinite(out.coords).all() and torch.isfinite(out.scores).all()
+    exported = _outputs(model, x)
+    first = out.heatmaps if spec.kind == "heatmap" else out.coords
+    torch.testing.assert_close(exported[0], first)
+
+    path = tmp_path / "weights.safetensors"
+    save_weights(model, path)
+    torch.manual_seed(1)  # a differently initialised copy: only the file can make it equal
+    fresh = create_model(name).eval()
+    load_weights(fresh, path)  # strict: every key and shape
+    for a, b in zip(_outputs(fresh, x), exported, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+    report = export_onnx(model, tmp_path / "model.onnx")  # raises when ONNX Runtime disagrees with PyTorch
+    assert max(report.max_abs_diff.values()) <= FP32_TOLERANCE
