@@ -185,9 +185,9 @@ def test_the_comparison_time_is_not_diluted_by_frames_without_it(qtbot) -> None:
     live = LiveController(AppState())
     empty = np.zeros((0, 4))
     for i in range(6):  # before "Compare with" was chosen: no teacher stage
-        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0}), 1.0)
+        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0}), 1.0, play=False)
     for i in range(3):
-        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0, "teacher": 45.0}), 1.0)
+        live._record(FrameResult(i, (8, 8), empty, empty[:, 0], [], times_ms={"pose": 20.0, "teacher": 45.0}), 1.0, play=False)
     assert live.stats.stage_ms["teacher"] == 45.0
     assert "teacher 45" in live.stats.text()
     live.shutdown()
