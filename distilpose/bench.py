@@ -15,8 +15,8 @@ import numpy as np
 from tqdm import tqdm
 
 from distilpose.errors import DistilPoseError
-from distilpose.export import sample_batch
 from distilpose.inference.runtimes import AUTO, build_runtime
+from distilpose.onnx_export import sample_batch
 
 
 @dataclass

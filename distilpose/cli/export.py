@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from distilpose.export import export_onnx
+from distilpose.onnx_export import export_onnx
 
 
 def register(sub: argparse._SubParsersAction) -> None:

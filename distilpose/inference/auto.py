@@ -71,7 +71,7 @@ def parity_batch(spec) -> np.ndarray:
 
     sample = resources_root() / "samples" / "astronaut.jpg"
     if not sample.is_file():
-        from distilpose.export import sample_batch
+        from distilpose.onnx_export import sample_batch
 
         return sample_batch(spec, batch=2)
     image = read_image(sample)

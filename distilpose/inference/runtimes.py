@@ -152,7 +152,7 @@ def cached_onnx(
 ) -> Path:
     """The model's ONNX file (its int8 variant with ``int8``), exported and parity-checked once, then cached
     under a name keyed to the exact weights."""
-    from distilpose.export import export_onnx
+    from distilpose.onnx_export import export_onnx
 
     folder = Path(folder) if folder is not None else onnx_cache_dir()
     path = folder / f"{model.spec.name}-{(digest or weights_digest(model))[:16]}.onnx"

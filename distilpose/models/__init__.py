@@ -7,7 +7,6 @@ mmpose 0.x checkpoints (``backbone.*``, ``keypoint_head.*``).
 
 from __future__ import annotations
 
-from distilpose.models import distilpose, tokenpose  # noqa: F401  (registers the builders)
 from distilpose.models.base import TopDownModel
 from distilpose.models.bundled import DEFAULT_STUDENT, default_choice, default_model
 from distilpose.models.checkpoint import (

@@ -135,6 +135,19 @@ def create_model(name: str, **overrides: object) -> nn.Module:
     return _finish(spec, builder, overrides)
 
 
+_families_loaded = False
+
+
 def _ensure_families_loaded() -> None:
-    # Importing the family modules runs their @register_model decorators.
-    from distilpose.models import distilpose, movenet, tokenpose  # noqa: F401
+    """Import every module of ``distilpose.models`` once: a family registers its builders by being imported
+    (its ``@register_model`` decorators run), so a new family is one new file and no list to edit."""
+    global _families_loaded
+    if _families_loaded:
+        return
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module("distilpose.models")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    _families_loaded = True

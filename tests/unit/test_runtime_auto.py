@@ -97,7 +97,7 @@ def test_movenet_batched_decoding_equals_the_graphs_own(monkeypatch) -> None:
 
 
 def test_movenet_exports_to_onnx_and_passes_the_parity_check(monkeypatch, tmp_path: Path) -> None:
-    from distilpose.export import FP32_TOLERANCE, export_onnx
+    from distilpose.onnx_export import FP32_TOLERANCE, export_onnx
 
     model = _real_movenet(monkeypatch, "movenet-lightning")
     report = export_onnx(model, tmp_path / "m.onnx")  # raises when ORT disagrees with PyTorch
