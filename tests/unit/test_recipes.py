@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from distilpose.models.bundled import DEFAULT_STUDENT, bundled_dir
+from distilpose.training.config import CONFIG_DIR
 from distilpose.training.recipes.ablation import VARIANTS, train_command
 from distilpose.training.recipes.default_student import HELD_OUT, merge_parts
 from distilpose.training.recipes.student_metrics import decide
@@ -77,6 +78,18 @@ def test_the_shipped_data_list_proves_the_held_out_videos_were_not_trained_on() 
     assert metrics["meets_default_bar"] == (
         metrics["bars"]["video"]["passed"] and metrics["bars"]["stills"]["passed"]
     )
+    assert metrics["bars"] == decide(metrics)  # the recorded verdict is the rule applied to the recorded numbers
+
+
+def test_the_repository_config_reproduces_the_shipped_student() -> None:
+    """Every setting of the bundled recipe config is the one the shipped weights were trained with."""
+    repo = json.loads((CONFIG_DIR / "distilpose_mnv2_lt_movenet_thunder.json").read_text())
+    shipped = json.loads((bundled_dir(DEFAULT_STUDENT) / "config.json").read_text())
+    assert shipped["name"] == repo["name"] and shipped["model"]["name"] == DEFAULT_STUDENT
+    for section in ("model", "teacher", "loss", "optimizer", "schedule", "run"):
+        for key, value in repo[section].items():
+            assert shipped[section][key] == value, f"{section}.{key}"
+    assert shipped["data"]["augment"] == repo["data"]["augment"]
 
 
 def _measured(video: dict, stills: dict, fps: dict) -> dict:

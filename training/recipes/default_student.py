@@ -89,7 +89,10 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
     (dest / "config.json").write_text((run / "config.json").read_text())
     (dest / "data-list.json").write_text((data / "train" / "sources.json").read_text())
     metrics = measure(str(dest / "model.safetensors"), data, shared)
-    metrics["machine"] = "2 vCPU shared with four other jobs, torch CPU; FPS ratios are from one bench run"
+    metrics["machine"] = (
+        "2 vCPU shared with four other jobs, CPU; runtime per model in pipeline.runtime (bench's auto: the "
+        "fastest parity-checked one); FPS ratios are from one bench run"
+    )
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(markdown(metrics))
     return metrics

@@ -64,6 +64,7 @@ def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict
         "frames": frames,
         "fps": {label: run["fps"] for label, run in zip(models, runs, strict=True)},
         "stage_ms": {label: run["stage_ms"] for label, run in zip(models, runs, strict=True)},
+        "runtime": {label: run.get("runtime") for label, run in zip(models, runs, strict=True)},
     }
 
 
