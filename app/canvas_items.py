@@ -186,7 +186,7 @@ class InstanceItem(QGraphicsItem):
         # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/overlays.py)
         from distilpose.app.overlays import add_track_tag
 
-        self.track_tag = add_track_tag(self, instance, self.box_rect())
+        self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None)
 
     # ------------------------------------------------------------------ geometry
     def box_rect(self) -> QRectF | None:

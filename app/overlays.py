@@ -71,8 +71,11 @@ def track_text(inst: Instance) -> str:
     return " · ".join(parts)
 
 
-def add_track_tag(parent: QGraphicsItem, inst: Instance, rect: QRectF | None) -> TagItem | None:
-    """A caption with the person's id (in its colour) at the top right of its box; None when it has no id
+def add_track_tag(
+    parent: QGraphicsItem, inst: Instance, rect: QRectF | None, below: bool = False
+) -> TagItem | None:
+    """A caption with the person's id (in its colour) at the top right of its box, or under its bottom right
+    corner when ``below`` (a prediction's caption already sits above a narrow box); None when it has no id
     and is not interpolated, or has no box."""
     text = track_text(inst)
     if not text or rect is None:
@@ -83,9 +86,9 @@ def add_track_tag(parent: QGraphicsItem, inst: Instance, rect: QRectF | None) ->
     font.setBold(True)
     tag.setFont(font)
     tag.setBrush(track_color(inst.track_id) if inst.track_id is not None else QColor(230, 230, 230))
-    tag.setPos(rect.topRight())
+    tag.setPos(rect.bottomRight() if below else rect.topRight())
     tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-    tag.setTransform(QTransform.fromTranslate(-tag.boundingRect().width(), -16))
+    tag.setTransform(QTransform.fromTranslate(-tag.boundingRect().width(), 2 if below else -16))
     tag.setZValue(3.6)
     tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
     return tag

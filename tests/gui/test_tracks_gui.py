@@ -165,3 +165,20 @@ def test_a_300_frame_video_prelabels_off_the_gui_thread_and_cancel_keeps_the_tra
     kept = [p for f in state.project.frames(media) for p in state.project.instances(f.id)]
     assert len(kept) in (done, done - 1)  # every finished frame is kept (the image may be one of them)
     assert {p.track_id for p in kept} == {1}  # one person, one id, all the way
+
+
+def test_a_predictions_track_caption_sits_under_its_box_clear_of_the_accept_caption(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from distilpose.app.canvas_items import InstanceItem
+
+    kp = np.zeros((17, 3))
+    kp[:, :2] = [[100 + 3 * k, 50 + 10 * k] for k in range(17)]
+    kp[:, 2] = 2
+    box = (100.0, 50.0, 60.0, 170.0)
+    predicted = InstanceItem(0, Instance(kp, bbox=box, score=0.8, source="student", track_id=3))
+    assert predicted.tag is not None and predicted.tag.pos() == QPointF(100, 50)  # above the top left
+    assert predicted.track_tag.text() == "track 3"
+    assert predicted.track_tag.pos() == QPointF(160, 220)  # under the bottom right: no overlap
+    placed = InstanceItem(0, Instance(kp, bbox=box, source="user", track_id=3))
+    assert placed.tag is None and placed.track_tag.pos() == QPointF(160, 50)  # nothing above: top right
