@@ -12,6 +12,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from distilpose import __version__
+from distilpose.app import gc_main_thread
 from distilpose.app.display import use_offscreen_if_headless
 from distilpose.app.docks.model_panel import DETECTORS
 from distilpose.app.jobs.process import RUN_TRAIN_FLAG
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 def application() -> QApplication:
     """The process's QApplication (reused when one exists, e.g. under pytest-qt) with the app's identity set."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    gc_main_thread.install(app)  # Qt objects are never destroyed by a worker thread's collection
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationVersion(__version__)

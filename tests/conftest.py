@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,13 @@ def require_zoo_model(name: str) -> None:
         f"{name} is not in the model cache ({cache_root() / 'models'}): run `distilpose models fetch all` "
         "or set DISTILPOSE_ALLOW_FETCH=1 to download it (144 MB, npm)"
     )
+
+
+@pytest.fixture(autouse=True)
+def _automatic_garbage_collection_after_each_test():
+    """A test that started the app's GUI-thread collector (distilpose.app.gc_main_thread) gets CPython's
+    automatic collection back when it ends, so no later test runs without it."""
+    yield
+    module = sys.modules.get("distilpose.app.gc_main_thread")
+    if module is not None:
+        module.uninstall()

@@ -91,6 +91,15 @@ def write_coco(path: Path, image_name: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _gui_thread_garbage_collection(qapp):
+    """Collect garbage on the GUI thread only, as the app does (app/gc_main_thread.py); the root conftest
+    hands automatic collection back after each test."""
+    from distilpose.app import gc_main_thread
+
+    gc_main_thread.install(qapp)
+
+
+@pytest.fixture(autouse=True)
 def _private_dirs(tmp_path_factory, monkeypatch) -> None:
     """Recent files, settings, frame indexes and ONNX exports go to temp folders, never the user's; the zoo
     cache is empty here, so "auto" person boxes mean the whole frame (fast, no downloads)."""
