@@ -83,6 +83,5 @@ def default_model(source: str = "video") -> str:
     return default_choice(source).model
 
 
-def default_live_model(*, source: str = "video") -> str:
-    """The model the app starts on for live video (the default of ``source``; video when omitted)."""
-    return default_model(source)
+#: The model the app starts on for live video: the same function under the name the app and bench use.
+default_live_model = default_model
