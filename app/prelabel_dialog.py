@@ -52,7 +52,9 @@ class ModelOption:
 def model_option(name: str) -> ModelOption:
     """The readiness of one model (a registered name or a checkpoint file) as the dialog lists it."""
     if zoo_missing(name):
-        return ModelOption(name, False, f"Pretrained weights not fetched yet: run `distilpose models fetch {name}`")
+        return ModelOption(
+            name, False, f"Pretrained weights not fetched yet: run `distilpose models fetch {name}`"
+        )
     readiness = model_readiness(name)
     return ModelOption(name, readiness.ready, readiness.detail)
 
@@ -100,7 +102,9 @@ class PrelabelDialog(QDialog):
         for option in options:
             label = option.name if option.ready else f"{option.name} (not trained: cannot pre-label)"
             self.model_combo.addItem(label, option.name)
-            self.model_combo.setItemData(self.model_combo.count() - 1, option.detail, Qt.ItemDataRole.ToolTipRole)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, option.detail, Qt.ItemDataRole.ToolTipRole
+            )
         ready = [o.name for o in options if o.ready]
         start = preselect if preselect in ready else (ready[0] if ready else None)
         if start is not None:
@@ -115,7 +119,9 @@ class PrelabelDialog(QDialog):
         self.track_box = QCheckBox("Track people in videos (each person keeps one id across frames)")
         self.track_box.setChecked(True)
         form.addRow(self.track_box)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Pre-label")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)

@@ -131,7 +131,9 @@ class ProjectActions(QObject):
             "Previous Project Frame", lambda: self._step(-1), QKeySequence.StandardKey.MoveToPreviousPage
         )
         self.prelabel_frame_action = a("Pre-label This &Frame…", lambda: self.ask_prelabel(False), "Ctrl+L")
-        self.prelabel_all_action = a("Pre-label &All Frames…", lambda: self.ask_prelabel(True), "Ctrl+Shift+L")
+        self.prelabel_all_action = a(
+            "Pre-label &All Frames…", lambda: self.ask_prelabel(True), "Ctrl+Shift+L"
+        )
         self.freeze_action = a(
             "&Freeze and Add to Project", self.freeze_and_add, "Ctrl+Shift+A",
             tip="Add the shown video or camera frame with its live predictions to the project",
@@ -475,7 +477,8 @@ class ProjectActions(QObject):
         thread.finished.connect(self._on_prelabel_done)
         if dialog:
             flip = " with flip test" if choice.flip else ""
-            box = QProgressDialog(f"Pre-labelling with {choice.model}{flip}…", "Cancel", 0, len(ids), self.window)
+            text = f"Pre-labelling with {choice.model}{flip}…"
+            box = QProgressDialog(text, "Cancel", 0, len(ids), self.window)
             box.setWindowTitle("Pre-label")
             box.setWindowModality(Qt.WindowModality.WindowModal)  # no edits while the worker writes
             box.setMinimumDuration(300)
@@ -516,8 +519,8 @@ class ProjectActions(QObject):
             self.state.refresh_frames()
         if thread.cancelled:
             self._status(
-                f"Pre-labelling cancelled: kept the {len(outcomes)} finished frame(s) of {len(thread.frame_ids)} "
-                f"({people} person(s)); Ctrl+Z removes them"
+                f"Pre-labelling cancelled: kept the {len(outcomes)} finished frame(s) of "
+                f"{len(thread.frame_ids)} ({people} person(s)); Ctrl+Z removes them"
             )
         elif edits:
             self._status(f"Pre-labelled {len(outcomes)} frame(s) with {model}: {people} person(s)")

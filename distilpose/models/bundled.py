@@ -94,7 +94,7 @@ def recorded_stills_ap() -> dict[str, float]:
     names = {"student": DEFAULT_STUDENT}
     models = metrics.get("models")
     if isinstance(models, dict):
-        names.update({role: name for role, name in models.items() if role != "student" and isinstance(name, str)})
+        names.update({r: n for r, n in models.items() if r != "student" and isinstance(n, str)})
     values: dict[str, list[float]] = {}
     sets = metrics.get("stills_ap")
     for per_model in sets.values() if isinstance(sets, dict) else ():

@@ -237,7 +237,8 @@ class StoreTracks(StoreBase):
             )
         keys = sorted(i for i, inst in have.items() if i in (start, end) or is_keyframe(inst))
         undo: list[Edit] = []
-        payload = {"media_id": media_id, "track_id": track_id, "start": start, "end": end, "add_frames": add_frames}
+        payload = {"media_id": media_id, "track_id": track_id, "start": start, "end": end}
+        payload["add_frames"] = bool(add_frames)
         with self.transaction("interpolate_track", payload):
             for ka, kb in zip(keys[:-1], keys[1:], strict=True):
                 for idx in range(ka + 1, kb):

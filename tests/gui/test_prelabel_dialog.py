@@ -21,7 +21,9 @@ def zoo_fetched(monkeypatch):
     monkeypatch.setattr(zoo, "is_cached", lambda name: name in ("movenet-thunder", "movenet-lightning"))
 
 
-def test_prelabel_asks_for_a_trained_model_and_is_one_undo_step(qtbot, project_window, fake_loader, zoo_fetched):
+def test_prelabel_asks_for_a_trained_model_and_is_one_undo_step(
+    qtbot, project_window, fake_loader, zoo_fetched
+):
     win, state = project_window, project_window.state
     assert win.live.settings.model == "distilpose-t"  # the model panel's model has random weights
     asked = []
