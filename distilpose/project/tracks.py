@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from distilpose.interpolation import interpolate_pose, is_keyframe
+from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
 from distilpose.project.base import StoreBase
 from distilpose.project.connection import now
 from distilpose.project.edits import Edit
@@ -68,6 +68,16 @@ class TrackSummary:
     frames: int
 
 
+@dataclass(frozen=True)
+class TrackTimeline:
+    """The tracks of one media over its project frames, for a timeline view: ``frames`` are the indices of
+    the media's project frames (sorted); ``marks[track][index]`` says what the track's person on that frame
+    is (:func:`distilpose.interpolation.person_kind`)."""
+
+    frames: tuple[int, ...]
+    marks: dict[int, dict[int, str]]
+
+
 class StoreTracks(StoreBase):
     """Track queries and edits; see the module docs."""
 
@@ -82,6 +92,21 @@ class StoreTracks(StoreBase):
             (int(media_id),),
         ).fetchall()
         return [TrackSummary(*r) for r in rows]
+
+    def track_timeline(self, media_id: int) -> TrackTimeline:
+        """Every track of a media frame by frame, in two queries (a timeline redraws after each edit)."""
+        frames = self.conn.execute(
+            "SELECT idx FROM frames WHERE media_id = ? ORDER BY idx", (int(media_id),)
+        ).fetchall()
+        rows = self.conn.execute(
+            "SELECT i.track_id, f.idx, i.source, i.verified, json_extract(i.extra, ?) FROM instances i "
+            "JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? AND i.track_id IS NOT NULL",
+            (f"$.{INTERPOLATED}", int(media_id)),
+        ).fetchall()
+        marks: dict[int, dict[int, str]] = {}
+        for track, idx, source, verified, interpolated in rows:
+            marks.setdefault(int(track), {})[int(idx)] = person_kind(source, bool(verified), bool(interpolated))
+        return TrackTimeline(tuple(int(r[0]) for r in frames), dict(sorted(marks.items())))
 
     def next_track_id(self, media_id: int) -> int:
         """An id no instance of the media uses yet (1 for a media without tracks)."""

@@ -196,6 +196,22 @@ def test_interpolation_replaces_the_same_person_under_another_id_and_never_touch
     assert dump_tables(store.path, skip=("history", "sqlite_sequence")) == before
 
 
+def test_the_timeline_says_what_each_track_is_on_each_frame(store, tmp_path):
+    media = store.add_media(write_avi(tmp_path / "a.avi", 12))
+    frames = {idx: store.add_frame(media, idx) for idx in (0, 3, 6, 9)}
+    store.add_instance(frames[0], person(x0=0.0, track_id=2), verified=True)
+    store.add_instance(frames[9], person(x0=90.0, track_id=2))
+    store.add_instance(frames[3], person(x0=50.0, source="student", scores=True, track_id=1))
+    store.add_instance(frames[6], person(x0=50.0, source="student", scores=True))  # no track: not shown
+    store.interpolate_track(media, 2, 0, 9)
+    timeline = store.track_timeline(media)
+    assert timeline.frames == (0, 3, 6, 9)
+    assert timeline.marks == {
+        1: {3: "predicted"},
+        2: {0: "verified", 3: "interpolated", 6: "interpolated", 9: "keyframe"},
+    }
+
+
 # --------------------------------------------------------------------------------------------- COCO
 
 
