@@ -23,7 +23,7 @@ from distilpose.project.tracks import SEQUENCE_KINDS, TrackTimeline
 ROW_PX = 14  # height of one track's row (rows shrink, down to MIN_ROW_PX, when there are many tracks)
 MIN_ROW_PX = 5
 MAX_HEIGHT_PX = 8 * ROW_PX
-GUTTER_PX = 58  # the id labels on the left
+GUTTER_PX = 64  # the id labels on the left
 MARGIN_PX = 3
 PLAYHEAD = QColor(230, 40, 40)
 BACKGROUND = QColor(40, 40, 44)
@@ -132,18 +132,30 @@ class TrackTimelineWidget(QWidget):
                 painter.fillRect(band, HIGHLIGHT)
             font.setBold(track == selected)
             painter.setFont(font)
-            painter.setPen(track_color(track))
+            swatch = min(
+                row_px * 0.6, 8.0
+            )  # the track's colour, then its name in light text (readable on any hue)
+            painter.fillRect(QRectF(3, top + (row_px - swatch) / 2, swatch, swatch), track_color(track))
+            painter.setPen(QColor(235, 235, 235) if track == selected else QColor(190, 190, 190))
             if row_px >= 9:
-                painter.drawText(QRectF(4, top, GUTTER_PX - 8, row_px), Qt.AlignmentFlag.AlignVCenter, f"track {track}")
+                painter.drawText(
+                    QRectF(6 + swatch, top, GUTTER_PX - 8 - swatch, row_px),
+                    Qt.AlignmentFlag.AlignVCenter,
+                    f"track {track}",
+                )
             for x0, x1, kind in self._segments(marks, step):
                 colour = track_color(track, ALPHA[kind])
                 painter.fillRect(QRectF(x0, top + row_px * 0.2, max(x1 - x0, 2.0), row_px * 0.6), colour)
             if track == selected:
                 painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
-                painter.drawLine(QPointF(GUTTER_PX, top + row_px - 0.5), QPointF(self.width(), top + row_px - 0.5))
+                painter.drawLine(
+                    QPointF(GUTTER_PX, top + row_px - 0.5), QPointF(self.width(), top + row_px - 0.5)
+                )
             for index, kind in marks.items():
                 if kind in ("verified", "keyframe"):
-                    self._diamond(painter, self.x_of(index), top + row_px / 2, row_px * 0.38, kind == "verified")
+                    self._diamond(
+                        painter, self.x_of(index), top + row_px / 2, row_px * 0.38, kind == "verified"
+                    )
         x = self.x_of(self.state.frame_index)
         painter.setPen(QPen(PLAYHEAD, 2))
         painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
@@ -161,7 +173,9 @@ class TrackTimelineWidget(QWidget):
                 continue
             following = frames[i + 1] if i + 1 < len(frames) else None
             x0 = self.x_of(index) - step / 2
-            x1 = self.x_of(following) - step / 2 if following is not None and following in marks else x0 + step
+            x1 = (
+                self.x_of(following) - step / 2 if following is not None and following in marks else x0 + step
+            )
             shade = "interpolated" if kind == "interpolated" else "predicted"  # one bar colour per shade
             if pieces and pieces[-1][2] == shade and abs(pieces[-1][1] - x0) < 1e-6:
                 pieces[-1] = (pieces[-1][0], x1, shade)
@@ -192,7 +206,11 @@ class TrackTimelineWidget(QWidget):
             pos = event.pos()  # type: ignore[attr-defined]
             index, track = self.frame_at(pos.x()), self.track_at(pos.y())
             kind = self.timeline.marks.get(track, {}).get(index) if track is not None else None
-            text = f"frame {index}" + (f" · id {track}" if track is not None else "") + (f" · {kind}" if kind else "")
+            text = (
+                f"frame {index}"
+                + (f" · id {track}" if track is not None else "")
+                + (f" · {kind}" if kind else "")
+            )
             QToolTip.showText(event.globalPos(), text, self)  # type: ignore[attr-defined]
             return True
         return super().event(event)

@@ -105,7 +105,8 @@ class StoreTracks(StoreBase):
         ).fetchall()
         marks: dict[int, dict[int, str]] = {}
         for track, idx, source, verified, interpolated in rows:
-            marks.setdefault(int(track), {})[int(idx)] = person_kind(source, bool(verified), bool(interpolated))
+            kind = person_kind(source, bool(verified), bool(interpolated))
+            marks.setdefault(int(track), {})[int(idx)] = kind
         return TrackTimeline(tuple(int(r[0]) for r in frames), dict(sorted(marks.items())))
 
     def next_track_id(self, media_id: int) -> int:

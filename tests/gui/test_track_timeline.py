@@ -43,7 +43,10 @@ def test_the_timeline_draws_each_track_and_jumps_on_click(qtbot, project_window,
     assert timeline.timeline.marks[1][0] == "verified" and timeline.timeline.marks[1][3] == "keyframe"
     # under the video, above the transport bar, every row in sight
     qtbot.waitUntil(lambda: timeline.geometry().bottom() < win.transport.geometry().top())
-    assert timeline.geometry().top() > win.canvas.geometry().bottom() and timeline.height() == 2 * 14 + 2 * MARGIN_PX
+    assert (
+        timeline.geometry().top() > win.canvas.geometry().bottom()
+        and timeline.height() == 2 * 14 + 2 * MARGIN_PX
+    )
     win.grab().save(str(tmp_path / "timeline-window.png"))
 
     # a bar in the track's colour where the track is, the background where it is not
