@@ -10,7 +10,7 @@ weights is listed apart with the reason and cannot be chosen. Readiness is
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from distilpose.models import list_models, model_readiness, zoo_missing
-from distilpose.models.bundled import by_accuracy
+from distilpose.models.bundled import by_accuracy, recorded_stills_ap
 
 NOT_READY_STYLE = "color: #c03000"
 
@@ -47,6 +47,7 @@ class ModelOption:
     name: str
     ready: bool
     detail: str
+    ap: float | None = None  # the mean stills AP recorded for it, when measured
 
 
 def model_option(name: str) -> ModelOption:
@@ -65,9 +66,16 @@ def model_options(extra: str | os.PathLike | None = None) -> list[ModelOption]:
     names = list_models()
     if extra is not None and Path(os.fspath(extra)).is_file():
         names.append(os.fspath(extra))
-    options = [model_option(n) for n in names]
+    recorded = recorded_stills_ap()
+    options = [replace(model_option(n), ap=recorded.get(n)) for n in names]
     ready = {o.name: o for o in options if o.ready}
     return [ready[n] for n in by_accuracy(list(ready))] + [o for o in options if not o.ready]
+
+
+def _label(option: ModelOption) -> str:
+    if not option.ready:
+        return f"{option.name} (not trained: cannot pre-label)"
+    return option.name if option.ap is None else f"{option.name} (stills AP {option.ap:.2f})"
 
 
 def refusal(option: ModelOption) -> str:
@@ -100,8 +108,9 @@ class PrelabelDialog(QDialog):
         layout.addLayout(form)
         self.model_combo = QComboBox()
         for option in options:
-            label = option.name if option.ready else f"{option.name} (not trained: cannot pre-label)"
-            self.model_combo.addItem(label, option.name)
+            if not option.ready and self.model_combo.count() and self._ready_before():
+                self.model_combo.insertSeparator(self.model_combo.count())  # the ones that cannot run, apart
+            self.model_combo.addItem(_label(option), option.name)
             self.model_combo.setItemData(
                 self.model_combo.count() - 1, option.detail, Qt.ItemDataRole.ToolTipRole
             )
@@ -110,15 +119,16 @@ class PrelabelDialog(QDialog):
         if start is not None:
             self.model_combo.setCurrentIndex(self.model_combo.findData(start))
         form.addRow("Model", self.model_combo)
-        self.detail_label = QLabel()
+        self.detail_label = QLabel()  # under the form: a wrapped label in a form row gets clipped
         self.detail_label.setWordWrap(True)
-        form.addRow("", self.detail_label)
+        self.detail_label.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 4)  # room for a refusal
+        layout.addWidget(self.detail_label)
         self.flip_box = QCheckBox("Flip test (also run on the mirrored image: slower, more accurate)")
         self.flip_box.setChecked(True)
-        form.addRow(self.flip_box)
+        layout.addWidget(self.flip_box)
         self.track_box = QCheckBox("Track people in videos (each person keeps one id across frames)")
         self.track_box.setChecked(True)
-        form.addRow(self.track_box)
+        layout.addWidget(self.track_box)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -128,6 +138,11 @@ class PrelabelDialog(QDialog):
         layout.addWidget(self.buttons)
         self.model_combo.currentIndexChanged.connect(self._show_model)
         self._show_model()
+
+    def _ready_before(self) -> bool:
+        """Whether the last entry so far is a model that can pre-label (the separator goes once)."""
+        last = self.model_combo.itemData(self.model_combo.count() - 1)
+        return any(o.name == last and o.ready for o in self.options)
 
     def option(self) -> ModelOption | None:
         return next((o for o in self.options if o.name == self.model_combo.currentData()), None)
