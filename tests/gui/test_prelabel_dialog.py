@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from distilpose.app.prelabel_dialog import PrelabelDialog
+from distilpose.models.bundled import recorded_stills_ap
 
 from .conftest import FakeLoader, add_grey_images
 
@@ -35,7 +36,12 @@ def test_prelabel_asks_for_a_trained_model_and_is_one_undo_step(
         ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
         names = [dialog.model_combo.itemData(i) for i in range(dialog.model_combo.count())]
         # trained models first, most accurate first (the stills AP recorded beside the shipped student)
-        assert names[:3] == ["movenet-thunder", "distilpose-mnv2-lt", "movenet-lightning"]
+        assert names[0] == "movenet-thunder"
+        assert set(names[:3]) == {"movenet-thunder", "distilpose-mnv2-lt", "movenet-lightning"}
+        recorded = recorded_stills_ap()
+        aps = [recorded.get(n, -1.0) for n in names[:3]]  # unmeasured models go last
+        assert aps == sorted(aps, reverse=True)
+        assert names[3] is None  # a separator, then the models that cannot pre-label
         assert dialog.model_combo.currentData() == "movenet-thunder" and dialog.flip_box.isChecked()
         assert ok.isEnabled()
         # an untrained model is listed apart, with the reason, and cannot be chosen
