@@ -59,6 +59,7 @@ from distilpose.app.state import AppState
 from distilpose.app.tracks import TrackActions
 from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import WelcomePage, nothing_open
+from distilpose.app.widgets.track_timeline import TrackTimelineWidget
 from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera
@@ -139,6 +140,9 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.canvas, 1)
+        self.track_timeline = TrackTimelineWidget(self.state)  # under the video: one bar per track
+        self.track_timeline.frameClicked.connect(self._timeline_clicked)
+        column.addWidget(self.track_timeline)
         column.addWidget(self.transport)
         # The welcome page goes in front of this view while nothing is open (added once the actions exist).
         self.central_stack = QStackedWidget()
@@ -570,6 +574,14 @@ class MainWindow(QMainWindow):
     def go_to_frame(self, index: int) -> bool:
         """Show frame ``index`` of the open video or folder (reports problems)."""
         return self.player.seek(index)
+
+    def _timeline_clicked(self, index: int, track_id: int | None) -> None:
+        """A click on the track timeline: show the frame, and select the track's person there."""
+        if not self.go_to_frame(index) or track_id is None:
+            return
+        found = [i for i, p in enumerate(self.state.instances) if p.track_id == track_id]
+        if found:
+            self.state.set_selection(found[:1])
 
     def report_error(self, title: str, text: str) -> None:
         """Show a problem in the status bar (first line) and in a non-blocking message box (all of it)."""

@@ -8,6 +8,7 @@ window's ``report_error``. Keeping this out of ``main_window.py`` keeps the wind
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
@@ -20,12 +21,12 @@ from distilpose.app.canvas_items import is_prediction
 from distilpose.app.editing import Editor
 from distilpose.app.frame_rows import next_to_check
 from distilpose.app.prelabel import PrelabelThread
+from distilpose.app.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
 from distilpose.app.recent import RecentFiles, config_dir
 from distilpose.app.store_jobs import StoreJobThread
 from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
-from distilpose.models.readiness import has_trained_weights
 from distilpose.project.coco_io import import_coco
 from distilpose.project.formats import DatasetFormat, dataset_format
 
@@ -63,6 +64,7 @@ class ProjectActions(QObject):
         self.recent = recent if recent is not None else recent_projects()
         self.prelabel_thread: PrelabelThread | None = None
         self.prelabel_dialog: QProgressDialog | None = None
+        self.last_prelabel: PrelabelChoice | None = None  # preselected in the next pre-label dialog
         self.job: StoreJobThread | None = None
         self.last_export = None
         self._make_actions()
@@ -128,8 +130,10 @@ class ProjectActions(QObject):
         self.prev_frame_action = a(
             "Previous Project Frame", lambda: self._step(-1), QKeySequence.StandardKey.MoveToPreviousPage
         )
-        self.prelabel_frame_action = a("Pre-label This &Frame", lambda: self.prelabel(False), "Ctrl+L")
-        self.prelabel_all_action = a("Pre-label &All Frames", lambda: self.prelabel(True), "Ctrl+Shift+L")
+        self.prelabel_frame_action = a("Pre-label This &Frame…", lambda: self.ask_prelabel(False), "Ctrl+L")
+        self.prelabel_all_action = a(
+            "Pre-label &All Frames…", lambda: self.ask_prelabel(True), "Ctrl+Shift+L"
+        )
         self.freeze_action = a(
             "&Freeze and Add to Project", self.freeze_and_add, "Ctrl+Shift+A",
             tip="Add the shown video or camera frame with its live predictions to the project",
@@ -412,22 +416,53 @@ class ProjectActions(QObject):
         menu.popup(global_pos)  # not exec(): never block the event loop
 
     # ---------------------------------------------------------------- pre-labelling
-    def prelabel(self, all_frames: bool, dialog: bool = True) -> bool:
-        """Run the model panel's model (and comparison teacher) on this frame or every frame, in a worker."""
+    def _prelabel_frames(self, all_frames: bool) -> list[int] | None:
+        """The frames a batch covers, or None after saying why there is none to run."""
         state = self.state
         if state.project is None:
             self.window.report_error("Cannot pre-label", "No project is open.")
-            return False
+            return None
         if self.prelabel_thread is not None:
             self.window.report_error("Pre-labelling is running", "Wait for it to finish or cancel it.")
-            return False
+            return None
         ids = [row.frame_id for row in state.frames] if all_frames else [state.frame_id]
         if not ids or ids == [None]:
             self.window.report_error(
                 "Cannot pre-label", "Show a frame of the project first (or add images to the project)."
             )
+            return None
+        return ids  # type: ignore[return-value]
+
+    def ask_prelabel(self, all_frames: bool) -> bool:
+        """Ask which model pre-labels (trained ones, most accurate first, flip on), then run it."""
+        ids = self._prelabel_frames(all_frames)
+        if ids is None:
+            return False
+        current = self.window.live.settings.model
+        options = model_options(current)
+        preselect = self.last_prelabel.model if self.last_prelabel is not None else None
+        choice = self.dialogs.prelabel(self.window, options, len(ids), preselect)
+        if choice is None:
+            return False
+        return self.prelabel(all_frames, choice=choice)
+
+    def prelabel(self, all_frames: bool, dialog: bool = True, choice: PrelabelChoice | None = None) -> bool:
+        """Run ``choice`` (by default the model panel's model and flip) and the comparison teacher on this
+        frame or every frame, in a worker; refused, with the reason, for a model without trained weights.
+        ``dialog``: show the progress dialog."""
+        state = self.state
+        ids = self._prelabel_frames(all_frames)
+        if ids is None:
             return False
         settings = self.window.live.settings
+        if choice is None:
+            choice = PrelabelChoice(settings.model, settings.flip)
+        option = model_option(choice.model)
+        if not option.ready:
+            self.window.report_error(f"Cannot pre-label with {choice.model}", refusal(option))
+            return False
+        self.last_prelabel = choice
+        settings = replace(settings, model=choice.model, flip=choice.flip)
         thread = PrelabelThread(
             state.project_path,
             ids,
@@ -435,12 +470,15 @@ class ProjectActions(QObject):
             self._loader,
             timeout=state.lock_timeout,
             threshold=state.threshold,
+            track=choice.track,
         )
         thread.failed.connect(self._on_prelabel_failed)
         thread.frameFailed.connect(lambda fid, msg: self._status(f"frame {fid} skipped: {msg}"))
         thread.finished.connect(self._on_prelabel_done)
         if dialog:
-            box = QProgressDialog(f"Pre-labelling with {settings.model}…", "Cancel", 0, len(ids), self.window)
+            flip = " with flip test" if choice.flip else ""
+            text = f"Pre-labelling with {choice.model}{flip}…"
+            box = QProgressDialog(text, "Cancel", 0, len(ids), self.window)
             box.setWindowTitle("Pre-label")
             box.setWindowModality(Qt.WindowModality.WindowModal)  # no edits while the worker writes
             box.setMinimumDuration(300)
@@ -473,15 +511,19 @@ class ProjectActions(QObject):
         outcomes = thread.outcomes
         edits = [edit for outcome in outcomes for edit in outcome.undo_edits()]
         model = thread.settings.model
+        people = sum(len(o.added) for o in outcomes)
         if edits and self.state.project is not None:
-            people = sum(len(o.added) for o in outcomes)
             text = f"Pre-label {len(outcomes)} frame(s) with {model}"
             self.state.push(commands.recorded(text, edits, commands.Focus(self.state.frame_id)))
-            note = "" if has_trained_weights(model) else f" — {model} is NOT TRAINED (random weights)"
-            cancelled = " (cancelled)" if thread.cancelled else ""
-            self._status(f"Pre-labelled {len(outcomes)} frame(s){cancelled}: {people} person(s){note}")
         else:
             self.state.refresh_frames()
+        if thread.cancelled:
+            self._status(
+                f"Pre-labelling cancelled: kept the {len(outcomes)} finished frame(s) of "
+                f"{len(thread.frame_ids)} ({people} person(s)); Ctrl+Z removes them"
+            )
+        elif edits:
+            self._status(f"Pre-labelled {len(outcomes)} frame(s) with {model}: {people} person(s)")
         thread.deleteLater()
         self.state.pending.end("pre-labelling")
         self.prelabelFinished.emit(len(outcomes))

@@ -1,10 +1,13 @@
-"""The Tracks menu: fix who is who in a video (set a person's id, swap two ids from this frame on, merge two
-tracks, split a track here) and interpolate a person between two corrected frames.
+"""The Tracks menu: fix who is who in a video (set a track's id from this frame on, swap two ids from this
+frame on, merge two tracks, split a track here) and interpolate a person between two corrected frames.
 
-Each action is ONE undo command around one library edit (:mod:`distilpose.project.tracks`), so Ctrl+Z undoes
-a whole swap, merge, split or interpolation. The target is the selected person of the shown frame; numbers
-are asked through an injectable chooser (tests answer without a dialog). A refused edit (two people with
-one id in a frame, a track missing from a keyframe) is reported and changes nothing.
+Edits act on the whole track from the shown frame on, as CVAT's track edits do (changing one frame's id
+would leave the rest of the track under the old id, and a later interpolation would then add a second copy
+of the person). Each action is ONE undo command around one library edit (:mod:`distilpose.project.tracks`),
+so Ctrl+Z undoes a whole id change, swap, merge, split or interpolation. The target is the selected person
+of the shown frame; numbers and options are asked through the window's injectable ``dialogs`` (tests answer
+without a dialog). A refused edit (two people with one id in a frame, a track missing from a keyframe) is
+reported and changes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ class TrackActions(QObject):
         self.window = window
         self.state = window.state
         a = self.window.make_action
-        self.set_id_action = a("Set Person's &Track Id…", self.ask_set_id)
+        self.set_id_action = a(
+            "Set &Track Id From This Frame On…",
+            self.ask_set_id,
+            tip="Give the selected person's track another id in this frame and every later one",
+        )
         self.swap_action = a("S&wap Two Tracks From This Frame On…", self.ask_swap)
         self.merge_action = a("&Merge a Track Into This Person's…", self.ask_merge)
         self.split_action = a("S&plit This Person's Track Here", self.split_here)
@@ -83,19 +90,31 @@ class TrackActions(QObject):
             return False
         media_id, person = target
         default = person.track_id if person.track_id is not None else self.state.project.next_track_id(media_id)
-        value = self.window.dialogs.integer(self.window, "Track Id", "Track id of this person (in this frame):", default, 1)
+        label = (
+            "Track id of this person:"
+            if person.track_id is None
+            else f"New id of track {person.track_id} from frame {self.state.frame_index} on:"
+        )
+        value = self.window.dialogs.integer(self.window, "Track Id", label, default, 1)
         if value is None or value == person.track_id:
             return False
         return self.set_id(value)
 
     def set_id(self, track_id: int) -> bool:
-        """Give the selected person (this frame only) another track id."""
+        """The selected person's track becomes ``track_id`` from the shown frame on (a person without a
+        track gets the id on this frame); refused where a frame would hold two people with one id."""
         target = self._target("set the track id", need_track=False)
         if target is None:
             return False
-        _media, person = target
-        edit = Edit("set_tracks", {"changes": {person.extras["id"]: int(track_id)}})
-        return self._push(f"Set track id {track_id}", edit, person)
+        media_id, person = target
+        if person.track_id is None:
+            edit = Edit("set_tracks", {"changes": {person.extras["id"]: int(track_id)}})
+            return self._push(f"Set track id {track_id}", edit, person)
+        here = self.state.frame_index
+        args = {"media_id": media_id, "track_id": person.track_id, "at_index": here,
+                "new_track_id": int(track_id)}  # fmt: skip
+        text = f"Set track {person.track_id} to id {track_id} from frame {here} on"
+        return self._push(text, Edit("split_track", args), person)
 
     def ask_swap(self) -> bool:
         target = self._target("swap tracks")
@@ -163,7 +182,29 @@ class TrackActions(QObject):
                 f"Track {person.track_id} has no keyframe (a person you placed or verified) at least two "
                 "frames before this one.",
             ) or False
-        args = {"media_id": media_id, "track_id": person.track_id, "start_index": start,
-                "end_index": self.state.frame_index}  # fmt: skip
-        text = f"Interpolate track {person.track_id} ({start}–{self.state.frame_index})"
-        return self._push(text, Edit("interpolate_track", args), person)
+        end = self.state.frame_index
+        inside, missing = self.state.project.frames_between(media_id, start, end)
+        add_frames = False
+        if missing:
+            options = [f"Fill the {inside} project frame(s)"] if inside else []
+            options.append(f"Add the {missing} video frame(s) and fill them too")
+            text = (
+                f"Track {person.track_id} from frame {start} to {end}: {inside} frame(s) of the project lie "
+                f"between, and {missing} frame(s) of the video that are not in the project."
+            )
+            answer = self.window.dialogs.option(self.window, "Interpolate", text, options)
+            if answer is None:
+                return False
+            add_frames = options[answer].startswith("Add")
+        args = {"media_id": media_id, "track_id": person.track_id, "start_index": start, "end_index": end,
+                "add_frames": add_frames}  # fmt: skip
+        filled = inside + (missing if add_frames else 0)
+        text = f"Interpolate track {person.track_id} ({start}–{end})"
+        if not self._push(text, Edit("interpolate_track", args), person):
+            return False
+        added = f", {missing} frame(s) added" if add_frames else ""
+        self.window.statusBar().showMessage(
+            f"Interpolated track {person.track_id} on the {filled} frame(s) between {start} and {end}{added}",
+            10_000,
+        )
+        return True

@@ -29,9 +29,18 @@ def is_interpolated(inst: Instance) -> bool:
 def is_keyframe(inst: Instance) -> bool:
     """An instance interpolation must keep and may interpolate from: verified, or placed by a person (or an
     import) rather than by a model or by interpolation."""
-    if inst.extras.get("verified", False):
-        return True
-    return inst.source in ("user", "import") and not inst.extras.get(INTERPOLATED)
+    kind = person_kind(inst.source, bool(inst.extras.get("verified")), bool(inst.extras.get(INTERPOLATED)))
+    return kind in ("verified", "keyframe")
+
+
+def person_kind(source: str, verified: bool, interpolated: bool) -> str:
+    """What a person of a track is, for the timeline and the keyframe test: "verified", "keyframe" (placed by
+    a person or imported, not verified yet), "interpolated" or "predicted" (a model's)."""
+    if verified:
+        return "verified"
+    if interpolated:
+        return "interpolated"
+    return "keyframe" if source in ("user", "import") else "predicted"
 
 
 def interpolate_pose(a: Instance, b: Instance, index_a: int, index_b: int, index: int) -> Instance:

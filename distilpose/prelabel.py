@@ -8,7 +8,9 @@ Tracking. With ``track=True`` the frames of each video (or image folder) are pro
 :class:`~distilpose.tracking.PoseTracker`; a new tracker starts for the next media, so tracks never cross
 videos. The tracker is first given the stored people of the nearest earlier frame of the video (those that
 carry ids), so pre-labelling one frame, or the frames after a labelled one, continues the existing tracks;
-new ids start after the largest id the video already uses. Images (one frame each) get no ids.
+new ids start after the largest id the video already uses. Images (one frame each) get no ids. Every stored
+person of a tracked video has an id: a low-score person that matches no track is not stored (docs/tracking.md
+measures this against giving it a tentative track).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ class Prelabeller:
                 result = self.pipeline.process(image)
                 people = predictions_of(result, self.model_name, self.teacher_name, self.threshold)
                 if self.track:
-                    self._assign_tracks(frame_id, people)
+                    people = self._assign_tracks(frame_id, people)
                 outcome = write_predictions(self.store, frame_id, people)
                 yield PrelabelStep(done, len(ids), frame_id, outcome=outcome)
         finally:
@@ -204,16 +206,19 @@ class Prelabeller:
         frames = [self.store.frame(f) for f in frame_ids]
         return [f.id for f in sorted(frames, key=lambda f: (f.media_id, f.index))]
 
-    def _assign_tracks(self, frame_id: int, people: list[Instance]) -> None:
+    def _assign_tracks(self, frame_id: int, people: list[Instance]) -> list[Instance]:
+        """Give the people of a video frame their track ids; returns the people to store: every person of a
+        tracked video has an id, so a low-score person the tracker left without one is not stored."""
         store = self.store
         frame = store.frame(frame_id)
         if store.media(frame.media_id).kind not in SEQUENCE_KINDS:
-            return
+            return people
         if self._tracker is None or self._tracked_media != frame.media_id:
             self._tracker = PoseTracker(self.tracker_config, first_id=store.next_track_id(frame.media_id))
             self._tracked_media = frame.media_id
             self._seed(frame.media_id, frame.index)
         self._tracker.update(frame.index, people)
+        return [p for p in people if p.track_id is not None]
 
     def _seed(self, media_id: int, index: int) -> None:
         """Give the tracker the tracked people of the nearest earlier frame of the video."""

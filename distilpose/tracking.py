@@ -46,6 +46,10 @@ class TrackerConfig:
     min_keypoints: int = 4  # fewer confident keypoints: the instance's own box is used
     velocity_smoothing: float = 0.5  # weight of the newest velocity measurement
     max_predict_frames: int = 10  # a lost track's box is extrapolated at most this far
+    #: A low-confidence person that matches no track starts one (a tentative id) instead of staying without
+    #: an id; people under ``low_score`` never get one. Off: they stay without an id (prelabelling then does
+    #: not store them). docs/tracking.md measures both.
+    low_starts_track: bool = False
 
 
 @dataclass
@@ -109,7 +113,7 @@ class PoseTracker:
         self, frame_index: int, instances: Sequence[Instance], boxes: np.ndarray | None = None
     ) -> list[int | None]:
         """Match one frame's people to the tracks; set and return each one's ``track_id`` (None for a
-        low-confidence person that matched nothing). ``boxes`` (N x 4, xywh) override the instances' own."""
+        low-confidence person that matched nothing, see ``low_starts_track``). ``boxes`` (N x 4, xywh) override the instances' own."""
         cfg = self.config
         frame = int(frame_index)
         if self.last_frame is not None and frame <= self.last_frame:
@@ -131,7 +135,7 @@ class PoseTracker:
             self._renew(track, person, frame)
             ids[person.index] = track.track_id
         placed = {p.index for p in people if ids[p.index] is not None}
-        for person in high:
+        for person in high + (low if cfg.low_starts_track else []):
             if person.index not in placed:
                 track = Track(self.next_id, person.box.copy(), person.keypoints.copy(), frame)
                 self.next_id += 1

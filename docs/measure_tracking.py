@@ -31,6 +31,7 @@ from distilpose.types import Instance
 VARIANTS: dict[str, TrackerConfig] = {
     "ours: 2-stage IoU+OKS, 30-frame memory": TrackerConfig(),
     "IoU only (no OKS)": TrackerConfig(iou_weight=1.0),
+    "unmatched low-score people start a (tentative) track": TrackerConfig(low_starts_track=True),
     "no low-score stage": replace(TrackerConfig(), low_score=TrackerConfig().high_score),
     "no memory (a miss ends a track)": TrackerConfig(max_missed=0),
     "frame-to-frame IoU only (all of the above off)": TrackerConfig(
@@ -137,15 +138,20 @@ def score(args: argparse.Namespace) -> None:
     n = len(doc["frames"])
     people = len({g for frame in truth for g in frame if g is not None})
     print(f"{doc['video']}: {n} frames, {sum(len(f['people']) for f in doc['frames'])} detections, {people} people")
-    print("| tracker | id switches / 100 frames | fragmentations / 100 frames | ids used | true detections without id |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| tracker | id switches / 100 frames | fragmentations / 100 frames | ids used | true detections "
+        "without id | detections without id |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for name, config in VARIANTS.items():
         predicted = track(doc, config)
         e = id_errors(truth, predicted)
         used = len({p for frame in predicted for p in frame if p is not None})
+        without = sum(p is None for frame in predicted for p in frame)
         print(
             f"| {name} | {e.per_100(e.switches):.1f} ({e.switches}) | "
-            f"{e.per_100(e.fragmentations):.1f} ({e.fragmentations}) | {used} | {e.unassigned} of {e.people} |"
+            f"{e.per_100(e.fragmentations):.1f} ({e.fragmentations}) | {used} | {e.unassigned} of {e.people} | "
+            f"{without} |"
         )
 
 

@@ -85,3 +85,28 @@ def default_model(source: str = "video") -> str:
 
 #: The model the app starts on for live video: the same function under the name the app and bench use.
 default_live_model = default_model
+
+
+def recorded_stills_ap() -> dict[str, float]:
+    """Mean OKS AP over the still sets measured beside the shipped student's weights (``metrics.json``:
+    the student, Lightning and Thunder on the same people), by model name; {} when nothing is recorded."""
+    metrics = bundled_metrics()
+    names = {"student": DEFAULT_STUDENT}
+    models = metrics.get("models")
+    if isinstance(models, dict):
+        names.update({r: n for r, n in models.items() if r != "student" and isinstance(n, str)})
+    values: dict[str, list[float]] = {}
+    sets = metrics.get("stills_ap")
+    for per_model in sets.values() if isinstance(sets, dict) else ():
+        if isinstance(per_model, dict):
+            for role, ap in per_model.items():
+                if role in names and isinstance(ap, int | float):
+                    values.setdefault(names[role], []).append(float(ap))
+    return {name: sum(aps) / len(aps) for name, aps in values.items()}
+
+
+def by_accuracy(names: list[str]) -> list[str]:
+    """``names`` most accurate first: by the stills AP recorded here, then :data:`MOST_ACCURATE` before the
+    models nothing was measured for (those keep their order)."""
+    ap = recorded_stills_ap()
+    return sorted(names, key=lambda n: (-ap.get(n, -1.0), n != MOST_ACCURATE))

@@ -17,11 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from distilpose.interpolation import interpolate_pose, is_keyframe
+import numpy as np
+
+from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
 from distilpose.project.base import StoreBase
 from distilpose.project.connection import now
 from distilpose.project.edits import Edit
 from distilpose.project.errors import ProjectError
+from distilpose.tracking import box_iou, oks
 from distilpose.types import Instance
 
 if TYPE_CHECKING:
@@ -36,6 +39,25 @@ _TRACK_ROWS = (
 )
 
 
+#: Two poses this similar (OKS over the joints both label, else box IoU) are one person on one frame.
+SAME_PERSON = 0.5
+
+
+def same_person(a: Instance, b: Instance) -> float | None:
+    """How similar two people of one frame are (OKS, or box IoU with under 3 joints in common) when they are
+    one person (at least :data:`SAME_PERSON`), else None."""
+    box_a = a.bbox or a.bbox_from_keypoints(0.0)
+    box_b = b.bbox or b.bbox_from_keypoints(0.0)
+    if box_a is None or box_b is None:
+        return None
+    ka, kb = a.keypoints.copy(), b.keypoints.copy()
+    ka[:, 2], kb[:, 2] = ka[:, 2] > 0, kb[:, 2] > 0
+    value = oks(ka, kb, np.asarray(box_a, dtype=np.float64))
+    if value is None:
+        value = box_iou(np.asarray(box_a, dtype=np.float64), np.asarray(box_b, dtype=np.float64))
+    return value if value >= SAME_PERSON else None
+
+
 @dataclass(frozen=True)
 class TrackSummary:
     """One track of a media: its id, first and last frame index and how many frames hold it."""
@@ -44,6 +66,16 @@ class TrackSummary:
     first: int
     last: int
     frames: int
+
+
+@dataclass(frozen=True)
+class TrackTimeline:
+    """The tracks of one media over its project frames, for a timeline view: ``frames`` are the indices of
+    the media's project frames (sorted); ``marks[track][index]`` says what the track's person on that frame
+    is (:func:`distilpose.interpolation.person_kind`)."""
+
+    frames: tuple[int, ...]
+    marks: dict[int, dict[int, str]]
 
 
 class StoreTracks(StoreBase):
@@ -60,6 +92,22 @@ class StoreTracks(StoreBase):
             (int(media_id),),
         ).fetchall()
         return [TrackSummary(*r) for r in rows]
+
+    def track_timeline(self, media_id: int) -> TrackTimeline:
+        """Every track of a media frame by frame, in two queries (a timeline redraws after each edit)."""
+        frames = self.conn.execute(
+            "SELECT idx FROM frames WHERE media_id = ? ORDER BY idx", (int(media_id),)
+        ).fetchall()
+        rows = self.conn.execute(
+            "SELECT i.track_id, f.idx, i.source, i.verified, json_extract(i.extra, ?) FROM instances i "
+            "JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? AND i.track_id IS NOT NULL",
+            (f"$.{INTERPOLATED}", int(media_id)),
+        ).fetchall()
+        marks: dict[int, dict[int, str]] = {}
+        for track, idx, source, verified, interpolated in rows:
+            kind = person_kind(source, bool(verified), bool(interpolated))
+            marks.setdefault(int(track), {})[int(idx)] = kind
+        return TrackTimeline(tuple(int(r[0]) for r in frames), dict(sorted(marks.items())))
 
     def next_track_id(self, media_id: int) -> int:
         """An id no instance of the media uses yet (1 for a media without tracks)."""
@@ -175,12 +223,28 @@ class StoreTracks(StoreBase):
 
     # ----------------------------------------------------------------------------------------- interpolation
 
-    def interpolate_track(self, media_id: int, track_id: int, start_index: int, end_index: int) -> list[Edit]:
-        """Fill the frames strictly between ``start_index`` and ``end_index`` with the track's pose
+    def frames_between(self, media_id: int, start_index: int, end_index: int) -> tuple[int, int]:
+        """(project frames, video frames not in the project) strictly between two frame indices of a media:
+        what an interpolation would fill, and what it would add when asked to."""
+        inside = self.conn.execute(
+            "SELECT COUNT(*) FROM frames WHERE media_id = ? AND idx > ? AND idx < ?",
+            (int(media_id), int(start_index), int(end_index)),
+        ).fetchone()[0]
+        return int(inside), max(int(end_index) - int(start_index) - 1 - int(inside), 0)
+
+    def interpolate_track(
+        self, media_id: int, track_id: int, start_index: int, end_index: int, add_frames: bool = False
+    ) -> list[Edit]:
+        """Fill the project frames strictly between ``start_index`` and ``end_index`` with the track's pose
         interpolated from its keyframes (the two ends, and any keyframe in between: see
-        :func:`distilpose.interpolation.is_keyframe`). Missing frames are added; the track's other instances
-        there (model predictions, earlier interpolations) are replaced. One transaction; returns the edits
-        that undo it."""
+        :func:`distilpose.interpolation.is_keyframe`); with ``add_frames`` the video frames not in the
+        project yet are added and filled too.
+
+        On each frame the person is written once: the track's own instance there (a model prediction, an
+        earlier interpolation) is replaced, and so is an unverified prediction of the same person under
+        another id or none (the pose overlaps: :func:`same_person`), which the tracker gave a different id;
+        a frame where a verified or hand-placed person overlaps is left alone (never touched, never
+        duplicated). One transaction; returns the edits that undo it."""
         store: ProjectStore = self  # type: ignore[assignment]
         media = store.media(media_id)
         if media.kind not in SEQUENCE_KINDS:
@@ -200,17 +264,36 @@ class StoreTracks(StoreBase):
         keys = sorted(i for i, inst in have.items() if i in (start, end) or is_keyframe(inst))
         undo: list[Edit] = []
         payload = {"media_id": media_id, "track_id": track_id, "start": start, "end": end}
+        payload["add_frames"] = bool(add_frames)
         with self.transaction("interpolate_track", payload):
             for ka, kb in zip(keys[:-1], keys[1:], strict=True):
                 for idx in range(ka + 1, kb):
+                    frame = store.frame_at(media_id, idx)
+                    if frame is None and not add_frames:
+                        continue
                     pose = interpolate_pose(have[ka], have[kb], ka, kb, idx)
                     if not pose.num_labelled:
                         raise ProjectError(
                             f"{self.path}: track {track_id} has no keypoint labelled in both frames {ka} and "
                             f"{kb}: nothing to interpolate"
                         )
-                    undo += self._put_interpolated(store, media_id, idx, pose, have.get(idx))
+                    existing = have.get(idx)
+                    if existing is None and frame is not None:
+                        existing = self._same_person_on(store, frame.id, pose, track_id)
+                        if existing is not None and is_keyframe(existing):
+                            continue  # a person checked by hand is there already: keep it, add no copy
+                    undo += self._put_interpolated(store, media_id, idx, pose, existing)
         return undo[::-1]
+
+    @staticmethod
+    def _same_person_on(store: ProjectStore, frame_id: int, pose: Instance, track_id: int) -> Instance | None:
+        """The person of another (or no) track on the frame whose pose is ``pose``'s, the most similar."""
+        found = [
+            (similarity, inst)
+            for inst in store.instances(frame_id)
+            if inst.track_id != track_id and (similarity := same_person(pose, inst)) is not None
+        ]
+        return max(found, key=lambda pair: pair[0])[1] if found else None
 
     @staticmethod
     def _put_interpolated(

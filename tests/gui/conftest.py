@@ -147,6 +147,15 @@ POSE = np.array(
 )  # fmt: skip
 #: Per-keypoint scores of the fake student: spread over [0.05, 0.95] so thresholds hide some.
 SCORES = np.linspace(0.05, 0.95, 17)
+#: The model pre-label tests choose: a trained one (shipped weights; pre-labelling refuses untrained ones),
+#: run by the fake loader, without flip so its output is exactly POSE.
+PRELABEL_MODEL = "distilpose-mnv2-lt"
+
+
+def prelabel_choice(flip: bool = False):
+    from distilpose.app.prelabel_dialog import PrelabelChoice
+
+    return PrelabelChoice(PRELABEL_MODEL, flip=flip)
 
 
 class FakeStudentRuntime:

@@ -95,13 +95,13 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "Next Project Frame",
             "Previous Project Frame",
             "Next Frame to Check",
-            "Pre-label This &Frame",
-            "Pre-label &All Frames",
+            "Pre-label This &Frame…",
+            "Pre-label &All Frames…",
             "&Freeze and Add to Project",
         ],
         "&Training": ["&Distil a Student…", "&Run Training Config…", "Training &Monitor"],
         "Trac&ks": [
-            "Set Person's &Track Id…", "S&wap Two Tracks From This Frame On…", "&Merge a Track Into This Person's…",
+            "Set &Track Id From This Frame On…", "S&wap Two Tracks From This Frame On…", "&Merge a Track Into This Person's…",
             "S&plit This Person's Track Here", "&Interpolate From the Previous Keyframe",
         ],  # fmt: skip
         "&Inference": [

@@ -10,7 +10,7 @@ from distilpose.app.review import disagreement_items, low_confidence_items, sugg
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 
-from .conftest import SCORES, add_grey_images, wait_idle
+from .conftest import PRELABEL_MODEL, SCORES, add_grey_images, prelabel_choice, wait_idle
 
 TEACHER = "tokenpose-stemnet"  # the fake loader shifts its keypoints by 0.05 of the crop
 
@@ -23,7 +23,7 @@ def _second_image(win, tmp_path) -> None:
 
 def _prelabel(qtbot, win, all_frames: bool) -> None:
     with qtbot.waitSignal(win.project.prelabelFinished, timeout=20_000):
-        assert win.project.prelabel(all_frames)
+        assert win.project.prelabel(all_frames, choice=prelabel_choice())
 
 
 def test_prelabel_accept_reject_and_undo(qtbot, project_window, tmp_path) -> None:
@@ -38,7 +38,7 @@ def test_prelabel_accept_reject_and_undo(qtbot, project_window, tmp_path) -> Non
         assert (inst.source, inst.extras["verified"], inst.extras["model"]) == (
             "student",
             False,
-            "distilpose-t",
+            PRELABEL_MODEL,
         )
         np.testing.assert_allclose(inst.scores, SCORES, atol=1e-6)
         # Below the display threshold (0.2: SCORES[:3] = 0.05, 0.11, 0.16) a keypoint is stored unlabelled.
@@ -48,7 +48,7 @@ def test_prelabel_accept_reject_and_undo(qtbot, project_window, tmp_path) -> Non
         np.testing.assert_allclose(inst.extras["disagreement"], 25 / 240, rtol=1e-4)
         assert inst.extras["compared_with"] == TEACHER
     assert [r.status for r in state.frames] == ["to check", "to check"]
-    assert state.undo_stack.text(state.undo_stack.count() - 1) == "Pre-label 2 frame(s) with distilpose-t"
+    assert state.undo_stack.text(state.undo_stack.count() - 1) == f"Pre-label 2 frame(s) with {PRELABEL_MODEL}"
     assert win.canvas.instance_items[0].prediction and win.canvas.instance_items[0].tag is not None
 
     # Accept on the second frame (shown last), reject on the first.

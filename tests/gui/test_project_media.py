@@ -9,7 +9,7 @@ import numpy as np
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
 
-from .conftest import FakeLoader, wait_idle
+from .conftest import PRELABEL_MODEL, FakeLoader, prelabel_choice, wait_idle
 
 
 def _grey(win) -> float:
@@ -98,14 +98,14 @@ def test_cancelling_a_prelabel_batch_keeps_the_finished_frames(qtbot, tmp_path, 
     assert win.editor.add_images(paths)
     win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
     with qtbot.waitSignal(win.project.prelabelFinished, timeout=30_000) as finished:
-        assert win.project.prelabel(True)
+        assert win.project.prelabel(True, choice=prelabel_choice())
         qtbot.waitUntil(lambda: bool(loader.runtimes) and loader.runtimes[0].calls >= 1, timeout=20_000)
         win.project.prelabel_dialog.canceled.emit()  # what its Cancel button sends
     done = finished.args[0]
     assert 1 <= done < 6
     assert sum(r.instances for r in state.frames) == done  # every finished frame kept, nothing half-written
     assert (
-        state.undo_stack.text(state.undo_stack.count() - 1) == f"Pre-label {done} frame(s) with distilpose-t"
+        state.undo_stack.text(state.undo_stack.count() - 1) == f"Pre-label {done} frame(s) with {PRELABEL_MODEL}"
     )
     win.project.undo_action.trigger()
     assert state.project.counts()["instances"] == 0
@@ -120,7 +120,7 @@ def test_closing_the_window_during_a_prelabel_batch(qtbot, tmp_path, figure_file
     assert win.project.new_project(tmp_path / "closing.dpproj")
     assert win.editor.add_images([figure_files.image])
     win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
-    assert win.project.prelabel(True)
+    assert win.project.prelabel(True, choice=prelabel_choice())
     win.close()  # waits for the worker, records nothing half-way, releases the file
     qtbot.wait(50)  # the worker's queued 'finished' arrives after the window is gone: nothing to do
     assert win.project.prelabel_thread is None and state.pending.is_idle() and state.project is None

@@ -8,7 +8,7 @@ import numpy as np
 from distilpose.app.overlays import track_color
 from distilpose.types import Instance
 
-from .conftest import POSE, wait_idle
+from .conftest import POSE, prelabel_choice, wait_idle
 
 
 def _video_project(win, small_video) -> int:
@@ -49,7 +49,7 @@ def test_prelabel_tracks_the_video_and_one_undo_removes_it(qtbot, project_window
     win, state = project_window, project_window.state
     media = _video_project(win, small_video)
     with qtbot.waitSignal(win.project.prelabelFinished, timeout=30_000):
-        assert win.project.prelabel(True)  # the image and the 12 video frames, off the GUI thread
+        assert win.project.prelabel(True, choice=prelabel_choice())  # the image and the 12 video frames, off the GUI thread
     store = state.project
     video = [p for f in store.frames(media) for p in store.instances(f.id)]
     assert len(video) == 12 and {p.track_id for p in video} == {1}
@@ -156,7 +156,7 @@ def test_a_300_frame_video_prelabels_off_the_gui_thread_and_cancel_keeps_the_tra
     assert len(state.project.frames(media)) == 300
     progress = []
     with qtbot.waitSignal(win.project.prelabelFinished, timeout=60_000) as finished:
-        assert win.project.prelabel(True)
+        assert win.project.prelabel(True, choice=prelabel_choice())
         win.project.prelabel_thread.progress.connect(lambda done, total: progress.append((done, total)))
         qtbot.waitUntil(lambda: len(progress) >= 10, timeout=60_000)  # the GUI thread keeps running meanwhile
         win.project.prelabel_dialog.canceled.emit()

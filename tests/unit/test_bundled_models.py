@@ -74,6 +74,29 @@ def test_no_weights_no_default(resources: Path) -> None:
     assert default_live_model() == FALLBACK_LIVE_MODEL
 
 
+def test_models_rank_by_the_recorded_stills_ap(resources: Path) -> None:
+    from distilpose.models.bundled import MOST_ACCURATE, by_accuracy, recorded_stills_ap
+
+    names = ["distilpose-t", "movenet-lightning", DEFAULT_STUDENT, MOST_ACCURATE]
+    assert recorded_stills_ap() == {}
+    assert by_accuracy(names) == [MOST_ACCURATE, "distilpose-t", "movenet-lightning", DEFAULT_STUDENT]
+    metrics = {
+        "models": {
+            "student": "/anywhere/model.safetensors",
+            "lightning": "movenet-lightning",
+            "thunder": MOST_ACCURATE,
+        },
+        "stills_ap": {
+            "a": {"student": 0.7, "lightning": 0.6, "thunder": 0.5},
+            "b": {"student": 0.5, "thunder": 0.9},
+        },
+    }
+    _ship(resources, DEFAULT_STUDENT, metrics)
+    ap = recorded_stills_ap()
+    assert ap == pytest.approx({DEFAULT_STUDENT: 0.6, "movenet-lightning": 0.6, MOST_ACCURATE: 0.7})
+    assert by_accuracy(names) == [MOST_ACCURATE, "movenet-lightning", DEFAULT_STUDENT, "distilpose-t"]
+
+
 # ------------------------------------------------------------------------------- defaults by source
 
 

@@ -118,9 +118,9 @@ def test_interpolation_fills_the_gap_in_one_undoable_step(store, tmp_path):
     other = store.add_instance(mid, person(x0=300.0, track_id=6))  # someone else: untouched
     before = dump_tables(store.path, skip=("history", "sqlite_sequence"))
 
-    undo = Edit("interpolate_track", {"media_id": media, "track_id": 5, "start_index": 2, "end_index": 6}).apply(
-        store
-    )
+    assert store.frames_between(media, 2, 6) == (1, 2)  # frame 4 is in the project, 3 and 5 are not
+    args = {"media_id": media, "track_id": 5, "start_index": 2, "end_index": 6, "add_frames": True}
+    undo = Edit("interpolate_track", args).apply(store)
     by_index = store.track_instances(media, 5)
     assert sorted(by_index) == [2, 3, 4, 5, 6]
     for idx in (3, 4, 5):
@@ -143,13 +143,73 @@ def test_interpolation_keeps_verified_keyframes_between_and_explains_what_is_mis
     media = store.add_media(write_avi(tmp_path / "a.avi", 12))
     for idx, x in ((0, 0.0), (4, 100.0), (8, 0.0)):
         store.add_instance(store.add_frame(media, idx), person(x0=x, track_id=1), verified=True)
-    store.interpolate_track(media, 1, 0, 8)
+    store.interpolate_track(media, 1, 0, 8, add_frames=True)
     xs = {i: inst.keypoints[0, 0] for i, inst in store.track_instances(media, 1).items()}
     assert xs == {0: 0.0, 1: 25.0, 2: 50.0, 3: 75.0, 4: 100.0, 5: 75.0, 6: 50.0, 7: 25.0, 8: 0.0}
     with pytest.raises(ProjectError, match="no person on frame"):
         store.interpolate_track(media, 1, 0, 10)
     with pytest.raises(ProjectError, match="strictly between"):
         store.interpolate_track(media, 1, 3, 4)
+
+
+def test_interpolation_fills_only_project_frames_unless_asked(store, tmp_path):
+    media = store.add_media(write_avi(tmp_path / "a.avi", 12))
+    for idx, x in ((0, 0.0), (8, 80.0)):
+        store.add_instance(store.add_frame(media, idx), person(x0=x, track_id=1), verified=True)
+    for idx in (2, 4):
+        store.add_frame(media, idx)
+    assert store.frames_between(media, 0, 8) == (2, 5)
+    undo = Edit("interpolate_track", {"media_id": media, "track_id": 1, "start_index": 0, "end_index": 8}).apply(
+        store
+    )
+    assert sorted(store.track_instances(media, 1)) == [0, 2, 4, 8]  # the project did not grow
+    assert [f.index for f in store.frames(media)] == [0, 2, 4, 8]
+    undo.apply(store)
+    assert sorted(store.track_instances(media, 1)) == [0, 8]
+
+
+def test_interpolation_replaces_the_same_person_under_another_id_and_never_touches_verified(store, tmp_path):
+    """The tracker called the person 3 between two keyframes the user fixed to id 1: interpolating track 1
+    replaces those predictions instead of adding a second copy; a verified person there is kept as is."""
+    media = store.add_media(write_avi(tmp_path / "a.avi", 12))
+    frames = {idx: store.add_frame(media, idx) for idx in range(5)}
+    store.add_instance(frames[0], person(x0=0.0, track_id=1), verified=True)
+    store.add_instance(frames[4], person(x0=40.0, track_id=1), verified=True)
+    guess = store.add_instance(frames[1], person(x0=11.0, source="student", scores=True, track_id=3))
+    unnamed = store.add_instance(frames[2], person(x0=19.0, source="student", scores=True))
+    checked = store.add_instance(frames[3], person(x0=31.0, track_id=3), verified=True)
+    far = store.add_instance(frames[2], person(x0=200.0, source="student", scores=True, track_id=2))
+    before = dump_tables(store.path, skip=("history", "sqlite_sequence"))
+
+    undo = Edit("interpolate_track", {"media_id": media, "track_id": 1, "start_index": 0, "end_index": 4}).apply(
+        store
+    )
+    assert [len(store.instances(frames[i])) for i in range(5)] == [1, 1, 2, 1, 1]  # nobody twice
+    got = store.track_instances(media, 1)
+    assert sorted(got) == [0, 1, 2, 4]
+    assert (got[1].extras["id"], got[2].extras["id"]) == (guess, unnamed)  # replaced in place
+    np.testing.assert_allclose(got[2].keypoints[0, 0], 20.0)
+    kept = store.instance(checked)
+    assert (kept.track_id, kept.extras["verified"], kept.keypoints[0, 0]) == (3, True, 31.0)
+    assert store.instance(far).track_id == 2  # someone else
+    undo.apply(store)
+    assert dump_tables(store.path, skip=("history", "sqlite_sequence")) == before
+
+
+def test_the_timeline_says_what_each_track_is_on_each_frame(store, tmp_path):
+    media = store.add_media(write_avi(tmp_path / "a.avi", 12))
+    frames = {idx: store.add_frame(media, idx) for idx in (0, 3, 6, 9)}
+    store.add_instance(frames[0], person(x0=0.0, track_id=2), verified=True)
+    store.add_instance(frames[9], person(x0=90.0, track_id=2))
+    store.add_instance(frames[3], person(x0=50.0, source="student", scores=True, track_id=1))
+    store.add_instance(frames[6], person(x0=50.0, source="student", scores=True))  # no track: not shown
+    store.interpolate_track(media, 2, 0, 9)
+    timeline = store.track_timeline(media)
+    assert timeline.frames == (0, 3, 6, 9)
+    assert timeline.marks == {
+        1: {3: "predicted"},
+        2: {0: "verified", 3: "interpolated", 6: "interpolated", 9: "keyframe"},
+    }
 
 
 # --------------------------------------------------------------------------------------------- COCO

@@ -67,6 +67,12 @@ def test_new_people_get_new_ids_and_low_unmatched_get_none():
     assert tracker.update(2, [walker(12), walker(301), walker(600, score=0.2)]) == [7, 8, None]
 
 
+def test_a_low_score_person_can_start_a_tentative_track_but_never_under_low_score():
+    tracker = PoseTracker(TrackerConfig(low_starts_track=True))
+    assert tracker.update(0, [walker(10), walker(300, score=0.2), walker(600, score=0.05)]) == [1, 2, None]
+    assert tracker.update(1, [walker(11), walker(301, score=0.5)]) == [1, 2]  # the tentative id carries on
+
+
 def test_a_track_ends_after_max_missed_frames_and_seeking_back_resets():
     tracker = PoseTracker(TrackerConfig(max_missed=3))
     assert tracker.update(0, [walker(10)]) == [1]
