@@ -26,6 +26,7 @@ from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
 from distilpose.models.readiness import has_trained_weights
+from distilpose.prelabel import outcome_counts
 from distilpose.project.coco_io import import_coco
 from distilpose.project.formats import DatasetFormat, dataset_format
 
@@ -474,14 +475,14 @@ class ProjectActions(QObject):
         edits = [edit for outcome in outcomes for edit in outcome.undo_edits()]
         model = thread.settings.model
         if edits and self.state.project is not None:
-            people = sum(len(o.added) for o in outcomes)
             text = f"Pre-label {len(outcomes)} frame(s) with {model}"
             self.state.push(commands.recorded(text, edits, commands.Focus(self.state.frame_id)))
-            note = "" if has_trained_weights(model) else f" — {model} is NOT TRAINED (random weights)"
-            cancelled = " (cancelled)" if thread.cancelled else ""
-            self._status(f"Pre-labelled {len(outcomes)} frame(s){cancelled}: {people} person(s){note}")
         else:
             self.state.refresh_frames()
+        if outcomes:
+            note = "" if has_trained_weights(model) else f" — {model} is NOT TRAINED (random weights)"
+            cancelled = " (cancelled)" if thread.cancelled else ""
+            self._status(f"Pre-labelled {len(outcomes)} frame(s){cancelled}: {outcome_counts(outcomes)}{note}")
         thread.deleteLater()
         self.state.pending.end("pre-labelling")
         self.prelabelFinished.emit(len(outcomes))
