@@ -667,7 +667,8 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
     def _new_id(self, table: str) -> int | None:
         """The id for a new row: None (SQLite's AUTOINCREMENT takes the largest + 1) unless the largest is
         SQLite's largest integer (an id a file brought in), where AUTOINCREMENT fails with "database or disk
-        is full": then the lowest free id."""
+        is full": then the largest id below it + 1 (one index lookup), or, where that is taken too, the lowest
+        free id."""
         top = self.conn.execute(
             f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
             "SELECT seq FROM sqlite_sequence WHERE name = ?)",
@@ -675,6 +676,9 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         ).fetchone()[0]
         if top is None or top < INT64_MAX:
             return None
+        below = self.conn.execute(f"SELECT MAX(id) FROM {table} WHERE id < ?", (INT64_MAX,)).fetchone()[0]
+        if below is None or below + 1 < INT64_MAX:
+            return 1 if below is None or below < 1 else below + 1
         if not self.exists(table, 1):
             return 1
         row = self.conn.execute(

@@ -194,5 +194,9 @@ def test_the_largest_ids_from_a_file_leave_room_for_new_rows(tmp_path):
         new = store.add_instance(BIGGEST, person(x0=1.0))
         assert 0 < new < BIGGEST and store.instance(new).extras["frame_id"] == BIGGEST
         media = store.add_media(tmp_path / "more.mp4", "video", must_exist=False)
-        assert 0 < store.add_frame(media, 0) < BIGGEST
+        first = store.add_frame(media, 0)
+        assert 0 < first < BIGGEST and store.add_frame(media, 1) == first + 1  # the largest below + 1
+        store.add_frame(media, 2, frame_id=BIGGEST - 1)  # nothing free just below the largest: a free gap
+        gap = store.add_frame(media, 3)
+        assert 0 < gap < BIGGEST - 1 and store.frame(gap).index == 3
         assert check_project(store) == []
