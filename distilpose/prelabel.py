@@ -127,10 +127,10 @@ def write_predictions(store: ProjectStore, frame_id: int, people: Sequence[Insta
     with store.transaction("prelabel", {"frame_id": frame_id, "instances": len(people)}):
         staying = []
         for old in store.instances(frame_id):
-            if old.source in PREDICTION_SOURCES and not old.extras["verified"]:
-                outcome.replaced.append(store.delete_instance(old.extras["id"]))
-            else:
+            if stays(old):
                 staying.append(old)
+            else:
+                outcome.replaced.append(store.delete_instance(old.extras["id"]))
         pairs = same_people(staying, people)
         outcome.kept = [staying[i].extras["id"] for i, _ in pairs]
         found = {j for _, j in pairs}
@@ -142,6 +142,12 @@ def write_predictions(store: ProjectStore, frame_id: int, people: Sequence[Insta
         outcome.added = [store.add_instance(frame_id, inst) for inst in new]
         outcome.added_fields = {i: instance_fields(store.instance(i)) for i in outcome.added}
     return outcome
+
+
+def stays(inst: Instance) -> bool:
+    """Whether a stored person stays when its frame is pre-labelled again: everyone but a model's prediction
+    nobody accepted or verified."""
+    return not (inst.source in PREDICTION_SOURCES and not inst.extras["verified"])
 
 
 def same_people(existing: Sequence[Instance], predicted: Sequence[Instance]) -> list[tuple[int, int]]:
@@ -284,6 +290,9 @@ class Prelabeller:
             )
             self._tracked_media = frame.media_id
             self._seed(frame.media_id, frame.index)
+        staying = [i for i in store.instances(frame_id) if i.track_id is not None and stays(i)]
+        if staying:  # the people who stay on this frame keep their ids, and the tracker carries them on
+            self._tracker.seed(frame.index - 1, staying)
         self._tracker.update(frame.index, people)
 
     def _seed(self, media_id: int, index: int) -> None:

@@ -103,7 +103,10 @@ class PoseTracker:
 
     def seed(self, frame_index: int, instances: Sequence[Instance]) -> None:
         """Start from people whose ids are known (a stored, already tracked frame): later frames continue
-        their tracks. Instances without a ``track_id`` are ignored."""
+        their tracks, which replace any track of the same id. Instances without a ``track_id`` are
+        ignored."""
+        known = {int(inst.track_id) for inst in instances if inst.track_id is not None}
+        self.tracks = [t for t in self.tracks if t.track_id not in known]
         for i, inst in enumerate(instances):
             if inst.track_id is None:
                 continue

@@ -119,3 +119,21 @@ def test_the_cli_pre_labels_again_without_copies_and_says_so(tmp_path, capsys):
     assert ": 0 person(s) added, 0 prediction(s) replaced, 5 already there kept" in capsys.readouterr().out
     assert main(["project", "export-coco", str(project), str(tmp_path / "out"), "--images", "none"]) == 0
     assert "5 annotation(s)" in capsys.readouterr().out
+
+
+def test_pre_label_again_continues_the_ids_of_the_people_kept(clip):
+    """Accept the first three frames only and pre-label again: the two walkers keep one id each across all
+    five frames (the tracker carries the kept people's ids on, rather than starting new ones)."""
+    path, frames = clip
+    with ProjectStore.open(path) as store:
+        _run(store, frames, track=True)
+        for inst in _people(store, frames[:3]):
+            store.accept_prediction(inst.extras["id"])
+        store.conn.raw.execute("UPDATE instances SET track_id = track_id + 10")  # ids the tracker would not pick
+        again = _run(store, frames, track=True, jitter=1.5)
+        assert outcome_counts(again) == "4 person(s) added, 4 prediction(s) replaced, 6 already there kept"
+        by_x = {}
+        for f in frames:
+            for inst in store.instances(f):
+                by_x.setdefault(inst.keypoints[0, 0] < 20, set()).add(inst.track_id)
+        assert by_x == {True: {11}, False: {12}}
