@@ -61,3 +61,18 @@ def test_a_refused_undo_is_reported_and_leaves_the_history(project_window):
     win.project.undo_action.trigger()
     assert state.project.frame(frame).split == "none" and len(win.errors) == 1
     assert state.undo_stack.index() == steps - 2
+
+
+def test_a_refused_redo_is_reported_and_leaves_the_history(project_window):
+    win, state = project_window, project_window.state
+    iid, _frame, _before = _person_and_steps(win)
+    win.project.undo_action.trigger()  # the move is undone: the keypoint is back
+    steps, index = state.undo_stack.count(), state.undo_stack.index()
+    with ProjectStore.open(state.project_path) as other:
+        other.move_keypoint(iid, LEFT_WRIST, 10.0, 11.0)
+    win.project.redo_action.trigger()
+    assert [t for t, _ in win.errors] == ["Cannot redo move keypoint left_wrist"]
+    assert "another window changed this person" in win.errors[0][1]
+    assert tuple(state.project.instance(iid).keypoints[LEFT_WRIST]) == (10.0, 11.0, 2.0)
+    assert state.undo_stack.count() == steps - 1 and state.undo_stack.index() == index
+    assert not state.undo_stack.canRedo() and win.project.undo_action.text() == "&Undo Split 1 frames"
