@@ -388,7 +388,11 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             raise ProjectError(f"{self.path}: cannot restore an instance without extras {missing}")
         if self.exists("instances", ex["id"]):
             raise ProjectError(f"{self.path}: cannot restore instance {ex['id']}: the id is in use")
-        self._require("frames", ex["frame_id"])
+        if not self.exists("frames", ex["frame_id"]):
+            raise EditConflictError(
+                f"{self.path}: cannot restore person {ex['id']}: another window removed the frame it was on; "
+                "nothing was changed"
+            )
         return self._insert_instance(
             "restore_instance",
             ex["frame_id"],

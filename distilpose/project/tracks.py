@@ -112,11 +112,11 @@ class StoreTracks(StoreBase):
         stamp = now()
         with self.transaction("set_tracks", {"changes": {str(k): v for k, v in changes.items()}}) as conn:
             previous = self.track_ids_of(changes)  # under the write lock: nobody changes them meanwhile
+            if expect is not None:  # first: a person another window deleted is a conflict, not a bad id
+                self._expect_tracks(previous, {int(i): t for i, t in expect.items()})
             missing = [i for i in changes if i not in previous]
             if missing:
                 raise ProjectError(f"{self.path}: no instance {missing[0]} in this project")
-            if expect is not None:
-                self._expect_tracks(previous, {int(i): t for i, t in expect.items()})
             self._refuse_track_clash(changes)
             # two steps, so that a swap inside one frame never holds a duplicate half-way (the schema refuses it)
             conn.executemany("UPDATE instances SET track_id = NULL WHERE id = ?", [(i,) for i in changes])

@@ -123,3 +123,20 @@ def test_undo_alone_still_gives_back_the_exact_earlier_state(two_windows):
     redo.apply(a)
     assert dump_tables(a.path, skip=("history", "sqlite_sequence")) == moved
     assert [e.op for e in a.history()][-3:] == ["move_instance", "patch_instance", "patch_instance"]
+
+
+def test_undo_of_a_delete_whose_frame_another_window_removed_is_a_conflict(two_windows):
+    a, b, iid = two_windows
+    frame = a.instance(iid).extras["frame_id"]
+    undo = Edit("delete_instance", {"instance_id": iid}).apply(a)
+    b.delete_frame(frame)
+    with pytest.raises(EditConflictError, match=f"cannot restore person {iid}: another window removed the frame"):
+        undo.apply(a)
+
+
+def test_undo_of_a_track_edit_on_a_person_another_window_deleted_is_a_conflict(two_windows):
+    a, b, iid = two_windows
+    undo = Edit("set_tracks", {"changes": {iid: 4}}).apply(a)
+    b.delete_instance(iid)
+    with pytest.raises(EditConflictError, match=rf"track id of person {iid} \(deleted\)"):
+        undo.apply(a)
