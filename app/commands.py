@@ -10,6 +10,10 @@ leaves no phantom command behind; undo and redo go through AppState the same way
 called by Qt after such a prepared step do nothing; called directly (e.g. ``QUndoStack.redo()``) they apply
 the edits themselves and report a failure instead of raising into Qt.
 
+Undo and redo never revert another window's (or process's) edit: the store refuses them with
+:class:`~distilpose.project.EditConflictError` (see :mod:`distilpose.project.edits`), and AppState then drops
+the step from the history as it is, reporting what changed.
+
 A step may be a callable that builds its Edit from the inverses of the steps before it: an instance added to a
 frame that the same command creates needs the new frame id. Callables exist only until the first apply; from
 then on the lists hold plain Edits (inverses restore the same ids).
@@ -83,6 +87,7 @@ class StoreCommand(QUndoCommand):
         self.state: AppState | None = None  # set by AppState.push
         self._prepared = False
         self.done = undo_edits is not None
+        self.conflict = False  # the store refused to undo/redo it: another writer changed what it set
 
     # -- called by AppState: the edit happens here, before the stack moves --------------------------
     def forward(self, store: ProjectStore) -> None:

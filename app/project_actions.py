@@ -27,6 +27,7 @@ from distilpose.app.store_jobs import StoreJobThread
 from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
+from distilpose.prelabel import outcome_counts
 from distilpose.project.coco_io import import_coco
 from distilpose.project.formats import DatasetFormat, dataset_format
 
@@ -511,7 +512,7 @@ class ProjectActions(QObject):
         outcomes = thread.outcomes
         edits = [edit for outcome in outcomes for edit in outcome.undo_edits()]
         model = thread.settings.model
-        people = sum(len(o.added) for o in outcomes)
+        counts = outcome_counts(outcomes)
         if edits and self.state.project is not None:
             text = f"Pre-label {len(outcomes)} frame(s) with {model}"
             self.state.push(commands.recorded(text, edits, commands.Focus(self.state.frame_id)))
@@ -520,10 +521,10 @@ class ProjectActions(QObject):
         if thread.cancelled:
             self._status(
                 f"Pre-labelling cancelled: kept the {len(outcomes)} finished frame(s) of "
-                f"{len(thread.frame_ids)} ({people} person(s)); Ctrl+Z removes them"
+                f"{len(thread.frame_ids)} ({counts}); Ctrl+Z removes them"
             )
-        elif edits:
-            self._status(f"Pre-labelled {len(outcomes)} frame(s) with {model}: {people} person(s)")
+        elif outcomes:
+            self._status(f"Pre-labelled {len(outcomes)} frame(s) with {model}: {counts}")
         thread.deleteLater()
         self.state.pending.end("pre-labelling")
         self.prelabelFinished.emit(len(outcomes))

@@ -12,7 +12,7 @@ from pathlib import Path
 from distilpose.app.commands import Focus, StoreCommand
 from distilpose.app.frame_rows import frame_rows
 from distilpose.errors import DistilPoseError, MediaError
-from distilpose.project import ProjectStore
+from distilpose.project import EditConflictError, ProjectStore
 from distilpose.types import Instance
 from distilpose.video import VideoReader
 
@@ -234,12 +234,22 @@ class ProjectMixin:
         return self._step_history(forward=True)
 
     def _step_history(self, forward: bool) -> bool:
+        """Undo or redo one step. A step refused because another window changed what it would set back
+        (EditConflictError) can never apply truthfully: it leaves the history, as it is in the store (done for
+        an undo, undone for a redo), so the steps before (after) it stay reachable. Any other failure (a lock)
+        keeps it, to try again."""
         stack = self.undo_stack
         index = stack.index() if forward else stack.index() - 1
         command = stack.command(index) if 0 <= index < stack.count() else None
         if not isinstance(command, StoreCommand):
             return False
         if not self.run_command(command, forward):
+            if command.conflict:
+                command.setObsolete(True)  # Qt removes an obsolete command as it steps over it
+                command.prepare()
+                stack.redo() if forward else stack.undo()
+                self.reload_instances()  # show what the other window wrote
+                self.refresh_frames()
             return False
         command.prepare()
         if forward:
@@ -250,11 +260,18 @@ class ProjectMixin:
 
     def run_command(self, command: StoreCommand, forward: bool) -> bool:
         """Apply a command's edits one way (no stack change); report and return False on failure."""
+        verb = "redo" if forward else "undo"
         try:
             store = self._require_project()
             command.forward(store) if forward else command.backward(store)
+        except EditConflictError as exc:
+            command.conflict = True
+            self.editFailed.emit(
+                f"Cannot {verb} {command.text().lower()}",
+                f"{exc}\n\nThe step is left as it is and removed from the undo history.",
+            )
+            return False
         except DistilPoseError as exc:
-            verb = "redo" if forward else "undo"
             self.editFailed.emit(f"Cannot {verb} {command.text().lower()}", str(exc))
             return False
         self._after_edit(command.focus, command)

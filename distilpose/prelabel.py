@@ -4,6 +4,11 @@ track ids. The one implementation behind the app's pre-label worker and ``distil
 Each frame is ONE store transaction (its old unverified predictions replaced by the new ones), so a cancel
 (a flag the caller sets, or Ctrl-C) or a crash keeps every finished frame and nothing half-written.
 
+Never a second copy. The people who stay on a frame (made or accepted by a person, imported, verified) are
+matched to the new predictions (same track id, else box and pose alike, as the tracker's first stage); a
+matched prediction is dropped, so pre-labelling again after accepting gives each person once. Each frame says
+how many people were kept, predictions replaced and people added.
+
 Tracking. With ``track=True`` the frames of each video (or image folder) are processed in frame order by one
 :class:`~distilpose.tracking.PoseTracker`; a new tracker starts for the next media, so tracks never cross
 videos. The tracker is first given the stored people of the nearest earlier frame of the video (those that
@@ -24,8 +29,9 @@ from distilpose.errors import DistilPoseError
 from distilpose.inference.live import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
+from distilpose.project.records import instance_fields
 from distilpose.project.tracks import SEQUENCE_KINDS
-from distilpose.tracking import PoseTracker, TrackerConfig
+from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
 
@@ -83,37 +89,104 @@ def predictions_of(
 # --------------------------------------------------------------------------------------------- one frame
 
 
+#: A prediction at least this similar to a person who stays on the frame (box IoU and keypoint OKS, half
+#: each, as the tracker's first stage; IoU alone when they share fewer than 3 keypoints) is that person.
+SAME_PERSON = 0.5
+
+
 @dataclass
 class FrameOutcome:
-    """What pre-labelling wrote on one frame: the new instance ids and the predictions they replaced."""
+    """What pre-labelling wrote on one frame: the new instance ids, the predictions they replaced, and the
+    people already there whom a prediction found again (kept as they are; the prediction was dropped)."""
 
     frame_id: int
     added: list[int] = field(default_factory=list)
     replaced: list[Instance] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    added_fields: dict[int, dict] = field(default_factory=dict)  # as written: undo deletes only these
 
     def undo_edits(self) -> list[Edit]:
-        return [Edit("delete_instance", {"instance_id": i}) for i in self.added] + [
-            Edit("restore_instance", {"instance": inst}) for inst in self.replaced
-        ]
+        return [
+            Edit("delete_instance", {"instance_id": i, "expect": self.added_fields.get(i)}) for i in self.added
+        ] + [Edit("restore_instance", {"instance": inst}) for inst in self.replaced]
+
+
+def outcome_counts(outcomes: Sequence[FrameOutcome]) -> str:
+    """What a batch did, for the CLI and the app: 'N person(s) added, N prediction(s) replaced, N already there
+    kept'."""
+    added = sum(len(o.added) for o in outcomes)
+    replaced = sum(len(o.replaced) for o in outcomes)
+    kept = sum(len(o.kept) for o in outcomes)
+    return f"{added} person(s) added, {replaced} prediction(s) replaced, {kept} already there kept"
 
 
 def write_predictions(store: ProjectStore, frame_id: int, people: Sequence[Instance]) -> FrameOutcome:
     """Replace the frame's unverified model predictions by ``people`` in one transaction. People and
-    verified instances stay; a new person whose track id one of them already holds loses that id (a track
+    verified instances stay, and a prediction of one of them (:func:`same_people`) is dropped rather than
+    stored a second time; a new person whose track id one of them already holds loses that id (a track
     names one person per frame)."""
     outcome = FrameOutcome(frame_id)
     with store.transaction("prelabel", {"frame_id": frame_id, "instances": len(people)}):
-        kept_tracks = set()
+        staying = []
         for old in store.instances(frame_id):
-            if old.source in PREDICTION_SOURCES and not old.extras["verified"]:
+            if stays(old):
+                staying.append(old)
+            else:
                 outcome.replaced.append(store.delete_instance(old.extras["id"]))
-            elif old.track_id is not None:
-                kept_tracks.add(old.track_id)
-        for inst in people:
+        pairs = same_people(staying, people)
+        outcome.kept = [staying[i].extras["id"] for i, _ in pairs]
+        found = {j for _, j in pairs}
+        new = [inst for j, inst in enumerate(people) if j not in found]
+        kept_tracks = {old.track_id for old in staying if old.track_id is not None}
+        for inst in new:
             if inst.track_id in kept_tracks:
                 inst.track_id = None
-        outcome.added = [store.add_instance(frame_id, inst) for inst in people]
+        outcome.added = [store.add_instance(frame_id, inst) for inst in new]
+        outcome.added_fields = {i: instance_fields(store.instance(i)) for i in outcome.added}
     return outcome
+
+
+def stays(inst: Instance) -> bool:
+    """Whether a stored person stays when its frame is pre-labelled again: everyone but a model's prediction
+    nobody accepted or verified."""
+    return not (inst.source in PREDICTION_SOURCES and not inst.extras["verified"])
+
+
+def same_people(existing: Sequence[Instance], predicted: Sequence[Instance]) -> list[tuple[int, int]]:
+    """(existing index, predicted index) of the predictions that are a person already there: the same track
+    id first, then the most similar pairs at least :data:`SAME_PERSON` alike; each person and prediction in
+    one pair at most."""
+    pairs = [
+        (i, j)
+        for i, old in enumerate(existing)
+        for j, new in enumerate(predicted)
+        if old.track_id is not None and old.track_id == new.track_id
+    ]
+    rest_old = [i for i in range(len(existing)) if i not in {a for a, _ in pairs}]
+    rest_new = [j for j in range(len(predicted)) if j not in {b for _, b in pairs}]
+    if rest_old and rest_new:
+        sim = np.array([[_similarity(existing[i], predicted[j]) for j in rest_new] for i in rest_old])
+        pairs += [(rest_old[r], rest_new[c]) for r, c in greedy_match(sim, SAME_PERSON)]
+    return pairs
+
+
+def _similarity(a: Instance, b: Instance) -> float:
+    box_a, box_b = _box(a), _box(b)
+    if box_a is None or box_b is None:
+        return 0.0
+    iou = box_iou(box_a, box_b)
+    pose = oks(_usable(a), _usable(b), box_a)
+    return iou if pose is None else 0.5 * iou + 0.5 * pose
+
+
+def _box(inst: Instance) -> np.ndarray | None:
+    box = inst.bbox if inst.bbox is not None else inst.bbox_from_keypoints(0.0)
+    return None if box is None else np.asarray(box, dtype=np.float64)
+
+
+def _usable(inst: Instance) -> np.ndarray:
+    """Keypoints as (K, 3) with a third column 1 where labelled (what :func:`distilpose.tracking.oks` takes)."""
+    return np.column_stack([inst.keypoints[:, :2], (inst.keypoints[:, 2] > 0).astype(np.float64)])
 
 
 class FrameReader:
@@ -214,9 +287,16 @@ class Prelabeller:
         if store.media(frame.media_id).kind not in SEQUENCE_KINDS:
             return people
         if self._tracker is None or self._tracked_media != frame.media_id:
-            self._tracker = PoseTracker(self.tracker_config, first_id=store.next_track_id(frame.media_id))
+            self._tracker = PoseTracker(
+                self.tracker_config,
+                first_id=store.next_track_id(frame.media_id),
+                taken=store.track_ids(frame.media_id),
+            )
             self._tracked_media = frame.media_id
             self._seed(frame.media_id, frame.index)
+        staying = [i for i in store.instances(frame_id) if i.track_id is not None and stays(i)]
+        if staying:  # the people who stay on this frame keep their ids, and the tracker carries them on
+            self._tracker.seed(frame.index - 1, staying)
         self._tracker.update(frame.index, people)
         return [p for p in people if p.track_id is not None]
 

@@ -25,13 +25,16 @@ the next, so tracks never cross videos.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from distilpose.keypoints import OKS_SIGMAS
 from distilpose.types import Instance
+
+#: The largest id a project can store (SQLite's INTEGER is signed 64-bit): new ids never pass it.
+MAX_TRACK_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,12 @@ class _Person:
 class PoseTracker:
     """Assigns ``track_id`` to the people of consecutive (or sampled) frames of one video."""
 
-    def __init__(self, config: TrackerConfig | None = None, first_id: int = 1) -> None:
+    def __init__(self, config: TrackerConfig | None = None, first_id: int = 1, taken: Iterable[int] = ()) -> None:
+        """New tracks take ids from ``first_id`` on, skipping ``taken`` (ids the video already uses) and
+        starting again at 1 rather than pass :data:`MAX_TRACK_ID`."""
         self.config = config or TrackerConfig()
         self.first_id = int(first_id)
+        self._given = frozenset(int(t) for t in taken)
         self.reset()
 
     def reset(self, first_id: int | None = None) -> None:
@@ -96,17 +102,22 @@ class PoseTracker:
             self.first_id = int(first_id)
         self.tracks: list[Track] = []
         self.next_id = self.first_id
+        self.taken = set(self._given)
         self.last_frame: int | None = None
 
     def seed(self, frame_index: int, instances: Sequence[Instance]) -> None:
         """Start from people whose ids are known (a stored, already tracked frame): later frames continue
-        their tracks. Instances without a ``track_id`` are ignored."""
+        their tracks, which replace any track of the same id. Instances without a ``track_id`` are
+        ignored."""
+        known = {int(inst.track_id) for inst in instances if inst.track_id is not None}
+        self.tracks = [t for t in self.tracks if t.track_id not in known]
         for i, inst in enumerate(instances):
             if inst.track_id is None:
                 continue
             person = self._person(i, inst, None)
             self.tracks.append(Track(int(inst.track_id), person.box, person.keypoints, int(frame_index)))
             self.next_id = max(self.next_id, int(inst.track_id) + 1)
+            self.taken.add(int(inst.track_id))
         self.last_frame = int(frame_index) if self.last_frame is None else max(self.last_frame, int(frame_index))
 
     def update(
@@ -137,8 +148,7 @@ class PoseTracker:
         placed = {p.index for p in people if ids[p.index] is not None}
         for person in high + (low if cfg.low_starts_track else []):
             if person.index not in placed:
-                track = Track(self.next_id, person.box.copy(), person.keypoints.copy(), frame)
-                self.next_id += 1
+                track = Track(self._new_id(), person.box.copy(), person.keypoints.copy(), frame)
                 self.tracks.append(track)
                 ids[person.index] = track.track_id
         self.last_frame = frame
@@ -147,6 +157,13 @@ class PoseTracker:
         return ids
 
     # ----------------------------------------------------------------------------------------- internals
+
+    def _new_id(self) -> int:
+        while self.next_id > MAX_TRACK_ID or self.next_id in self.taken:
+            self.next_id = 1 if self.next_id > MAX_TRACK_ID else self.next_id + 1
+        self.taken.add(self.next_id)
+        self.next_id += 1
+        return self.next_id - 1
 
     def _person(self, index: int, inst: Instance, box: np.ndarray | None) -> _Person:
         cfg = self.config

@@ -69,7 +69,7 @@ def _prelabel(args: argparse.Namespace) -> int:
     from distilpose.inference.live import LivePipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.models.readiness import has_trained_weights
-    from distilpose.prelabel import Prelabeller
+    from distilpose.prelabel import Prelabeller, outcome_counts
     from distilpose.project.batch import select_frames
     from distilpose.project.store import ProjectStore
 
@@ -83,7 +83,8 @@ def _prelabel(args: argparse.Namespace) -> int:
             print(f"warning: {args.model} has no trained weights (random predictions)", file=sys.stderr)
         pipeline = LivePipeline(loaded.predictor, make_detector(args.detector))
         labeller = Prelabeller(store, pipeline, loaded.name, threshold=args.threshold, track=args.track)
-        done = people = failed = 0
+        done = failed = 0
+        outcomes = []
         bar = tqdm(total=len(frame_ids), unit="frame", desc="pre-labelling")
         try:
             for step in labeller.run(frame_ids):
@@ -92,14 +93,14 @@ def _prelabel(args: argparse.Namespace) -> int:
                     tqdm.write(f"frame {step.frame_id} skipped: {step.error}", file=sys.stderr)
                 elif step.outcome is not None:
                     done += 1
-                    people += len(step.outcome.added)
+                    outcomes.append(step.outcome)
                 bar.update(1)
         except KeyboardInterrupt:  # the frame being written rolled back; every finished frame is saved
             bar.close()
-            print(f"{args.project}: cancelled after {done} frame(s), {people} person(s) kept", file=sys.stderr)
+            print(f"{args.project}: cancelled after {done} frame(s): {outcome_counts(outcomes)}", file=sys.stderr)
             return 130
         bar.close()
     tracks = " with track ids" if args.track else ""
     skipped = f", {failed} frame(s) skipped" if failed else ""
-    print(f"{args.project}: pre-labelled {done} frame(s){tracks}: {people} person(s){skipped}")
+    print(f"{args.project}: pre-labelled {done} frame(s){tracks}: {outcome_counts(outcomes)}{skipped}")
     return 0

@@ -4,7 +4,7 @@ Start with :class:`ProjectStore` (open/create, edits, queries) and :class:`Edit`
 """
 
 from distilpose.project.edits import Edit
-from distilpose.project.errors import ProjectError, ProjectLockedError, ProjectVersionError
+from distilpose.project.errors import EditConflictError, ProjectError, ProjectLockedError, ProjectVersionError
 from distilpose.project.store import ProjectStore
 
-__all__ = ["Edit", "ProjectError", "ProjectLockedError", "ProjectStore", "ProjectVersionError"]
+__all__ = ["Edit", "EditConflictError", "ProjectError", "ProjectLockedError", "ProjectStore", "ProjectVersionError"]

@@ -25,6 +25,7 @@ class StoreBase:
         self.timeout = timeout
         self._conn: GuardedConnection | None = GuardedConnection(conn, path, timeout)
         self._depth = 0
+        self._log: tuple[str, dict | None] | None = None  # what the open transaction logs at commit
 
     def close(self) -> None:
         """Close the connection (idempotent). The last connection to close folds the WAL back into the
@@ -57,11 +58,15 @@ class StoreBase:
     def transaction(self, op: str | None = None, payload: dict | None = None) -> Iterator[GuardedConnection]:
         """One atomic, durable unit of work, logged in ``history`` as ``op`` with ``payload`` (read at commit
         time, so a batch may fill it in as it goes). Nested calls join the outer transaction and are not
-        logged on their own. Any exception rolls everything back and is re-raised (SQLite errors as
-        ProjectError)."""
+        logged on their own, except inside an outer call without ``op`` (a mere grouping, as
+        :meth:`Edit.apply <distilpose.project.edits.Edit.apply>` makes to read what its edit wrote): there the
+        first nested ``op`` names the entry. Any exception rolls everything back and is re-raised (SQLite
+        errors as ProjectError)."""
         conn = self.conn
         raw = conn.raw
         if self._depth:
+            if op is not None and self._log is None:
+                self._log = (op, payload)
             self._depth += 1
             try:
                 yield conn
@@ -73,9 +78,11 @@ class StoreBase:
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path, self.timeout) from None
         self._depth = 1
+        self._log = None if op is None else (op, payload)
         try:
             yield conn
-            if op is not None:
+            if self._log is not None:
+                op, payload = self._log
                 conn.execute(
                     "INSERT INTO history (time, op, payload) VALUES (?, ?, ?)",
                     (now(), op, to_json(payload or {}, f"history payload of {op}")),
@@ -89,6 +96,7 @@ class StoreBase:
             raise
         finally:
             self._depth = 0
+            self._log = None
 
     # ----------------------------------------------------------------------------------------- meta
 

@@ -101,6 +101,7 @@ def import_coco(store: ProjectStore, ann_path: PathLike, images_dir: PathLike) -
     person_ids = {
         c.get("id") for c in dataset.categories if isinstance(c, dict) and c.get("name") == "person"
     }
+    check_one_person_per_track(dataset, person_ids, ann_path)
     report = ImportReport(annotation_file=str(ann_path))
     payload = {"file": str(ann_path)}
     with store.transaction("import_coco", payload):
@@ -155,6 +156,24 @@ def media_paths(dataset: CocoDataset, folder: Path, ann_path: PathLike) -> dict[
     if problems:
         raise CocoFormatError(str(ann_path), problems)
     return out
+
+
+def check_one_person_per_track(dataset: CocoDataset, person_ids: set, ann_path: PathLike) -> None:
+    """Refuse (CocoFormatError naming the COCO file, each image and its annotations) a file that gives two
+    people of one image the same ``track_id``: a track names one person per frame, a rule of the project."""
+    names = {image.id: image.file_name for image in dataset.images}
+    holders: dict[tuple[int, int], list[int]] = {}
+    for ann in dataset.annotations:
+        if ann.track_id is not None and ann.category_id in person_ids:
+            holders.setdefault((ann.image_id, ann.track_id), []).append(ann.id)
+    problems = [
+        f"image id {image_id} ({shorten(names.get(image_id, '?'))}): annotations "
+        f"{', '.join(map(str, ids))} all have track_id {track_id}; a track names one person per image"
+        for (image_id, track_id), ids in holders.items()
+        if len(ids) > 1
+    ]
+    if problems:
+        raise CocoFormatError(str(ann_path), problems)
 
 
 def _frame_for(store: ProjectStore, image: CocoImage, path: Path, report: ImportReport) -> int:

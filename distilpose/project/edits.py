@@ -10,6 +10,13 @@ later commands on the stack that refer to it stay valid). A command is therefore
 
 If ``apply`` raises (a :class:`ProjectError`, e.g. the file is locked), nothing changed: don't push the
 command.
+
+Undo never reverts another writer (a second window, the CLI, a worker on the same file). An inverse sets back
+only what its edit changed, and only while that still holds what the edit wrote: an instance edit's inverse is
+:meth:`~distilpose.project.store.ProjectStore.patch_instance` of the changed fields, the undo of an add deletes
+only the person (frame, media) as it was added, a track edit's inverse expects the ids it wrote. Otherwise it is
+refused with :class:`~distilpose.project.errors.EditConflictError` naming what changed, and nothing changes. An
+edit and the reading of what it wrote are one transaction, so nothing lands in between.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from distilpose.keypoints import NAMES
 from distilpose.project.errors import ProjectError
+from distilpose.project.records import instance_fields
 
 if TYPE_CHECKING:
     from distilpose.project.store import ProjectStore
+    from distilpose.types import Instance
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,9 @@ class Edit:
         if entry is None:
             raise ProjectError(f"{store.path}: unknown edit {self.op!r}; known: {', '.join(sorted(_OPS))}")
         inverse, _ = entry
-        result = getattr(store, self.op)(**self.args)
-        return inverse(self.args, result)
+        with store.transaction():  # the op logs itself; what it wrote is read before anyone else writes
+            result = getattr(store, self.op)(**self.args)
+            return inverse(self.args, result, store)
 
     @property
     def text(self) -> str:
@@ -47,50 +57,94 @@ class Edit:
         return f"{label} {NAMES[k]}" if isinstance(k, int) and 0 <= k < len(NAMES) else label
 
 
-def _replace(args: Mapping, before: Any) -> Edit:
-    return Edit("replace_instance", {"instance": before})
+def undo_instance_edit(store: ProjectStore, before: Instance) -> Edit:
+    """The inverse of an edit of one instance whose previous state is ``before``: a patch of the fields it
+    changed (read in the edit's transaction)."""
+    iid = before.extras["id"]
+    old, new = instance_fields(before), instance_fields(store.instance(iid))
+    return Edit("patch_instance", {"instance_id": iid, "fields": {f: (new[f], old[f]) for f in old if old[f] != new[f]}})
 
 
-def _restore_snapshot(args: Mapping, snapshot: Any) -> Edit:
+def undo_add(store: ProjectStore, instance_id: int) -> Edit:
+    """The inverse of adding (or restoring) an instance: delete it, if it is still as added."""
+    return Edit("delete_instance", {"instance_id": instance_id, "expect": instance_fields(store.instance(instance_id))})
+
+
+def _patch(args: Mapping, before: Any, store: ProjectStore) -> Edit:
+    return undo_instance_edit(store, before)
+
+
+def _patch_back(args: Mapping, fields: Any, store: ProjectStore) -> Edit:
+    return Edit("patch_instance", {"instance_id": args["instance_id"], "fields": fields})
+
+
+def _restore_snapshot(args: Mapping, snapshot: Any, store: ProjectStore) -> Edit:
     return Edit("restore", {"snapshot": snapshot})
 
 
-def _delete_restored(args: Mapping, _: Any) -> Edit:
+def undo_add_row(store: ProjectStore, table: str, row_id: int) -> Edit:
+    """The inverse of adding a media or frame (``table`` 'media' or 'frames'): remove it, if it and what is
+    under it are still as added."""
+    if table == "media":
+        return Edit("delete_media", {"media_id": row_id, "expect": store._snapshot(table, row_id)})
+    return Edit("delete_frame", {"frame_id": row_id, "expect": store._snapshot(table, row_id)})
+
+
+def _delete_restored(args: Mapping, _: Any, store: ProjectStore) -> Edit:
     snap = args["snapshot"]
     if snap.table == "media":
-        return Edit("delete_media", {"media_id": snap.id})
-    return Edit("delete_frame", {"frame_id": snap.id})
+        return Edit("delete_media", {"media_id": snap.id, "expect": snap})
+    return Edit("delete_frame", {"frame_id": snap.id, "expect": snap})
 
 
-def _tracks_back(args: Mapping, previous: Any) -> Edit:
-    """The inverse of a track id edit: the previous id of every instance it touched."""
-    return Edit("set_tracks", {"changes": previous})
+def _tracks_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+    """The inverse of a track id edit: the previous id of every instance it touched, expecting the ids it
+    wrote."""
+    return Edit("set_tracks", {"changes": previous, "expect": store.track_ids_of(previous)})
 
 
-def _edits_back(args: Mapping, inverses: Any) -> Edit:
+def _edits_back(args: Mapping, inverses: Any, store: ProjectStore) -> Edit:
     return Edit("apply_edits", {"edits": inverses})
 
 
-#: op -> (inverse builder from (args, result), menu label)
-_OPS: dict[str, tuple[Callable[[Mapping, Any], Edit], str]] = {
-    "add_media": (lambda a, r: Edit("delete_media", {"media_id": r}), "Add media"),
+def _split_back(args: Mapping, previous: str, store: ProjectStore) -> Edit:
+    return Edit("set_split", {"frame_id": args["frame_id"], "split": previous, "expect": args["split"]})
+
+
+def _splits_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+    return Edit("set_splits", {"splits": previous, "expect": dict(args["splits"])})
+
+
+def _suggested_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+    frame = store.frame(args["frame_id"])
+    return Edit(
+        "set_suggested",
+        {"frame_id": args["frame_id"], "suggested": previous[0], "reason": previous[1],
+         "expect": (frame.suggested, frame.suggest_reason)},
+    )  # fmt: skip
+
+
+#: op -> (inverse builder from (args, result, store), in the edit's transaction; menu label)
+_OPS: dict[str, tuple[Callable[[Mapping, Any, ProjectStore], Edit], str]] = {
+    "add_media": (lambda a, r, s: undo_add_row(s, "media", r), "Add media"),
     "delete_media": (_restore_snapshot, "Remove media"),
-    "add_frame": (lambda a, r: Edit("delete_frame", {"frame_id": r}), "Add frame"),
+    "add_frame": (lambda a, r, s: undo_add_row(s, "frames", r), "Add frame"),
     "delete_frame": (_restore_snapshot, "Remove frame"),
     "restore": (_delete_restored, "Restore"),
-    "add_instance": (lambda a, r: Edit("delete_instance", {"instance_id": r}), "Add person"),
-    "restore_instance": (lambda a, r: Edit("delete_instance", {"instance_id": r}), "Restore person"),
-    "delete_instance": (lambda a, r: Edit("restore_instance", {"instance": r}), "Delete person"),
-    "reject_prediction": (lambda a, r: Edit("restore_instance", {"instance": r}), "Reject prediction"),
-    "replace_instance": (_replace, "Change person"),
-    "move_keypoint": (_replace, "Move keypoint"),
-    "set_visibility": (_replace, "Set visibility"),
-    "set_keypoint": (_replace, "Set keypoint"),
-    "move_instance": (_replace, "Move person"),
-    "set_bbox": (_replace, "Set box"),
-    "set_track": (_replace, "Set track"),
-    "set_verified": (_replace, "Verify person"),
-    "accept_prediction": (_replace, "Accept prediction"),
+    "add_instance": (lambda a, r, s: undo_add(s, r), "Add person"),
+    "restore_instance": (lambda a, r, s: undo_add(s, r), "Restore person"),
+    "delete_instance": (lambda a, r, s: Edit("restore_instance", {"instance": r}), "Delete person"),
+    "reject_prediction": (lambda a, r, s: Edit("restore_instance", {"instance": r}), "Reject prediction"),
+    "patch_instance": (_patch_back, "Change person"),
+    "replace_instance": (_patch, "Change person"),
+    "move_keypoint": (_patch, "Move keypoint"),
+    "set_visibility": (_patch, "Set visibility"),
+    "set_keypoint": (_patch, "Set keypoint"),
+    "move_instance": (_patch, "Move person"),
+    "set_bbox": (_patch, "Set box"),
+    "set_track": (_patch, "Set track"),
+    "set_verified": (_patch, "Verify person"),
+    "accept_prediction": (_patch, "Accept prediction"),
     # track edits (distilpose.project.tracks)
     "set_tracks": (_tracks_back, "Change track id"),
     "swap_tracks": (_tracks_back, "Swap tracks"),
@@ -98,12 +152,9 @@ _OPS: dict[str, tuple[Callable[[Mapping, Any], Edit], str]] = {
     "split_track": (_tracks_back, "Split track"),
     "interpolate_track": (_edits_back, "Interpolate track"),
     "apply_edits": (_edits_back, "Apply edits"),
-    "set_split": (lambda a, r: Edit("set_split", {"frame_id": a["frame_id"], "split": r}), "Set split"),
-    "set_splits": (lambda a, r: Edit("set_splits", {"splits": r}), "Set splits"),
-    "set_suggested": (
-        lambda a, r: Edit("set_suggested", {"frame_id": a["frame_id"], "suggested": r[0], "reason": r[1]}),
-        "Suggest frame",
-    ),
+    "set_split": (_split_back, "Set split"),
+    "set_splits": (_splits_back, "Set splits"),
+    "set_suggested": (_suggested_back, "Suggest frame"),
 }
 
 #: The operations an Edit can name.

@@ -15,3 +15,8 @@ class ProjectLockedError(ProjectError):
 
 class ProjectVersionError(ProjectError):
     """The project was written by a newer DistilPose Studio whose schema this code does not know."""
+
+
+class EditConflictError(ProjectError):
+    """An undo or redo refused because another writer (a second window, the CLI, a worker) changed what it
+    would set back since the edit was made: applying it would revert their work. Nothing was changed."""

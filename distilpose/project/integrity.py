@@ -4,7 +4,8 @@ the cheap one every open runs (:func:`distilpose.project.connection.quick_check`
 Three layers, each catching what the one before cannot: SQLite's ``integrity_check`` (pages, records,
 indexes, NOT NULL and CHECK constraints), ``foreign_key_check`` (rows whose parent is gone), and value checks
 of what SQLite's type affinity lets through (text in a number column, JSON that does not parse or is not an
-object) and the store's own rules that have no CHECK constraint (keypoint index 0..16).
+object) and the store's own rules that have no CHECK constraint (keypoint index 0..16, one person per track id
+and frame).
 """
 
 from __future__ import annotations
@@ -74,7 +75,27 @@ def check_project(store: ProjectStore) -> list[str]:
             continue
         if bad:
             problems.append(f"{table}.{column}: {len(bad)} damaged value(s): {_few(bad)}")
+    problems += _shared_track_ids(store)
     return problems
+
+
+def _shared_track_ids(store: ProjectStore) -> list[str]:
+    """Frames where two people share a track id (a track names one person per frame; older imports let it
+    in), by media and frame index."""
+    try:
+        rows = store.conn.execute(
+            "SELECT frame_id, track_id, group_concat(id, ' and ') FROM instances WHERE track_id IS NOT NULL "
+            "GROUP BY frame_id, track_id HAVING COUNT(*) > 1 ORDER BY frame_id, track_id"
+        ).fetchall()
+        found = [f"{store.frame_label(f)}: persons {ids} share track id {t}" for f, t, ids in rows]
+    except ProjectError as exc:
+        return [f"track ids could not be checked: {exc}"]
+    if not found:
+        return []
+    return [
+        f"{len(found)} frame(s) give two people one track id (a track names one person per frame; change "
+        f"one of them): {_few(found)}"
+    ]
 
 
 def _few(items: list[str]) -> str:

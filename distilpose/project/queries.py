@@ -63,6 +63,13 @@ class StoreQueries(StoreBase):
             raise ProjectError(f"{self.path}: no frame {frame_id} in this project")
         return self._decode("frame", _frame_record, row)
 
+    def frame_label(self, frame_id: int) -> str:
+        """A frame as a user knows it, for messages: 'frame 12 of clips/walk.mp4' (never its row id alone)."""
+        row = self.conn.execute(
+            "SELECT f.idx, m.path FROM frames f JOIN media m ON m.id = f.media_id WHERE f.id = ?", (int(frame_id),)
+        ).fetchone()
+        return f"frame {frame_id} (no longer in the project)" if row is None else f"frame {row[0]} of {row[1]}"
+
     def frame_at(self, media_id: int, index: int) -> FrameRecord | None:
         row = self.conn.execute(
             f"SELECT {_FRAME_COLUMNS} FROM frames WHERE media_id = ? AND idx = ?", (media_id, index)

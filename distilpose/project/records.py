@@ -37,6 +37,8 @@ EDITABLE_INSTANCE_COLUMNS: tuple[str, ...] = tuple(
     c for c in INSTANCE_COLUMNS if c not in ("id", "frame_id", "created")
 )
 KEYPOINT_COLUMNS: tuple[str, ...] = ("instance_id", "k", "x", "y", "v", "score", "sigma_x", "sigma_y")
+#: SQLite's INTEGER range (signed 64-bit): a larger Python int cannot be stored at all.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def stored_extras(extras: dict) -> dict:
 
 def check_instance(inst: Instance) -> None:
     """Refuse what would corrupt an export later: non-finite coordinates, visibilities outside 0/1/2, a bad
-    box."""
+    box, a track id SQLite cannot store."""
     kp = inst.keypoints
     if not np.isfinite(kp[:, :2]).all():
         bad = [NAMES[k] for k in range(NUM_KEYPOINTS) if not np.isfinite(kp[k, :2]).all()]
@@ -168,6 +170,10 @@ def check_instance(inst: Instance) -> None:
             raise ValueError(f"bbox must be 4 finite numbers [x, y, w, h], got {inst.bbox!r}")
         if inst.bbox[2] < 0 or inst.bbox[3] < 0:
             raise ValueError(f"bbox width and height must be >= 0, got {inst.bbox!r}")
+    if inst.track_id is not None and not (
+        isinstance(inst.track_id, (int, np.integer)) and INT64_MIN <= int(inst.track_id) <= INT64_MAX
+    ):
+        raise ValueError(f"track id must be an integer in SQLite's 64-bit range, got {inst.track_id!r}")
     if inst.score is not None and not math.isfinite(float(inst.score)):
         raise ValueError(f"score must be a finite number, got {inst.score!r}")
     for name, arr, width in (("scores", inst.scores, 1), ("sigmas", inst.sigmas, 2)):
@@ -212,6 +218,30 @@ def keypoint_rows(instance_id: int, inst: Instance) -> list[tuple]:
             )
         )
     return rows
+
+
+#: Field keys of :func:`instance_fields`: an instance column name, or a keypoint index (its whole row).
+FieldKey = str | int
+
+_FIELD_WORDS = {
+    "source": "source", "track_id": "track id", "bbox_x": "box", "bbox_y": "box", "bbox_w": "box",
+    "bbox_h": "box", "score": "score", "verified": "verified flag", "extra": "extra data",
+}  # fmt: skip
+
+
+def instance_fields(inst: Instance) -> dict[FieldKey, Any]:
+    """Everything an edit may change of one stored instance, as stored: the editable columns by name and each
+    keypoint's row (x, y, v, score, sigma_x, sigma_y) by its index. Undo compares and sets these
+    (:meth:`ProjectStore.patch_instance <distilpose.project.store.ProjectStore.patch_instance>`)."""
+    fields: dict[FieldKey, Any] = dict(instance_values(inst))
+    fields.update({row[1]: row[2:] for row in keypoint_rows(0, inst)})
+    return fields
+
+
+def field_words(keys: list[FieldKey]) -> str:
+    """The fields ``keys`` in a user's words, each once: 'left_wrist, track id and verified flag'."""
+    words = list(dict.fromkeys(NAMES[k] if isinstance(k, int) else _FIELD_WORDS.get(k, k) for k in keys))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _opt(value: float) -> float | None:

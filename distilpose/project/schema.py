@@ -104,10 +104,29 @@ V3_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX instances_track ON instances(track_id) WHERE track_id IS NOT NULL",
 )
 
+#: What the version 4 triggers say when a write would give two people of one frame the same track id.
+TRACK_CLASH_MESSAGE = "a track id names one person per frame: this frame already has a person with that track id"
+
+# Version 4: one track id per person per frame, as a rule of the file (issue 23): the store checks first and
+# names the frame, these refuse any write that slips past (another program, a bug). Triggers, not a UNIQUE
+# index: an index cannot be built on a project that already breaks the rule (an import of older versions
+# let it in), which must still open so that `project check` can name the frames and the user can fix them.
+V4_STATEMENTS: tuple[str, ...] = (
+    f"""CREATE TRIGGER instances_one_track_insert BEFORE INSERT ON instances
+    WHEN NEW.track_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM instances WHERE frame_id = NEW.frame_id AND track_id = NEW.track_id)
+    BEGIN SELECT RAISE(ABORT, '{TRACK_CLASH_MESSAGE}'); END""",
+    f"""CREATE TRIGGER instances_one_track_update BEFORE UPDATE OF frame_id, track_id ON instances
+    WHEN NEW.track_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM instances WHERE frame_id = NEW.frame_id AND track_id = NEW.track_id AND id != NEW.id)
+    BEGIN SELECT RAISE(ABORT, '{TRACK_CLASH_MESSAGE}'); END""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial tables", V1_STATEMENTS),
     Migration(2, "review fields, sigmas, COCO extras, job kind and times", V2_STATEMENTS),
     Migration(3, "index of person tracks", V3_STATEMENTS),
+    Migration(4, "one track id per person per frame", V4_STATEMENTS),
 )
 
 #: The schema version this code writes; a project with a larger one is refused (it may hold data we'd lose).

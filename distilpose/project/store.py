@@ -10,9 +10,12 @@ however large.
 
 Undo. Each edit returns what its inverse needs: ``add_*`` returns the new id (inverse: ``delete_*``), a delete
 returns the removed rows (inverse: ``restore_instance`` / ``restore``, which bring back the SAME ids), an edit
-of one instance returns the full previous :class:`Instance` (inverse: :meth:`ProjectStore.replace_instance`,
-which also restores its ``updated`` time, so undo gives back the exact previous state).
-:mod:`distilpose.project.edits` wraps this as data for a ``QUndoCommand``.
+of one instance returns the full previous :class:`Instance`. :mod:`distilpose.project.edits` wraps this as data
+for a ``QUndoCommand``, and its inverses compare and set: :meth:`ProjectStore.patch_instance` sets back only
+the fields the edit changed, and only while they still hold what it wrote (the deletes and track edits take
+the state they expect the same way), so an undo never reverts another writer's later edit
+(:class:`EditConflictError` instead); with no other writer it gives back the exact previous state, ``updated``
+time included.
 
 Threads. A :class:`ProjectStore` (one SQLite connection) belongs to the thread that opened it; SQLite's
 ``check_same_thread`` enforces it. A worker thread or process opens its own store on the same file: WAL lets
@@ -53,16 +56,20 @@ from distilpose.project.connection import (
     quick_check,
     translate_error,
 )
-from distilpose.project.errors import ProjectError, ProjectVersionError
+from distilpose.project.errors import EditConflictError, ProjectError, ProjectVersionError
 from distilpose.project.jobs import StoreJobs
 from distilpose.project.queries import StoreQueries
 from distilpose.project.records import (
     EDITABLE_INSTANCE_COLUMNS,
     INSTANCE_COLUMNS,
+    INT64_MAX,
     KEYPOINT_COLUMNS,
     MEDIA_KINDS,
+    FieldKey,
     Snapshot,
     check_instance,
+    field_words,
+    instance_fields,
     instance_values,
     keypoint_rows,
 )
@@ -225,7 +232,7 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
                 "INSERT INTO media (id, path, kind, size, hash, width, height, added, extra) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _opt_int(media_id),
+                    self._new_id("media") if media_id is None else int(media_id),
                     stored,
                     kind,
                     size,
@@ -239,11 +246,13 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             payload["media_id"] = int(cur.lastrowid)
         return payload["media_id"]
 
-    def delete_media(self, media_id: int) -> Snapshot:
-        """Remove a media with its frames and instances; the snapshot lets :meth:`restore` bring them back."""
+    def delete_media(self, media_id: int, expect: Snapshot | None = None) -> Snapshot:
+        """Remove a media with its frames and instances; the snapshot lets :meth:`restore` bring them back.
+        ``expect`` (undo): refused unless the media's rows are exactly these."""
         self._require("media", media_id)
         with self.transaction("delete_media", {"media_id": media_id}) as conn:
             snap = self._snapshot("media", media_id)
+            self._expect_snapshot(snap, expect)
             conn.execute("DELETE FROM media WHERE id = ?", (int(media_id),))
         return snap
 
@@ -289,40 +298,66 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         with self.transaction("add_frame", payload) as conn:
             cur = conn.execute(
                 "INSERT INTO frames (id, media_id, idx, split, extra) VALUES (?, ?, ?, ?, ?)",
-                (_opt_int(frame_id), int(media_id), int(index), split, extra_json),
+                (
+                    self._new_id("frames") if frame_id is None else int(frame_id),
+                    int(media_id),
+                    int(index),
+                    split,
+                    extra_json,
+                ),
             )
             payload["frame_id"] = int(cur.lastrowid)
         return payload["frame_id"]
 
-    def delete_frame(self, frame_id: int) -> Snapshot:
+    def delete_frame(self, frame_id: int, expect: Snapshot | None = None) -> Snapshot:
+        """Remove a frame with its instances (``expect``: as :meth:`delete_media`)."""
         self._require("frames", frame_id)
         with self.transaction("delete_frame", {"frame_id": frame_id}) as conn:
             snap = self._snapshot("frames", frame_id)
+            self._expect_snapshot(snap, expect)
             conn.execute("DELETE FROM frames WHERE id = ?", (int(frame_id),))
         return snap
 
-    def set_split(self, frame_id: int, split: str) -> str:
+    def set_split(self, frame_id: int, split: str, expect: str | None = None) -> str:
         """Returns the previous split."""
-        return self.set_splits({frame_id: split})[frame_id]
+        return self.set_splits({frame_id: split}, None if expect is None else {frame_id: expect})[frame_id]
 
-    def set_splits(self, splits: Mapping[int, str]) -> dict[int, str]:
-        """Assign many frames at once (one transaction); returns the previous split of each."""
+    def set_splits(self, splits: Mapping[int, str], expect: Mapping[int, str] | None = None) -> dict[int, str]:
+        """Assign many frames at once (one transaction); returns the previous split of each. ``expect`` (undo):
+        refused unless each frame still has the split given there."""
         for split in set(splits.values()):
             self._check_split(split)
         with self.transaction("set_splits", {"count": len(splits)}) as conn:
             previous = {frame_id: self.frame(frame_id).split for frame_id in splits}  # under the write lock
+            changed = [f for f, s in (expect or {}).items() if previous.get(f, s) != s]
+            if changed:
+                raise EditConflictError(
+                    f"{self.path}: another window changed the split of {self.frame_label(changed[0])}"
+                    + (f" and {len(changed) - 1} more frame(s)" if len(changed) > 1 else "")
+                    + " since this edit; nothing was changed"
+                )
             conn.executemany(
                 "UPDATE frames SET split = ? WHERE id = ?", [(s, int(f)) for f, s in splits.items()]
             )
         return previous
 
     def set_suggested(
-        self, frame_id: int, suggested: bool, reason: str | None = None
+        self,
+        frame_id: int,
+        suggested: bool,
+        reason: str | None = None,
+        expect: tuple[bool, str | None] | None = None,
     ) -> tuple[bool, str | None]:
-        """Flag a frame for review (e.g. 'teacher/student disagree'); returns the previous (flag, reason)."""
+        """Flag a frame for review (e.g. 'teacher/student disagree'); returns the previous (flag, reason).
+        ``expect`` (undo): refused unless the frame still has this (flag, reason)."""
         reason = reason if suggested else None
         with self.transaction("set_suggested", {"frame_id": frame_id, "suggested": bool(suggested)}) as conn:
             before = self.frame(frame_id)
+            if expect is not None and (before.suggested, before.suggest_reason) != tuple(expect):
+                raise EditConflictError(
+                    f"{self.path}: another window changed the review flag of {self.frame_label(frame_id)} since "
+                    "this edit; nothing was changed"
+                )
             conn.execute(
                 "UPDATE frames SET suggested = ?, suggest_reason = ? WHERE id = ?",
                 (int(bool(suggested)), reason, int(frame_id)),
@@ -353,7 +388,11 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             raise ProjectError(f"{self.path}: cannot restore an instance without extras {missing}")
         if self.exists("instances", ex["id"]):
             raise ProjectError(f"{self.path}: cannot restore instance {ex['id']}: the id is in use")
-        self._require("frames", ex["frame_id"])
+        if not self.exists("frames", ex["frame_id"]):
+            raise EditConflictError(
+                f"{self.path}: cannot restore person {ex['id']}: another window removed the frame it was on; "
+                "nothing was changed"
+            )
         return self._insert_instance(
             "restore_instance",
             ex["frame_id"],
@@ -381,19 +420,25 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             values = instance_values(row)
         except ValueError as exc:
             raise ProjectError(f"{self.path}: {exc}") from None
-        values.update(id=iid, frame_id=int(frame_id), created=created)
         payload: dict[str, Any] = {"frame_id": frame_id, "source": inst.source}
         with self.transaction(op, payload) as conn:
+            values.update(id=self._new_id("instances") if iid is None else iid, frame_id=int(frame_id), created=created)
+            self._check_track_free(int(frame_id), values["track_id"])
             cur = conn.execute(_INSERT_INSTANCE, [values[c] for c in INSTANCE_COLUMNS])
             new_id = int(cur.lastrowid)
             conn.executemany(_INSERT_KEYPOINT, keypoint_rows(new_id, inst))
             payload["instance_id"] = new_id
         return new_id
 
-    def delete_instance(self, instance_id: int) -> Instance:
-        """Remove an instance; returns it whole (with its id, frame and times in ``extras``) for undo."""
+    def delete_instance(self, instance_id: int, expect: Mapping[FieldKey, Any] | None = None) -> Instance:
+        """Remove an instance; returns it whole (with its id, frame and times in ``extras``) for undo.
+        ``expect`` (the undo of an add): refused unless the instance still holds these
+        :func:`~distilpose.project.records.instance_fields` (its ``updated`` time aside)."""
         with self.transaction("delete_instance", {"instance_id": instance_id}) as conn:
-            before = self.instance(instance_id)
+            before = self._instance_for_undo(instance_id, expect)
+            if expect is not None:
+                current = instance_fields(before)
+                self._refuse_changed(before, [f for f, v in expect.items() if f != "updated" and current[f] != v])
             conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
         return before
 
@@ -417,6 +462,32 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             return after
 
         return self._edit_instance("replace_instance", iid, change, {"instance_id": iid}, keep_updated=True)
+
+    def patch_instance(self, instance_id: int, fields: Mapping[FieldKey, tuple[Any, Any]]) -> dict:
+        """Compare and set, the undo (and redo) of an instance edit: ``fields`` maps each field the edit
+        changed (:func:`~distilpose.project.records.instance_fields`: a column, or a keypoint index for its
+        row) to (the value it wrote, the value to set). Refused with :class:`EditConflictError`, changing
+        nothing, when any of them no longer holds what the edit wrote: another writer changed it since, and
+        setting it back would revert their work. Fields the edit did not change are never written.
+        ``updated`` is not compared: it is set back when it still holds the edit's time, else it becomes now.
+        Returns the fields for the inverse patch."""
+        payload = {"instance_id": instance_id, "fields": [str(f) for f in fields]}
+        with self.transaction("patch_instance", payload):
+            before = self._instance_for_undo(instance_id, {})
+            current = instance_fields(before)
+            self._refuse_changed(before, [f for f, (wrote, _) in fields.items() if f != "updated" and current[f] != wrote])
+            target = {f: new for f, (_, new) in fields.items()}
+            if "updated" in fields and current["updated"] != fields["updated"][0]:
+                target["updated"] = now()
+            target.setdefault("updated", now())
+            columns = {f: v for f, v in target.items() if isinstance(f, str)}
+            self._update_fields(instance_id, **columns)
+            self.conn.executemany(
+                "UPDATE keypoints SET x = ?, y = ?, v = ?, score = ?, sigma_x = ?, sigma_y = ? "
+                "WHERE instance_id = ? AND k = ?",
+                [(*row, int(instance_id), k) for k, row in target.items() if isinstance(k, int)],
+            )
+        return {f: (target[f], current[f]) for f in target}
 
     def move_keypoint(self, instance_id: int, k: int, x: float, y: float) -> Instance:
         """Put keypoint ``k`` at (x, y); a keypoint that was not labelled (v = 0) becomes visible (v = 2)."""
@@ -582,6 +653,10 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             return
         assignments = ", ".join(f"{column} = ?" for column in fields)
         with self.transaction() as conn:
+            if fields.get("track_id") is not None:
+                row = conn.execute("SELECT frame_id FROM instances WHERE id = ?", (int(instance_id),)).fetchone()
+                if row is not None:
+                    self._check_track_free(row[0], fields["track_id"], int(instance_id))
             conn.execute(
                 f"UPDATE instances SET {assignments} WHERE id = ?", (*fields.values(), int(instance_id))
             )
@@ -592,6 +667,69 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         if not self.exists(table, row_id):
             what = {"media": "media", "frames": "frame", "instances": "instance"}[table]
             raise ProjectError(f"{self.path}: no {what} {row_id} in this project")
+
+    def _new_id(self, table: str) -> int | None:
+        """The id for a new row: None (SQLite's AUTOINCREMENT takes the largest + 1) unless the largest is
+        SQLite's largest integer (an id a file brought in), where AUTOINCREMENT fails with "database or disk
+        is full": then the largest id below it + 1 (one index lookup), or, where that is taken too, the lowest
+        free id."""
+        top = self.conn.execute(
+            f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = ?)",
+            (table,),
+        ).fetchone()[0]
+        if top is None or top < INT64_MAX:
+            return None
+        below = self.conn.execute(f"SELECT MAX(id) FROM {table} WHERE id < ?", (INT64_MAX,)).fetchone()[0]
+        if below is None or below + 1 < INT64_MAX:
+            return 1 if below is None or below < 1 else below + 1
+        if not self.exists(table, 1):
+            return 1
+        row = self.conn.execute(
+            f"SELECT MIN(id) + 1 FROM {table} a WHERE id >= 1 AND id < ? "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} b WHERE b.id = a.id + 1)",
+            (INT64_MAX,),
+        ).fetchone()
+        return int(row[0])
+
+    def _check_track_free(self, frame_id: int, track_id: int | None, instance_id: int | None = None) -> None:
+        """A track id names one person per frame (the schema's triggers refuse it too; this says where)."""
+        if track_id is None:
+            return
+        other = self.conn.execute(
+            "SELECT id FROM instances WHERE frame_id = ? AND track_id = ? AND id IS NOT ?",
+            (int(frame_id), int(track_id), instance_id),
+        ).fetchone()
+        if other is not None:
+            raise ProjectError(
+                f"{self.path}: {self.frame_label(frame_id)} already has a person with track id {track_id} "
+                f"(person {other[0]}); a track names one person per frame"
+            )
+
+    def _instance_for_undo(self, instance_id: int, expect: Mapping | None) -> Instance:
+        """The instance an undo works on; a person another writer deleted is a conflict, not damage."""
+        if expect is not None and not self.exists("instances", instance_id):
+            raise EditConflictError(
+                f"{self.path}: another window deleted person {instance_id}; nothing was changed"
+            )
+        return self.instance(instance_id)
+
+    def _refuse_changed(self, inst: Instance, changed: list[FieldKey]) -> None:
+        if changed:
+            text = field_words(changed)
+            raise EditConflictError(
+                f"{self.path}: another window changed this person (person {inst.extras['id']} on "
+                f"{self.frame_label(inst.extras['frame_id'])}): its {text} no longer "
+                f"{'hold' if ' and ' in text else 'holds'} what this edit wrote; nothing was changed"
+            )
+
+    def _expect_snapshot(self, snap: Snapshot, expect: Snapshot | None) -> None:
+        if expect is not None and snap.rows != expect.rows:
+            what = "media " + self.media(snap.id).path if snap.table == "media" else self.frame_label(snap.id)
+            raise EditConflictError(
+                f"{self.path}: another window changed {what} (or the people on it) since this edit; "
+                "nothing was changed"
+            )
 
     def _require_prediction(self, inst: Instance, verb: str) -> None:
         if inst.source not in _PREDICTION_SOURCES:

@@ -22,8 +22,9 @@ import numpy as np
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
 from distilpose.project.base import StoreBase
 from distilpose.project.connection import now
-from distilpose.project.edits import Edit
-from distilpose.project.errors import ProjectError
+from distilpose.project.edits import Edit, undo_add, undo_add_row, undo_instance_edit
+from distilpose.project.errors import EditConflictError, ProjectError
+from distilpose.project.records import INT64_MAX
 from distilpose.tracking import box_iou, oks
 from distilpose.types import Instance
 
@@ -110,12 +111,26 @@ class StoreTracks(StoreBase):
         return TrackTimeline(tuple(int(r[0]) for r in frames), dict(sorted(marks.items())))
 
     def next_track_id(self, media_id: int) -> int:
-        """An id no instance of the media uses yet (1 for a media without tracks)."""
+        """An id no instance of the media uses yet: the largest + 1 (1 for a media without tracks), or, when
+        the largest is SQLite's largest integer (a file brought it in), the lowest free id >= 1."""
         row = self.conn.execute(
             "SELECT MAX(i.track_id) FROM instances i JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ?",
             (int(media_id),),
         ).fetchone()
-        return 1 if row[0] is None else int(row[0]) + 1
+        if row[0] is None:
+            return 1
+        if row[0] < INT64_MAX:
+            return int(row[0]) + 1
+        return lowest_free_id(self.track_ids(media_id))
+
+    def track_ids(self, media_id: int) -> set[int]:
+        """Every track id the media uses."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT i.track_id FROM instances i JOIN frames f ON f.id = i.frame_id "
+            "WHERE f.media_id = ? AND i.track_id IS NOT NULL",
+            (int(media_id),),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def track_frames(self, media_id: int, track_id: int) -> list[int]:
         """Ids of the frames of the media that hold the track, by frame index."""
@@ -133,37 +148,94 @@ class StoreTracks(StoreBase):
 
     # ----------------------------------------------------------------------------------------- id edits
 
-    def set_tracks(self, changes: Mapping[int, int | None]) -> dict[int, int | None]:
+    def set_tracks(
+        self, changes: Mapping[int, int | None], expect: Mapping[int, int | None] | None = None
+    ) -> dict[int, int | None]:
         """Give instances new track ids (None: no track) in one transaction; returns each one's previous id.
-        Refused when two people of one frame would share an id. Only ``track_id`` and ``updated`` change."""
+        Refused when two people of one frame would share an id, and (``expect``, the undo of a track edit)
+        when an instance no longer holds the id given there. Only ``track_id`` and ``updated`` change."""
         changes = {int(i): (None if t is None else int(t)) for i, t in changes.items()}
         if not changes:
             return {}
-        previous: dict[int, int | None] = {}
-        for iid in changes:
-            row = self.conn.execute("SELECT track_id FROM instances WHERE id = ?", (iid,)).fetchone()
-            if row is None:
-                raise ProjectError(f"{self.path}: no instance {iid} in this project")
-            previous[iid] = row[0]
         stamp = now()
         with self.transaction("set_tracks", {"changes": {str(k): v for k, v in changes.items()}}) as conn:
+            previous = self.track_ids_of(changes)  # under the write lock: nobody changes them meanwhile
+            if expect is not None:  # first: a person another window deleted is a conflict, not a bad id
+                self._expect_tracks(previous, {int(i): t for i, t in expect.items()})
+            missing = [i for i in changes if i not in previous]
+            if missing:
+                raise ProjectError(f"{self.path}: no instance {missing[0]} in this project")
+            self._refuse_track_clash(changes)
+            # two steps, so that a swap inside one frame never holds a duplicate half-way (the schema refuses it)
+            conn.executemany("UPDATE instances SET track_id = NULL WHERE id = ?", [(i,) for i in changes])
             conn.executemany(
                 "UPDATE instances SET track_id = ?, updated = ? WHERE id = ?",
                 [(t, stamp, i) for i, t in changes.items()],
             )
-            marks = ", ".join("?" * len(changes))
-            clash = conn.execute(
-                "SELECT a.frame_id, a.track_id FROM instances a JOIN instances b "
-                "ON a.frame_id = b.frame_id AND a.track_id = b.track_id AND a.id < b.id "
-                f"WHERE a.id IN ({marks}) OR b.id IN ({marks}) LIMIT 1",
-                [*changes, *changes],
-            ).fetchone()
-            if clash is not None:
-                raise ProjectError(
-                    f"{self.path}: frame {clash[0]} would hold two people with track id {clash[1]}; "
-                    "a track names one person per frame (swap or split the tracks instead)"
-                )
         return previous
+
+    def track_ids_of(self, instance_ids: Sequence[int]) -> dict[int, int | None]:
+        """The track id of each of these instances that exists."""
+        ids = [int(i) for i in instance_ids]
+        out: dict[int, int | None] = {}
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT id, track_id FROM instances WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def _expect_tracks(self, current: dict[int, int | None], expect: dict[int, int | None]) -> None:
+        changed = [i for i, t in expect.items() if current.get(i, t) != t or i not in current]
+        if changed:
+            store: ProjectStore = self  # type: ignore[assignment]
+            where = []
+            for iid in changed[:3]:
+                if iid in current:
+                    where.append(f"person {iid} on {store.frame_label(store.instance(iid).extras['frame_id'])}")
+                else:
+                    where.append(f"person {iid} (deleted)")
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise EditConflictError(
+                f"{self.path}: another window changed the track id of {', '.join(where)}{more} since this edit; "
+                "nothing was changed"
+            )
+
+    def _refuse_track_clash(self, changes: dict[int, int | None]) -> None:
+        """Refuse (naming the frame by media and index) track ids that two people of one frame would share."""
+        store: ProjectStore = self  # type: ignore[assignment]
+        frames: dict[int, dict[int, int | None]] = {}
+        ids = list(changes)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT i.id, i.frame_id, i.track_id FROM instances i WHERE i.frame_id IN "
+                f"(SELECT frame_id FROM instances WHERE id IN ({', '.join('?' * len(chunk))}))",
+                chunk,
+            ).fetchall()
+            for iid, fid, tid in rows:
+                frames.setdefault(fid, {})[iid] = tid
+        for fid, people in frames.items():
+            after = {iid: changes.get(iid, tid) for iid, tid in people.items()}
+            holders: dict[int, list[int]] = {}
+            for iid, tid in after.items():
+                if tid is not None:
+                    holders.setdefault(tid, []).append(iid)
+            for tid, both in holders.items():
+                if len(both) > 1 and any(i in changes for i in both):
+                    before = {people[i] for i in both}
+                    raise ProjectError(
+                        f"{self.path}: {store.frame_label(fid)} "
+                        + (
+                            f"already gives persons {', '.join(map(str, sorted(both)))} one track id "
+                            f"{before.pop()} (`distilpose project check` lists such frames); give one of them "
+                            "another id first"
+                            if len(before) == 1 and None not in before
+                            else f"would hold two people with track id {tid}; a track names one person per "
+                            "frame (swap or split the tracks instead)"
+                        )
+                    )
 
     def swap_tracks(self, media_id: int, a: int, b: int, from_index: int = 0) -> dict[int, int | None]:
         """Exchange track ids ``a`` and ``b`` in the media's frames from ``from_index`` on (the tracker
@@ -254,6 +326,16 @@ class StoreTracks(StoreBase):
             raise ProjectError(
                 f"{self.path}: no frame lies strictly between frames {start} and {end} to interpolate"
             )
+        shared = self.conn.execute(
+            "SELECT MIN(f.id) FROM instances i JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? "
+            "AND i.track_id = ? AND f.idx BETWEEN ? AND ? GROUP BY f.id HAVING COUNT(*) > 1 LIMIT 1",
+            (int(media_id), int(track_id), start, end),
+        ).fetchone()
+        if shared is not None:  # an older import let it in: say so rather than pick one of the two
+            raise ProjectError(
+                f"{self.path}: {store.frame_label(shared[0])} gives two people track id {track_id}; give one of "
+                "them another id first (`distilpose project check` lists such frames)"
+            )
         have = {i: inst for i, inst in store.track_instances(media_id, track_id).items() if start <= i <= end}
         missing = [i for i in (start, end) if i not in have]
         if missing:
@@ -301,15 +383,15 @@ class StoreTracks(StoreBase):
     ) -> list[Edit]:
         if existing is not None:
             pose.extras.update(id=existing.extras["id"], verified=False)
-            return [Edit("replace_instance", {"instance": store.replace_instance(pose)})]
+            return [undo_instance_edit(store, store.replace_instance(pose))]
         undo: list[Edit] = []
         frame = store.frame_at(media_id, index)
         if frame is None:
             frame_id = store.add_frame(media_id, index)
-            undo.append(Edit("delete_frame", {"frame_id": frame_id}))
+            undo.append(undo_add_row(store, "frames", frame_id))
         else:
             frame_id = frame.id
-        undo.append(Edit("delete_instance", {"instance_id": store.add_instance(frame_id, pose)}))
+        undo.append(undo_add(store, store.add_instance(frame_id, pose)))
         return undo
 
     # ----------------------------------------------------------------------------------------- batches
@@ -321,3 +403,13 @@ class StoreTracks(StoreBase):
             for edit in edits:
                 inverses.append(edit.apply(self))  # type: ignore[arg-type]
         return inverses[::-1]
+
+
+def lowest_free_id(taken: set[int]) -> int:
+    """The smallest id >= 1 not in ``taken``."""
+    candidate = 1
+    for tid in sorted(t for t in taken if t >= 1):
+        if tid != candidate:
+            break
+        candidate += 1
+    return candidate

@@ -42,7 +42,7 @@ def _make_v1_project(path: Path) -> None:
 
 #: Fingerprints of the released migrations. A released step must never change (files in users' hands were made
 #: by it): change the schema by appending a step, and add its fingerprint here.
-RELEASED = {1: "632666c84d9d4dab", 2: "2e3a9e15915a5195", 3: "91498c3c6f80d9e2"}
+RELEASED = {1: "632666c84d9d4dab", 2: "2e3a9e15915a5195", 3: "91498c3c6f80d9e2", 4: "a9662c11e29255ce"}
 
 
 def test_released_migrations_are_frozen():
@@ -55,7 +55,7 @@ def test_released_migrations_are_frozen():
 def test_create_makes_a_current_wal_project(tmp_path):
     path = tmp_path / "p.dpproj"
     with ProjectStore.create(path) as store:
-        assert store.schema_version == schema.CURRENT_VERSION == 3
+        assert store.schema_version == schema.CURRENT_VERSION == 4
         assert store.get_meta("created") and len(store.get_meta("project_id")) == 32
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1

@@ -124,14 +124,11 @@ def _draw_edit(data: st.DataObject, store: ProjectStore, step: int) -> Edit:
     if op == "add_media":
         return Edit(op, {"path": store.folder / f"new_{step}.png", "must_exist": False})
     if op == "add_instance":
-        return Edit(
-            op,
-            {
-                "frame_id": data.draw(pick_frame),
-                "instance": data.draw(instances()),
-                "verified": data.draw(st.booleans()),
-            },
-        )
+        frame_id = data.draw(pick_frame)
+        inst = data.draw(instances())
+        if inst.track_id in {i.track_id for i in store.instances(frame_id)}:
+            inst.track_id = None  # a track id names one person per frame (the store refuses a second)
+        return Edit(op, {"frame_id": frame_id, "instance": inst, "verified": data.draw(st.booleans())})
     if op == "add_frame":
         videos = [m.id for m in media if m.kind == "video"]
         if not videos:
@@ -209,16 +206,20 @@ def _draw_edit(data: st.DataObject, store: ProjectStore, step: int) -> Edit:
             },
         )
     if op == "set_track":
-        return Edit(
-            op, {"instance_id": data.draw(pick_inst), "track_id": data.draw(st.none() | st.integers(0, 99))}
-        )
+        iid = data.draw(pick_inst)
+        taken = {i.track_id for i in store.instances(store.instance(iid).extras["frame_id"]) if i.extras["id"] != iid}
+        track = data.draw(st.none() | st.integers(0, 99).filter(lambda t: t not in taken))
+        return Edit(op, {"instance_id": iid, "track_id": track})
     if op == "set_verified":
         return Edit(op, {"instance_id": data.draw(pick_inst), "verified": data.draw(st.booleans())})
     if op == "delete_instance":
         return Edit(op, {"instance_id": data.draw(pick_inst)})
     if op == "replace_instance":
         new = data.draw(instances())
-        new.extras["id"] = data.draw(pick_inst)
+        new.extras["id"] = iid = data.draw(pick_inst)
+        others = store.instances(store.instance(iid).extras["frame_id"])
+        if new.track_id in {i.track_id for i in others if i.extras["id"] != iid}:
+            new.track_id = None
         return Edit(op, {"instance": new})
     return Edit(op, {"instance_id": data.draw(st.sampled_from([i.extras["id"] for i in preds]))})
 
