@@ -50,7 +50,11 @@ def _numpy_safe_globals() -> list[object]:
 #: What a file's suffix promises, for messages about a file whose content is another format.
 _SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "PyTorch", ".pth": "PyTorch", ".ckpt": "PyTorch"}
 _FORMAT_SUFFIX = {"safetensors": ".safetensors", "PyTorch": ".pt", "ONNX": ".onnx"}
-_FORMAT_WORDS = {"safetensors": "safetensors weights", "PyTorch": "a PyTorch checkpoint", "ONNX": "an ONNX model"}
+_FORMAT_WORDS = {
+    "safetensors": "safetensors weights",
+    "PyTorch": "a PyTorch checkpoint",
+    "ONNX": "an ONNX model",
+}
 
 
 def _content_format(path: Path) -> str | None:

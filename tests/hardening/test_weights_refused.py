@@ -37,8 +37,10 @@ def _poisoned(model: torch.nn.Module, path: Path, value: float, name: str) -> Pa
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
 def test_non_finite_weights_are_refused_naming_file_and_tensor(tmp_path, model, value):
-    name = "head.coord_fc.weight" if "head.coord_fc.weight" in model.state_dict() else next(
-        k for k, v in model.state_dict().items() if v.is_floating_point() and v.numel() > 3
+    name = (
+        "head.coord_fc.weight"
+        if "head.coord_fc.weight" in model.state_dict()
+        else next(k for k, v in model.state_dict().items() if v.is_floating_point() and v.numel() > 3)
     )
     path = _poisoned(model, tmp_path / "diverged.safetensors", value, name)
     for load in (load_state_dict_file, load_model, load_predictor):
@@ -55,7 +57,9 @@ def test_export_of_nan_weights_fails_with_one_line(tmp_path, model, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", str(path), "--onnx", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"distilpose export: error: {path}: refused") and "NaN" in err[0]
+    assert (
+        len(err) == 1 and err[0].startswith(f"distilpose export: error: {path}: refused") and "NaN" in err[0]
+    )
     assert not out.exists()
 
 
