@@ -15,3 +15,12 @@ class ProjectLockedError(ProjectError):
 
 class ProjectVersionError(ProjectError):
     """The project was written by a newer DistilPose Studio whose schema this code does not know."""
+
+
+class ProjectUnwritableError(ProjectError):
+    """The project cannot be written (its disk is full, its file or folder is read-only); it can be read:
+    ``ProjectStore.open(read_only=True)``."""
+
+
+class ProjectReadOnlyError(ProjectError):
+    """An edit of a project opened read-only; nothing was changed."""
