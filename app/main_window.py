@@ -144,7 +144,19 @@ class MainWindow(QMainWindow):
         self.central_stack = QStackedWidget()
         self.central_stack.setObjectName("central_stack")
         self.central_stack.addWidget(central)
-        self.setCentralWidget(self.central_stack)
+        # Above everything: why the open project cannot be edited (a full disk), while that is so.
+        self.read_only_banner = QLabel()
+        self.read_only_banner.setObjectName("read_only_banner")
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet("background: #8a5a00; color: white; padding: 6px;")
+        self.read_only_banner.hide()
+        outer = QWidget()
+        outer_column = QVBoxLayout(outer)
+        outer_column.setContentsMargins(0, 0, 0, 0)
+        outer_column.setSpacing(0)
+        outer_column.addWidget(self.read_only_banner)
+        outer_column.addWidget(self.central_stack, 1)
+        self.setCentralWidget(outer)
         # Drops go to the window (one handler), not to the graphics view which would swallow them.
         self.canvas.setAcceptDrops(False)
         self.canvas.viewport().setAcceptDrops(False)
@@ -364,6 +376,13 @@ class MainWindow(QMainWindow):
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
         has = self.state.project is not None
+        reason = self.state.project.read_only if has else None
+        self.read_only_banner.setText(
+            f"This project is open read-only: {reason}. You can look, check and export; edits are refused."
+            if reason
+            else ""
+        )
+        self.read_only_banner.setVisible(bool(reason))
         for dock in self._project_docks():
             dock.setVisible(has)
         if has:
