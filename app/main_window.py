@@ -61,7 +61,7 @@ from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import WelcomePage, nothing_open
 from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
-from distilpose.video import Camera
+from distilpose.video import Camera, VideoReader
 
 APP_TITLE = "DistilPose Studio"
 #: How long a status-bar message stays (ms).
@@ -579,9 +579,9 @@ class MainWindow(QMainWindow):
             self.recent.add(path)
             self._run_on_open()
         message = f"Opened {path}"
-        if getattr(self.state.source, "truncated", False):
-            source = self.state.source
-            message = f"{path}: the file looks truncated: {len(source)} of {source.index.declared_frames} frames are readable"
+        problem = self.state.source.problem() if isinstance(self.state.source, VideoReader) else None
+        if problem:  # truncated, or frames that do not decode (decoded to count them: distilpose/video.py)
+            message = problem
             self.report_error("Video is incomplete", message)
         self.statusBar().showMessage(message, STATUS_TIMEOUT_MS)
         return True
