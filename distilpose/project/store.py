@@ -139,16 +139,17 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         (:mod:`distilpose.project.wal`; ``notices`` says where). ``read_only`` (stats, check, exports) never
         writes the file, and reads a project on a full disk or in a read-only folder; ``or_read_only`` (the
         app) opens for editing, or read-only when the project cannot be written (``read_only`` says why)."""
-        if or_read_only and not read_only:
-            try:
-                return cls.open(path, timeout=timeout, check=check)
-            except ProjectUnwritableError as exc:
-                store = cls.open(path, timeout=timeout, check=check, read_only=True)
-                store.read_only = str(exc).removeprefix(f"{store.path}: ")
-                return store
         p = Path(path)
         check_file(p)
         notices = wal.guard(p)
+        if or_read_only and not read_only:
+            try:
+                store = cls.open(p, timeout=timeout, check=check)
+            except ProjectUnwritableError as exc:
+                store = cls.open(p, timeout=timeout, check=check, read_only=True)
+                store.read_only = str(exc).removeprefix(f"{p}: ")
+            store.notices[:0] = notices
+            return store
         sidecars = [Path(f"{p}{suffix}") for suffix in ("-wal", "-shm")]
         had = [s.exists() for s in sidecars]
         try:

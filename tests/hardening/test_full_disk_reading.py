@@ -89,3 +89,31 @@ def test_a_writable_project_has_no_banner(qtbot, tmp_path):
     window.show()
     assert window.project.open_project(tmp_path / "p.dpproj")
     assert window.state.project.read_only is None and not window.read_only_banner.isVisible()
+
+
+def test_a_stray_wal_on_a_full_disk_is_moved_aside_and_said_in_the_app(qtbot, tmp_path):
+    """Both at once: the open that moves the stray log aside is the one that finds the disk full; the
+    read-only project still tells what was moved."""
+    import shutil
+
+    from distilpose.app.main_window import MainWindow
+    from distilpose.app.state import AppState
+    from tests.hardening.test_stray_wal import _foreign_wal
+
+    (tmp_path / "elsewhere").mkdir()
+    foreign = _foreign_wal(tmp_path / "elsewhere", "plain-sqlite")
+    with small_disk(tmp_path / "disk", "512k") as disk:
+        project = disk / "p.dpproj"
+        ProjectStore.create(project).close()
+        shutil.copyfile(foreign, f"{project}-wal")
+        fill_disk(disk)
+        errors: list[tuple[str, str]] = []
+        window = MainWindow(AppState(), error_sink=lambda _parent, title, text: errors.append((title, text)))
+        qtbot.addWidget(window)
+        assert window.project.open_project(project), errors
+        assert "is full" in window.state.project.read_only
+        title, text = errors[-1]
+        assert title == "The project was opened with a warning" and "does not belong to this file" in text
+        assert [p.name.split(".stray-")[0] for p in disk.glob("*.stray-*")] == ["p.dpproj-wal"]
+        window.project.close_project()
+        (disk / "filler").unlink()
