@@ -22,7 +22,10 @@ it was). An edit takes the write lock before it reads what it changes and writes
 changed, so two writers never revert each other (docs/adr/0011).
 
 Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; ``open(check=True)`` (the app)
-runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged.
+runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged. Every write
+transaction stamps the file header, so that a ``-wal`` beside the file that is not its own is moved aside
+before SQLite would replay it (:mod:`distilpose.project.wal`); ``open(read_only=True)`` never writes the file
+(docs/adr/0016).
 """
 
 from __future__ import annotations
