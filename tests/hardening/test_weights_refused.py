@@ -99,3 +99,21 @@ def test_sound_weights_still_load(tmp_path, model):
     pt = tmp_path / "ok.pt"
     torch.save(model.state_dict(), pt)
     assert set(load_state_dict_file(pt)) == set(model.state_dict())
+
+
+def test_prelabel_with_nan_weights_names_the_weights_not_the_project(tmp_path, model, capsys):
+    """Found by the attack: 'invalid instance: keypoint coordinates must be finite', blaming the project."""
+    from distilpose.project import ProjectStore
+    from tests.unit.test_project_support import write_jpeg
+
+    name = next(k for k, v in model.state_dict().items() if v.is_floating_point() and v.numel() > 3)
+    weights = _poisoned(model, tmp_path / "nan.safetensors", float("nan"), name)
+    project = tmp_path / "p.dpproj"
+    with ProjectStore.create(project) as store:
+        store.add_frame(store.add_media(write_jpeg(tmp_path / "a.jpg", 64, 48), "image"))
+    code = main(["project", "prelabel", str(project), "--model", str(weights), "--detector", "full-frame"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{weights}: refused" in err and "non-finite" in err, err
+    assert "invalid instance" not in err
+    with ProjectStore.open(project) as store:
+        assert store.counts()["instances"] == 0
