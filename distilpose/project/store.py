@@ -187,8 +187,8 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             if missing and read_only and not missing_schema(conn, version):
                 raise ProjectError(
                     f"{p}: project schema version {version} must be upgraded to {CURRENT_VERSION} before it "
-                    "can be read, and an upgrade writes the file; open it once for editing (the app, or "
-                    "`distilpose project split`), which keeps a copy of the old file"
+                    "can be read, and an upgrade writes the file while this command only reads; open it once in "
+                    "the app, which upgrades it and keeps a copy of the old file"
                 )
             if missing:
                 raise ProjectError(

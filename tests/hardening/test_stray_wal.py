@@ -194,3 +194,20 @@ def test_a_read_only_open_refuses_edits(tmp_path):
     ):
         store.add_media(tmp_path / "x.jpg", "image", must_exist=False)
     assert digest(project) == before
+
+
+def test_read_only_commands_never_upgrade_an_older_project(tmp_path, capsys):
+    """An upgrade writes the file: `stats` of a schema-1 project says so and leaves it byte for byte; the
+    app's open (for editing) upgrades it as before."""
+    from tests.unit.test_project_schema import _make_v1_project
+
+    project = tmp_path / "old.dpproj"
+    _make_v1_project(project)
+    before, files = digest(project), sorted(p.name for p in tmp_path.iterdir())
+    assert main(["project", "stats", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "schema version 1 must be upgraded" in err and "open it once in the app" in err
+    assert digest(project) == before and sorted(p.name for p in tmp_path.iterdir()) == files
+    with ProjectStore.open(project) as store:
+        assert store.schema_version > 1
+    assert main(["project", "stats", str(project)]) == 0
