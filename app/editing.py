@@ -334,6 +334,10 @@ class Editor(QObject):
         if not self.state.push(command):
             return False
         self.message.emit(f"Added {len(indices)} frame(s) of {p.name} (every {step}th)")
+        if addition.problem:
+            self.state.editFailed.emit(
+                "The video is damaged", f"{addition.problem}; only the frames that decode were added"
+            )
         return self.show_media(p, indices[0])
 
     def add_video_frame(self, path: str | os.PathLike, index: int) -> bool:

@@ -62,7 +62,7 @@ from distilpose.app.welcome import WelcomePage, nothing_open
 from distilpose.app.widgets.track_timeline import TrackTimelineWidget
 from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
-from distilpose.video import Camera
+from distilpose.video import Camera, VideoReader
 
 APP_TITLE = "DistilPose Studio"
 #: How long a status-bar message stays (ms).
@@ -148,7 +148,19 @@ class MainWindow(QMainWindow):
         self.central_stack = QStackedWidget()
         self.central_stack.setObjectName("central_stack")
         self.central_stack.addWidget(central)
-        self.setCentralWidget(self.central_stack)
+        # Above everything: why the open project cannot be edited (a full disk), while that is so.
+        self.read_only_banner = QLabel()
+        self.read_only_banner.setObjectName("read_only_banner")
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setStyleSheet("background: #8a5a00; color: white; padding: 6px;")
+        self.read_only_banner.hide()
+        outer = QWidget()
+        outer_column = QVBoxLayout(outer)
+        outer_column.setContentsMargins(0, 0, 0, 0)
+        outer_column.setSpacing(0)
+        outer_column.addWidget(self.read_only_banner)
+        outer_column.addWidget(self.central_stack, 1)
+        self.setCentralWidget(outer)
         # Drops go to the window (one handler), not to the graphics view which would swallow them.
         self.canvas.setAcceptDrops(False)
         self.canvas.viewport().setAcceptDrops(False)
@@ -368,6 +380,13 @@ class MainWindow(QMainWindow):
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
         has = self.state.project is not None
+        reason = self.state.project.read_only if has else None
+        self.read_only_banner.setText(
+            f"This project is open read-only: {reason}. You can look, check and export; edits are refused."
+            if reason
+            else ""
+        )
+        self.read_only_banner.setVisible(bool(reason))
         for dock in self._project_docks():
             dock.setVisible(has)
         if has:
@@ -564,9 +583,9 @@ class MainWindow(QMainWindow):
             self.recent.add(path)
             self._run_on_open()
         message = f"Opened {path}"
-        if getattr(self.state.source, "truncated", False):
-            source = self.state.source
-            message = f"{path}: the file looks truncated: {len(source)} of {source.index.declared_frames} frames are readable"
+        problem = self.state.source.problem() if isinstance(self.state.source, VideoReader) else None
+        if problem:  # truncated, or frames that do not decode (decoded to count them: distilpose/video.py)
+            message = problem
             self.report_error("Video is incomplete", message)
         self.statusBar().showMessage(message, STATUS_TIMEOUT_MS)
         return True

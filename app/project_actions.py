@@ -250,6 +250,8 @@ class ProjectActions(QObject):
             return False
         self.recent.add(path)
         self._status(f"Opened project {path} ({len(self.state.frames)} frames)")
+        for notice in self.state.project.notices:  # a stray write-ahead log moved aside, say
+            self.window.report_error("The project was opened with a warning", notice)
         if position is not None and self.state.frames:
             self.show_position(position)
         return True

@@ -28,9 +28,10 @@ class ProjectMixin:
 
     def open_project(self, path: str | os.PathLike) -> None:
         """Open a project file; the shown frame's instances now come from it. Nothing changes on failure. A
-        file SQLite's quick check finds damaged is refused (a cheap check, time-boxed)."""
+        file SQLite's quick check finds damaged is refused (a cheap check, time-boxed); one that cannot be
+        written (a full disk) opens read-only, ``project.read_only`` saying why."""
         with self.pending.busy("opening project"):
-            store = ProjectStore.open(path, timeout=self.lock_timeout, check=True)
+            store = ProjectStore.open(path, timeout=self.lock_timeout, check=True, or_read_only=True)
             self._set_project(store)
 
     def close_project(self) -> None:

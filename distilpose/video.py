@@ -225,6 +225,32 @@ class FrameIndex:
         return self.keyframes[i] if i >= 0 else 0
 
 
+@dataclass(frozen=True)
+class FrameCheck:
+    """Which frames of a video decode, found by decoding every one (:meth:`VideoReader.check_frames`): a
+    container's header can declare frames the file no longer holds, and hold packets that do not decode."""
+
+    frames: int  # frames the container holds packets for (the reader's length)
+    declared: int  # frames the header declares (0 when it does not say)
+    undecodable: tuple[int, ...]  # frame numbers the decoder cannot produce
+
+    @property
+    def decodable(self) -> int:
+        return self.frames - len(self.undecodable)
+
+    def problem(self, path: Path) -> str | None:
+        """The video's damage in words, naming the file; None when every declared frame decodes."""
+        bad = self.undecodable
+        listed = ", ".join(str(i) for i in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        if self.declared > self.frames:
+            text = f"{path}: the file looks truncated: {self.decodable} of {self.declared} frames are readable"
+            frames = "frame" if len(bad) == 1 else "frames"
+            return text + (f" ({frames} {listed} of those it holds cannot be decoded)" if bad else "")
+        if bad:
+            return f"{path}: {len(bad)} of its {self.frames} frames cannot be decoded: {listed}"
+        return None
+
+
 def index_cache_dir() -> Path:
     """Where frame indexes are cached: ``$DISTILPOSE_HOME/video-index`` or the user cache folder."""
     from distilpose.zoo.fetch import cache_root  # the one place that knows the cache convention
@@ -290,6 +316,7 @@ class VideoReader:
         self._frame_of_pts = {p: i for i, p in enumerate(self.index.pts)}
         self._decoder: Iterator | None = None
         self._last: int | None = None  # frame number the decoder produced last
+        self._damage: str | None = None  # what the decoder said of a damaged packet since the last seek
 
     # -- metadata ------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -299,6 +326,32 @@ class VideoReader:
     def truncated(self) -> bool:
         """True when the header declares more frames than the file holds (a cut-off download, say)."""
         return self.index.declared_frames > len(self.index.pts)
+
+    def check_frames(self) -> FrameCheck:
+        """Decode every frame once (no colour conversion) and record which cannot be decoded; cached with the
+        frame index, so a video checked once (``project add`` does) is not decoded again."""
+        if self._check is not None:
+            return self._check
+        seen: set[int] = set()
+        self._seek(0)
+        assert self._decoder is not None
+        for frame in self._decoder:
+            if frame.pts is not None and int(frame.pts) in self._frame_of_pts:
+                seen.add(self._frame_of_pts[int(frame.pts)])
+        self._decoder, self._last = None, None
+        bad = tuple(i for i in range(len(self)) if i not in seen)
+        self._check = FrameCheck(len(self), self.index.declared_frames, bad)
+        if self._cache_file is not None:
+            self._save_index(self._cache_file, self.index, self._check)
+        return self._check
+
+    def problem(self) -> str | None:
+        """What is wrong with the file, in words naming it (truncated, frames that cannot be decoded); None
+        when nothing is known to be. A truncated file is decoded to count its frames; for another, only a
+        check done before (:meth:`check_frames`, cached) is known."""
+        if self._check is None and not self.truncated:
+            return None
+        return self.check_frames().problem(self.path)
 
     def time_of(self, index: int) -> float:
         """Presentation time of frame ``index`` in seconds from the first frame."""
@@ -310,23 +363,34 @@ class VideoReader:
     # -- the index ----------------------------------------------------------------------------------------
     def _load_or_build_index(self, cache: Path | None) -> FrameIndex:
         cache_file = _index_cache_file(self.path, cache) if cache is not None else None
+        self._cache_file, self._check = cache_file, None
         if cache_file is not None and cache_file.is_file():
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 doc = json.loads(cache_file.read_text(encoding="utf-8"))
                 if doc.get("version") == INDEX_VERSION:
-                    return FrameIndex(tuple(doc["pts"]), tuple(doc["keyframes"]), int(doc["declared_frames"]))
+                    pts, keys = tuple(doc["pts"]), tuple(doc["keyframes"])
+                    index = FrameIndex(pts, keys, int(doc["declared_frames"]))
+                    if "undecodable" in doc:
+                        undecodable = tuple(int(i) for i in doc["undecodable"])
+                        self._check = FrameCheck(len(index.pts), index.declared_frames, undecodable)
+                    return index
         index = self._build_index()
         if cache_file is not None:
-            doc = {
-                "version": INDEX_VERSION,
-                "path": str(self.path.resolve()),
-                "pts": list(index.pts),
-                "keyframes": list(index.keyframes),
-                "declared_frames": index.declared_frames,
-            }
-            with contextlib.suppress(OSError):  # a read-only cache only costs the next open some time
-                atomic_write_json(cache_file, doc)
+            self._save_index(cache_file, index, None)
         return index
+
+    def _save_index(self, cache_file: Path, index: FrameIndex, check: FrameCheck | None) -> None:
+        doc = {
+            "version": INDEX_VERSION,
+            "path": str(self.path.resolve()),
+            "pts": list(index.pts),
+            "keyframes": list(index.keyframes),
+            "declared_frames": index.declared_frames,
+        }
+        if check is not None:
+            doc["undecodable"] = list(check.undecodable)
+        with contextlib.suppress(OSError):  # a read-only cache only costs the next open some time
+            atomic_write_json(cache_file, doc)
 
     def _build_index(self) -> FrameIndex:
         """Demux every packet of the stream (no decoding): pts and keyframe flags, sorted into display order."""
@@ -369,8 +433,33 @@ class VideoReader:
             )
         except av.error.FFmpegError as exc:
             raise MediaError(f"{self.path}: cannot seek to frame {keyframe} ({exc})") from exc
-        self._decoder = self._container.decode(self._stream)
+        self._decoder = self._decoded()
         self._last = None
+        self._damage = None
+
+    def _decoded(self) -> Iterator:
+        """The stream's frames from the current position. A packet that does not decode (cut short, damaged)
+        is skipped, not the end: the frames the decoder holds for reordering (B-frames) still come out, and
+        frames after it that decode are kept; what was skipped is reported by the frame asked for."""
+        import av
+
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:  # the container is damaged here: drain the decoder, stop
+                self._damage = str(exc)
+                with contextlib.suppress(av.error.FFmpegError):
+                    yield from self._stream.codec_context.decode(None)
+                return
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self._damage = str(exc)
+                continue
+            yield from frames
 
     def _decode_until(self, index: int, target: int) -> np.ndarray:
         import av
@@ -396,6 +485,10 @@ class VideoReader:
             ) from exc
         self._decoder = None
         self._last = None
+        if self._damage is not None:
+            raise MediaError(
+                f"{self.path}: frame {index} cannot be decoded (corrupt or truncated file: {self._damage})"
+            )
         raise MediaError(f"{self.path}: frame {index} is missing from the file (corrupt or truncated)")
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:

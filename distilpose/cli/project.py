@@ -89,10 +89,10 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _import_coco(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.coco_io import import_coco
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project) as store:
         report = import_coco(store, args.annotations, args.images)
     print(f"imported {args.annotations}: {report.summary()}")
     if report.missing_image_files:
@@ -105,12 +105,12 @@ def _import_coco(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.formats import dataset_format
-    from distilpose.project.store import ProjectStore
 
     fmt = dataset_format(args.export_format)
     options = {o.name: getattr(args, o.name) for o in fmt.options}
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project, read_only=True) as store:
         report = fmt.export(
             store,
             args.out_dir,
@@ -125,20 +125,20 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.stats import project_stats
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project, read_only=True) as store:
         stats = project_stats(store)
     print(json.dumps(stats.to_dict()) if args.json else stats.format())
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.integrity import check_project
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project, read_only=True) as store:
         problems = check_project(store)
     if not problems:
         print(f"{args.project}: no damage found")
@@ -150,10 +150,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.splits import split_project
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project) as store:
         split_project(store, val=args.val, test=args.test, seed=args.seed, by=args.by)
         counts = {s: len(store.frames(split=s)) for s in SPLITS}
     print("frames per split: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -52,12 +52,14 @@ def register_batch(sub: argparse._SubParsersAction) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
     from distilpose.project.adding import apply_additions, plan_additions
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project) as store:
         plan = plan_additions(store, args.media, args.every)
         apply_additions(store, plan)
+    for problem in plan.problems:
+        print(f"warning: {problem}; only the frames that decode were added", file=sys.stderr)
     print(f"{args.project}: {plan.summary()}")
     return 0
 
@@ -65,15 +67,15 @@ def _add(args: argparse.Namespace) -> int:
 def _prelabel(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from distilpose.cli.project_open import open_project
     from distilpose.detection import make_detector
     from distilpose.inference.live import LivePipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.models.readiness import has_trained_weights
     from distilpose.prelabel import Prelabeller, outcome_counts
     from distilpose.project.batch import select_frames
-    from distilpose.project.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with open_project(args.project) as store:
         frame_ids = select_frames(store, args.frames)
         if not frame_ids:
             print(f"{args.project}: no {args.frames} frames to pre-label")

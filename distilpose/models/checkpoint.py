@@ -47,6 +47,53 @@ def _numpy_safe_globals() -> list[object]:
     return allowed
 
 
+#: What a file's suffix promises, for messages about a file whose content is another format.
+_SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "PyTorch", ".pth": "PyTorch", ".ckpt": "PyTorch"}
+_FORMAT_SUFFIX = {"safetensors": ".safetensors", "PyTorch": ".pt", "ONNX": ".onnx"}
+_FORMAT_WORDS = {
+    "safetensors": "safetensors weights",
+    "PyTorch": "a PyTorch checkpoint",
+    "ONNX": "an ONNX model",
+}
+
+
+def _content_format(path: Path) -> str | None:
+    """The format a weights file's first bytes show: safetensors, PyTorch (torch.save's zip archive, or a
+    legacy pickle), ONNX (a protobuf whose first field is the IR version), or None when unknown."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if _is_safetensors(path):
+        return "safetensors"
+    if head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and head[1] in (2, 3, 4, 5)):
+        return "PyTorch"
+    if head[:1] == b"\x08" and b"onnx" in head.lower():
+        return "ONNX"
+    return None
+
+
+def _check_format(path: Path) -> None:
+    """A file whose content is not what its name says (a torch file renamed ``.safetensors``) is refused with
+    both named: each format is read by its own reader, and a misnamed file is a mistake worth hearing about."""
+    promised = _SUFFIX_FORMATS.get(path.suffix.lower())
+    found = _content_format(path)
+    if promised is not None and found is not None and found != promised:
+        raise CheckpointError(
+            f"{path}: the file is named {path.suffix} but holds {_FORMAT_WORDS[found]}, not {promised}; "
+            f"rename it to {_FORMAT_SUFFIX[found]} (or save it again as {promised})"
+        )
+
+
+def _check_finite(state: Mapping[str, Tensor], path: Path) -> None:
+    """Weights holding NaN or infinity (a diverged run, a damaged file) are refused at load, naming the file
+    and the tensors, before they turn every prediction into NaN far from their cause."""
+    bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(
+            f"{path}: refused: {len(bad)} weight tensor(s) hold non-finite values (NaN or infinity): "
+            f"{_listing(bad)}; the file is damaged or comes from a training run that diverged"
+        )
+
+
 def _is_safetensors(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(9)
@@ -114,14 +161,18 @@ def load_state_dict_file(path: PathLike) -> StateDict:
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file")
+    _check_format(p)
     if _is_safetensors(p):
         try:
-            return _unwrap(_safetensors_load(str(p), device="cpu"), str(p))
+            state = _unwrap(_safetensors_load(str(p), device="cpu"), str(p))
         except CheckpointError:
             raise
         except Exception as exc:
             raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from exc
-    return _unwrap(_torch_load(p), str(p))
+    else:
+        state = _unwrap(_torch_load(p), str(p))
+    _check_finite(state, p)
+    return state
 
 
 def _listing(names: list[str]) -> str:

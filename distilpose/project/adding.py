@@ -25,12 +25,16 @@ class MediaAddition:
     kind: str  # image or video
     indices: list[int]
     media_id: int | None = None
+    #: A truncated video, frames that do not decode, in words (only the frames that decode are added).
+    problem: str | None = None
 
 
 @dataclass
 class AdditionPlan:
     additions: list[MediaAddition] = field(default_factory=list)
     already: int = 0  # images, or video frames, that were in the project already
+
+    problems: list[str] = field(default_factory=list)  # each addition's ``problem``
 
     @property
     def frames(self) -> int:
@@ -49,21 +53,26 @@ def image_additions(store: ProjectStore, images: Sequence[PathLike]) -> tuple[li
 
 def video_addition(store: ProjectStore, video: PathLike, every: int = 1) -> tuple[MediaAddition | None, int]:
     """Frames 0, every, 2*every, ... of a video not in the project yet (None when all are), and how many of
-    them were there already. Opens the video to count its frames (MediaError names the file)."""
+    them were there already. Every frame is decoded once to count those that decode (a container's header
+    may claim frames a truncated file does not hold, or hold packets that do not decode): only those are
+    added, and ``problem`` says what is wrong. MediaError names a file that cannot be read at all."""
     from distilpose.video import VideoReader
 
     if every < 1:
         raise DistilPoseError(f"the frame step must be at least 1, got {every}")
     p = Path(video)
     with VideoReader(p) as reader:
-        count = len(reader)
-    indices = list(range(0, count, every))
+        check = reader.check_frames()
+    bad = set(check.undecodable)
+    indices = [i for i in range(0, check.frames, every) if i not in bad]
+    problem = check.problem(p)
     media = store.find_media(p)
     if media is None:
-        return MediaAddition(p, "video", indices), 0
+        return MediaAddition(p, "video", indices, problem=problem), 0
     have = {f.index for f in store.frames(media.id)}
     new = [i for i in indices if i not in have]
-    return (MediaAddition(p, "video", new, media.id) if new else None), len(indices) - len(new)
+    addition = MediaAddition(p, "video", new, media.id, problem) if new else None
+    return addition, len(indices) - len(new)
 
 
 def plan_additions(store: ProjectStore, paths: Sequence[PathLike], every: int = 1) -> AdditionPlan:
@@ -88,6 +97,7 @@ def plan_additions(store: ProjectStore, paths: Sequence[PathLike], every: int = 
                 plan.already += already
                 if addition is not None:
                     plan.additions.append(addition)
+                    plan.problems += [addition.problem] if addition.problem else []
             else:
                 problems.append(f"{p}: not an image, a video or a folder of images")
         except DistilPoseError as exc:

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from distilpose.project import wal
 from distilpose.project.connection import GuardedConnection, now, translate_error
-from distilpose.project.errors import ProjectError
+from distilpose.project.errors import ProjectError, ProjectReadOnlyError
 from distilpose.project.records import to_json
 
 _S = TypeVar("_S", bound="StoreBase")
@@ -26,6 +27,11 @@ class StoreBase:
         self._conn: GuardedConnection | None = GuardedConnection(conn, path, timeout)
         self._depth = 0
         self._log: tuple[str, dict | None] | None = None  # what the open transaction logs at commit
+        #: Why the project is open read-only (None: it can be edited); every edit then raises
+        #: ProjectReadOnlyError.
+        self.read_only: str | None = None
+        #: What opening it did that the user must hear of (a stray write-ahead log moved aside, say).
+        self.notices: list[str] = []
 
     def close(self) -> None:
         """Close the connection (idempotent). The last connection to close folds the WAL back into the
@@ -64,6 +70,10 @@ class StoreBase:
         errors as ProjectError)."""
         conn = self.conn
         raw = conn.raw
+        if self.read_only is not None:
+            raise ProjectReadOnlyError(
+                f"{self.path}: the project is open read-only ({self.read_only}); nothing was changed"
+            )
         if self._depth:
             if op is not None and self._log is None:
                 self._log = (op, payload)
@@ -87,6 +97,8 @@ class StoreBase:
                     "INSERT INTO history (time, op, payload) VALUES (?, ?, ?)",
                     (now(), op, to_json(payload or {}, f"history payload of {op}")),
                 )
+            stamp = raw.execute("PRAGMA user_version").fetchone()[0]  # the log's owner mark (wal.py)
+            raw.execute(f"PRAGMA user_version = {wal.next_stamp(int(stamp))}")
             raw.execute("COMMIT")
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from distilpose.project.errors import ProjectError, ProjectLockedError
+from distilpose.project.errors import ProjectError, ProjectLockedError, ProjectUnwritableError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Byte ranges SQLite's writer locks: byte 120 of the -shm file in WAL mode (WAL_WRITE_LOCK), the RESERVED
@@ -167,7 +167,8 @@ def translate_error(exc: sqlite3.Error, p: Path, timeout: float) -> ProjectError
             + f"; waited {timeout:g} s: close it there or let it finish, and try again"
         )
     if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")):
-        return ProjectError(f"{p}: {_io_problem(p, text)}")
+        problem, unwritable = _io_problem(p, text)
+        return (ProjectUnwritableError if unwritable else ProjectError)(f"{p}: {problem}")
     if isinstance(exc, sqlite3.IntegrityError):
         return ProjectError(f"{p}: the edit breaks a rule of the project: {text}")
     if (
@@ -182,9 +183,10 @@ def translate_error(exc: sqlite3.Error, p: Path, timeout: float) -> ProjectError
     return ProjectError(f"{p}: {text}")
 
 
-def _io_problem(p: Path, text: str) -> str:
+def _io_problem(p: Path, text: str) -> tuple[str, bool]:
     """Plain words for a failed read or write of the project file: a full disk, a folder that may not be
-    written, or else a disk error, with SQLite's own words after."""
+    written, or else a disk error, with SQLite's own words after; and whether it is one of the first two
+    (the project can still be read)."""
     folder = p.resolve().parent
     try:
         free = shutil.disk_usage(folder).free
@@ -194,13 +196,13 @@ def _io_problem(p: Path, text: str) -> str:
         return (
             f"the disk holding {folder} is full ({free // 1024} KiB free): the project cannot save its work; "
             f"free some space and try again (SQLite: {text})"
-        )
+        ), True
     if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         return (
             f"the project file or its folder {folder} cannot be written (read-only); copy the project to a "
             f"folder you may write to (SQLite: {text})"
-        )
-    return f"the project file cannot be read or written (a disk or file-system error; SQLite: {text})"
+        ), True
+    return f"the project file cannot be read or written (a disk or file-system error; SQLite: {text})", False
 
 
 class GuardedCursor:

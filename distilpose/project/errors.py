@@ -20,3 +20,12 @@ class ProjectVersionError(ProjectError):
 class EditConflictError(ProjectError):
     """An undo or redo refused because another writer (a second window, the CLI, a worker) changed what it
     would set back since the edit was made: applying it would revert their work. Nothing was changed."""
+
+
+class ProjectUnwritableError(ProjectError):
+    """The project cannot be written (its disk is full, its file or folder is read-only); it can be read:
+    ``ProjectStore.open(read_only=True)``."""
+
+
+class ProjectReadOnlyError(ProjectError):
+    """An edit of a project opened read-only; nothing was changed."""

@@ -4,14 +4,18 @@ the cheap one every open runs (:func:`distilpose.project.connection.quick_check`
 Three layers, each catching what the one before cannot: SQLite's ``integrity_check`` (pages, records,
 indexes, NOT NULL and CHECK constraints), ``foreign_key_check`` (rows whose parent is gone), and value checks
 of what SQLite's type affinity lets through (text in a number column, JSON that does not parse or is not an
-object) and the store's own rules that have no CHECK constraint (keypoint index 0..16, one person per track id
-and frame).
+object) and the store's own rules that have no CHECK constraint (keypoint index 0..16, 17 keypoint rows per
+person, one person per track id and frame), and objects in the file that the schema
+(:mod:`distilpose.project.schema`) does not define.
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.project.errors import ProjectError
+from distilpose.project.schema import unknown_schema
 from distilpose.project.store import ProjectStore
 
 #: How many damaged rows of one kind are named before "and N more".
@@ -75,7 +79,7 @@ def check_project(store: ProjectStore) -> list[str]:
             continue
         if bad:
             problems.append(f"{table}.{column}: {len(bad)} damaged value(s): {_few(bad)}")
-    problems += _shared_track_ids(store)
+    problems += _shared_track_ids(store) + _incomplete_people(store) + _unknown_objects(store)
     return problems
 
 
@@ -96,6 +100,35 @@ def _shared_track_ids(store: ProjectStore) -> list[str]:
         f"{len(found)} frame(s) give two people one track id (a track names one person per frame; change "
         f"one of them): {_few(found)}"
     ]
+
+
+def _incomplete_people(store: ProjectStore) -> list[str]:
+    """Every person has one keypoint row per joint: with rows deleted, an export writes the joints as
+    unlabelled zeros and nothing says a person was damaged."""
+    try:
+        rows = store.conn.execute(
+            "SELECT i.id, COUNT(DISTINCT k.k) FROM instances i LEFT JOIN keypoints k ON k.instance_id = i.id "
+            f"AND typeof(k.k) = 'integer' AND k.k BETWEEN 0 AND {NUM_KEYPOINTS - 1} "
+            f"GROUP BY i.id HAVING COUNT(DISTINCT k.k) != {NUM_KEYPOINTS}"
+        ).fetchall()
+    except ProjectError as exc:
+        return [f"the keypoint rows of each person could not be counted: {exc}"]
+    if not rows:
+        return []
+    named = [f"instance {iid} ({count} of {NUM_KEYPOINTS})" for iid, count in rows]
+    return [f"keypoints: {len(rows)} person(s) lack keypoint rows (each has {NUM_KEYPOINTS}): {_few(named)}"]
+
+
+def _unknown_objects(store: ProjectStore) -> list[str]:
+    """Tables, views, indexes and triggers the project's schema does not define (another program added them;
+    a trigger would run its SQL on every edit): listed, never removed."""
+    try:
+        unknown = unknown_schema(store.conn.raw, store.schema_version)
+    except (ProjectError, sqlite3.Error) as exc:
+        return [f"the schema could not be compared with the project's: {exc}"]
+    if not unknown:
+        return []
+    return [f"schema: {len(unknown)} object(s) this project does not define: {_few(unknown)}"]
 
 
 def _few(items: list[str]) -> str:

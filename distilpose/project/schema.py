@@ -11,6 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 #: ``PRAGMA application_id``: lets ``file(1)`` and other tools tell a DistilPose project from any SQLite file.
 APPLICATION_ID = 0x44505354  # "DPST"
@@ -149,17 +152,20 @@ def read_version(conn: sqlite3.Connection) -> int | None:
     return int(text)
 
 
-def missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
-    """Tables and columns that schema ``version`` has but the database lacks (read-only check).
-
-    The reference is built by running the migrations up to ``version`` in memory, so it can never drift
-    from the real schema."""
+def _reference(version: int, read: Callable[[sqlite3.Connection], _T]) -> _T:
+    """``read`` of schema ``version`` as the migrations build it in memory: the reference the checks compare
+    a file against, so it can never drift from the real schema."""
     ref = sqlite3.connect(":memory:", isolation_level=None)
     try:
         migrate(ref, 0, up_to=version)
-        expected = _columns(ref)
+        return read(ref)
     finally:
         ref.close()
+
+
+def missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Tables and columns that schema ``version`` has but the database lacks (read-only check)."""
+    expected = _reference(version, _columns)
     found = _columns(conn)
     missing = []
     for table, columns in expected.items():
@@ -168,6 +174,23 @@ def missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
         else:
             missing += [f"column {table}.{c}" for c in sorted(columns - found[table])]
     return missing
+
+
+def unknown_schema(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Tables, indexes, views and triggers in the file that schema ``version`` does not define (SQLite's own
+    ``sqlite_*`` objects aside), as "trigger 'name'": something else changed the file, and a trigger runs its
+    SQL on every edit."""
+    expected = _reference(version, _objects)
+    return [f"{kind} {name!r}" for kind, name in sorted(_objects(conn) - expected)]
+
+
+def _objects(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    return {
+        (str(kind), str(name))
+        for kind, name in conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+        )
+    }
 
 
 def _columns(conn: sqlite3.Connection) -> dict[str, set[str]]:

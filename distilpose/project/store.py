@@ -25,7 +25,10 @@ it was). An edit takes the write lock before it reads what it changes and writes
 changed, so two writers never revert each other (docs/adr/0011).
 
 Damage. Every query's SQLite error is a :class:`ProjectError` naming the file; ``open(check=True)`` (the app)
-runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged.
+runs SQLite's quick check first; :mod:`distilpose.project.integrity` says what is damaged. Every write
+transaction stamps the file header, so that a ``-wal`` beside the file that is not its own is moved aside
+before SQLite would replay it (:mod:`distilpose.project.wal`); ``open(read_only=True)`` never writes the file
+(docs/adr/0016).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import numpy as np
 
 from distilpose.atomic import fsync_dir, is_temp_name
 from distilpose.keypoints import NUM_KEYPOINTS
-from distilpose.project import files
+from distilpose.project import files, wal
 from distilpose.project.connection import (
     application_id,
     backup,
@@ -56,7 +59,12 @@ from distilpose.project.connection import (
     quick_check,
     translate_error,
 )
-from distilpose.project.errors import EditConflictError, ProjectError, ProjectVersionError
+from distilpose.project.errors import (
+    EditConflictError,
+    ProjectError,
+    ProjectUnwritableError,
+    ProjectVersionError,
+)
 from distilpose.project.jobs import StoreJobs
 from distilpose.project.queries import StoreQueries
 from distilpose.project.records import (
@@ -127,19 +135,44 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
         return cls.open(p, timeout=timeout)
 
     @classmethod
-    def open(cls, path: PathLike, *, timeout: float = 5.0, check: bool = False) -> ProjectStore:
+    def open(
+        cls,
+        path: PathLike,
+        *,
+        timeout: float = 5.0,
+        check: bool = False,
+        read_only: bool = False,
+        or_read_only: bool = False,
+    ) -> ProjectStore:
         """Open an existing project, upgrading an older schema (after copying the file to
         ``<name>.v<old>.bak``). Refuses, without touching the file, anything that is not a project of a
         schema version this code knows, and with ``check`` (the app's open) a file SQLite's time-boxed
         ``quick_check`` finds damaged: :func:`distilpose.project.integrity.check_project` then says what is.
-        Without it, damage met later is still a ProjectError naming the file, from whichever query meets it."""
+        Without it, damage met later is still a ProjectError naming the file, from whichever query meets it.
+
+        A write-ahead log beside the file that is not the project's own is moved aside first
+        (:mod:`distilpose.project.wal`; ``notices`` says where). ``read_only`` (stats, check, exports) never
+        writes the file, and reads a project on a full disk or in a read-only folder; ``or_read_only`` (the
+        app) opens for editing, or read-only when the project cannot be written (``read_only`` says why)."""
         p = Path(path)
         check_file(p)
+        notices = wal.guard(p)
+        if or_read_only and not read_only:
+            try:
+                store = cls.open(p, timeout=timeout, check=check)
+            except ProjectUnwritableError as exc:
+                store = cls.open(p, timeout=timeout, check=check, read_only=True)
+                store.read_only = str(exc).removeprefix(f"{p}: ")
+            store.notices[:0] = notices
+            return store
         sidecars = [Path(f"{p}{suffix}") for suffix in ("-wal", "-shm")]
         had = [s.exists() for s in sidecars]
         try:
-            conn = connect(p, timeout)
+            conn = _connect_read_only(p, timeout, sidecars, had) if read_only else connect(p, timeout)
         except sqlite3.Error as exc:
+            if read_only:
+                _remove_new_sidecars(sidecars, had)
+                raise translate_error(exc, p, timeout) from None
             raise ProjectError(f"{p}: cannot open: {exc}") from None
         try:
             version = read_version(conn)
@@ -160,14 +193,22 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
                 )
             if check:
                 quick_check(conn, p)  # read-only: a damaged file is refused before anything writes to it
-            missing = missing_schema(conn, version)  # before anything writes: a refused file stays as it was
+            # Before anything writes: a refused file stays as it was. Read-only, an older schema is read as it
+            # is, which works when the upgrade only adds indexes.
+            missing = missing_schema(conn, CURRENT_VERSION if read_only else version)
+            if missing and read_only and not missing_schema(conn, version):
+                raise ProjectError(
+                    f"{p}: project schema version {version} must be upgraded to {CURRENT_VERSION} before it "
+                    "can be read, and an upgrade writes the file while this command only reads; open it once in "
+                    "the app, which upgrades it and keeps a copy of the old file"
+                )
             if missing:
                 raise ProjectError(
                     f"{p}: not a usable project: schema version {version} but the file lacks "
                     + ", ".join(missing[:10])
                     + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
                 )
-            if version < CURRENT_VERSION:
+            if version < CURRENT_VERSION and not read_only:
                 # Upgrade before switching to WAL: a failed upgrade rolls back to the exact old bytes, and
                 # its backup, then identical to the file, is removed.
                 saved = backup(conn, p, version)
@@ -176,7 +217,8 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
                 except BaseException:
                     saved.unlink(missing_ok=True)
                     raise
-            configure(conn)
+            if not read_only:
+                configure(conn)
         except BaseException as exc:
             conn.close()
             _remove_new_sidecars(sidecars, had)
@@ -189,7 +231,10 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             if isinstance(exc, ValueError):  # a schema version that is not a number
                 raise ProjectError(f"{p}: not a usable project: {exc}") from None
             raise
-        return cls(p, conn, timeout)
+        store = cls(p, conn, timeout)
+        store.notices = notices
+        store.read_only = "opened for reading only" if read_only else None
+        return store
 
     # ----------------------------------------------------------------------------------------- media
 
@@ -782,6 +827,7 @@ def _build_empty(tmp: Path, timeout: float) -> None:
     conn = connect(tmp, timeout)
     try:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {wal.next_stamp(0)}")  # the edit stamp's random start
         conn.execute("PRAGMA synchronous = FULL")
         migrate(conn, 0)
         conn.execute("BEGIN IMMEDIATE")
@@ -832,6 +878,25 @@ def _remove_project_files(p: Path) -> None:
     for suffix in ("", "-journal", "-wal", "-shm"):
         with contextlib.suppress(OSError):
             Path(f"{p}{suffix}").unlink()
+
+
+def _connect_read_only(p: Path, timeout: float, sidecars: list[Path], had: list[bool]) -> sqlite3.Connection:
+    """A connection that never writes the project file (``mode=ro``: it replays the project's log into its
+    index but never checkpoints). Where that needs a log index (``-shm``) SQLite cannot make (a full disk, a
+    read-only folder) and there is no log to replay, the file alone is read (``immutable=1``): with no log
+    beside it, no connection has the project open, so the file holds every committed edit."""
+    conn = sqlite3.connect(wal.uri(p, mode="ro"), uri=True, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the first read opens log and index
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        name = getattr(exc, "sqlite_errorname", "")
+        unwritable = ("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_FULL")
+        if had[0] or not name.startswith(unwritable):
+            raise
+    _remove_new_sidecars(sidecars, had)
+    return sqlite3.connect(wal.uri(p, immutable="1"), uri=True, timeout=timeout, isolation_level=None)
 
 
 def _remove_new_sidecars(sidecars: list[Path], had: list[bool]) -> None:
