@@ -78,7 +78,7 @@ def test_the_default_live_model_follows_the_recorded_bar(resources: Path, metric
     assert meets_default_bar() == (expected == DEFAULT_STUDENT)
 
 
-def test_metrics_count_only_for_the_weights_they_measured(resources: Path) -> None:
+def test_metrics_count_only_for_the_weights_they_measured(resources: Path, capsys) -> None:
     """metrics.json names the sha256 of the file it measured: a match is honoured; metrics without the
     hash, or of other weights (a retrained file shipped without re-measuring), are ignored."""
     _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": True})
@@ -92,7 +92,10 @@ def test_metrics_count_only_for_the_weights_they_measured(resources: Path) -> No
     assert default_live_model() == FALLBACK_LIVE_MODEL
     metrics.write_text(json.dumps({"meets_default_bar": True}))  # no hash at all
     assert not meets_default_bar() and default_live_model() == FALLBACK_LIVE_MODEL
+    capsys.readouterr()
     assert main(["models", "default"]) == 0
+    first, name = capsys.readouterr().out.strip().splitlines()
+    assert name == FALLBACK_LIVE_MODEL and "sha256" in first  # says why the student is not the default
 
 
 def test_retrained_weights_lose_the_default_until_measured(resources: Path) -> None:
