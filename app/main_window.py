@@ -59,6 +59,7 @@ from distilpose.app.state import AppState
 from distilpose.app.tracks import TrackActions
 from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import WelcomePage, nothing_open
+from distilpose.app.words import plural
 from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera
@@ -198,6 +199,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoomChanged.connect(self._show_zoom)
         self.canvas.boxModeChanged.connect(self._on_box_mode)
         self.live.statsChanged.connect(self._show_stats)
+        self.live.busyChanged.connect(self._show_busy)
         self.live.enabledChanged.connect(self._on_live_enabled)
         self.live.errorOccurred.connect(self.report_error)
         self.player.errorOccurred.connect(self.report_error)
@@ -319,6 +321,14 @@ class MainWindow(QMainWindow):
         self.run_on_open_action.setStatusTip(
             "Turn live inference on for every image, video, folder or camera you open"
         )
+        self.live_layer_action = self.make_action(
+            "&Live Predictions Over Project",
+            self.state.set_show_live_layer,
+            "L",
+            checkable=True,
+            tip="Draw the live model's people, dimmed, behind the stored people of a project frame",
+        )
+        self.state.liveLayerChanged.connect(self.live_layer_action.setChecked)
         self.draw_boxes_action = self.make_action(
             "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
         )
@@ -391,6 +401,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.zoom_in_action)
         view_menu.addAction(self.zoom_out_action)
+        view_menu.addAction(self.live_layer_action)
         view_menu.addSeparator()
         self.model_panel_action = self.model_panel.toggleViewAction()
         self.model_panel_action.setText("&Model Panel")
@@ -593,8 +604,13 @@ class MainWindow(QMainWindow):
         if not on:
             self.live_label.setText("")
 
+    def _show_busy(self, text: str) -> None:
+        """'live: loading distilpose-s (torch)…' while a model loads (the old skeletons are gone already)."""
+        if text and self.live.enabled:
+            self.live_label.setText(f"live: {text}")
+
     def _show_stats(self, stats: LiveStats) -> None:
-        self.live_label.setText(stats.text())
+        self.live_label.setText(stats.text() if self.live.enabled else "")
 
     def _on_heatmaps_visible(self, visible: bool) -> None:
         if visible:
@@ -682,7 +698,7 @@ class MainWindow(QMainWindow):
             n = len(state.instances)
             to_check = sum(1 for inst in state.instances if is_prediction(inst))
             extra = f" ({to_check} to check)" if to_check else ""
-            return f"{n} person{'s' if n != 1 else ''}{extra} · autosaved"
+            return f"{plural(n, 'person', 'people')}{extra} · autosaved"
         if state.dataset is None:
             return "no annotations"
         if state.image_path is None:
@@ -690,7 +706,7 @@ class MainWindow(QMainWindow):
         if state.coco_image is None:
             return f"{state.current_name()} not in annotations"
         n = len(state.instances)
-        return f"{n} instance{'s' if n != 1 else ''}"
+        return plural(n, "instance")
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")
