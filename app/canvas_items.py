@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.words import person_name
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.types import Instance
 
@@ -208,8 +209,6 @@ class InstanceItem(QGraphicsItem):
             self._add_tag()
         # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/overlays.py)
         from distilpose.app.overlays import add_track_tag
-
-        from distilpose.app.words import person_name
 
         name = person_name(index, instance.track_id)  # as the Instances dock calls it
         self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None, name=name)

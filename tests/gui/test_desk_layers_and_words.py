@@ -9,8 +9,7 @@ import itertools
 
 import numpy as np
 
-from distilpose.app.canvas import LIVE_OVER_PROJECT_OPACITY
-from distilpose.app.docks.instances_dock import NAME_COL, STATUS_COL
+from distilpose.app.docks.instances_dock import NAME_COL
 from distilpose.app.live import LiveStats
 from distilpose.types import Instance
 
@@ -48,6 +47,8 @@ def _live_result(qtbot, win) -> None:
 def test_live_predictions_are_a_separate_dimmed_layer_off_by_default_on_a_project_frame(
     qtbot, project_window
 ) -> None:
+    from distilpose.app.canvas import LIVE_OVER_PROJECT_OPACITY
+
     win, state, canvas = project_window, project_window.state, project_window.canvas
     _store(win, _person(source="user"))
     _live_result(qtbot, win)
@@ -101,3 +102,107 @@ def test_captions_never_overlap_on_a_crowded_frame(qtbot, project_window) -> Non
     win.resize(700, 500)  # a smaller window: the fit zoom changes, the captions are laid out again
     qtbot.waitUntil(lambda: canvas.viewport().width() < 500)
     assert _disjoint([canvas.caption_rect(t) for t in canvas.caption_items()]) == []
+
+
+# ------------------------------------------------------------------------------------------- item 7
+def test_frames_and_people_share_one_status_vocabulary_with_a_legend(project_window) -> None:
+    win = project_window
+    _store(win, _person(source="student"), _person(40, source="user"))
+    statuses = {r.status for r in win.instances_dock.rows}
+    assert statuses == {"to check", "labelled"}
+    assert win.frame_list.model.rows[0].status == "to check"  # the frame's least-checked person
+    for legend in (win.instances_dock.legend_label, win.frame_list.legend_label):
+        assert legend.isVisibleTo(win)
+        for word in ("to check", "labelled", "verified"):
+            assert f">{word}</span>" in legend.text()
+    assert "least-checked" in win.frame_list.legend_label.text()
+    assert win.instances_label.text() == "2 people (1 to check) · autosaved"
+
+
+def test_people_are_named_alike_in_the_dock_and_on_the_canvas(project_window) -> None:
+    win = project_window
+    _store(win, _person(track=3, source="user"), _person(60, source="user"))
+    titles = [win.instances_dock.tree.topLevelItem(i).text(NAME_COL).split(" · ")[0] for i in range(2)]
+    assert titles == ["track 3", "person 1"]
+    captions = [item.track_tag.text() for item in win.canvas.instance_items]
+    assert captions == titles
+
+
+def test_a_still_image_shows_no_track_caption(qtbot, live_window, figure_files) -> None:
+    win = live_window
+    assert win.open_image(figure_files.image)
+    _live_result(qtbot, win)
+    [person] = win.state.prediction.instances
+    assert person.track_id is not None  # the tracker numbers everyone...
+    assert win.canvas.prediction_layer.track_tags == []  # ...but a still image has no tracks to show
+    assert win.canvas.prediction_layer.track_boxes == []
+
+
+def test_one_step_is_one_step(qtbot) -> None:
+    from distilpose.app.docks.distil_dialog import DistilDialog
+
+    dialog = DistilDialog(lambda *_: "", data=(12, 4), cuda=False)
+    qtbot.addWidget(dialog)
+    dialog.steps_spin.setValue(1)
+    assert "for 1 step of" in dialog.estimate_label.text()
+    dialog.steps_spin.setValue(2)
+    assert "for 2 steps of" in dialog.estimate_label.text()
+
+
+def test_live_figures_start_again_with_each_source(qtbot, live_window, small_video, figure_files) -> None:
+    win = live_window
+    assert win.open_video(small_video)
+    _live_result(qtbot, win)
+    win.live.worker.counters.dropped += 116  # frames the model could not keep up with on the video
+    win.go_to_frame(3)
+    qtbot.waitUntil(lambda: "dropped 116" in win.live_label.text(), timeout=20_000)
+    assert win.open_image(figure_files.image)
+    assert win.live.stats == LiveStats()  # at once: nothing of the video is left
+    wait_idle(qtbot, win.state)
+    qtbot.waitUntil(lambda: win.live.stats.processed == 1, timeout=20_000)
+    assert "dropped 0" in win.live_label.text()
+
+
+# ------------------------------------------------------------------------------------------- item 9
+def test_the_panel_lists_untrained_models_apart(live_window) -> None:
+    from distilpose.app.docks.model_panel import CHECKPOINT_ITEM, UNTRAINED_HEADER
+    from distilpose.models import has_trained_weights, list_models
+
+    for combo in (live_window.model_panel.model_combo, live_window.model_panel.teacher_combo):
+        data = [combo.itemData(i) for i in range(combo.count())]
+        header = data.index(UNTRAINED_HEADER)
+        assert not combo.model().item(header).isEnabled()
+        main = [d for d in data[:header] if d]
+        apart = [d for d in data[header + 1 :] if d and d != CHECKPOINT_ITEM]
+        assert main and all(has_trained_weights(n) for n in main)
+        assert apart and not any(has_trained_weights(n) for n in apart)
+        assert sorted(main + apart) == list_models()
+        assert all("not trained" in combo.itemText(data.index(n)) for n in apart)
+
+
+def test_the_panel_says_why_this_model_runs(window, figure_files, small_video) -> None:
+    panel = window.model_panel
+    assert window.open_image(figure_files.image)
+    assert panel.reason_label.text().startswith("the default for stills")
+    assert window.open_video(small_video)
+    assert panel.reason_label.text().startswith("the default for video")
+    other = next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i) == "distilpose-t")
+    panel.model_combo.setCurrentIndex(other)
+    assert panel.reason_label.text() == "your pick"
+    assert window.open_image(figure_files.image)
+    assert panel.reason_label.text() == "your pick"  # a pick outlives the source
+
+
+def test_switching_models_clears_the_old_skeletons_at_once(qtbot, live_window, figure_files) -> None:
+    win = live_window
+    assert win.open_image(figure_files.image)
+    _live_result(qtbot, win)
+    assert win.canvas.prediction_layer is not None
+    panel = win.model_panel
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("distilpose-s"))
+    # before the event loop runs again (the new model loads in the worker): the old model's people are gone
+    assert win.state.prediction is None and win.canvas.prediction_layer is None
+    assert panel.status_label.text() == "Loading distilpose-s…"
+    qtbot.waitUntil(lambda: "loading distilpose-s" in win.live_label.text() or win.state.prediction is not None)
+    wait_idle(qtbot, win.state)
+    assert win.state.prediction is not None  # the new model's result
