@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 #: ``(parent, caption, filter)`` -> chosen path or "" when cancelled.
 FileChooser = Callable[[QWidget, str, str], str]
@@ -20,6 +21,8 @@ FilesChooser = Callable[[QWidget, str, str], list[str]]
 CameraChooser = Callable[[QWidget], int | None]
 #: ``(parent, title, label, value, minimum)`` -> the number, or None when cancelled.
 IntChooser = Callable[[QWidget, str, str, int, int], int | None]
+#: ``(parent, title, text, buttons)`` -> the text of the button pressed ("" when closed); the last is Cancel.
+ButtonChooser = Callable[[QWidget, str, str, list[str]], str]
 
 
 def choose_file(parent: QWidget, caption: str, name_filter: str) -> str:
@@ -34,6 +37,40 @@ def choose_save_file(parent: QWidget, caption: str, name_filter: str) -> str:
 
 def choose_folder(parent: QWidget, caption: str) -> str:
     return QFileDialog.getExistingDirectory(parent, caption)
+
+
+class _NewOrExistingFolderDialog(QFileDialog):
+    """Qt's folder dialog, which also takes the name of a folder that does not exist yet (Qt's own refuses
+    one): the export creates it."""
+
+    def accept(self) -> None:
+        chosen = self.selectedFiles()
+        if chosen and not Path(chosen[0]).exists():
+            self.chosen = chosen[0]
+            QDialog.accept(self)
+            return
+        super().accept()
+
+
+def choose_new_or_existing_folder(parent: QWidget, caption: str) -> str:
+    dialog = _NewOrExistingFolderDialog(parent, caption)
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # accept() above is Qt's own dialog's
+    dialog.setLabelText(QFileDialog.DialogLabel.FileName, "Folder (new or existing):")
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return ""
+    return getattr(dialog, "chosen", "") or (dialog.selectedFiles() or [""])[0]
+
+
+def choose_button(parent: QWidget, title: str, text: str, buttons: list[str]) -> str:
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    made = [box.addButton(label, QMessageBox.ButtonRole.AcceptRole) for label in buttons[:-1]]
+    cancel = box.addButton(buttons[-1], QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(cancel)  # Enter never overwrites by accident
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return next((b.text() for b in (*made, cancel) if b is clicked), "")
 
 
 def choose_files(parent: QWidget, caption: str, name_filter: str) -> list[str]:
@@ -63,3 +100,5 @@ class Dialogs:
     files: FilesChooser = choose_files
     camera: CameraChooser = choose_camera
     integer: IntChooser = choose_int
+    new_folder: FolderChooser = choose_new_or_existing_folder
+    buttons: ButtonChooser = choose_button

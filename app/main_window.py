@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -26,9 +26,13 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QStyle,
@@ -91,6 +95,16 @@ def themed_icon(theme_name: str, fallback: str) -> QIcon:
         return QIcon.fromTheme(theme_name)
     path = icon_path(fallback)
     return QIcon(str(path)) if path is not None else QIcon()
+
+
+def scroll_when_short(dock: QDockWidget) -> None:
+    """Put a dock's contents in a scroll area: a tall form scrolls instead of making the window taller than
+    the screen (issue 25: the training dock grew the window past it, hiding the status bar and playback)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(dock.widget())
+    dock.setWidget(area)
 
 
 def dropped_paths(mime: QMimeData) -> list[Path]:
@@ -184,6 +198,14 @@ class MainWindow(QMainWindow):
         self.project = ProjectActions(self, self.editor, self.assist, model_loader, recent_projects)
         self.training = TrainingActions(self)
         self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
+        # Docks never push the window past the screen: tall forms scroll, and a dock shown or hidden leaves
+        # the window at the size it had (issue 25).
+        for dock in (self.model_panel, self.heatmap_dock, self.dataset_panel, self.training.monitor):
+            scroll_when_short(dock)
+        self._size_before_docks: QSize | None = None
+        for dock in self.findChildren(QDockWidget):
+            dock.visibilityChanged.connect(self._on_dock_visibility)
+        self.training.monitor.visibilityChanged.connect(self._arrange_monitor)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(self.project.ask_export)
         self.state.projectChanged.connect(self._on_project_changed)
@@ -360,6 +382,21 @@ class MainWindow(QMainWindow):
     def _project_docks(self) -> list:
         return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
 
+    def event(self, event: QEvent) -> bool:
+        """After any modal dialog (a file chooser, a question, a message box) the keys belong to the image
+        again: J and Ctrl+Shift+V work at once, without a click on the canvas first (issue 25)."""
+        if event.type() == QEvent.Type.WindowUnblocked:
+            QTimer.singleShot(0, self.return_focus)
+        return super().event(event)
+
+    def return_focus(self) -> None:
+        """Make the window active with the focus on the canvas (when the canvas is what the window shows)."""
+        if not self.isVisible() or QApplication.activeModalWidget() is not None:
+            return  # closing, or another dialog is open
+        self.activateWindow()
+        if self.central_stack.currentIndex() == 1:
+            self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
         if (
@@ -371,6 +408,35 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.canvas.setFocus)
         return super().eventFilter(watched, event)
 
+    def _on_dock_visibility(self, _visible: bool) -> None:
+        if self._size_before_docks is None:
+            self._size_before_docks = self.size()  # before the layout makes room for the dock
+            QTimer.singleShot(0, self._settle_size)
+
+    def _settle_size(self) -> None:
+        """Back to the size the window had before docks came or went (Qt grows a window to fit a dock's
+        minimum and never shrinks it back), within the screen's available area."""
+        wanted, self._size_before_docks = self._size_before_docks, None
+        if wanted is None or self.isMaximized() or self.isFullScreen() or not self.isVisible():
+            return
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry().size() - (self.frameGeometry().size() - self.size())
+            if self.height() > room.height():
+                wanted = wanted.boundedTo(QSize(max(wanted.width(), room.width()), room.height()))
+        if self.size() != wanted:
+            self.resize(wanted)
+
+    def _arrange_monitor(self, visible: bool) -> None:
+        """The training monitor takes at most a quarter of the window's height: the Frames list and the canvas
+        keep theirs (the monitor scrolls)."""
+        if visible:
+            monitor = self.training.monitor
+            height = min(monitor.sizeHint().height(), self.height() // 4)
+            self.resizeDocks([monitor], [height], Qt.Orientation.Vertical)
+            if self.state.project is not None:
+                self._arrange_left_docks()
+
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
         has = self.state.project is not None
@@ -379,9 +445,15 @@ class MainWindow(QMainWindow):
         if has:
             self.instances_dock.raise_()
             self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.frame_list, self.review_queue], [380, 320], Qt.Orientation.Vertical)
+            self._arrange_left_docks()
             self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         self._refresh()
+
+    def _arrange_left_docks(self) -> None:
+        """Two thirds of the left column for the Frames list, the rest for the Review queue: the list keeps a
+        sensible number of rows on reopening a project, also under the training monitor."""
+        h = max(self.height(), 300)
+        self.resizeDocks([self.frame_list, self.review_queue], [2 * h // 3, h // 3], Qt.Orientation.Vertical)
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

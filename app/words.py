@@ -27,13 +27,19 @@ def status_color(status: str) -> tuple[int, int, int]:
     return STATUS_MEANING.get(status, ("", (150, 150, 150)))[1]
 
 
-def legend_html(statuses: tuple[str, ...] = (TO_CHECK, LABELLED, VERIFIED), heading: str = "") -> str:
-    """The statuses in their colours with what each means, for a dock's legend label."""
-    rows = [heading] if heading else []
+def legend_html(statuses: tuple[str, ...] = (TO_CHECK, LABELLED, VERIFIED)) -> str:
+    """The statuses in their colours, one short line for a dock's legend (what each means: the tooltip)."""
+    words = []
     for status in statuses:
-        meaning, (r, g, b) = STATUS_MEANING[status]
-        rows.append(f'<span style="color: rgb({r},{g},{b}); font-weight: bold">{status}</span>: {meaning}')
-    return "<br>".join(rows)
+        r, g, b = STATUS_MEANING[status][1]
+        words.append(f'<span style="color: rgb({r},{g},{b}); font-weight: bold">{status}</span>')
+    return "Status: " + " · ".join(words)
+
+
+def legend_tooltip(statuses: tuple[str, ...] = (TO_CHECK, LABELLED, VERIFIED), rule: str = "") -> str:
+    """What each status of the legend means (and how a frame's follows from its people)."""
+    lines = [f"{status}: {STATUS_MEANING[status][0]}" for status in statuses]
+    return "\n".join([*lines, rule] if rule else lines)
 
 
 def person_name(position: int, track_id: int | None) -> str:

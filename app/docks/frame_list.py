@@ -29,6 +29,7 @@ from distilpose.app.words import (
     TO_CHECK,
     VERIFIED,
     legend_html,
+    legend_tooltip,
     plural,
     status_color,
 )
@@ -148,7 +149,9 @@ class FrameListDock(QDockWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
         # the Status column's words, the same the Instances dock uses for people (app/words.py)
-        self.legend_label = QLabel(legend_html((TO_CHECK, LABELLED, VERIFIED, EMPTY), FRAME_RULE))
+        shown = (TO_CHECK, LABELLED, VERIFIED, EMPTY)
+        self.legend_label = QLabel(legend_html(shown))
+        self.legend_label.setToolTip(legend_tooltip(shown, FRAME_RULE))
         self.legend_label.setWordWrap(True)
         layout.addWidget(self.legend_label)
         self.setWidget(body)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from distilpose.app.editing import Editor
 from distilpose.app.instance_rows import VISIBILITY, KeypointRow, PersonRow, person_rows
 from distilpose.app.state import AppState
-from distilpose.app.words import legend_html, plural, status_color
+from distilpose.app.words import legend_html, legend_tooltip, plural, status_color
 
 COLUMNS = ("Person / keypoint", "Status / visibility", "Score", "Hide", "Lock")
 NAME_COL, STATUS_COL, SCORE_COL, HIDE_COL, LOCK_COL = range(len(COLUMNS))
@@ -115,6 +115,7 @@ class InstancesDock(QDockWidget):
         hint.setStyleSheet("color: gray")
         layout.addWidget(hint)
         self.legend_label = QLabel(legend_html())  # the words of the Status column (app/words.py)
+        self.legend_label.setToolTip(legend_tooltip())
         self.legend_label.setWordWrap(True)
         layout.addWidget(self.legend_label)
         self.setWidget(body)

@@ -115,7 +115,8 @@ def test_frames_and_people_share_one_status_vocabulary_with_a_legend(project_win
         assert legend.isVisibleTo(win)
         for word in ("to check", "labelled", "verified"):
             assert f">{word}</span>" in legend.text()
-    assert "least-checked" in win.frame_list.legend_label.text()
+        assert "accepting verifies" in legend.toolTip()
+    assert "least-checked" in win.frame_list.legend_label.toolTip()
     assert win.instances_label.text() == "2 people (1 to check) · autosaved"
 
 
