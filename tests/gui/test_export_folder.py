@@ -8,15 +8,13 @@ import json
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from distilpose.app.dialogs import choose_new_or_existing_folder
-
 
 def _annotations(folder) -> list:
     return json.loads((folder / "annotations" / "person_keypoints.json").read_text())["annotations"]
 
 
 def _export(qtbot, win, ok: bool = True) -> None:
-    with qtbot.waitSignal(win.project.exportFinished, timeout=30_000) as finished:
+    with qtbot.waitSignal(win.project.exportFinished, timeout=15_000) as finished:
         win.dataset_panel.exportRequested.emit("coco", False)  # the panel's Export COCO button
     assert finished.args == [ok]
 
@@ -30,6 +28,7 @@ def test_export_creates_the_folder_and_asks_before_overwriting(qtbot, project_wi
     questions: list[tuple[str, list[str]]] = []
     answers: list[str] = []
     win.dialogs.new_folder = lambda _parent, _caption: folders.pop(0) if folders else ""
+    win.dialogs.folder = lambda *_: ""  # the chooser of existing folders is not the export's
     win.dialogs.buttons = lambda _p, _title, text, buttons: questions.append((text, buttons)) or answers.pop(0)
 
     _export(qtbot, win)  # a folder that does not exist yet: created
@@ -59,6 +58,8 @@ def test_export_creates_the_folder_and_asks_before_overwriting(qtbot, project_wi
 
 
 def test_the_folder_dialog_takes_a_new_name(qtbot, project_window, tmp_path) -> None:
+    from distilpose.app.dialogs import choose_new_or_existing_folder
+
     fresh = tmp_path / "fresh-export"
 
     def type_a_new_name() -> None:
