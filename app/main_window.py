@@ -206,6 +206,9 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             dock.visibilityChanged.connect(self._on_dock_visibility)
         self.training.monitor.visibilityChanged.connect(self._arrange_monitor)
+        # The Frames and Review docks run down to the status bar: a bottom dock (the training monitor) takes
+        # room from the canvas, never rows from the Frames list.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(self.project.ask_export)
         self.state.projectChanged.connect(self._on_project_changed)
@@ -428,14 +431,12 @@ class MainWindow(QMainWindow):
             self.resize(wanted)
 
     def _arrange_monitor(self, visible: bool) -> None:
-        """The training monitor takes at most a quarter of the window's height: the Frames list and the canvas
-        keep theirs (the monitor scrolls)."""
+        """The training monitor takes at most a third of the window's height: the canvas keeps the rest (the
+        monitor scrolls when that is less than it needs)."""
         if visible:
             monitor = self.training.monitor
-            height = min(monitor.sizeHint().height(), self.height() // 4)
+            height = min(monitor.sizeHint().height(), self.height() // 3)
             self.resizeDocks([monitor], [height], Qt.Orientation.Vertical)
-            if self.state.project is not None:
-                self._arrange_left_docks()
 
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
