@@ -139,6 +139,7 @@ class Canvas(QGraphicsView):
         self.scene().addItem(self.image_item)
         self.instance_items: list[InstanceItem] = []
         self.prediction_layer: PredictionLayer | None = None
+        self._live_mode = "normal"  # how the live layer was last drawn (live_layer_mode)
         self.user_box_items: list[UserBoxItem] = []
         self._shown_image: np.ndarray | None = None
         self._fit_mode = True  # keep fitting on resize until the user zooms
@@ -194,7 +195,7 @@ class Canvas(QGraphicsView):
             self.scene().removeItem(self.prediction_layer)
             self.prediction_layer = None
         state = self.state
-        mode = self.live_layer_mode()
+        mode = self._live_mode = self.live_layer_mode()
         if state.prediction is not None and mode != "hidden":
             self.prediction_layer = PredictionLayer(
                 state.prediction,
@@ -367,7 +368,8 @@ class Canvas(QGraphicsView):
             self.scene().addItem(item)
         self._apply_person_flags()
         self._on_selection_changed()
-        self._on_predictions_changed()  # a project frame or not: the live layer is drawn, dimmed or hidden
+        if self.live_layer_mode() != self._live_mode:
+            self._on_predictions_changed()  # a project frame now, or not: the live layer drawn, dimmed or hidden
 
     def _apply_person_flags(self) -> None:
         """Hidden people are not drawn (hit tests skip them and locked ones: ``state.is_editable``)."""
