@@ -127,6 +127,11 @@ def test_people_are_named_alike_in_the_dock_and_on_the_canvas(project_window) ->
     assert titles == ["track 3", "person 1"]
     captions = [item.track_tag.text() for item in win.canvas.instance_items]
     assert captions == titles
+    review = win.review_queue  # low-confidence keypoints name their person the same way
+    review.set_queue("confidence")
+    review.refresh()
+    people = {review.table.item(r, 1).text() for r in range(review.table.rowCount())}
+    assert people == {"track 3", "person 1"}
 
 
 def test_a_still_image_shows_no_track_caption(qtbot, live_window, figure_files) -> None:
