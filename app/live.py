@@ -178,8 +178,8 @@ class LiveController(QObject):
         if self._model_chosen:
             return "your pick"
         if self.state.media_kind in STILL_SOURCES:
-            return "the default for stills (the most accurate, with flip test)"
-        return "the default for video (fast enough to keep up)"
+            return "the default for stills (most accurate)"
+        return "the default for video (keeps up live)"
 
     def _apply(self, **changes: object) -> None:
         new = replace(self.settings, **changes)

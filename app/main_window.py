@@ -100,10 +100,13 @@ def themed_icon(theme_name: str, fallback: str) -> QIcon:
 def scroll_when_short(dock: QDockWidget) -> None:
     """Put a dock's contents in a scroll area: a tall form scrolls instead of making the window taller than
     the screen (issue 25: the training dock grew the window past it, hiding the status bar and playback)."""
+    body = dock.widget()
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(dock.widget())
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # only the height gives way
+    area.setWidget(body)
+    area.setMinimumWidth(body.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
     dock.setWidget(area)
 
 
@@ -200,7 +203,7 @@ class MainWindow(QMainWindow):
         self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
         # Docks never push the window past the screen: tall forms scroll, and a dock shown or hidden leaves
         # the window at the size it had (issue 25).
-        for dock in (self.model_panel, self.heatmap_dock, self.dataset_panel, self.training.monitor):
+        for dock in (self.model_panel, self.dataset_panel, self.training.monitor):
             scroll_when_short(dock)
         self._size_before_docks: QSize | None = None
         for dock in self.findChildren(QDockWidget):
@@ -688,7 +691,7 @@ class MainWindow(QMainWindow):
     def _on_heatmaps_visible(self, visible: bool) -> None:
         if visible:
             # Heatmaps need the room more than the model panel's empty bottom does.
-            self.resizeDocks([self.model_panel, self.heatmap_dock], [420, 480], Qt.Orientation.Vertical)
+            self.resizeDocks([self.model_panel, self.heatmap_dock], [440, 460], Qt.Orientation.Vertical)
         if visible != self.live.settings.heatmaps:
             self.live.update_settings(heatmaps=visible)
 

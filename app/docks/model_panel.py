@@ -193,6 +193,8 @@ class ModelPanel(QDockWidget):
         live.busyChanged.connect(self._on_busy)
         state.displayChanged.connect(self._sync_display)
         state.mediaChanged.connect(self._show_reason)
+        state.projectChanged.connect(self._show_project_rows)
+        self._show_project_rows()
 
     def refresh_models(self) -> None:
         """Re-check the zoo cache (after a fetch): newly fetched models become selectable, also as detectors."""
@@ -264,6 +266,10 @@ class ModelPanel(QDockWidget):
         self._syncing = False
         self._show_weights()
         self._show_reason()
+
+    def _show_project_rows(self) -> None:
+        """The live-layer toggle matters only while a project is open."""
+        self.live_layer_box.setVisible(self.state.project is not None)
 
     def _show_reason(self) -> None:
         self.reason_label.setText(self.live.model_reason())
