@@ -192,6 +192,9 @@ class MainWindow(QMainWindow):
         # tabs beside the model: room for heatmaps
         self.tabifyDockWidget(self.model_panel, self.instances_dock)
         self.tabifyDockWidget(self.model_panel, self.dataset_panel)
+        # Frames and Review share the left column as tabs: the Frames list keeps the whole height (issue 25:
+        # under the training monitor it was left with 4-5 rows)
+        self.tabifyDockWidget(self.frame_list, self.review_queue)
         for dock in self._project_docks():
             dock.hide()
             if hasattr(dock, "errorOccurred"):
@@ -209,9 +212,6 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             dock.visibilityChanged.connect(self._on_dock_visibility)
         self.training.monitor.visibilityChanged.connect(self._arrange_monitor)
-        # The Frames and Review docks run down to the status bar: a bottom dock (the training monitor) takes
-        # room from the canvas, never rows from the Frames list.
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(self.project.ask_export)
         self.state.projectChanged.connect(self._on_project_changed)
@@ -434,11 +434,14 @@ class MainWindow(QMainWindow):
             self.resize(wanted)
 
     def _arrange_monitor(self, visible: bool) -> None:
-        """The training monitor takes at most a third of the window's height: the canvas keeps the rest (the
-        monitor scrolls when that is less than it needs)."""
+        """The training monitor gets the height it needs to show everything without scrolling (about a
+        quarter of the window), no more: the Frames list and the canvas keep the rest (issue 25)."""
         if visible:
             monitor = self.training.monitor
-            height = min(monitor.sizeHint().height(), self.height() // 3)
+            margin = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetTitleMargin)
+            title = monitor.fontMetrics().height() + 2 * margin + 4
+            needed = monitor.widget().widget().minimumSizeHint().height() + title
+            height = max(min(monitor.sizeHint().height(), self.height() // 4), needed)
             self.resizeDocks([monitor], [height], Qt.Orientation.Vertical)
 
     def _on_project_changed(self) -> None:
@@ -449,15 +452,10 @@ class MainWindow(QMainWindow):
         if has:
             self.instances_dock.raise_()
             self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
-            self._arrange_left_docks()
+            self.frame_list.raise_()
             self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         self._refresh()
 
-    def _arrange_left_docks(self) -> None:
-        """Two thirds of the left column for the Frames list, the rest for the Review queue: the list keeps a
-        sensible number of rows on reopening a project, also under the training monitor."""
-        h = max(self.height(), 300)
-        self.resizeDocks([self.frame_list, self.review_queue], [2 * h // 3, h // 3], Qt.Orientation.Vertical)
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -53,7 +53,7 @@ def test_the_frames_list_keeps_its_rows_on_reopening(qtbot, project_window, tmp_
     _settle(qtbot, win)
     table = win.frame_list.table
     rows = table.viewport().height() / table.verticalHeader().defaultSectionSize()
-    assert rows >= 12, f"the Frames list shows {rows:.1f} rows"  # 4 before: the monitor took them
+    assert rows >= 12, f"the Frames list shows {rows:.1f} rows"  # 4 before: the monitor and the review took them
 
 
 def _close_dialog_soon() -> None:
