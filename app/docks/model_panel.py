@@ -52,6 +52,9 @@ TRAINED_STYLE = "color: #50c050"
 def _offer_models(combo: QComboBox) -> None:
     """Trained models first (shipped, zoo); the untrained ones apart below a separator and a heading: they
     give random keypoints and some take a minute to build, so nobody picks one from the main list by chance."""
+    # the longest entry ("… not trained") sets the popup's width, not the panel's
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(26)
     names = list_models()
     untrained = [n for n in names if not has_trained_weights(n)]
     for name in (n for n in names if n not in untrained):
