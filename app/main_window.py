@@ -689,9 +689,15 @@ class MainWindow(QMainWindow):
     def _on_heatmaps_visible(self, visible: bool) -> None:
         if visible:
             # Heatmaps need the room more than the model panel's empty bottom does.
-            self.resizeDocks([self.model_panel, self.heatmap_dock], [440, 460], Qt.Orientation.Vertical)
+            QTimer.singleShot(0, self._split_model_and_heatmaps)  # once the window has its size
         if visible != self.live.settings.heatmaps:
             self.live.update_settings(heatmaps=visible)
+
+    def _split_model_and_heatmaps(self) -> None:
+        """The model panel keeps the height its settings need (it scrolls only when the window is short)."""
+        needed = self.model_panel.widget().widget().sizeHint().height() + self.model_panel.fontMetrics().height() + 12
+        rest = max(self.height() - needed, 300)
+        self.resizeDocks([self.model_panel, self.heatmap_dock], [needed, rest], Qt.Orientation.Vertical)
 
     def _on_box_mode(self, on: bool) -> None:
         if on and self.canvas.template_mode:

@@ -110,7 +110,7 @@ class HeatmapDock(QDockWidget):
         layout.addLayout(row)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground((30, 30, 32))
-        self.graphics.setMinimumHeight(220)
+        self.graphics.setMinimumHeight(180)  # the model panel above keeps room for its settings
         self.model_pane = HeatmapPane(self.graphics, 0, "model")
         self.teacher_pane = HeatmapPane(self.graphics, 1, "comparison")
         layout.addWidget(self.graphics, 1)
