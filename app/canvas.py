@@ -40,6 +40,7 @@ from distilpose.app.canvas_items import (
     InstanceItem,
     KeypointItem,
     LimbItem,
+    TagItem,
 )
 from distilpose.app.overlays import PredictedKeypointItem, PredictionLayer, UserBoxItem, rubber_band_rect
 from distilpose.app.state import AppState
@@ -68,6 +69,10 @@ MAX_ZOOM = 64.0
 #: Above this zoom the image is drawn with nearest-neighbour sampling so single pixels can be seen.
 PIXELATED_ZOOM = 4.0
 BACKGROUND = QColor(45, 45, 48)
+#: Opacity of the live layer over a project frame: the stored (editable) people stay in front and clear.
+LIVE_OVER_PROJECT_OPACITY = 0.4
+#: Screen pixels between two captions moved apart by the caption layout.
+CAPTION_GAP_PX = 2.0
 
 
 def numpy_to_pixmap(image: np.ndarray) -> QPixmap:
@@ -134,6 +139,7 @@ class Canvas(QGraphicsView):
         self.scene().addItem(self.image_item)
         self.instance_items: list[InstanceItem] = []
         self.prediction_layer: PredictionLayer | None = None
+        self._live_mode = "normal"  # how the live layer was last drawn (live_layer_mode)
         self.user_box_items: list[UserBoxItem] = []
         self._shown_image: np.ndarray | None = None
         self._fit_mode = True  # keep fitting on resize until the user zooms
@@ -156,6 +162,8 @@ class Canvas(QGraphicsView):
         state.userBoxesChanged.connect(self._on_user_boxes_changed)
         state.jointChanged.connect(self._on_joint_changed)
         state.personFlagsChanged.connect(self._apply_person_flags)
+        state.liveLayerChanged.connect(self._on_predictions_changed)
+        state.projectChanged.connect(self._on_predictions_changed)
         self._on_image_changed()
         self._on_instances_changed()
 
@@ -174,20 +182,74 @@ class Canvas(QGraphicsView):
         self._shown_image = image
         self.image_item.setPixmap(QPixmap() if image is None else numpy_to_pixmap(image))
 
+    def live_layer_mode(self) -> str:
+        """How live predictions are drawn: 'normal'; over a project frame (whose stored people are the
+        editable layer) 'dimmed' behind them when View > Live Predictions Over Project is on, else 'hidden'."""
+        state = self.state
+        if state.project is None or state.frame_id is None:
+            return "normal"
+        return "dimmed" if state.show_live_layer else "hidden"
+
     def _on_predictions_changed(self) -> None:
         if self.prediction_layer is not None:
             self.scene().removeItem(self.prediction_layer)
             self.prediction_layer = None
         state = self.state
-        if state.prediction is not None:
+        mode = self._live_mode = self.live_layer_mode()
+        if state.prediction is not None and mode != "hidden":
             self.prediction_layer = PredictionLayer(
                 state.prediction,
                 state.threshold,
                 state.show_sigmas,
                 state.show_teacher,
                 state.selected_keypoint,
+                tracked=state.media_kind in ("video", "camera"),
             )
+            if mode == "dimmed":
+                self.prediction_layer.setOpacity(LIVE_OVER_PROJECT_OPACITY)
+                self.prediction_layer.setZValue(0.5)  # behind the stored people (z 1)
             self.scene().addItem(self.prediction_layer)
+        self.layout_captions()
+
+    # ------------------------------------------------------------ captions
+    def caption_items(self) -> list[TagItem]:
+        """Every person caption on screen: the stored people's (accept hint, name) and the live layer's."""
+        tags = [
+            tag
+            for item in self.instance_items
+            if item.isVisible()
+            for tag in (item.tag, item.track_tag)
+            if tag is not None
+        ]
+        if self.prediction_layer is not None:
+            tags += self.prediction_layer.track_tags
+        return tags
+
+    def caption_rect(self, tag: TagItem) -> QRectF:
+        """What ``tag`` covers in the viewport (pixels), plate included."""
+        return tag.deviceTransform(self.viewportTransform()).mapRect(tag.plate_rect())
+
+    def layout_captions(self) -> None:
+        """Move captions apart on screen (after a rebuild, a zoom or a resize) so that none covers another:
+        each caption, top to bottom, takes the nearest free place in steps of its height below or above where
+        it belongs. Crowded people (issue 25) no longer get 'teacher 0.59 · A a[track 1] reject'."""
+        tags = self.caption_items()
+        for tag in tags:
+            tag.set_shift(0.0)
+        rects = [(self.caption_rect(tag), tag) for tag in tags]
+        rects.sort(key=lambda rt: (rt[0].top(), rt[0].left()))
+        placed: list[QRectF] = []
+        for rect, tag in rects:
+            step = rect.height() + CAPTION_GAP_PX
+            shift = 0.0
+            for k in range(2 * len(placed) + 2):
+                shift = ((k + 1) // 2) * step * (1 if k % 2 else -1)  # 0, +1, -1, +2, -2 ... steps
+                if not any(rect.translated(0, shift).intersects(p) for p in placed):
+                    break
+            else:  # every near place taken: below all of them
+                shift = max(p.bottom() for p in placed) + CAPTION_GAP_PX - rect.top()
+            tag.set_shift(shift)
+            placed.append(rect.translated(0, shift))
 
     def _on_user_boxes_changed(self) -> None:
         for item in self.user_box_items:
@@ -306,11 +368,14 @@ class Canvas(QGraphicsView):
             self.scene().addItem(item)
         self._apply_person_flags()
         self._on_selection_changed()
+        if self.live_layer_mode() != self._live_mode:
+            self._on_predictions_changed()  # a project frame now, or not: the live layer drawn, dimmed or hidden
 
     def _apply_person_flags(self) -> None:
         """Hidden people are not drawn (hit tests skip them and locked ones: ``state.is_editable``)."""
         for item in self.instance_items:
             item.setVisible(item.instance_id not in self.state.hidden_ids)
+        self.layout_captions()
 
     def _on_selection_changed(self) -> None:
         selected = set(self.state.selection)
@@ -372,6 +437,7 @@ class Canvas(QGraphicsView):
         if self.zoom() >= PIXELATED_ZOOM:
             mode = Qt.TransformationMode.FastTransformation
         self.image_item.setTransformationMode(mode)
+        self.layout_captions()  # captions keep their screen size: their overlaps change with the zoom
         self.zoomChanged.emit(self.zoom())
 
     def _update_scene_margin(self) -> None:

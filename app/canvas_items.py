@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from distilpose.app.words import person_name
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.types import Instance
 
@@ -128,14 +129,37 @@ class HandleItem(QGraphicsRectItem):
 
 
 class TagItem(QGraphicsSimpleTextItem):
-    """A small caption on a dark plate (constant screen size), e.g. 'student 0.84 · A accept, R reject'."""
+    """A small caption on a dark plate (constant screen size), e.g. 'student 0.84 · A accept, R reject'.
+
+    Its place is its anchor (``pos``, image pixels) plus an offset in screen pixels (:meth:`set_offset`);
+    the canvas may push a caption further down or up (:meth:`set_shift`) so that captions never overlap."""
 
     PLATE = QColor(0, 0, 0, 170)
+    #: The plate's margin around the text (px): what a caption covers on screen.
+    MARGIN = (3.0, 1.0)
+    offset = (0.0, 0.0)  # screen pixels from the anchor
+    shift = 0.0  # screen pixels down (up when negative) from the offset, set by the canvas
+
+    def set_offset(self, dx: float, dy: float) -> None:
+        """The caption's place relative to its anchor, in screen pixels (before any shift)."""
+        self.offset = (float(dx), float(dy))
+        self.set_shift(0.0)
+
+    def set_shift(self, dy: float) -> None:
+        """Move the caption ``dy`` screen pixels from its place (the canvas's caption layout)."""
+        dx, base = self.offset
+        self.shift = float(dy)
+        self.setTransform(QTransform.fromTranslate(dx, base + dy))
+
+    def plate_rect(self) -> QRectF:
+        """What the caption covers, in its own coordinates (text and plate)."""
+        mx, my = self.MARGIN
+        return self.boundingRect().adjusted(-mx, -my, mx, my)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        painter.fillRect(self.boundingRect().adjusted(-3, -1, 3, 1), self.PLATE)
+        painter.fillRect(self.plate_rect(), self.PLATE)
         super().paint(painter, option, widget)
 
 
@@ -186,7 +210,8 @@ class InstanceItem(QGraphicsItem):
         # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/overlays.py)
         from distilpose.app.overlays import add_track_tag
 
-        self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None)
+        name = person_name(index, instance.track_id)  # as the Instances dock calls it
+        self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None, name=name)
 
     # ------------------------------------------------------------------ geometry
     def box_rect(self) -> QRectF | None:
@@ -208,7 +233,7 @@ class InstanceItem(QGraphicsItem):
         self.tag.setBrush(PREDICTION_BOX_COLOR)
         self.tag.setPos(rect.topLeft())
         self.tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self.tag.setTransform(QTransform.fromTranslate(0, -16))
+        self.tag.set_offset(0, -16)
         self.tag.setZValue(3)
         self.tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._add_box(PREDICTION_BOX_COLOR, Qt.PenStyle.DashLine)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from distilpose.app.prelabel_dialog import ModelOption, PrelabelChoice, ask_prelabel
 
@@ -43,6 +44,29 @@ def choose_folder(parent: QWidget, caption: str) -> str:
     return QFileDialog.getExistingDirectory(parent, caption)
 
 
+class _NewOrExistingFolderDialog(QFileDialog):
+    """Qt's folder dialog, which also takes the name of a folder that does not exist yet (Qt's own refuses
+    one): the export creates it."""
+
+    def accept(self) -> None:
+        chosen = self.selectedFiles()
+        if chosen and not Path(chosen[0]).exists():
+            self.chosen = chosen[0]
+            QDialog.accept(self)
+            return
+        super().accept()
+
+
+def choose_new_or_existing_folder(parent: QWidget, caption: str) -> str:
+    dialog = _NewOrExistingFolderDialog(parent, caption)
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # accept() above is Qt's own dialog's
+    dialog.setLabelText(QFileDialog.DialogLabel.FileName, "Folder (new or existing):")
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return ""
+    return getattr(dialog, "chosen", "") or (dialog.selectedFiles() or [""])[0]
+
+
 def choose_files(parent: QWidget, caption: str, name_filter: str) -> list[str]:
     paths, _ = QFileDialog.getOpenFileNames(parent, caption, "", name_filter)
     return list(paths)
@@ -61,10 +85,13 @@ def choose_int(parent: QWidget, title: str, label: str, value: int, minimum: int
 
 
 def choose_option(parent: QWidget, title: str, text: str, options: list[str]) -> int | None:
-    """A question with one button per option (the first is the default) and Cancel."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
+    """A question with one button per option and Cancel, which is the default (Enter never starts an
+    overwrite or a fill by accident) and what Escape or closing the box means."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
     buttons = [box.addButton(label, QMessageBox.ButtonRole.AcceptRole) for label in options]
-    box.setDefaultButton(buttons[0])
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.setEscapeButton(cancel)
     box.exec()
     clicked = box.clickedButton()
     box.deleteLater()
@@ -81,5 +108,6 @@ class Dialogs:
     files: FilesChooser = choose_files
     camera: CameraChooser = choose_camera
     integer: IntChooser = choose_int
+    new_folder: FolderChooser = choose_new_or_existing_folder
     option: OptionChooser = choose_option
     prelabel: PrelabelChooser = ask_prelabel

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from distilpose.app.words import EMPTY, LABELLED, TO_CHECK, VERIFIED
 from distilpose.project import ProjectStore
 
 _ROWS_SQL = """
@@ -52,13 +53,14 @@ class FrameRow:
 
     @property
     def status(self) -> str:
+        """The least-checked person's status (:data:`distilpose.app.words.FRAME_RULE`)."""
         if self.instances == 0:
-            return "empty"
+            return EMPTY
         if self.predictions:
-            return "to check"
+            return TO_CHECK
         if self.verified == self.instances:
-            return "verified"
-        return "labelled"
+            return VERIFIED
+        return LABELLED
 
 
 def frame_rows(store: ProjectStore) -> list[FrameRow]:

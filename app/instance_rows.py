@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from distilpose.app.canvas_items import is_prediction
+from distilpose.app.words import FROM_FILE, LABELLED, TO_CHECK, VERIFIED, person_name
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance
 
@@ -39,15 +40,22 @@ class PersonRow:
 
     position: int
     instance_id: int | None  # None for a COCO file's person (read-only)
-    status: str  # predicted, accepted, verified, labelled (a person's unverified label) or annotation
+    status: str  # to check, labelled or verified (app/words.py), or "from file" for a COCO file's person
     score: float | None
     source: str
     track_id: int | None
     keypoints: tuple[KeypointRow, ...]
+    accepted_from: str | None = None  # the model whose prediction was accepted
 
     @property
     def title(self) -> str:
-        return f"Person {self.position}"
+        """``track 3`` or ``person 2``, as the canvas captions say (:func:`person_name`)."""
+        return person_name(self.position, self.track_id)
+
+    @property
+    def accepted(self) -> bool:
+        """A model's prediction a person accepted (verified; said in the tooltip)."""
+        return self.status == VERIFIED and self.source == "user" and self.accepted_from is not None
 
     @property
     def labelled(self) -> int:
@@ -55,13 +63,14 @@ class PersonRow:
 
 
 def person_status(inst: Instance) -> str:
+    """One word of :mod:`distilpose.app.words`, the same the Frames list uses for frames."""
     if inst.extras.get("id") is None:
-        return "annotation"
+        return FROM_FILE
     if is_prediction(inst):
-        return "predicted"
+        return TO_CHECK
     if inst.extras.get("verified"):
-        return "accepted" if inst.extras.get("accepted_from") and inst.source == "user" else "verified"
-    return "labelled"
+        return VERIFIED
+    return LABELLED
 
 
 def person_rows(instances: list[Instance]) -> list[PersonRow]:
@@ -86,6 +95,7 @@ def person_rows(instances: list[Instance]) -> list[PersonRow]:
                 source=str(inst.source or ""),
                 track_id=inst.track_id,
                 keypoints=keypoints,
+                accepted_from=inst.extras.get("accepted_from") or None,
             )
         )
     return rows

@@ -31,6 +31,7 @@ from distilpose.app.workers import (
 from distilpose.errors import DistilPoseError
 from distilpose.inference.live import FrameResult
 from distilpose.models import DEFAULT_ALIAS, default_choice
+from distilpose.models.bundled import STILL_SOURCES
 
 #: Seconds of results the FPS is averaged over.
 FPS_WINDOW_S = 2.0
@@ -109,6 +110,8 @@ class LiveController(QObject):
         self._flip_by_default = False  # flip test switched on by a source default, not by the user
         self.status: ModelStatus | None = None
         self.stats = LiveStats()
+        #: The worker's cumulative counters when the shown source was opened: the status bar counts per source.
+        self._counts_base = (0, 0)
         self.playback = PlaybackStats()
         self.player = None
         self._job_id = 0
@@ -170,11 +173,22 @@ class LiveController(QObject):
             self._flip_by_default = False  # the user's own choice
         self._apply(**changes)
 
+    def model_reason(self) -> str:
+        """Why the live model is this one, in words for the model panel."""
+        if self._model_chosen:
+            return "your pick"
+        if self.state.media_kind in STILL_SOURCES:
+            return "the default for stills (most accurate)"
+        return "the default for video (keeps up live)"
+
     def _apply(self, **changes: object) -> None:
         new = replace(self.settings, **changes)
         if new == self.settings:
             return
+        other_model = new.model != self.settings.model
         self.settings = new
+        if other_model:
+            self.state.set_prediction(None)  # the old model's skeletons go at once, not when the new one loaded
         self.settingsChanged.emit(new)
         if self.enabled:
             self._send_settings()
@@ -288,7 +302,7 @@ class LiveController(QObject):
         if play:
             self._play_jobs.add(self._job_id)
         self.worker.submit(FrameJob(self._job_id, image, index, t, self._media, decode_ms))
-        self.stats.dropped = self.worker.counters.dropped
+        self.stats.dropped = self.worker.counters.dropped - self._counts_base[0]
         if not self._frame_pending:
             self._frame_pending = True
             self.state.pending.begin("inference")
@@ -326,7 +340,7 @@ class LiveController(QObject):
             return  # a camera stopped: its last frame stays, and so may the results for it
         self._media += 1  # results for frames of the previous media are dropped on arrival
         self._cursor = None
-        self._result_times.clear()
+        self._reset_stats()
         if not self._model_chosen:
             choice = default_choice(self.state.source.kind)
             self._flip_by_default = choice.flip
@@ -406,6 +420,15 @@ class LiveController(QObject):
         self.busyChanged.emit(text)
 
     # ---------------------------------------------------------------- statistics
+    def _reset_stats(self) -> None:
+        """Another source: the status bar's figures (dropped, detections, FPS) start again from zero."""
+        counters = self.worker.counters if self.worker is not None else None
+        self._counts_base = (counters.dropped, counters.detector_runs) if counters is not None else (0, 0)
+        self._result_times.clear()
+        self._stage_history.clear()
+        self.stats = LiveStats()
+        self.statsChanged.emit(self.stats)
+
     def _record(self, result: FrameResult, draw_ms: float, play: bool) -> None:
         now = time.monotonic()
         state = self.state
@@ -432,6 +455,6 @@ class LiveController(QObject):
         stats.processed += 1
         stats.persons = len(result.instances)
         if self.worker is not None:
-            stats.dropped = self.worker.counters.dropped
-            stats.detector_runs = self.worker.counters.detector_runs
+            stats.dropped = self.worker.counters.dropped - self._counts_base[0]
+            stats.detector_runs = self.worker.counters.detector_runs - self._counts_base[1]
         self.statsChanged.emit(stats)

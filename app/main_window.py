@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -26,9 +26,13 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QStyle,
@@ -60,6 +64,7 @@ from distilpose.app.tracks import TrackActions
 from distilpose.app.transport import CameraFeed, Player, TransportBar
 from distilpose.app.welcome import WelcomePage, nothing_open
 from distilpose.app.widgets.track_timeline import TrackTimelineWidget
+from distilpose.app.words import plural
 from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera, VideoReader
@@ -91,6 +96,19 @@ def themed_icon(theme_name: str, fallback: str) -> QIcon:
         return QIcon.fromTheme(theme_name)
     path = icon_path(fallback)
     return QIcon(str(path)) if path is not None else QIcon()
+
+
+def scroll_when_short(dock: QDockWidget) -> None:
+    """Put a dock's contents in a scroll area: a tall form scrolls instead of making the window taller than
+    the screen (issue 25: the training dock grew the window past it, hiding the status bar and playback)."""
+    body = dock.widget()
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # only the height gives way
+    area.setWidget(body)
+    area.setMinimumWidth(body.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    dock.setWidget(area)
 
 
 def dropped_paths(mime: QMimeData) -> list[Path]:
@@ -190,6 +208,9 @@ class MainWindow(QMainWindow):
         # tabs beside the model: room for heatmaps
         self.tabifyDockWidget(self.model_panel, self.instances_dock)
         self.tabifyDockWidget(self.model_panel, self.dataset_panel)
+        # Frames and Review share the left column as tabs: the Frames list keeps the whole height (issue 25:
+        # under the training monitor it was left with 4-5 rows)
+        self.tabifyDockWidget(self.frame_list, self.review_queue)
         for dock in self._project_docks():
             dock.hide()
             if hasattr(dock, "errorOccurred"):
@@ -199,6 +220,14 @@ class MainWindow(QMainWindow):
         self.project = ProjectActions(self, self.editor, self.assist, model_loader, recent_projects)
         self.training = TrainingActions(self)
         self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
+        # Docks never push the window past the screen: tall forms scroll, and a dock shown or hidden leaves
+        # the window at the size it had (issue 25).
+        for dock in (self.model_panel, self.dataset_panel, self.training.monitor):
+            scroll_when_short(dock)
+        self._size_before_docks: QSize | None = None
+        for dock in self.findChildren(QDockWidget):
+            dock.visibilityChanged.connect(self._on_dock_visibility)
+        self.training.monitor.visibilityChanged.connect(self._arrange_monitor)
         self.dataset_panel.importRequested.connect(self.project.ask_import_coco)
         self.dataset_panel.exportRequested.connect(self.project.ask_export)
         self.state.projectChanged.connect(self._on_project_changed)
@@ -214,6 +243,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoomChanged.connect(self._show_zoom)
         self.canvas.boxModeChanged.connect(self._on_box_mode)
         self.live.statsChanged.connect(self._show_stats)
+        self.live.busyChanged.connect(self._show_busy)
         self.live.enabledChanged.connect(self._on_live_enabled)
         self.live.errorOccurred.connect(self.report_error)
         self.player.errorOccurred.connect(self.report_error)
@@ -335,6 +365,14 @@ class MainWindow(QMainWindow):
         self.run_on_open_action.setStatusTip(
             "Turn live inference on for every image, video, folder or camera you open"
         )
+        self.live_layer_action = self.make_action(
+            "&Live Predictions Over Project",
+            self.state.set_show_live_layer,
+            "L",
+            checkable=True,
+            tip="Draw the live model's people, dimmed, behind the stored people of a project frame",
+        )
+        self.state.liveLayerChanged.connect(self.live_layer_action.setChecked)
         self.draw_boxes_action = self.make_action(
             "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
         )
@@ -366,6 +404,21 @@ class MainWindow(QMainWindow):
     def _project_docks(self) -> list:
         return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
 
+    def event(self, event: QEvent) -> bool:
+        """After any modal dialog (a file chooser, a question, a message box) the keys belong to the image
+        again: J and Ctrl+Shift+V work at once, without a click on the canvas first (issue 25)."""
+        if event.type() == QEvent.Type.WindowUnblocked:
+            QTimer.singleShot(0, self.return_focus)
+        return super().event(event)
+
+    def return_focus(self) -> None:
+        """Make the window active with the focus on the canvas (when the canvas is what the window shows)."""
+        if not self.isVisible() or QApplication.activeModalWidget() is not None:
+            return  # closing, or another dialog is open
+        self.activateWindow()
+        if self.central_stack.currentIndex() == 1:
+            self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
         if (
@@ -376,6 +429,36 @@ class MainWindow(QMainWindow):
         ):
             QTimer.singleShot(0, self.canvas.setFocus)
         return super().eventFilter(watched, event)
+
+    def _on_dock_visibility(self, _visible: bool) -> None:
+        if self._size_before_docks is None:
+            self._size_before_docks = self.size()  # before the layout makes room for the dock
+            QTimer.singleShot(0, self._settle_size)
+
+    def _settle_size(self) -> None:
+        """Back to the size the window had before docks came or went (Qt grows a window to fit a dock's
+        minimum and never shrinks it back), within the screen's available area."""
+        wanted, self._size_before_docks = self._size_before_docks, None
+        if wanted is None or self.isMaximized() or self.isFullScreen() or not self.isVisible():
+            return
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry().size() - (self.frameGeometry().size() - self.size())
+            if self.height() > room.height():
+                wanted = wanted.boundedTo(QSize(max(wanted.width(), room.width()), room.height()))
+        if self.size() != wanted:
+            self.resize(wanted)
+
+    def _arrange_monitor(self, visible: bool) -> None:
+        """The training monitor gets the height it needs to show everything without scrolling (about a
+        quarter of the window), no more: the Frames list and the canvas keep the rest (issue 25)."""
+        if visible:
+            monitor = self.training.monitor
+            margin = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetTitleMargin)
+            title = monitor.fontMetrics().height() + 2 * margin + 4
+            needed = monitor.widget().widget().minimumSizeHint().height() + title
+            height = max(min(monitor.sizeHint().height(), self.height() // 4), needed)
+            self.resizeDocks([monitor], [height], Qt.Orientation.Vertical)
 
     def _on_project_changed(self) -> None:
         """Show the project docks while a project is open (the live-inference screen stays uncluttered)."""
@@ -392,9 +475,10 @@ class MainWindow(QMainWindow):
         if has:
             self.instances_dock.raise_()
             self.resizeDocks([self.frame_list], [PROJECT_DOCK_WIDTH], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.frame_list, self.review_queue], [380, 320], Qt.Orientation.Vertical)
+            self.frame_list.raise_()
             self.resizeDocks([self.dataset_panel], [DOCK_WIDTH], Qt.Orientation.Horizontal)
         self._refresh()
+
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -414,6 +498,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.zoom_in_action)
         view_menu.addAction(self.zoom_out_action)
+        view_menu.addAction(self.live_layer_action)
         view_menu.addSeparator()
         self.model_panel_action = self.model_panel.toggleViewAction()
         self.model_panel_action.setText("&Model Panel")
@@ -624,15 +709,26 @@ class MainWindow(QMainWindow):
         if not on:
             self.live_label.setText("")
 
+    def _show_busy(self, text: str) -> None:
+        """'live: loading distilpose-s (torch)…' while a model loads (the old skeletons are gone already)."""
+        if text and self.live.enabled:
+            self.live_label.setText(f"live: {text}")
+
     def _show_stats(self, stats: LiveStats) -> None:
-        self.live_label.setText(stats.text())
+        self.live_label.setText(stats.text() if self.live.enabled else "")
 
     def _on_heatmaps_visible(self, visible: bool) -> None:
         if visible:
             # Heatmaps need the room more than the model panel's empty bottom does.
-            self.resizeDocks([self.model_panel, self.heatmap_dock], [420, 480], Qt.Orientation.Vertical)
+            QTimer.singleShot(0, self._split_model_and_heatmaps)  # once the window has its size
         if visible != self.live.settings.heatmaps:
             self.live.update_settings(heatmaps=visible)
+
+    def _split_model_and_heatmaps(self) -> None:
+        """The model panel keeps the height its settings need (it scrolls only when the window is short)."""
+        needed = self.model_panel.widget().widget().sizeHint().height() + self.model_panel.fontMetrics().height() + 12
+        rest = max(self.height() - needed, 300)
+        self.resizeDocks([self.model_panel, self.heatmap_dock], [needed, rest], Qt.Orientation.Vertical)
 
     def _on_box_mode(self, on: bool) -> None:
         if on and self.canvas.template_mode:
@@ -713,7 +809,7 @@ class MainWindow(QMainWindow):
             n = len(state.instances)
             to_check = sum(1 for inst in state.instances if is_prediction(inst))
             extra = f" ({to_check} to check)" if to_check else ""
-            return f"{n} person{'s' if n != 1 else ''}{extra} · autosaved"
+            return f"{plural(n, 'person', 'people')}{extra} · autosaved"
         if state.dataset is None:
             return "no annotations"
         if state.image_path is None:
@@ -721,7 +817,7 @@ class MainWindow(QMainWindow):
         if state.coco_image is None:
             return f"{state.current_name()} not in annotations"
         n = len(state.instances)
-        return f"{n} instance{'s' if n != 1 else ''}"
+        return plural(n, "instance")
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")

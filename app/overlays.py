@@ -27,6 +27,7 @@ from distilpose.app.canvas_items import (  # one look for every skeleton
     MARKER_RADIUS_PX,
     TagItem,
 )
+from distilpose.app.words import person_name
 from distilpose.inference.live import FrameResult
 from distilpose.interpolation import is_interpolated
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
@@ -63,21 +64,25 @@ def track_color(track_id: int, alpha: int = 235) -> QColor:
     return QColor(int(r * 255), int(g * 255), int(b * 255), alpha)
 
 
-def track_text(inst: Instance) -> str:
-    """The caption of a person's identity: 'track 3', and 'interpolated' until a person verifies it."""
-    parts = [] if inst.track_id is None else [f"track {inst.track_id}"]
+def track_text(inst: Instance, name: str | None = None) -> str:
+    """The caption of a person's identity: ``name`` (default 'track 3' when it has an id; see
+    :func:`distilpose.app.words.person_name`), and 'interpolated' until a person verifies it."""
+    if name is None:
+        name = None if inst.track_id is None else person_name(0, inst.track_id)
+    parts = [name] if name else []
     if is_interpolated(inst):
         parts.append("interpolated")
     return " · ".join(parts)
 
 
 def add_track_tag(
-    parent: QGraphicsItem, inst: Instance, rect: QRectF | None, below: bool = False
+    parent: QGraphicsItem, inst: Instance, rect: QRectF | None, below: bool = False, name: str | None = None
 ) -> TagItem | None:
-    """A caption with the person's id (in its colour) at the top right of its box, or under its bottom right
-    corner when ``below`` (a prediction's caption already sits above a narrow box); None when it has no id
-    and is not interpolated, or has no box."""
-    text = track_text(inst)
+    """A caption with the person's name (in its id's colour) at the top right of its box, or under its
+    bottom right corner when ``below`` (a prediction's caption already sits above a narrow box); None when it
+    has no name and is not interpolated, or has no box. The canvas moves captions apart
+    (:meth:`Canvas.layout_captions`) so that crowded people's captions never cover each other."""
+    text = track_text(inst, name)
     if not text or rect is None:
         return None
     tag = TagItem(text, parent)
@@ -88,7 +93,7 @@ def add_track_tag(
     tag.setBrush(track_color(inst.track_id) if inst.track_id is not None else QColor(230, 230, 230))
     tag.setPos(rect.bottomRight() if below else rect.topRight())
     tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-    tag.setTransform(QTransform.fromTranslate(-tag.boundingRect().width(), 2 if below else -16))
+    tag.set_offset(-tag.boundingRect().width(), 2 if below else -16)
     tag.setZValue(3.6)
     tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
     return tag
@@ -172,10 +177,14 @@ class PredictionLayer(_Group):
         show_teacher: bool,
         selected: tuple[int, int] | None,
         parent: QGraphicsItem | None = None,
+        tracked: bool = True,
     ) -> None:
+        """``tracked``: the source is a video or camera, whose people keep ids; a still image's people get
+        no 'track 1' caption."""
         super().__init__(parent)
         self.setZValue(2)
         self.result = result
+        self.tracked = tracked
         self.keypoints: list[PredictedKeypointItem] = []
         self.limbs: list[QGraphicsLineItem] = []
         self.ellipses: list[SigmaEllipseItem] = []
@@ -241,8 +250,8 @@ class PredictionLayer(_Group):
         return shown
 
     def _add_track(self, inst: Instance) -> None:
-        """The person's id: its box outlined in the id's colour, and a caption."""
-        if inst.track_id is None:
+        """The person's id: its box outlined in the id's colour, and a caption (video and camera only)."""
+        if inst.track_id is None or not self.tracked:
             return
         box = inst.bbox if inst.bbox is not None else inst.bbox_from_keypoints(0.0)
         if box is None:

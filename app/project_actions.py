@@ -33,6 +33,8 @@ from distilpose.project.formats import DatasetFormat, dataset_format
 
 PROJECT_SUFFIX = ".dpproj"
 PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
+#: The answers to "this folder holds an export already" (the last one, Cancel, is the default).
+OVERWRITE, CHOOSE_ANOTHER = "Overwrite", "Choose Another…"
 
 def recent_projects() -> RecentFiles:
     return RecentFiles(config_dir() / "recent_projects.json")
@@ -567,14 +569,37 @@ class ProjectActions(QObject):
         return True
 
     def ask_export(self, fmt: str, only_verified: bool) -> None:
-        """Ask for a folder, then export the project in format ``fmt`` (a name of the exporter registry)."""
-        title = dataset_format(fmt).title
-        folder = self.dialogs.folder(self.window, f"Export {title} Dataset to Folder")
-        if folder:
-            self.start_export(folder, only_verified, fmt)
+        """Ask for a folder (an existing one, or a new name: it is created), then export the project in format
+        ``fmt`` (a name of the exporter registry). A folder holding an export already is overwritten only
+        after the user says so; "Choose Another…" asks for the folder again."""
+        exporter = dataset_format(fmt)
+        caption = f"Export {exporter.title} Dataset to Folder"
+        while True:
+            folder = self.dialogs.new_folder(self.window, caption)
+            if not folder:
+                return
+            overwrite = (Path(folder) / exporter.done).exists()
+            if overwrite:
+                choices = [OVERWRITE, CHOOSE_ANOTHER]
+                answer = self.dialogs.option(
+                    self.window,
+                    "Overwrite the Export?",
+                    f"{folder} already holds a {exporter.title} export ({exporter.done}).\n"
+                    "Overwrite it with the project as it is now?",
+                    choices,
+                )
+                if answer is None:
+                    return
+                if choices[answer] == CHOOSE_ANOTHER:
+                    continue
+            self.start_export(folder, only_verified, fmt, overwrite=overwrite)
+            return
 
-    def start_export(self, folder: str | os.PathLike, only_verified: bool, fmt: str = "coco") -> bool:
-        """Export in a worker thread with the registered writer of ``fmt`` (the CLI's and the tests')."""
+    def start_export(
+        self, folder: str | os.PathLike, only_verified: bool, fmt: str = "coco", overwrite: bool = False
+    ) -> bool:
+        """Export in a worker thread with the registered writer of ``fmt`` (the CLI's and the tests'), into
+        ``folder`` (created when missing); ``overwrite`` replaces an export there."""
         state = self.state
         if state.project is None or self.job is not None:
             self.window.report_error(
@@ -583,12 +608,16 @@ class ProjectActions(QObject):
             return False
         try:
             exporter = dataset_format(fmt)
+            Path(folder).mkdir(parents=True, exist_ok=True)
         except DistilPoseError as exc:
             self.window.report_error("Cannot export", str(exc))
             return False
+        except OSError as exc:
+            self.window.report_error("Cannot export", f"{folder}: cannot create the folder: {exc.strerror or exc}")
+            return False
         thread = StoreJobThread(
             state.project_path,
-            lambda store: exporter.export(store, folder, only_verified=only_verified),
+            lambda store: exporter.export(store, folder, only_verified=only_verified, overwrite=overwrite),
             f"{fmt}-export",
         )
         thread.succeeded.connect(lambda report: self._on_export_ok(report, exporter))

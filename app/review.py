@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distilpose.app.words import person_name
 from distilpose.keypoints import NAMES, NUM_KEYPOINTS
 from distilpose.project import ProjectStore
 
@@ -90,6 +91,18 @@ def person_positions(store: ProjectStore, frame_ids: list[int]) -> dict[int, int
         out[int(iid)] = count.get(frame_id, 0)
         count[frame_id] = out[int(iid)] + 1
     return out
+
+
+def person_names(store: ProjectStore, frame_ids: list[int]) -> dict[int, str]:
+    """Instance id -> what the Instances dock and the canvas call the person: ``track 3``, else ``person 1``
+    (:func:`distilpose.app.words.person_name`), for the frames ``frame_ids``."""
+    positions = person_positions(store, frame_ids)
+    if not positions:
+        return {}
+    ids = sorted(positions)
+    marks = ",".join("?" * len(ids))
+    tracks = dict(store.conn.execute(f"SELECT id, track_id FROM instances WHERE id IN ({marks})", ids))
+    return {iid: person_name(position, tracks.get(iid)) for iid, position in positions.items()}
 
 
 def frame_confidence(store: ProjectStore) -> dict[int, float]:

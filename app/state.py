@@ -72,6 +72,8 @@ class AppState(ProjectMixin, QObject):
     editFailed = Signal(str, str)
     #: People hidden or locked in the view changed (``hidden_ids``, ``locked_ids``).
     personFlagsChanged = Signal()
+    #: Whether live predictions are drawn over a project frame changed (``show_live_layer``).
+    liveLayerChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +92,9 @@ class AppState(ProjectMixin, QObject):
         self.threshold = DEFAULT_THRESHOLD
         self.show_sigmas = True
         self.show_teacher = True
+        #: Live predictions over a project frame: a dimmed layer behind the stored (editable) people, off by
+        #: default while a project is open (view state, like ``hidden_ids``).
+        self.show_live_layer = False
         self.user_boxes: list[tuple[float, float, float, float]] = []
         self._frame_clock = 0.0
         self.undo_stack = QUndoStack(self)
@@ -332,6 +337,11 @@ class AppState(ProjectMixin, QObject):
         if bool(on) != self.show_teacher:
             self.show_teacher = bool(on)
             self.displayChanged.emit()
+
+    def set_show_live_layer(self, on: bool) -> None:
+        if bool(on) != self.show_live_layer:
+            self.show_live_layer = bool(on)
+            self.liveLayerChanged.emit(self.show_live_layer)
 
     # --------------------------------------------------------------- user boxes
     def add_user_box(self, box_xywh: tuple[float, float, float, float]) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from distilpose.app.jobs.budget import format_duration, machine_defaults, step_seconds
 from distilpose.app.jobs.spec import DistilSpec, teacher_section
+from distilpose.app.words import plural
 from distilpose.errors import DistilPoseError
 from distilpose.models import list_models, zoo_missing
 
@@ -189,8 +190,8 @@ class DistilDialog(QDialog):
         limit = f" (stops at the {minutes:g} min budget)" if minutes and minutes * 60 < took[chosen] else ""
         others = " · ".join(f"{n} {format_duration(t)}" for n, t in sorted(took.items(), key=lambda x: x[1]) if n != chosen)
         self.estimate_label.setText(
-            f"{format_duration(took[chosen])} on this CPU for {steps} steps of {batch}{limit}\n"
-            f"other students: {others}" if others else f"{format_duration(took[chosen])} for {steps} steps{limit}"
+            f"{format_duration(took[chosen])} on this CPU for {plural(steps, 'step')} of {batch}{limit}\n"
+            f"other students: {others}" if others else f"{format_duration(took[chosen])} for {plural(steps, 'step')}{limit}"
         )
 
     def _browse_teacher(self) -> None:

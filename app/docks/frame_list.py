@@ -22,15 +22,21 @@ from PySide6.QtWidgets import (
 
 from distilpose.app.frame_rows import FrameRow
 from distilpose.app.state import AppState
+from distilpose.app.words import (
+    EMPTY,
+    FRAME_RULE,
+    LABELLED,
+    TO_CHECK,
+    VERIFIED,
+    legend_html,
+    legend_tooltip,
+    plural,
+    status_color,
+)
 from distilpose.errors import DistilPoseError
 
 COLUMNS = ("#", "Frame", "People", "Split", "Status")
-STATUS_COLORS = {
-    "empty": QColor(150, 150, 150),
-    "to check": QColor(230, 160, 0),
-    "labelled": QColor(90, 160, 230),
-    "verified": QColor(70, 180, 70),
-}
+STATUS_COLORS = {status: QColor(*status_color(status)) for status in (EMPTY, TO_CHECK, LABELLED, VERIFIED)}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -142,6 +148,12 @@ class FrameListDock(QDockWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
+        # the Status column's words, the same the Instances dock uses for people (app/words.py)
+        shown = (TO_CHECK, LABELLED, VERIFIED, EMPTY)
+        self.legend_label = QLabel(legend_html(shown))
+        self.legend_label.setToolTip(legend_tooltip(shown, FRAME_RULE))
+        self.legend_label.setWordWrap(True)
+        layout.addWidget(self.legend_label)
         self.setWidget(body)
         self._syncing = False
         self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
@@ -163,7 +175,7 @@ class FrameListDock(QDockWidget):
         if self.state.project is None:
             self.summary_label.setText("No project open")
         else:
-            self.summary_label.setText(f"{len(rows)} frames · {verified} verified · {to_check} to check")
+            self.summary_label.setText(f"{plural(len(rows), 'frame')} · {verified} verified · {to_check} to check")
         self._sync_current()
 
     # ---------------------------------------------------------------- track filter
@@ -199,7 +211,7 @@ class FrameListDock(QDockWidget):
             for m in sorted(shown):
                 name = store.media(m).path.rsplit("/", 1)[-1]
                 for t in store.tracks(m):
-                    text = f"{name} · track {t.track_id} · {t.frames} frame(s), {t.first}–{t.last}"
+                    text = f"{name} · track {t.track_id} · {plural(t.frames, 'frame')}, {t.first}–{t.last}"
                     options.append((text, (m, t.track_id)))
         current = [self.track_box.itemData(i) for i in range(self.track_box.count())]
         if not force and media_id == self._track_media and [o[1] for o in options] == current:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QSpin
 
 from distilpose.app.snap import image_to_heatmap
 from distilpose.app.state import AppState
+from distilpose.detection import box_iou
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance
 
@@ -77,6 +78,17 @@ class HeatmapPane:
         self.plot.setRange(xRange=(0, h.shape[1]), yRange=(0, h.shape[0]), padding=0.02)
 
 
+def _box(inst: Instance) -> tuple[float, float, float, float] | None:
+    box = inst.bbox if inst.bbox is not None else inst.bbox_from_keypoints(0.0)
+    return None if box is None else tuple(float(v) for v in box)
+
+
+def _overlap(a: Instance, b: Instance) -> float:
+    """Intersection over union of two people's boxes (0 when either has none)."""
+    ba, bb = _box(a), _box(b)
+    return 0.0 if ba is None or bb is None else float(box_iou(ba, bb)[0, 0])
+
+
 class HeatmapDock(QDockWidget):
     """Heatmaps of the selected person and keypoint (pyqtgraph); follows the state's keypoint selection."""
 
@@ -98,7 +110,7 @@ class HeatmapDock(QDockWidget):
         layout.addLayout(row)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground((30, 30, 32))
-        self.graphics.setMinimumHeight(220)
+        self.graphics.setMinimumHeight(180)  # the model panel above keeps room for its settings
         self.model_pane = HeatmapPane(self.graphics, 0, "model")
         self.teacher_pane = HeatmapPane(self.graphics, 1, "comparison")
         layout.addWidget(self.graphics, 1)
@@ -116,8 +128,23 @@ class HeatmapDock(QDockWidget):
         state.editHeatmapChanged.connect(self.refresh)
         state.instancesChanged.connect(self.refresh)
         state.jointDragged.connect(self._on_joint_dragged)
+        state.jointChanged.connect(self._follow_joint)
         self.visibilityChanged.connect(self._on_visible)
         self.refresh()
+
+    def _follow_joint(self) -> None:
+        """A keypoint chosen in the Instances dock (or on the canvas) is the one shown here: the same keypoint
+        of the live model's person that overlaps that project person most (issue 25)."""
+        joint = self.state.joint
+        if joint is None or self.editing():
+            return
+        iid, k = joint
+        inst = self.state.instance_by_id(iid)
+        result = self.state.prediction
+        person = 0
+        if inst is not None and result is not None and result.instances:
+            person = max(range(len(result.instances)), key=lambda i: _overlap(inst, result.instances[i]))
+        self.state.select_keypoint(person, k)
 
     def _chosen(self) -> None:
         if not self._syncing:

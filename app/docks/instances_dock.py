@@ -28,18 +28,12 @@ from PySide6.QtWidgets import (
 from distilpose.app.editing import Editor
 from distilpose.app.instance_rows import VISIBILITY, KeypointRow, PersonRow, person_rows
 from distilpose.app.state import AppState
+from distilpose.app.words import legend_html, legend_tooltip, plural, status_color
 
 COLUMNS = ("Person / keypoint", "Status / visibility", "Score", "Hide", "Lock")
 NAME_COL, STATUS_COL, SCORE_COL, HIDE_COL, LOCK_COL = range(len(COLUMNS))
 #: Item data: (instance id or None, position in the frame, keypoint or None).
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-STATUS_COLORS = {
-    "predicted": QColor(230, 160, 0),
-    "accepted": QColor(70, 180, 70),
-    "verified": QColor(70, 180, 70),
-    "labelled": QColor(90, 160, 230),
-    "annotation": QColor(150, 150, 150),
-}
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -120,6 +114,10 @@ class InstancesDock(QDockWidget):
         hint.setWordWrap(True)
         hint.setStyleSheet("color: gray")
         layout.addWidget(hint)
+        self.legend_label = QLabel(legend_html())  # the words of the Status column (app/words.py)
+        self.legend_label.setToolTip(legend_tooltip())
+        self.legend_label.setWordWrap(True)
+        layout.addWidget(self.legend_label)
         self.setWidget(body)
         self.tree.currentItemChanged.connect(self._row_chosen)
         self.tree.itemChanged.connect(self._item_changed)
@@ -158,8 +156,10 @@ class InstancesDock(QDockWidget):
             [f"{row.title} · {row.labelled}/17", row.status, _score(row.score), "", ""]
         )
         item.setData(NAME_COL, ROW_ROLE, (row.instance_id, row.position, None))
-        item.setForeground(STATUS_COL, QBrush(STATUS_COLORS.get(row.status, QColor(150, 150, 150))))
+        item.setForeground(STATUS_COL, QBrush(QColor(*status_color(row.status))))
         tip = f"{row.title}: {row.status}, from {row.source or 'unknown'}"
+        if row.accepted:
+            tip += f" (accepted {row.accepted_from} prediction)"
         if row.instance_id is not None:
             tip += f" (instance id {row.instance_id})"
         item.setToolTip(NAME_COL, tip)
@@ -203,8 +203,7 @@ class InstancesDock(QDockWidget):
         for row in self.rows:
             counts[row.status] = counts.get(row.status, 0) + 1
         parts = ", ".join(f"{n} {status}" for status, n in counts.items())
-        n = len(self.rows)
-        self.summary_label.setText(f"{n} person{'s' if n != 1 else ''}: {parts}")
+        self.summary_label.setText(f"{plural(len(self.rows), 'person', 'people')}: {parts}")
 
     # ---------------------------------------------------------------- lookups
     def person_item(self, position: int) -> QTreeWidgetItem | None:

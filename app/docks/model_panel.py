@@ -31,6 +31,8 @@ from distilpose.models import has_trained_weights, list_models, model_spec, zoo_
 from distilpose.models.bundled import bundled_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
+#: The (disabled) heading of the untrained models, listed apart below the trained ones.
+UNTRAINED_HEADER = "__untrained__"
 RUNTIMES = (
     ("Auto (fastest checked)", "auto"),
     ("PyTorch", "torch"),
@@ -48,8 +50,21 @@ TRAINED_STYLE = "color: #50c050"
 
 
 def _offer_models(combo: QComboBox) -> None:
-    for name in list_models():
+    """Trained models first (shipped, zoo); the untrained ones apart below a separator and a heading: they
+    give random keypoints and some take a minute to build, so nobody picks one from the main list by chance."""
+    # the longest entry ("… not trained") sets the popup's width, not the panel's
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(26)
+    names = list_models()
+    untrained = [n for n in names if not has_trained_weights(n)]
+    for name in (n for n in names if n not in untrained):
         combo.addItem(f"{name} ({model_spec(name).role})", name)
+    if untrained:
+        combo.insertSeparator(combo.count())
+        combo.addItem("Not trained (random weights): train or load a checkpoint", UNTRAINED_HEADER)
+        combo.model().item(combo.count() - 1).setEnabled(False)
+        for name in untrained:
+            combo.addItem(f"{name} ({model_spec(name).role}, not trained)", name)
     _mark_fetched(combo)
 
 
@@ -58,7 +73,7 @@ def _mark_fetched(combo: QComboBox) -> None:
     for i in range(combo.count()):
         name = combo.itemData(i)
         item = combo.model().item(i)
-        if not isinstance(name, str) or item is None:
+        if not isinstance(name, str) or item is None or name == UNTRAINED_HEADER:
             continue
         missing = zoo_missing(name)
         item.setEnabled(not missing)
@@ -92,6 +107,9 @@ class ModelPanel(QDockWidget):
         _offer_models(self.model_combo)
         self.model_combo.addItem("Checkpoint file…", CHECKPOINT_ITEM)
         form.addRow("Model", self.model_combo)
+        self.reason_label = QLabel()  # why this model runs: a source's default or the user's pick
+        self.reason_label.setWordWrap(True)
+        form.addRow("Why", self.reason_label)
         self.weights_label = QLabel()  # one short line: a wrapped label gets clipped in a form row
         form.addRow("Weights", self.weights_label)
 
@@ -142,6 +160,12 @@ class ModelPanel(QDockWidget):
         self.teacher_overlay_box = QCheckBox("Show the comparison model")
         form.addRow(self.sigmas_box)
         form.addRow(self.teacher_overlay_box)
+        self.live_layer_box = QCheckBox("Show live predictions over project frames (dimmed)")
+        self.live_layer_box.setToolTip(
+            "On a project frame the stored people are what you edit; the live model's people are drawn "
+            "behind them, dimmed, only while this is ticked (View > Live Predictions Over Project, L)"
+        )
+        form.addRow(self.live_layer_box)
 
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
@@ -164,11 +188,16 @@ class ModelPanel(QDockWidget):
         self.threshold_spin.valueChanged.connect(state.set_threshold)
         self.sigmas_box.toggled.connect(state.set_show_sigmas)
         self.teacher_overlay_box.toggled.connect(state.set_show_teacher)
+        self.live_layer_box.toggled.connect(state.set_show_live_layer)
+        state.liveLayerChanged.connect(self._sync_display)
         live.enabledChanged.connect(self._on_enabled)
         live.settingsChanged.connect(self._on_settings)
         live.statusChanged.connect(self._on_status)
         live.busyChanged.connect(self._on_busy)
         state.displayChanged.connect(self._sync_display)
+        state.mediaChanged.connect(self._show_reason)
+        state.projectChanged.connect(self._show_project_rows)
+        self._show_project_rows()
 
     def refresh_models(self) -> None:
         """Re-check the zoo cache (after a fetch): newly fetched models become selectable, also as detectors."""
@@ -239,12 +268,21 @@ class ModelPanel(QDockWidget):
         self.enabled_box.setChecked(self.live.enabled)
         self._syncing = False
         self._show_weights()
+        self._show_reason()
+
+    def _show_project_rows(self) -> None:
+        """The live-layer toggle matters only while a project is open."""
+        self.live_layer_box.setVisible(self.state.project is not None)
+
+    def _show_reason(self) -> None:
+        self.reason_label.setText(self.live.model_reason())
 
     def _sync_display(self) -> None:
         for widget, value in (
             (self.threshold_spin, self.state.threshold),
             (self.sigmas_box, self.state.show_sigmas),
             (self.teacher_overlay_box, self.state.show_teacher),
+            (self.live_layer_box, self.state.show_live_layer),
         ):
             widget.blockSignals(True)
             if isinstance(widget, QDoubleSpinBox):
@@ -269,7 +307,8 @@ class ModelPanel(QDockWidget):
 
     def _on_status(self, status: ModelStatus | None) -> None:
         if status is None:
-            self.status_label.setText("Loading…" if self.live.enabled else "")
+            model = Path(str(self.live.settings.model)).name
+            self.status_label.setText(f"Loading {model}…" if self.live.enabled else "")
             return
         lines = [
             f"Running {status.model} on {status.runtime} (loaded in {status.load_s:.1f} s)"

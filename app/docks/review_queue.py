@@ -29,7 +29,7 @@ from distilpose.app.review import (
     ReviewItem,
     disagreement_items,
     low_confidence_items,
-    person_positions,
+    person_names,
 )
 from distilpose.app.state import AppState
 from distilpose.errors import DistilPoseError
@@ -137,7 +137,7 @@ class ReviewQueueDock(RefreshWhenVisible, QDockWidget):
         else:
             self.items = [ReviewItem(f.id, None, None, 0.0) for f in store.frames() if f.suggested]
         names = {row.frame_id: row for row in self.state.frames}
-        positions = person_positions(store, [i.frame_id for i in self.items]) if store is not None else {}
+        people = {} if store is None else person_names(store, [i.frame_id for i in self.items])
         self.table.setRowCount(len(self.items))
         for i, item in enumerate(self.items):
             row = names.get(item.frame_id)
@@ -151,14 +151,14 @@ class ReviewQueueDock(RefreshWhenVisible, QDockWidget):
             else:
                 cells = [
                     row.name if row else str(item.frame_id),
-                    str(positions.get(item.instance_id, "?")),
+                    people.get(item.instance_id, "?"),
                     item.joint,
                     f"{item.value:.3f}",
                 ]
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if col == 1 and item.instance_id is not None:
-                    cell.setToolTip(f"person {text} of the frame (instance id {item.instance_id})")
+                    cell.setToolTip(f"{text} of the frame, as the Instances dock calls it (instance id {item.instance_id})")
                 if col == 3:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, col, cell)

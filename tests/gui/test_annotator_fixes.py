@@ -123,7 +123,7 @@ def test_review_person_column_is_the_index_in_the_frame(project_window, tmp_path
     dock.set_queue("confidence")
     dock.refresh()
     people = {dock.table.item(r, 1).text() for r in range(dock.table.rowCount())}
-    assert people == {"0", "1"}
+    assert people == {"person 0", "person 1"}  # as the Instances dock names them (issue 25)
 
 
 def test_frames_list_names_and_the_frame_option_agree(qtbot, project_window, tmp_path) -> None:

@@ -158,7 +158,7 @@ def test_each_export_button_runs_its_registered_format(qtbot, project_window, tm
     assert list(panel.export_buttons) == list(EXPORTERS)
     assert win.editor.add_template((40, 20, 100, 200))
     out = tmp_path / fmt
-    win.dialogs.folder = lambda *args: str(out)
+    win.dialogs.new_folder = lambda *args: str(out)  # a new folder: the export creates it
     panel.only_verified_box.setChecked(False)
     with qtbot.waitSignal(win.project.exportFinished, timeout=30_000) as finished:
         panel.export_buttons[fmt].click()

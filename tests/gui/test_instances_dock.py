@@ -44,18 +44,19 @@ def test_rows_show_status_score_and_keypoints(project_window) -> None:
     tree = dock.tree
     assert tree.topLevelItemCount() == 2
     first, second = tree.topLevelItem(0), tree.topLevelItem(1)
-    assert first.text(NAME_COL).startswith("Person 0") and first.text(STATUS_COL) == "labelled"
-    assert second.text(STATUS_COL) == "predicted" and second.text(SCORE_COL) == "0.80"
+    assert first.text(NAME_COL).startswith("person 0") and first.text(STATUS_COL) == "labelled"
+    assert second.text(STATUS_COL) == "to check" and second.text(SCORE_COL) == "0.80"
     assert second.childCount() == 17
     wrist = second.child(JOINT)
     assert NAMES[JOINT] in wrist.text(NAME_COL)
     assert wrist.text(STATUS_COL) == "2 visible"
     assert wrist.text(SCORE_COL) == f"{np.linspace(0.3, 0.9, 17)[JOINT]:.2f}"
-    assert "1 labelled, 1 predicted" in dock.summary_label.text()
-    # Accepting changes the row's status (the dock follows the store).
+    assert "1 labelled, 1 to check" in dock.summary_label.text()
+    # Accepting changes the row's status (the dock follows the store): an accepted person is verified.
     assert win.editor.accept(pred)
-    assert tree.topLevelItem(1).text(STATUS_COL) == "accepted"
-    assert [r.status for r in person_rows(win.state.instances)] == ["labelled", "accepted"]
+    assert tree.topLevelItem(1).text(STATUS_COL) == "verified"
+    assert "accepted student prediction" in tree.topLevelItem(1).toolTip(NAME_COL)
+    assert [r.status for r in person_rows(win.state.instances)] == ["labelled", "verified"]
     assert user in (r.instance_id for r in dock.rows)
 
 

@@ -77,6 +77,7 @@ def test_menu_actions_open_what_the_file_chooser_returns(qtbot, figure_files) ->
             "&Fit to Window",
             "Zoom &In",
             "Zoom &Out",
+            "&Live Predictions Over Project",
             "&Model Panel",
             "&Heatmaps",
             "F&rames",

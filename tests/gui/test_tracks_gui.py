@@ -135,7 +135,7 @@ def test_frames_dock_filters_by_track(qtbot, project_window, small_video):
     dock = win.frame_list
     assert win.go_to_frame(5)
     texts = [dock.track_box.itemText(i) for i in range(dock.track_box.count())]
-    assert len(texts) == 3 and "track 2 · 3 frame(s), 2–9" in texts[2]
+    assert len(texts) == 3 and "track 2 · 3 frames, 2–9" in texts[2]
     dock.track_box.setCurrentIndex(2)
     assert [r.index for r in dock.model.rows] == [2, 5, 9] and dock.table.currentIndex().row() == 1
     dock.step(1)
