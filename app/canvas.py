@@ -14,8 +14,10 @@ the scale handle of the selected person's box, so nobody drags a person by accid
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -71,11 +73,30 @@ BACKGROUND = QColor(45, 45, 48)
 
 
 def numpy_to_pixmap(image: np.ndarray) -> QPixmap:
-    """An RGB uint8 (H, W, 3) array as a QPixmap (the QImage is copied, so the array may go away)."""
-    rgb = np.ascontiguousarray(image, dtype=np.uint8)
-    h, w = rgb.shape[:2]
-    qimage = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(qimage.copy())
+    """An RGB uint8 (H, W, 3) array as a QPixmap that owns its pixels (the array may go away)."""
+    pixmap, _pixels = shared_pixmap(image)
+    return pixmap.copy()
+
+
+def shared_pixmap(image: np.ndarray) -> tuple[QPixmap, np.ndarray]:
+    """An RGB uint8 (H, W, 3) array as a QPixmap in one pass, and the array holding its pixels: keep that
+    array as long as the pixmap is shown, the pixmap reads its memory.
+
+    OpenCV writes the pixmap's own 32-bit layout (B, G, R, 255 bytes = ``Format_RGB32``), which Qt's raster
+    pixmap takes as it is; an RGB888 QImage was copied, then converted by Qt, every frame (ADR 0020)."""
+    bgra = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2BGRA)
+    h, w = bgra.shape[:2]
+    qimage = QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32)
+    return QPixmap.fromImage(qimage), bgra
+
+
+class FrameItem(QGraphicsPixmapItem):
+    """The picture. Drawn without the view's antialiasing, which only softens the edges of a transformed
+    pixmap and made Qt take its slow path: 2-3x the cost of the smooth-scaled blit itself (ADR 0020)."""
+
+    def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        super().paint(painter, option, widget)
 
 
 @dataclass
@@ -128,7 +149,7 @@ class Canvas(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self.image_item = QGraphicsPixmapItem()
+        self.image_item = FrameItem()
         self.image_item.setZValue(0)
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.image_item)
@@ -136,6 +157,7 @@ class Canvas(QGraphicsView):
         self.prediction_layer: PredictionLayer | None = None
         self.user_box_items: list[UserBoxItem] = []
         self._shown_image: np.ndarray | None = None
+        self._pixels: np.ndarray | None = None  # the memory the picture's pixmap reads (shared_pixmap)
         self._fit_mode = True  # keep fitting on resize until the user zooms
         self._pan_from: QPoint | None = None
         self._space_held = False
@@ -170,23 +192,42 @@ class Canvas(QGraphicsView):
             self._show_image()
 
     def _show_image(self) -> None:
+        start = time.perf_counter()
         image = self.state.image
         self._shown_image = image
-        self.image_item.setPixmap(QPixmap() if image is None else numpy_to_pixmap(image))
+        pixmap, pixels = (QPixmap(), None) if image is None else shared_pixmap(image)
+        self.image_item.setPixmap(pixmap)
+        self._pixels = pixels  # the old pixmap is gone from the item: its memory may go
+        self._spent("image", start)
+
+    def _spent(self, stage: str, start: float) -> None:
+        """Add the time since ``start`` to the state's per-stage view timing (``--stats-json``)."""
+        times = self.state.view_ms
+        times[stage] = times.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self._spent("paint", start)
 
     def _on_predictions_changed(self) -> None:
-        if self.prediction_layer is not None:
-            self.scene().removeItem(self.prediction_layer)
-            self.prediction_layer = None
+        start = time.perf_counter()
+        self._show_predictions()
+        self._spent("overlay", start)
+
+    def _show_predictions(self) -> None:
+        """The live result's overlay: a new result moves the layer's items (a played frame replaces them all)."""
         state = self.state
-        if state.prediction is not None:
-            self.prediction_layer = PredictionLayer(
-                state.prediction,
-                state.threshold,
-                state.show_sigmas,
-                state.show_teacher,
-                state.selected_keypoint,
-            )
+        if state.prediction is None:
+            if self.prediction_layer is not None:
+                self.scene().removeItem(self.prediction_layer)
+                self.prediction_layer = None
+            return
+        options = (state.threshold, state.show_sigmas, state.show_teacher, state.selected_keypoint)
+        if self.prediction_layer is not None:
+            self.prediction_layer.show(state.prediction, *options)
+        else:
+            self.prediction_layer = PredictionLayer(state.prediction, *options)
             self.scene().addItem(self.prediction_layer)
 
     def _on_user_boxes_changed(self) -> None:
