@@ -66,6 +66,7 @@ class PlaybackStats:
     """One play-through with live inference (``distilpose-studio VIDEO --play --stats-json``)."""
 
     shown: list[float] = field(default_factory=list)  # monotonic time of each frame shown with a result
+    cpu: list[float] = field(default_factory=list)  # the process's CPU seconds (all threads) at each of them
     own_result: int = 0  # shown frames whose result was computed on that very frame
     other_result: int = 0  # shown frames carrying a result of another frame (must stay 0)
     requested: int = 0  # frames decoded for the model
@@ -83,6 +84,9 @@ class PlaybackStats:
             "fps": (len(self.shown) - 1) / span if span > 0 else 0.0,
             "frame_ms_p50": float(np.percentile(intervals, 50)) if len(intervals) else 0.0,
             "frame_ms_p99": float(np.percentile(intervals, 99)) if len(intervals) else 0.0,
+            # CPU per shown frame, every thread: what the window costs the machine, beside the bench's figure
+            # (wall-clock FPS on a shared machine follows the load; CPU time much less)
+            "cpu_ms_per_frame": (self.cpu[-1] - self.cpu[0]) * 1000.0 / (len(self.cpu) - 1) if len(self.cpu) > 1 else 0.0,
             "shown": len(self.shown),
             "shown_with_own_result": self.own_result,
             "shown_with_other_result": self.other_result,
@@ -425,6 +429,7 @@ class LiveController(QObject):
         if play:
             own = state.prediction is result and state.frame_index == result.index and state.image is result.image
             self.playback.shown.append(now)
+            self.playback.cpu.append(time.process_time())
             if own:
                 self.playback.own_result += 1
             else:
