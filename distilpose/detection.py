@@ -376,7 +376,7 @@ def merge_detections(
             if origin[d] < 0 and t not in origin:
                 origin[d] = t
     missed = [t for t in range(len(t_boxes)) if t not in origin]
-    if keep is not None:
+    if keep is not None and len(t_boxes):
         sound = (origin >= 0) & np.asarray(keep, dtype=bool)[np.maximum(origin, 0)]
         d_boxes, d_scores = d_boxes.copy(), d_scores.copy()
         d_boxes[sound], d_scores[sound] = t_boxes[origin[sound]], t_scores[origin[sound]]
@@ -527,7 +527,8 @@ class TrackFromKeypoints:
         """Forget the tracks: the next frame is detected (call after a seek)."""
         self._boxes: np.ndarray | None = None
         self._scores: np.ndarray | None = None
-        self._sound: np.ndarray | None = None  # per tracked box: its person was tracked without trouble
+        self._trouble: list[str | None] = []  # per tracked box: the trouble its person had on the last frame
+        self._given: list[str | None] = []  # per box handed out by detect(): that box's previous trouble
         #: Why a detection is due before the interval (a track in trouble); None when none is. Stays set
         #: until a detection is asked for, so a trouble seen while the detector is busy is not forgotten.
         self.alarm: str | None = None
@@ -552,10 +553,12 @@ class TrackFromKeypoints:
         return self._boxes.copy(), self._scores.copy()
 
     def _merge(self, detected: Boxes) -> Boxes:
-        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou, self._sound)
+        sound = np.array([t is None for t in self._trouble], dtype=bool)
+        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou, sound)
         self.last_detected = True
         self._boxes, self._scores = merged
-        self._sound = None
+        self._given = [self._trouble[o] if o >= 0 else None for o in self.last_origin]
+        self._trouble = list(self._given)
         return merged[0].copy(), merged[1].copy()
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
@@ -563,6 +566,7 @@ class TrackFromKeypoints:
         self._image_wh = (w, h)
         self.last_detected = False
         self.last_origin = np.arange(0 if self._boxes is None else len(self._boxes))
+        self._given = list(self._trouble)
         lost = self._boxes is None or len(self._boxes) == 0
         due = lost or self._since >= self.redetect_every or self.alarm is not None
         worker = self._worker
@@ -581,7 +585,7 @@ class TrackFromKeypoints:
                 self.last_origin = np.full(len(boxes), -1, dtype=int)
                 self.last_detected = True
                 self._boxes, self._scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
-                self._sound = None
+                self._trouble = self._given = [None] * len(boxes)
                 return self._tracked()
             return self._merge((boxes, scores))
         self._since += 1
@@ -603,7 +607,7 @@ class TrackFromKeypoints:
             self.alarms[self.alarm] = self.alarms.get(self.alarm, 0) + 1
         self.alarm = None
 
-    def _trouble(self, inst: Instance, tight: np.ndarray, padded: np.ndarray) -> str | None:
+    def _trouble_of(self, inst: Instance, tight: np.ndarray, padded: np.ndarray) -> str | None:
         """Why this person's track needs the detector now (see the class docstring), or None."""
         scores = inst.scores if inst.scores is not None else np.ones(len(inst.keypoints))
         if float(np.mean(scores)) < self.weak_score:
@@ -620,32 +624,36 @@ class TrackFromKeypoints:
 
     def update(self, instances: Sequence[Instance]) -> None:
         """Take this frame's predictions as next frame's boxes; lost people are dropped, and of two tracks
-        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays. A track in trouble
-        raises :attr:`alarm`."""
-        kept, sound = [], []
-        for inst in instances:
+        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays. A track that gets into
+        trouble raises :attr:`alarm`; one that stays in the same trouble (a person standing at the border,
+        or always faint) does not ask again, the interval's detections cover it."""
+        kept, troubles = [], []
+        for i, inst in enumerate(instances):
             found = box_from_keypoints(inst, self.min_score, self.min_points, 0.0, None)
             if found is None:
                 self.alarm = self.alarm or "lost"
                 continue
             tight, score = found
             padded = tight + self.pad * np.array([-tight[2], -tight[3], 2 * tight[2], 2 * tight[3]])
-            trouble = self._trouble(inst, tight, padded)
-            self.alarm = self.alarm or trouble
+            trouble = self._trouble_of(inst, tight, padded)
+            if trouble is not None and trouble != (self._given[i] if i < len(self._given) else None):
+                self.alarm = self.alarm or trouble
             box = self._clip(self._no_collapse(padded, inst.bbox))
             if box is None:
-                self.alarm = self.alarm or "at the border"
+                self.alarm = self.alarm or "lost"
                 continue
             kept.append((box, score))
-            sound.append(trouble is None)
+            troubles.append(trouble)
         if not kept:
-            self._boxes = self._scores = self._sound = None
+            self._boxes = self._scores = None
+            self._trouble = []
             return
         boxes = np.array([b for b, _ in kept])
         scores = np.array([s for _, s in kept])
         keep = nms(boxes, scores, self.dedupe_iou) if len(boxes) > 1 else np.arange(len(boxes))
         keep = np.sort(keep)  # the pose model's order, so ids layered on top stay aligned
-        self._boxes, self._scores, self._sound = boxes[keep], scores[keep], np.array(sound)[keep]
+        self._boxes, self._scores = boxes[keep], scores[keep]
+        self._trouble = [troubles[k] for k in keep]
 
     def _no_collapse(self, box: np.ndarray, ran: tuple[float, float, float, float] | None) -> np.ndarray:
         """``box`` no smaller than ``min_shrink`` of the box the pose ran on, about the same centre."""
