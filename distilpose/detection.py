@@ -98,6 +98,8 @@ class CenterNetDetector:
     """
 
     name = "centernet"
+    #: Finds a person in any part of a frame (a crop around a track in trouble: :class:`TrackFromKeypoints`).
+    local_ok = True
 
     def __init__(
         self,
@@ -528,6 +530,8 @@ class TrackFromKeypoints:
         self._boxes: np.ndarray | None = None
         self._scores: np.ndarray | None = None
         self._trouble: list[str | None] = []  # per tracked box: the trouble its person had on the last frame
+        self._region: np.ndarray | None = None  # x0, y0, x1, y1 around the tracks that raised the alarm
+        self._offset = (0, 0)  # where the running background detection's image sits in the frame
         self._given: list[str | None] = []  # per box handed out by detect(): that box's previous trouble
         #: Why a detection is due before the interval (a track in trouble); None when none is. Stays set
         #: until a detection is asked for, so a trouble seen while the detector is busy is not forgotten.
@@ -594,18 +598,40 @@ class TrackFromKeypoints:
         if finished is not None and finished[0] == self._generation:
             self.detections += 1
             self.detection_ms.append(worker.last_ms)
-            boxes = self._merge(finished[1])
+            found, scores = finished[1]
+            found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
+            boxes = self._merge((found, scores))
             # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
             due = self._since >= self.redetect_every
-        if due and worker.submit(image_rgb, self._generation):
-            self._since = 1
-            self._count_alarm()
+        if due:
+            whole = lost or self._since >= self.redetect_every or self._region is None
+            if whole or not getattr(self.detector, "local_ok", False):
+                image, offset = image_rgb, (0, 0)
+            else:
+                image, offset = _square_around(image_rgb, self._region)
+            if worker.submit(image, self._generation):
+                self._offset = offset
+                if image is image_rgb:
+                    self._since = 1  # a local detection does not replace the interval's (newcomers elsewhere)
+                self._count_alarm()
         return boxes if boxes is not None else self._tracked()
 
     def _count_alarm(self) -> None:
         if self.alarm is not None:
             self.alarms[self.alarm] = self.alarms.get(self.alarm, 0) + 1
         self.alarm = None
+        self._region = None
+
+    def _raise(self, reason: str, box) -> None:
+        """Ask for a detection, around ``box`` (xywh: where the person in trouble was)."""
+        self.alarm = self.alarm or reason
+        if box is None:
+            return
+        x0, y0, w, h = (float(v) for v in box)
+        r = np.array([x0, y0, x0 + w, y0 + h])
+        if self._region is not None:
+            r = np.r_[np.minimum(self._region[:2], r[:2]), np.maximum(self._region[2:], r[2:])]
+        self._region = r
 
     def _trouble_of(self, inst: Instance, tight: np.ndarray, padded: np.ndarray) -> str | None:
         """Why this person's track needs the detector now (see the class docstring), or None."""
@@ -631,16 +657,16 @@ class TrackFromKeypoints:
         for i, inst in enumerate(instances):
             found = box_from_keypoints(inst, self.min_score, self.min_points, 0.0, None)
             if found is None:
-                self.alarm = self.alarm or "lost"
+                self._raise("lost", inst.bbox)
                 continue
             tight, score = found
             padded = tight + self.pad * np.array([-tight[2], -tight[3], 2 * tight[2], 2 * tight[3]])
             trouble = self._trouble_of(inst, tight, padded)
             if trouble is not None and trouble != (self._given[i] if i < len(self._given) else None):
-                self.alarm = self.alarm or trouble
+                self._raise(trouble, inst.bbox if inst.bbox is not None else padded)
             box = self._clip(self._no_collapse(padded, inst.bbox))
             if box is None:
-                self.alarm = self.alarm or "lost"
+                self._raise("lost", inst.bbox)
                 continue
             kept.append((box, score))
             troubles.append(trouble)
@@ -672,6 +698,18 @@ class TrackFromKeypoints:
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         return np.array([x0, y0, x1 - x0, y1 - y0])
+
+
+def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6) -> tuple[np.ndarray, tuple[int, int]]:
+    """A square crop around ``region`` (x0, y0, x1, y1), ``grow`` times its longer side (at least half the
+    frame's shorter side, at most all of it), moved inside the frame; and its top-left corner. One detector
+    pass on it costs a third of the tiled whole frame and sees the person in trouble larger."""
+    h, w = image_rgb.shape[:2]
+    side = int(min(max(grow * max(region[2] - region[0], region[3] - region[1]), 0.5 * min(w, h)), min(w, h)))
+    cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
+    x0 = int(min(max(cx - side / 2, 0), w - side))
+    y0 = int(min(max(cy - side / 2, 0), h - side))
+    return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
 DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")

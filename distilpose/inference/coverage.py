@@ -141,6 +141,7 @@ class LaggedDetector:
 
         self.detector = detector
         self.name = detector.name
+        self.local_ok = getattr(detector, "local_ok", False)
         self.lag = max(1, int(lag))
         self.gate = threading.Event()
         self._caller = threading.get_ident()
