@@ -604,7 +604,9 @@ class TrackFromKeypoints:
             # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
             due = self._since >= self.redetect_every
         if due:
-            whole = lost or self._since >= self.redetect_every or self._region is None
+            # Late in the interval, a trouble brings the whole-frame detection forward instead: a local one
+            # would hold the detector while the interval's (the only one that finds newcomers) falls due.
+            whole = lost or 2 * self._since >= self.redetect_every or self._region is None
             if whole or not getattr(self.detector, "local_ok", False):
                 image, offset = image_rgb, (0, 0)
             else:
