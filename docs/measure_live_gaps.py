@@ -1,6 +1,6 @@
 """Frames where the live view leaves a visible person without a skeleton (ADR 0020 has the results).
 
-    .venv/bin/python docs/measure_live_gaps.py VIDEO --reference /tmp/ref.json [--lag 6] [--real 2] [--list]
+    .venv/bin/python docs/measure_live_gaps.py VIDEO --reference /tmp/ref.json [--lag 6] [--real 2] [--list] [--runtime R]
 
 The reference is every frame detected in line (what a paused frame shows), cached in ``--reference``. The live
 pipeline then plays the clip in two ways: with each background detection landing exactly ``--lag``
@@ -22,12 +22,13 @@ from distilpose.inference.coverage import Coverage, LaggedDetector, add_frame, p
 from distilpose.types import Instance
 
 
-def _load_predictor():
+def _load_predictor(runtime: str = "onnx-int8"):
     from distilpose.inference.live import LIVE_THREADS
     from distilpose.inference.loading import load_predictor
     from distilpose.models.bundled import default_live_model
 
-    return load_predictor(default_live_model(), "auto", threads=LIVE_THREADS).predictor
+    # A named runtime, not "auto": auto's cached choice may be re-timed under load between two runs.
+    return load_predictor(default_live_model(), runtime, threads=LIVE_THREADS).predictor
 
 
 def reference(video: str, cache: Path, frames: int, predictor) -> list[list[Instance]]:
@@ -92,8 +93,9 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=6)
     parser.add_argument("--real", type=int, default=1, help="runs with the real background thread")
     parser.add_argument("--list", action="store_true", help="also list the frames with someone missing")
+    parser.add_argument("--runtime", default="onnx-int8", help="of the default student (what auto picks on 2 cores)")
     args = parser.parse_args()
-    predictor = _load_predictor()
+    predictor = _load_predictor(args.runtime)
     refs = reference(args.video, args.reference, args.frames, predictor)
     runs = [(f"lag {args.lag}", args.lag)] + [(f"real thread #{k + 1}", None) for k in range(args.real)]
     print(f"{Path(args.video).name}: {len(refs)} frames")
