@@ -14,8 +14,10 @@ the scale handle of the selected person's box, so nobody drags a person by accid
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -76,11 +78,30 @@ CAPTION_GAP_PX = 2.0
 
 
 def numpy_to_pixmap(image: np.ndarray) -> QPixmap:
-    """An RGB uint8 (H, W, 3) array as a QPixmap (the QImage is copied, so the array may go away)."""
-    rgb = np.ascontiguousarray(image, dtype=np.uint8)
-    h, w = rgb.shape[:2]
-    qimage = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(qimage.copy())
+    """An RGB uint8 (H, W, 3) array as a QPixmap that owns its pixels (the array may go away)."""
+    pixmap, _pixels = shared_pixmap(image)
+    return pixmap.copy()
+
+
+def shared_pixmap(image: np.ndarray) -> tuple[QPixmap, np.ndarray]:
+    """An RGB uint8 (H, W, 3) array as a QPixmap in one pass, and the array holding its pixels: keep that
+    array as long as the pixmap is shown, the pixmap reads its memory.
+
+    OpenCV writes the pixmap's own 32-bit layout (B, G, R, 255 bytes = ``Format_RGB32``), which Qt's raster
+    pixmap takes as it is; an RGB888 QImage was copied, then converted by Qt, every frame (ADR 0020)."""
+    bgra = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2BGRA)
+    h, w = bgra.shape[:2]
+    qimage = QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32)
+    return QPixmap.fromImage(qimage), bgra
+
+
+class FrameItem(QGraphicsPixmapItem):
+    """The picture. Drawn without the view's antialiasing, which only softens the edges of a transformed
+    pixmap and made Qt take its slow path: 2-3x the cost of the smooth-scaled blit itself (ADR 0020)."""
+
+    def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        super().paint(painter, option, widget)
 
 
 @dataclass
@@ -133,7 +154,7 @@ class Canvas(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self.image_item = QGraphicsPixmapItem()
+        self.image_item = FrameItem()
         self.image_item.setZValue(0)
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.image_item)
@@ -142,6 +163,7 @@ class Canvas(QGraphicsView):
         self._live_mode = "normal"  # how the live layer was last drawn (live_layer_mode)
         self.user_box_items: list[UserBoxItem] = []
         self._shown_image: np.ndarray | None = None
+        self._pixels: np.ndarray | None = None  # the memory the picture's pixmap reads (shared_pixmap)
         self._fit_mode = True  # keep fitting on resize until the user zooms
         self._pan_from: QPoint | None = None
         self._space_held = False
@@ -178,9 +200,23 @@ class Canvas(QGraphicsView):
             self._show_image()
 
     def _show_image(self) -> None:
+        start = time.perf_counter()
         image = self.state.image
         self._shown_image = image
-        self.image_item.setPixmap(QPixmap() if image is None else numpy_to_pixmap(image))
+        pixmap, pixels = (QPixmap(), None) if image is None else shared_pixmap(image)
+        self.image_item.setPixmap(pixmap)
+        self._pixels = pixels  # the old pixmap is gone from the item: its memory may go
+        self._spent("image", start)
+
+    def _spent(self, stage: str, start: float) -> None:
+        """Add the time since ``start`` to the state's per-stage view timing (``--stats-json``)."""
+        times = self.state.view_ms
+        times[stage] = times.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self._spent("paint", start)
 
     def live_layer_mode(self) -> str:
         """How live predictions are drawn: 'normal'; over a project frame (whose stored people are the
@@ -191,24 +227,29 @@ class Canvas(QGraphicsView):
         return "dimmed" if state.show_live_layer else "hidden"
 
     def _on_predictions_changed(self) -> None:
-        if self.prediction_layer is not None:
-            self.scene().removeItem(self.prediction_layer)
-            self.prediction_layer = None
+        start = time.perf_counter()
+        self._show_predictions()
+        self._spent("overlay", start)
+
+    def _show_predictions(self) -> None:
+        """The live result's overlay: a new result moves the layer's items (a played frame replaces them all)."""
         state = self.state
         mode = self._live_mode = self.live_layer_mode()
+        tracked = state.media_kind in ("video", "camera")
+        layer = self.prediction_layer
+        if layer is not None and (state.prediction is None or mode == "hidden" or layer.tracked != tracked):
+            self.scene().removeItem(layer)
+            self.prediction_layer = layer = None
         if state.prediction is not None and mode != "hidden":
-            self.prediction_layer = PredictionLayer(
-                state.prediction,
-                state.threshold,
-                state.show_sigmas,
-                state.show_teacher,
-                state.selected_keypoint,
-                tracked=state.media_kind in ("video", "camera"),
-            )
-            if mode == "dimmed":
-                self.prediction_layer.setOpacity(LIVE_OVER_PROJECT_OPACITY)
-                self.prediction_layer.setZValue(0.5)  # behind the stored people (z 1)
-            self.scene().addItem(self.prediction_layer)
+            options = (state.threshold, state.show_sigmas, state.show_teacher, state.selected_keypoint)
+            if layer is not None:
+                layer.show(state.prediction, *options)
+            else:
+                layer = self.prediction_layer = PredictionLayer(state.prediction, *options, tracked=tracked)
+                self.scene().addItem(layer)
+            dimmed = mode == "dimmed"
+            layer.setOpacity(LIVE_OVER_PROJECT_OPACITY if dimmed else 1.0)
+            layer.setZValue(0.5 if dimmed else 2)  # dimmed: behind the stored people (z 1)
         self.layout_captions()
 
     # ------------------------------------------------------------ captions

@@ -37,6 +37,8 @@ from distilpose.models.bundled import STILL_SOURCES
 FPS_WINDOW_S = 2.0
 #: Results the per-stage medians are taken over.
 STAGE_WINDOW = 15
+#: Stages of a shown frame in ``--stats-json``: the bench's, then what only the window does (PlaybackStats).
+APP_STAGES = ("decode", "detect", "pose", "teacher", "worker", "hop", "image", "overlay", "views", "paint", "draw")
 
 
 @dataclass
@@ -65,11 +67,16 @@ class PlaybackStats:
     """One play-through with live inference (``distilpose-studio VIDEO --play --stats-json``)."""
 
     shown: list[float] = field(default_factory=list)  # monotonic time of each frame shown with a result
+    cpu: list[float] = field(default_factory=list)  # the process's CPU seconds (all threads) at each of them
     own_result: int = 0  # shown frames whose result was computed on that very frame
     other_result: int = 0  # shown frames carrying a result of another frame (must stay 0)
     requested: int = 0  # frames decoded for the model
     dropped_start: int = 0
     detector_runs_start: int = 0
+    #: Milliseconds per shown frame by stage: the bench's (decode, detect, pose, teacher) and the window's own
+    #: (hop: the result waiting for the GUI thread; image: frame to QPixmap; overlay: the prediction's items;
+    #: views: every other view following the frame; paint: the canvas repaint; draw: image + overlay + views).
+    stages: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self, dropped: int, detector_runs: int, video_fps: float | None, rate: float | None) -> dict:
         intervals = np.diff(self.shown) * 1000.0 if len(self.shown) > 1 else np.zeros(0)
@@ -78,6 +85,9 @@ class PlaybackStats:
             "fps": (len(self.shown) - 1) / span if span > 0 else 0.0,
             "frame_ms_p50": float(np.percentile(intervals, 50)) if len(intervals) else 0.0,
             "frame_ms_p99": float(np.percentile(intervals, 99)) if len(intervals) else 0.0,
+            # CPU per shown frame, every thread: what the window costs the machine, beside the bench's figure
+            # (wall-clock FPS on a shared machine follows the load; CPU time much less)
+            "cpu_ms_per_frame": (self.cpu[-1] - self.cpu[0]) * 1000.0 / (len(self.cpu) - 1) if len(self.cpu) > 1 else 0.0,
             "shown": len(self.shown),
             "shown_with_own_result": self.own_result,
             "shown_with_other_result": self.other_result,
@@ -86,6 +96,11 @@ class PlaybackStats:
             "detector_runs": detector_runs - self.detector_runs_start,
             "video_fps": video_fps,
             "play_rate": "video" if rate is None else ("unpaced" if rate == 0 else rate),
+            "stage_ms": {
+                stage: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99))}
+                for stage in APP_STAGES
+                if (v := self.stages.get(stage))
+            },
         }
 
 
@@ -361,10 +376,11 @@ class LiveController(QObject):
         self._done_job = max(self._done_job, job_id)
         if self.enabled and media == self._media:
             start = time.perf_counter()
+            hop_ms = (start - result.handed_at) * 1000.0 if result.handed_at is not None else None
             shown = self._show(result, play)
             draw_ms = (time.perf_counter() - start) * 1000.0
             if shown:
-                self._record(result, draw_ms, play)
+                self._record(result, draw_ms, play, hop_ms)
         if job_id == self._job_id:
             self._end_frame_pending()
         player = self.player
@@ -429,16 +445,25 @@ class LiveController(QObject):
         self.stats = LiveStats()
         self.statsChanged.emit(self.stats)
 
-    def _record(self, result: FrameResult, draw_ms: float, play: bool) -> None:
+    def _record(self, result: FrameResult, draw_ms: float, play: bool, hop_ms: float | None = None) -> None:
         now = time.monotonic()
         state = self.state
+        views, state.view_ms = state.view_ms, {}
         if play:
             own = state.prediction is result and state.frame_index == result.index and state.image is result.image
             self.playback.shown.append(now)
+            self.playback.cpu.append(time.process_time())
             if own:
                 self.playback.own_result += 1
             else:
                 self.playback.other_result += 1
+            shown_ms = {**result.times_ms, **views, "draw": draw_ms}
+            shown_ms["views"] = max(draw_ms - views.get("image", 0.0) - views.get("overlay", 0.0), 0.0)
+            if hop_ms is not None:
+                shown_ms["hop"] = hop_ms
+            for stage in APP_STAGES:
+                if stage in shown_ms:
+                    self.playback.stages.setdefault(stage, []).append(shown_ms[stage])
         self._result_times.append(now)
         while self._result_times and now - self._result_times[0] > FPS_WINDOW_S:
             self._result_times.popleft()

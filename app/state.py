@@ -82,6 +82,9 @@ class AppState(ProjectMixin, QObject):
         self.source: FrameSource | None = None
         self.frame_index = 0
         self.decode_ms = 0.0  # time to read the shown frame
+        #: Milliseconds the views spent on what is shown, by stage ("image", "overlay", "paint"), added up until
+        #: the live statistics take them (:class:`~distilpose.app.live.LiveController`).
+        self.view_ms: dict[str, float] = {}
         self.annotations_path: Path | None = None
         self.dataset: CocoDataset | None = None
         self.coco_image: CocoImage | None = None  # the dataset's entry for the current image, if any

@@ -280,6 +280,7 @@ class InferenceWorker(QThread):
             return
         self.counters.processed += 1
         self.counters.processed_ids.append(job.job_id)
+        result.handed_at = time.perf_counter()
         self.resultReady.emit(job.job_id, result)
 
 

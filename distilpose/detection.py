@@ -98,6 +98,8 @@ class CenterNetDetector:
     """
 
     name = "centernet"
+    #: Finds a person in any part of a frame (a crop around a track in trouble: :class:`TrackFromKeypoints`).
+    local_ok = True
 
     def __init__(
         self,
@@ -349,14 +351,19 @@ def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def merge_detections(tracked: Boxes, detected: Boxes, match_iou: float = 0.3) -> tuple[Boxes, np.ndarray]:
+def merge_detections(
+    tracked: Boxes, detected: Boxes, match_iou: float = 0.3, keep: np.ndarray | None = None
+) -> tuple[Boxes, np.ndarray]:
     """Tracked people plus a detector's boxes, for the next pose pass.
 
     A detection overlapping a tracked box (IoU >= ``match_iou``) is that person: the detector's box replaces
-    the tracked one (it resets drift). A detection matching nobody is a person who entered. A tracked person
-    the detector missed stays tracked (it dies when its keypoints are lost, see :class:`TrackFromKeypoints`).
-    Returns the merged boxes and scores, and for each merged box the index of the tracked box it continues
-    (-1: a new person), so an identity tracker can carry its ids over.
+    the tracked one (it resets drift), unless ``keep`` marks that tracked box as sound: a background detection
+    was made on a frame some frames old, and a person tracked well since then is where the keypoints say, not
+    where the detector saw them (a jumping man's box was pulled back to where he took off). A detection
+    matching nobody is a person who entered. A tracked person the detector missed stays tracked (it dies when
+    its keypoints are lost, see :class:`TrackFromKeypoints`). Returns the merged boxes and scores, and for each
+    merged box the index of the tracked box it continues (-1: a new person), so an identity tracker can carry
+    its ids over.
     """
     t_boxes, t_scores = (np.asarray(x, dtype=np.float64) for x in tracked)
     d_boxes, d_scores = (np.asarray(x, dtype=np.float64) for x in detected)
@@ -371,6 +378,10 @@ def merge_detections(tracked: Boxes, detected: Boxes, match_iou: float = 0.3) ->
             if origin[d] < 0 and t not in origin:
                 origin[d] = t
     missed = [t for t in range(len(t_boxes)) if t not in origin]
+    if keep is not None and len(t_boxes):
+        sound = (origin >= 0) & np.asarray(keep, dtype=bool)[np.maximum(origin, 0)]
+        d_boxes, d_scores = d_boxes.copy(), d_scores.copy()
+        d_boxes[sound], d_scores[sound] = t_boxes[origin[sound]], t_scores[origin[sound]]
     boxes = np.concatenate([d_boxes, t_boxes[missed]])
     scores = np.concatenate([d_scores, t_scores[missed]])
     return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
@@ -458,10 +469,16 @@ class DetectionWorker:
 
 class TrackFromKeypoints:
     """The live detection schedule: boxes from the previous frame's keypoints, merged with a detector's boxes
-    every ``redetect_every`` processed frames (frames never shown to the model do not count).
+    every ``redetect_every`` processed frames (frames never shown to the model do not count), and as soon as
+    a track is in trouble (:attr:`alarm`).
 
     Call :meth:`update` with each frame's predictions. A person is lost when fewer than ``min_points``
-    keypoints score ``min_score``; when every person is lost, the next frame is detected again.
+    keypoints score ``min_score``; when every person is lost, the next frame is detected again. A track is in
+    trouble, and the next frame asks for a detection, when a person was lost, when its mean keypoint score
+    falls below ``weak_score``, when its keypoints reach the frame's border (within ``edge`` of the image
+    size: a person leaving or cut off), or when the box around its keypoints overlaps the box the pose ran
+    on by less than ``drift_iou`` (the person moved fast, or the crop drifted off them). A box shrinks by at
+    most ``min_shrink`` a frame: keypoints fading at the feet must not cut the next crop to a torso.
 
     ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
     :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
@@ -480,6 +497,10 @@ class TrackFromKeypoints:
         background: bool = False,
         match_iou: float = 0.3,
         dedupe_iou: float = 0.6,
+        weak_score: float = 0.4,
+        edge: float = 0.01,
+        drift_iou: float = 0.5,
+        min_shrink: float = 0.85,
     ) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be >= 1")
@@ -491,6 +512,11 @@ class TrackFromKeypoints:
         self.min_points = min_points
         self.match_iou = match_iou
         self.dedupe_iou = dedupe_iou
+        self.weak_score = weak_score
+        self.edge = edge
+        self.drift_iou = drift_iou
+        self.min_shrink = min_shrink
+        self.alarms: dict[str, int] = {}  # detections asked for early, by reason (stats, tests)
         self.detections = 0  # how many times the inner detector ran (for tests and stats)
         self.detection_ms: list[float] = []  # how long each of those detections took
         self.last_detected = False  # this frame's boxes include a detection
@@ -503,10 +529,22 @@ class TrackFromKeypoints:
         """Forget the tracks: the next frame is detected (call after a seek)."""
         self._boxes: np.ndarray | None = None
         self._scores: np.ndarray | None = None
+        self._trouble: list[str | None] = []  # per tracked box: the trouble its person had on the last frame
+        self._region: np.ndarray | None = None  # x0, y0, x1, y1 around the tracks that raised the alarm
+        self._offset = (0, 0)  # where the running background detection's image sits in the frame
+        self._given: list[str | None] = []  # per box handed out by detect(): that box's previous trouble
+        #: Why a detection is due before the interval (a track in trouble); None when none is. Stays set
+        #: until a detection is asked for, so a trouble seen while the detector is busy is not forgotten.
+        self.alarm: str | None = None
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
         self._fresh = True
         self._generation += 1
+
+    @property
+    def worker(self) -> DetectionWorker | None:
+        """The background detection thread (None when detections run in line)."""
+        return self._worker
 
     def close(self) -> None:
         if self._worker is not None:
@@ -519,9 +557,12 @@ class TrackFromKeypoints:
         return self._boxes.copy(), self._scores.copy()
 
     def _merge(self, detected: Boxes) -> Boxes:
-        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou)
+        sound = np.array([t is None for t in self._trouble], dtype=bool)
+        merged, self.last_origin = merge_detections(self._tracked(), detected, self.match_iou, sound)
         self.last_detected = True
         self._boxes, self._scores = merged
+        self._given = [self._trouble[o] if o >= 0 else None for o in self.last_origin]
+        self._trouble = list(self._given)
         return merged[0].copy(), merged[1].copy()
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
@@ -529,8 +570,9 @@ class TrackFromKeypoints:
         self._image_wh = (w, h)
         self.last_detected = False
         self.last_origin = np.arange(0 if self._boxes is None else len(self._boxes))
+        self._given = list(self._trouble)
         lost = self._boxes is None or len(self._boxes) == 0
-        due = lost or self._since >= self.redetect_every
+        due = lost or self._since >= self.redetect_every or self.alarm is not None
         worker = self._worker
         if worker is None or self._fresh:
             self._fresh = False
@@ -538,6 +580,7 @@ class TrackFromKeypoints:
                 self._since += 1
                 return self._tracked()
             start = time.perf_counter()
+            self._count_alarm()
             boxes, scores = self.detector.detect(image_rgb)
             self.detection_ms.append((time.perf_counter() - start) * 1000.0)
             self.detections += 1
@@ -546,36 +589,129 @@ class TrackFromKeypoints:
                 self.last_origin = np.full(len(boxes), -1, dtype=int)
                 self.last_detected = True
                 self._boxes, self._scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+                self._trouble = self._given = [None] * len(boxes)
                 return self._tracked()
             return self._merge((boxes, scores))
         self._since += 1
         finished = worker.take()
+        boxes = None
         if finished is not None and finished[0] == self._generation:
             self.detections += 1
             self.detection_ms.append(worker.last_ms)
-            return self._merge(finished[1])
-        if due and worker.submit(image_rgb, self._generation):
-            self._since = 1
-        return self._tracked()
+            found, scores = finished[1]
+            found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
+            boxes = self._merge((found, scores))
+            # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
+            due = self._since >= self.redetect_every
+        if due:
+            # Late in the interval, a trouble brings the whole-frame detection forward instead: a local one
+            # would hold the detector while the interval's (the only one that finds newcomers) falls due.
+            whole = lost or 2 * self._since >= self.redetect_every or self._region is None
+            if whole or not getattr(self.detector, "local_ok", False):
+                image, offset = image_rgb, (0, 0)
+            else:
+                image, offset = _square_around(image_rgb, self._region)
+            if worker.submit(image, self._generation):
+                self._offset = offset
+                if image is image_rgb:
+                    self._since = 1  # a local detection does not replace the interval's (newcomers elsewhere)
+                self._count_alarm()
+        return boxes if boxes is not None else self._tracked()
+
+    def _count_alarm(self) -> None:
+        if self.alarm is not None:
+            self.alarms[self.alarm] = self.alarms.get(self.alarm, 0) + 1
+        self.alarm = None
+        self._region = None
+
+    def _raise(self, reason: str, box) -> None:
+        """Ask for a detection, around ``box`` (xywh: where the person in trouble was)."""
+        self.alarm = self.alarm or reason
+        if box is None:
+            return
+        x0, y0, w, h = (float(v) for v in box)
+        r = np.array([x0, y0, x0 + w, y0 + h])
+        if self._region is not None:
+            r = np.r_[np.minimum(self._region[:2], r[:2]), np.maximum(self._region[2:], r[2:])]
+        self._region = r
+
+    def _trouble_of(self, inst: Instance, tight: np.ndarray, padded: np.ndarray) -> str | None:
+        """Why this person's track needs the detector now (see the class docstring), or None."""
+        scores = inst.scores if inst.scores is not None else np.ones(len(inst.keypoints))
+        if float(np.mean(scores)) < self.weak_score:
+            return "weak keypoints"
+        if self._image_wh is not None:
+            w, h = self._image_wh
+            mx, my = self.edge * w, self.edge * h
+            x0, y0, bw, bh = tight
+            if x0 <= mx or y0 <= my or x0 + bw >= w - mx or y0 + bh >= h - my:
+                return "at the border"
+        if inst.bbox is not None and box_iou(padded, np.asarray(inst.bbox))[0, 0] < self.drift_iou:
+            return "drift"
+        return None
 
     def update(self, instances: Sequence[Instance]) -> None:
         """Take this frame's predictions as next frame's boxes; lost people are dropped, and of two tracks
-        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays."""
-        kept = [
-            b
-            for inst in instances
-            if (b := box_from_keypoints(inst, self.min_score, self.min_points, self.pad, self._image_wh))
-            is not None
-        ]
+        that converged on one person (IoU >= ``dedupe_iou``) the better scored stays. A track that gets into
+        trouble raises :attr:`alarm`; one that stays in the same trouble (a person standing at the border,
+        or always faint) does not ask again, the interval's detections cover it."""
+        kept, troubles = [], []
+        for i, inst in enumerate(instances):
+            found = box_from_keypoints(inst, self.min_score, self.min_points, 0.0, None)
+            if found is None:
+                self._raise("lost", inst.bbox)
+                continue
+            tight, score = found
+            padded = tight + self.pad * np.array([-tight[2], -tight[3], 2 * tight[2], 2 * tight[3]])
+            trouble = self._trouble_of(inst, tight, padded)
+            if trouble is not None and trouble != (self._given[i] if i < len(self._given) else None):
+                self._raise(trouble, inst.bbox if inst.bbox is not None else padded)
+            box = self._clip(self._no_collapse(padded, inst.bbox))
+            if box is None:
+                self._raise("lost", inst.bbox)
+                continue
+            kept.append((box, score))
+            troubles.append(trouble)
         if not kept:
-            self._boxes = None
-            self._scores = None
+            self._boxes = self._scores = None
+            self._trouble = []
             return
         boxes = np.array([b for b, _ in kept])
         scores = np.array([s for _, s in kept])
         keep = nms(boxes, scores, self.dedupe_iou) if len(boxes) > 1 else np.arange(len(boxes))
         keep = np.sort(keep)  # the pose model's order, so ids layered on top stay aligned
         self._boxes, self._scores = boxes[keep], scores[keep]
+        self._trouble = [troubles[k] for k in keep]
+
+    def _no_collapse(self, box: np.ndarray, ran: tuple[float, float, float, float] | None) -> np.ndarray:
+        """``box`` no smaller than ``min_shrink`` of the box the pose ran on, about the same centre."""
+        if ran is None:
+            return box
+        w = max(box[2], self.min_shrink * ran[2])
+        h = max(box[3], self.min_shrink * ran[3])
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        return np.array([cx - w / 2, cy - h / 2, w, h])
+
+    def _clip(self, box: np.ndarray) -> np.ndarray | None:
+        x0, y0, x1, y1 = box[0], box[1], box[0] + box[2], box[1] + box[3]
+        if self._image_wh is not None:
+            x0, x1 = max(0.0, x0), min(float(self._image_wh[0]), x1)
+            y0, y1 = max(0.0, y0), min(float(self._image_wh[1]), y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        return np.array([x0, y0, x1 - x0, y1 - y0])
+
+
+def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6) -> tuple[np.ndarray, tuple[int, int]]:
+    """A square crop around ``region`` (x0, y0, x1, y1), ``grow`` times its longer side (at least half the
+    frame's shorter side, at most all of it), moved inside the frame; and its top-left corner. One detector
+    pass on it costs a third of the tiled whole frame and sees the person in trouble larger."""
+    h, w = image_rgb.shape[:2]
+    side = int(min(max(grow * max(region[2] - region[0], region[3] - region[1]), 0.5 * min(w, h)), min(w, h)))
+    cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
+    x0 = int(min(max(cx - side / 2, 0), w - side))
+    y0 = int(min(max(cy - side / 2, 0), h - side))
+    return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
 DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")

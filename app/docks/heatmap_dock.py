@@ -182,7 +182,8 @@ class HeatmapDock(QDockWidget):
             self._show_editing((x, y))
 
     def refresh(self) -> None:
-        """Redraw both panes from the state (cheap: two 64 x 48 images)."""
+        """Redraw both panes from the state (two 64 x 48 images, but several ms of pyqtgraph: a hidden dock
+        only follows the selection and draws when shown, not for every played frame)."""
         if self.editing():
             self._show_editing()
             return
@@ -196,6 +197,8 @@ class HeatmapDock(QDockWidget):
         self.person_spin.setValue(min(person, max(0, n - 1)))
         self.keypoint_combo.setCurrentIndex(k)
         self._syncing = False
+        if not self.isVisible():
+            return
         name = NAMES[k]
         if result is None or person >= n:
             note = "no prediction yet: turn on live inference" if result is None else "nobody detected"

@@ -65,6 +65,8 @@ class FrameResult:
     #: The frame the result was computed on (the app shows exactly this picture under the result while
     #: playing); None where nobody needs it.
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``time.perf_counter()`` when a worker thread handed the result on (the app times the hop to its GUI).
+    handed_at: float | None = field(default=None, repr=False, compare=False)
 
 
 class LivePipeline:

@@ -136,11 +136,19 @@ class _CountingDetector:
         return np.array([[10.0, 10.0, 100.0, 200.0]]), np.array([0.9])
 
 
+def _upright(x0: float, y0: float, x1: float, y1: float, score: float = 0.9) -> Instance:
+    """A person whose 17 keypoints span the box (corners included), all scoring ``score``."""
+    xs = np.linspace(x0, x1, 17)
+    ys = np.linspace(y0, y1, 17)[::-1]
+    xs[[0, 1]], ys[[0, 1]] = (x0, x1), (y0, y1)
+    return _instance(list(zip(xs.tolist(), ys.tolist(), strict=True)), [score] * 17)
+
+
 def test_tracking_redetects_every_n_frames_and_when_lost() -> None:
     inner = _CountingDetector()
     tracker = TrackFromKeypoints(inner, redetect_every=3, pad=0.0, min_score=0.5, min_points=4)
     image = np.zeros((360, 640, 3), np.uint8)
-    person = _instance([(20, 30), (80, 30), (20, 180), (80, 180)], [0.9] * 4)
+    person = _upright(20, 30, 80, 180)  # every keypoint confident: a track in no trouble
     used = []
     for _ in range(7):
         boxes, _ = tracker.detect(image)
