@@ -10,6 +10,7 @@ monitor and `distilpose project distil` show the same file. Qt-free.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -110,9 +111,30 @@ def make_report(
 
 
 def _bench_pipeline(models: dict[str, str], video: Path, frames: int) -> dict:
-    from distilpose.training.recipes.student_metrics import pipeline_fps
+    """One ``distilpose bench --pipeline`` subprocess over every model; a model that fails there has no FPS
+    (its error is kept), the others are still measured."""
+    import subprocess
+    import sys
 
-    return pipeline_fps(models, video, frames)
+    cmd = [sys.executable, "-m", "distilpose.cli", "bench", "--pipeline", str(video)]
+    cmd += ["--models", ",".join(models.values()), "--frames", str(frames), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        doc = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise DistilPoseError(f"bench --pipeline failed (exit code {done.returncode}): {tail[0]}") from None
+    failed = {f["model"]: f["error"] for f in doc.get("failed") or []}
+    measured = [label for label, ref in models.items() if ref not in failed]
+    runs = dict(zip(measured, doc.get("runs") or [], strict=False))
+    return {
+        "video": str(video),
+        "frames": frames,
+        "threads": doc.get("threads"),
+        "fps": {label: run["fps"] for label, run in runs.items()},
+        "runtime": {label: run.get("runtime") for label, run in runs.items()},
+        "failed": {label: failed[ref] for label, ref in models.items() if ref in failed},
+    }
 
 
 def _finite(value: Any) -> Any:
@@ -154,8 +176,6 @@ def verdict(report: dict[str, Any]) -> tuple[bool, str]:
 
 def load_report(path: Path) -> dict[str, Any]:
     """A report written by :func:`make_report`; a damaged one raises naming the file."""
-    import json
-
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
