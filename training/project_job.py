@@ -188,7 +188,9 @@ class ProjectData:
     images: int = 0
     videos: int = 0
     folders: int = 0
-    #: Frames in the train / val split.
+    #: Verified people in the whole project, any split.
+    verified_total: int = 0
+    #: Frames in each split.
     split_frames: dict[str, int] = field(default_factory=dict)
     train: SplitPeople = field(default_factory=SplitPeople)
     val: SplitPeople = field(default_factory=SplitPeople)
@@ -204,7 +206,7 @@ class ProjectData:
                 f"{self.path}: the project has no frames: add your camera's video "
                 "(`distilpose project add PROJECT VIDEO --every 5`, or Project > Add Video)"
             )
-        if self.videos == 0 and self.folders == 0 and self.train.verified == 0:
+        if self.videos == 0 and self.folders == 0 and self.verified_total == 0:
             return (
                 f"{self.path}: the project holds only still images and none of their people is verified: "
                 "distilling for your footage needs a video's frames (add one, pre-label it with the teacher: "
@@ -275,6 +277,7 @@ def project_data(store: ProjectStore) -> ProjectData:
         count = _video_frame_count(store, m.id)
         data.video_seconds.append((count or n) / fps if fps else 0.0)
     data.video = project_video(store)
+    data.verified_total = int(store.conn.execute("SELECT COUNT(*) FROM instances WHERE verified = 1").fetchone()[0])
     corrected = corrected_ids(store)
     by_frame = store.instances_by_frame()
     for f in frames:

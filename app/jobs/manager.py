@@ -103,7 +103,8 @@ class Job:
     @property
     def report_path(self) -> Path:
         """``report.json`` in the job folder (the end-of-job report, see ``project_report``)."""
-        return Path(self.paths.get("report") or Path(self.paths["dir"]) / REPORT_FILE)
+        folder = self.paths.get("dir") or self.config_path.parent
+        return Path(self.paths.get("report") or Path(folder) / REPORT_FILE)
 
     @property
     def onnx_path(self) -> Path:

@@ -196,7 +196,7 @@ def test_dialog_without_a_val_split_says_so_before_the_job(qtbot) -> None:
     assert not dialog.spec().validate
     empty = DistilDialog(lambda *_: "", data=(0, 0), cuda=False)
     qtbot.addWidget(empty)
-    assert "No verified people in the train split" in empty.problem()
+    assert "No verified people and no teacher pre-labels in the train split" in empty.problem()
 
 
 def test_the_dialog_reads_the_projects_splits(project_window) -> None:
@@ -207,8 +207,14 @@ def test_the_dialog_reads_the_projects_splits(project_window) -> None:
     store.add_instance(frame, Instance(keypoints=PERSON_A.copy()), verified=True)
     store.add_instance(frame, Instance(keypoints=PERSON_A.copy()))  # not verified: not data
     assert verified_per_split(store) == {"none": 1}
-    assert data_counts(store) == (1, 0)
+    assert data_counts(store) == (0, 0)  # unsplit frames are not training data: the project needs a split
     dialog = project_window.training.ask_distil()
     assert dialog is not None
     assert not dialog.validate_box.isEnabled()
+    assert "the project has no train split" in dialog.problem()
+    dialog.reject()
+    store.set_splits({frame: "train"})
+    dialog = project_window.training.ask_distil()
+    assert "learns from 1 verified people (1 corrected" in dialog.learns_label.text()  # placed by hand
+    assert "Only 1 people to learn from" in dialog.warning_label.text()
     dialog.reject()

@@ -7,6 +7,7 @@ run) and prints its JSON on the last line; its weights load wherever a model is 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, 
     result = json.loads(out.strip().splitlines()[-1])
     assert "learns from 1 verified people (1 corrected, weighted x2) and 13 teacher pre-labels" in err
     assert "warning: One short video (3 s)" in err
-    report = json.loads(open(result["report"]).read())
+    report = json.loads(Path(result["report"]).read_text())
     assert set(result["ap"]) == {"new student", "started from", "movenet-lightning", "teacher"}
     assert result["ap"]["new student"] is not None and 0.0 <= result["ap"]["new student"] <= 1.0
     assert report["people"] == 6 and report["verdict"] == result["verdict"]
