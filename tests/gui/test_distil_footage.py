@@ -9,41 +9,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from distilpose.cli import main
 from distilpose.project import ProjectStore
 from distilpose.training.synthetic import write_random_teacher
-from tests.unit.test_project_support import person
-from tests.unit.test_project_tracks import write_avi
+from tests.unit.test_project_distil import footage_project
 
 from .jobs_support import open_window, reap_jobs  # noqa: F401 - the fixture
 
 CHOICES = {"student": "distilpose-t", "steps": 2, "batch": 2, "workers": 0}
 
 
-def _footage_project(path, folder) -> None:
-    """30 frames of a 10 fps video, each with a teacher pre-label; one person accepted and corrected; split
-    by time (train 0-13, gap 14-23, val 24-29)."""
-    with ProjectStore.create(path) as store:
-        media = store.add_media(write_avi(folder / "clip.avi", 30, size=(160, 128)))
-        frames = [store.add_frame(media, i) for i in range(30)]
-        for f in frames:
-            inst = person(40.0, 30.0, source="teacher")
-            inst.scores = np.full(17, 0.9)
-            store.add_instance(f, inst)
-        corrected = store.add_instance(frames[0], person(80.0, 40.0, source="teacher"))
-        store.accept_prediction(corrected)
-        store.move_keypoint(corrected, 0, 83.0, 41.0)
-    assert main(["project", "split", str(path), "--by", "time", "--val", "0.2"]) == 0
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("reap_jobs")
 def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, fake_loader, capsys) -> None:
     project = tmp_path / "footage.dpproj"
-    _footage_project(project, tmp_path)
+    footage_project(project, tmp_path)
     teacher = write_random_teacher(tmp_path / "teacher.safetensors")
     capsys.readouterr()
     code = main(["project", "distil", str(project), "--teacher", str(teacher), "--student", CHOICES["student"],

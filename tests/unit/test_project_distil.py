@@ -43,6 +43,22 @@ def _video(store: ProjectStore, folder: Path, frames: int, name: str = "clip.avi
     return media, ids
 
 
+def footage_project(path: Path, folder: Path) -> None:
+    """30 frames of a 10 fps video, each with a teacher pre-label; one person accepted and corrected; split
+    by time (train 0-13, gap 14-23, val 24-29)."""
+    with ProjectStore.create(path) as store:
+        media = store.add_media(write_avi(folder / "clip.avi", 30, size=(160, 128)))
+        frames = [store.add_frame(media, i) for i in range(30)]
+        for f in frames:
+            inst = person(40.0, 30.0, source="teacher")
+            inst.scores = np.full(17, 0.9)
+            store.add_instance(f, inst)
+        corrected = store.add_instance(frames[0], person(80.0, 40.0, source="teacher"))
+        store.accept_prediction(corrected)
+        store.move_keypoint(corrected, 0, 83.0, 41.0)
+    assert main(["project", "split", str(path), "--by", "time", "--val", "0.2"]) == 0
+
+
 # --------------------------------------------------------------------------------------------- split by time
 
 
