@@ -59,6 +59,10 @@ DEFAULT_BACKBONE_LR_MULT = 0.0
 DEFAULT_BATCH = 8
 DEFAULT_WORKERS = 1
 DEFAULT_MINUTES = 10.0
+#: With a time budget alone the step count is unknown (about 90 steps of 8 in ten minutes on 2 cores):
+#: warm up and checkpoint in steps that fit it.
+TIME_BUDGET_WARMUP_STEPS = 10
+TIME_BUDGET_CHECKPOINT_STEPS = 20
 #: Instance sources that are a model's predictions (``teacher``: pre-labels usable as targets).
 TEACHER_SOURCE = "teacher"
 
@@ -424,9 +428,10 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
         "workers": spec.workers,
         "eval_batch_size": spec.batch_size,
         "log_every_steps": 1 if steps is not None and steps <= 200 else 10,
-        "checkpoint_every_steps": max(1, min(1000, (steps or 10_000) // 10)),
+        # a time budget alone: a step takes seconds on a CPU, so checkpoint (and warm up) in tens of steps
+        "checkpoint_every_steps": max(1, min(1000, steps // 10)) if steps else TIME_BUDGET_CHECKPOINT_STEPS,
         "eval_at_end": with_val,
-        "eval_every_epochs": 10 if with_val else None,
+        "eval_every_epochs": 10 if with_val and steps else None,  # a time budget: the report scores it
         **spec.run,
     }
     data: dict[str, Any] = {
@@ -442,7 +447,10 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
         "teacher": teacher_section(spec.teacher),
         "data": data,
         "optimizer": {"lr": spec.lr, "backbone_lr_mult": spec.backbone_lr_mult},
-        "schedule": {"warmup_iters": min(500, max(1, (steps or 1000) // 10)), "step_epochs": []},
+        "schedule": {
+            "warmup_iters": min(500, max(1, steps // 10)) if steps else TIME_BUDGET_WARMUP_STEPS,
+            "step_epochs": [],
+        },
         "run": {k: v for k, v in run.items() if v is not None or k == "eval_every_epochs"},
     }
     config_from_dict(json.loads(json.dumps(config)), job_dir, f"{job_dir / CONFIG_NAME}")

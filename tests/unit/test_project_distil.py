@@ -190,6 +190,21 @@ def test_budget_defaults_are_ten_minutes_or_the_steps_given() -> None:
         DistilSpec.for_budget(minutes=0)
 
 
+def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_from_the_shipped_student(
+    tmp_path,
+) -> None:
+    from distilpose.models.bundled import DEFAULT_STUDENT, bundled_weights
+    from distilpose.training.project_job import build_config
+
+    cfg = build_config(DistilSpec.for_budget(), tmp_path, with_val=True)
+    assert cfg["run"]["time_budget_s"] == 600.0 and "max_steps" not in cfg["run"]
+    # About 90 steps fit in ten minutes on 2 cores: a 100-step warm-up would never reach the learning rate.
+    assert cfg["schedule"]["warmup_iters"] == 10 and cfg["run"]["checkpoint_every_steps"] == 20
+    assert cfg["run"]["eval_every_epochs"] is None and cfg["run"]["eval_at_end"] is True
+    assert cfg["model"] == {"name": DEFAULT_STUDENT, "init_weights": str(bundled_weights(DEFAULT_STUDENT))}
+    assert cfg["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
+
+
 # --------------------------------------------------------------------------------------------- the verdict
 
 
