@@ -2,16 +2,15 @@
 
 The same job as the app's Training > Distil a Student (:mod:`distilpose.training.project_job` builds it,
 :mod:`distilpose.training.project_report` reports it): checked before anything starts, recorded in the
-project's jobs (the app's Training Monitor lists it), trained in this process with tqdm on stderr. Ctrl-C
-writes a final checkpoint and leaves the job folder resumable (``--resume JOB``); the project itself only
-ever gets whole job rows. ``--json`` prints one JSON object on the last line of stdout.
+project's jobs (the app's Training Monitor lists it), trained by `distilpose train` as a child process with
+tqdm on stderr. Ctrl-C writes a final checkpoint and leaves the job folder resumable (``--resume JOB``); the
+project itself only ever gets whole job rows. ``--json`` prints one JSON object on the last line of stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -88,7 +87,7 @@ def _distil(args: argparse.Namespace) -> int:
             try:
                 prepare_job(store, spec, Path(paths["dir"]))
             except BaseException as exc:
-                store.update_job(job_id, status="failed", metrics={"error": str(exc)})
+                store.update_job(job_id, status="failed", metrics={"error": str(exc) or type(exc).__name__})
                 raise
         name = job_name(store.path, job_id)
         code = _train(store, job_id, paths, resume=bool(args.resume))
@@ -118,22 +117,30 @@ def _find_job(store, ref: str) -> tuple[int, dict[str, str]]:
 
 
 def _train(store, job_id: int, paths: dict[str, str], resume: bool) -> int:
-    """Run the trainer here (tqdm on stderr); the job row says running, then done or cancelled/failed."""
-    from distilpose.training.entry import train_main
+    """Run `distilpose train` on the job's config as a child in this terminal's process group (its tqdm bar
+    on stderr; Ctrl-C reaches it and it writes a final checkpoint). The job row holds the child's pid, whose
+    command line names the config, so a window opening the project meanwhile follows the same process."""
+    import signal
+    import subprocess
 
-    store.update_job(job_id, status="running", pid=os.getpid(), metrics={"error": None, "exit_code": None})
+    argv = [sys.executable, "-m", "distilpose.cli", "train", paths["config"], "--out", paths["out"]]
+    argv += ["--events", paths["events"], *(["--resume"] if resume else [])]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    store.update_job(job_id, status="running", pid=proc.pid, metrics={"error": None, "exit_code": None})
+    interrupted = False
     try:
-        code = train_main(
-            paths["config"], out=paths["out"], resume=resume, events=paths["events"], show_progress=True
-        )
-    except KeyboardInterrupt:  # a second Ctrl-C: the last checkpoint written stays
-        store.update_job(job_id, status="cancelled", pid=None, metrics={"exit_code": 130})
-        raise
-    except BaseException as exc:
-        store.update_job(job_id, status="failed", pid=None, metrics={"error": str(exc), "exit_code": 2})
-        raise
-    status = "done" if code == 0 else "cancelled" if code in (130, 143) else "failed"
-    store.update_job(job_id, status=status, pid=None, metrics={"exit_code": code})
+        code = proc.wait()
+    except KeyboardInterrupt:  # a terminal's Ctrl-C reached the child too; a signal to us alone did not
+        interrupted = True
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # a stop request, never a second SIGINT (that aborts)
+        code = proc.wait()
+    if interrupted or code in (130, 143):
+        store.update_job(job_id, status="cancelled", pid=None, metrics={"exit_code": code})
+        return 130
+    status = "done" if code == 0 else "failed"
+    error = None if code == 0 else f"the trainer ended with exit code {code}"
+    store.update_job(job_id, status=status, pid=None, metrics={"exit_code": code, "error": error})
     return code
 
 

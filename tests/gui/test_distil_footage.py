@@ -78,3 +78,28 @@ def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, 
     train = json.loads((cli_dir / cli_config["data"]["train_ann"]).read_text())["annotations"]
     assert sorted(a["weight"] for a in train) == [1.0] * 13 + [2.0]
     qtbot.waitUntil(lambda: job.status == "cancelled", timeout=60_000)
+
+
+@pytest.mark.slow
+def test_the_dialog_proposes_a_split_by_time_for_a_video_project(qtbot, tmp_path, fake_loader) -> None:
+    project = tmp_path / "unsplit.dpproj"
+    footage_project(project, tmp_path)
+    with ProjectStore.open(project) as store:
+        store.set_splits({f.id: "none" for f in store.frames()})  # as added: no split yet
+    win = open_window(qtbot, fake_loader, project)
+    dialog = win.training.ask_distil()
+    assert "the project has no train split" in dialog.problem()
+    assert "This project is video: split it by time" in dialog.warning_label.text()
+    assert dialog.split_button.isVisibleTo(dialog)
+    dialog.split_button.click()  # one undoable edit, then the dialog counts again
+    store = win.state.project
+    assert [f.split for f in store.frames()] == ["train"] * 14 + ["none"] * 10 + ["val"] * 6
+    assert dialog._project.problem() is None
+    assert "learns from 1 verified people (1 corrected, weighted x2) and 13 teacher pre-labels" in (
+        dialog.learns_label.text()
+    )
+    assert "split it by time" not in dialog.warning_label.text()
+    assert dialog.validate_box.isEnabled() and dialog.validate_box.isChecked()
+    win.state.undo_stack.undo()
+    assert {f.split for f in store.frames()} == {"none"}
+    dialog.reject()
