@@ -237,8 +237,9 @@ class ProjectData:
             f"{self.train.prelabels} teacher pre-labels on {self.train.frames} frames of the train split."
         )
 
-    def warnings(self) -> list[str]:
-        """Too little to learn from: fewer than :data:`MIN_PEOPLE` people, or one short video."""
+    def warnings(self, with_val: bool = True) -> list[str]:
+        """Too little to learn from: fewer than :data:`MIN_PEOPLE` people, or one short video; and (with
+        ``with_val``) nobody labelled to score the job on."""
         out = []
         if 0 < self.train.people < MIN_PEOPLE:
             out.append(
@@ -250,7 +251,7 @@ class ProjectData:
                 f"One short video ({self.video_seconds[0]:.0f} s): the student learns this clip, not the "
                 "camera; add more footage of the camera if you can."
             )
-        if self.val.people == 0:
+        if with_val and self.val.people == 0:
             out.append(
                 "No labelled people in the val split: the job cannot be scored (split by time and pre-label "
                 "or verify the held-out frames)."

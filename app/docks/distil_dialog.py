@@ -172,14 +172,15 @@ class DistilDialog(QDialog):
         project = self._project
         self.learns_label.setVisible(project is not None)
         self.warning_label.setVisible(project is not None)
-        self.split_button.setVisible(project is not None and project.videos > 0 and self._split_by_time is not None)
+        propose = project is not None and project.videos > 0 and not project.split_frames.get("val")
+        self.split_button.setVisible(propose and self._split_by_time is not None)
         if project is None:
             return
         self.learns_label.setText(project.learns_from())
-        lines = project.warnings()
-        if project.videos and not project.split_frames.get("val"):
-            lines.insert(0, "This project is video: split it by time so the val split is the end of each "
-                         "video, after a one-second gap (frames of one video are near-duplicates).")
+        lines = project.warnings(with_val=False)  # the note under the validation box says that one
+        if propose:
+            lines.insert(0, "This project is video: split it by time, so the val split is the end of each "
+                         "video after a one-second gap (frames of one video are near-duplicates).")
         self.warning_label.setText("\n".join(lines))
         self.warning_label.setVisible(bool(lines))
 
@@ -194,6 +195,7 @@ class DistilDialog(QDialog):
             self.validate_box.setChecked(True)
             self._show_project()
             self._check_data()
+            self.adjustSize()  # other lines, of other lengths: the dialog fits them
 
     def _check_data(self) -> None:
         """No verified people in the val split: validation cannot run, so the box is off and says why."""
@@ -205,11 +207,11 @@ class DistilDialog(QDialog):
             self.validate_box.setChecked(False)
             self.validate_box.setEnabled(False)
             self.validate_note.setText(
-                "No verified people in the val split: split the project (Dataset panel > Split) and verify "
-                "some val frames to validate. The job will train without validation."
+                "No labelled people in the val split (verified, or teacher pre-labels): split the project "
+                "by time and pre-label or verify the held-out frames. The job will train without validation."
             )
         else:
-            self.validate_note.setText(f"{val} verified people in the val split, {train} for training.")
+            self.validate_note.setText(f"{val} labelled people in the val split, {train} for training.")
 
     def _update_estimate(self) -> None:
         """How long the step budget takes with the chosen student, and with each of the others (CPU)."""

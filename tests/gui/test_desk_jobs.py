@@ -182,7 +182,7 @@ def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
     tips = [dialog.student_combo.itemData(i, 3) for i in range(dialog.student_combo.count())]  # ToolTipRole
     assert all(t and t.startswith("about") for t in tips)
     assert dialog.validate_box.isChecked() and dialog.validate_box.isEnabled()
-    assert "4 verified people in the val split" in dialog.validate_note.text()
+    assert "4 labelled people in the val split" in dialog.validate_note.text()
     assert dialog.spec().validate
 
 
@@ -192,7 +192,7 @@ def test_dialog_without_a_val_split_says_so_before_the_job(qtbot) -> None:
     dialog = DistilDialog(lambda *_: "", data=(12, 0), cuda=False)
     qtbot.addWidget(dialog)
     assert not dialog.validate_box.isChecked() and not dialog.validate_box.isEnabled()
-    assert "No verified people in the val split" in dialog.validate_note.text()
+    assert "No labelled people in the val split" in dialog.validate_note.text()
     assert not dialog.spec().validate
     empty = DistilDialog(lambda *_: "", data=(0, 0), cuda=False)
     qtbot.addWidget(empty)

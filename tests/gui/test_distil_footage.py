@@ -98,7 +98,7 @@ def test_the_dialog_proposes_a_split_by_time_for_a_video_project(qtbot, tmp_path
     assert "learns from 1 verified people (1 corrected, weighted x2) and 13 teacher pre-labels" in (
         dialog.learns_label.text()
     )
-    assert "split it by time" not in dialog.warning_label.text()
+    assert "split it by time" not in dialog.warning_label.text() and not dialog.split_button.isVisibleTo(dialog)
     assert dialog.validate_box.isEnabled() and dialog.validate_box.isChecked()
     win.state.undo_stack.undo()
     assert {f.split for f in store.frames()} == {"none"}
