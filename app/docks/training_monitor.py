@@ -2,8 +2,8 @@
 
 It draws what the :class:`~distilpose.app.jobs.manager.JobManager` has read (loss terms, lr, images/s, the
 validation metric), a progress bar with the ETA, the error and log tail of a failed job, and for a finished
-job the comparison of its student with the previous student and the teacher on the validation split (read
-from the job's ``comparison.json``; a status line while it is computed). Its buttons only emit requests: the
+job its report: the student beside the student it started from, Lightning and the teacher on the validation
+split, live FPS and the verdict (read from the job's ``report.json``; a status line while it is computed). Its buttons only emit requests: the
 manager (through the training actions) does the work.
 """
 
@@ -414,7 +414,7 @@ class TrainingMonitor(QDockWidget):
             and not self.comparison_running(job.id)
         )
         self.compare_button.setToolTip(
-            "Score the student, the previous student and the teacher on the job's val split"
+            "Score the student, the student it started from, Lightning and the teacher on the job's val split"
             if validated or job is None
             else NO_VALIDATION
         )
