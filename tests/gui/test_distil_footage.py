@@ -22,6 +22,7 @@ CHOICES = {"student": "distilpose-t", "steps": 2, "batch": 2, "workers": 0}
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a training job, four models scored and one bench run: minutes on a loaded CPU
 @pytest.mark.usefixtures("reap_jobs")
 def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, fake_loader, capsys) -> None:
     project = tmp_path / "footage.dpproj"
