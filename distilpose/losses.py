@@ -33,11 +33,19 @@ def _joint_weights(weight: torch.Tensor, n: int, k: int) -> torch.Tensor:
     return w
 
 
-def smooth_l1_regression_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """mmpose ``SmoothL1Loss(use_target_weight=True)``: ``smooth_l1(pred·w, target·w)``, beta 1, mean over N·K·2."""
+def smooth_l1_regression_loss(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
+    """mmpose ``SmoothL1Loss(use_target_weight=True)``: ``smooth_l1(pred·w, target·w)``, mean over N·K·2.
+
+    ``beta`` (where the quadratic part ends, in normalised coordinates) is 1 officially: on coordinates in
+    [0, 1] that is a squared error everywhere, whose minimiser is the *mean* error. A student that adds
+    corrections to a prior needs a small ``beta`` (an L1 beyond it, whose minimiser is the median): see
+    :class:`DistillLossConfig.reg_beta`.
+    """
     n, k = pred.shape[:2]
     w = _joint_weights(weight, n, k).to(pred.dtype)[..., None]
-    return F.smooth_l1_loss(pred * w, target * w, beta=1.0, reduction="mean")
+    return F.smooth_l1_loss(pred * w, target * w, beta=beta, reduction="mean")
 
 
 def token_distill_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -141,6 +149,13 @@ class DistillLossConfig(BaseModel):
     sim_heatmap: float = Field(1.0, ge=0)
     score: float = Field(0.01, ge=0)
     sim_heatmap_mode: SimHeatmapMode = "as_coded"
+    #: Smooth-L1 transition of the regression term, in normalised coordinates (1/192 = one pixel across a
+    #: 192-wide crop). 1.0 is the official value: a squared error over the whole crop, so the fitted
+    #: correction is the mean error, which a few wrong peaks (tens of pixels off; ~14 % of the joints of
+    #: MoveNet Lightning's prior on crowded COCO) dominate. A correction head cannot move a point to another
+    #: peak, so it learned to shift every joint by that mean and lost AP on its own training frames (issue
+    #: 26, ADR 0014). Prior-based students use a small value: L1 beyond a pixel, whose fit is the median.
+    reg_beta: float = Field(1.0, gt=0)
 
 
 class DistillationLoss(nn.Module):
@@ -177,7 +192,7 @@ class DistillationLoss(nn.Module):
         tw = _joint_weights(target_weights, n, k).to(coords.dtype)
         terms: dict[str, torch.Tensor] = {}
         if cfg.reg > 0:
-            terms["reg"] = cfg.reg * smooth_l1_regression_loss(coords, target_coords, tw)
+            terms["reg"] = cfg.reg * smooth_l1_regression_loss(coords, target_coords, tw, cfg.reg_beta)
         for name, weight, student, teacher in (
             ("vis_token", cfg.vis_token, vis_tokens, teacher_vis_tokens),
             ("kpt_token", cfg.kpt_token, kpt_tokens, teacher_kpt_tokens),

@@ -53,15 +53,18 @@ def run(args: argparse.Namespace) -> int:
         raise DistilPoseError("give one of --results, --model or --detector")
     if args.detector:
         return _run_detector(args)
+    runtime = None
     if args.model:
-        results = _run_model(args)
+        results, runtime = _run_model(args)
     elif args.results:
         results = args.results
     else:
         raise DistilPoseError("nothing to evaluate: give --results RESULTS.json (or --model with --images)")
     metrics = evaluate_keypoints(args.ann, results)
     if args.json:
-        print(json.dumps({name: metrics[name] for name in METRIC_NAMES}))
+        # the runtime that produced the numbers (what --runtime auto chose), so every AP can say what ran
+        extra = {} if runtime is None else {"runtime": runtime}
+        print(json.dumps({**{name: metrics[name] for name in METRIC_NAMES}, **extra}))
     else:
         print(format_metrics(metrics))
     return 0
@@ -79,7 +82,7 @@ def _run_model(args: argparse.Namespace):
     results = predict_coco(predictor, dataset, args.images, boxes=args.boxes, progress=not args.json)
     if args.out:
         save_keypoint_results(results, args.out)
-    return results
+    return results, predictor.runtime.name
 
 
 def _run_detector(args: argparse.Namespace) -> int:

@@ -104,7 +104,12 @@ def run_default(args: argparse.Namespace) -> int:
     elif args.source in ("image", "folder"):
         why = "the most accurate model (one picture: speed barely matters)"
     else:
-        met = "meets" if meets_default_bar() else "does not meet"
+        from distilpose.models.bundled import bundled_weights, metrics_match_weights
+
+        if bundled_weights(DEFAULT_STUDENT) is not None and not metrics_match_weights():
+            met = "is not measured: metrics.json does not name its weights' sha256, so it does not meet"
+        else:
+            met = "meets" if meets_default_bar() else "does not meet"
         why = f"{DEFAULT_STUDENT} {met} its bar for video (resources/models/{DEFAULT_STUDENT}/metrics.json)"
     print(f"default for {args.source}: {choice.model}{flip}; {why}")
     print(choice.model)

@@ -152,11 +152,11 @@ def cached_onnx(
 ) -> Path:
     """The model's ONNX file (its int8 variant with ``int8``), exported and parity-checked once, then cached
     under a name keyed to the exact weights."""
-    from distilpose.onnx_export import export_onnx
+    from distilpose.onnx_export import export_onnx, int8_path_for
 
     folder = Path(folder) if folder is not None else onnx_cache_dir()
     path = folder / f"{model.spec.name}-{(digest or weights_digest(model))[:16]}.onnx"
-    int8_path = path.with_name(path.stem + ".int8.onnx")
+    int8_path = int8_path_for(path)
     if not path.is_file() or (int8 and not int8_path.is_file()):
         if progress is not None:
             progress(f"exporting {model.spec.name} to ONNX (once; cached in {folder})")

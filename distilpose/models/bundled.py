@@ -50,14 +50,44 @@ def bundled_metrics(name: str = DEFAULT_STUDENT) -> dict:
     return metrics if isinstance(metrics, dict) else {}
 
 
+#: The key of ``metrics.json`` naming the sha256 of the weights file its numbers were measured on.
+WEIGHTS_SHA256 = "weights_sha256"
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def metrics_match_weights(name: str = DEFAULT_STUDENT) -> bool:
+    """Whether the shipped ``metrics.json`` says it measured exactly the shipped weights file (its
+    :data:`WEIGHTS_SHA256`); a file without the hash, or with another file's, describes other weights."""
+    weights = bundled_weights(name)
+    recorded = bundled_metrics(name).get(WEIGHTS_SHA256)
+    if weights is None or not isinstance(recorded, str):
+        return False
+    try:
+        return file_sha256(weights) == recorded.lower()
+    except OSError:
+        return False
+
+
 def meets_default_bar(name: str = DEFAULT_STUDENT) -> bool:
     """Whether the shipped student's recorded measurements meet the bar for being the video default.
 
     ``metrics.json`` beside the weights carries ``"meets_default_bar"``, written by the recipe's
     ``finalize`` from held-out video AP against Lightning, the speed ratio to Thunder and the stills bar
-    (see that folder's README); missing weights or a missing, unreadable or non-true value mean no.
+    (see that folder's README), and the sha256 of the weights it measured: metrics of other weights (a
+    retrained file shipped without re-measuring) are ignored, as are missing weights or a missing,
+    unreadable or non-true value.
     """
-    return bundled_weights(name) is not None and bundled_metrics(name).get("meets_default_bar") is True
+    return metrics_match_weights(name) and bundled_metrics(name).get("meets_default_bar") is True
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,14 @@ class DistilPoseModel(TopDownModel):
         coords, scores, sigmas, _, _ = self.keypoint_head(self.backbone(x))
         return coords, scores, sigmas
 
+    def prior_coords(self, x: Tensor) -> Tensor | None:
+        """(N, K, 2) coordinates of the head's fixed prior before its learned corrections; None without one.
+
+        What distillation taught a prior student is ``coords - prior_coords``: a runtime must keep it
+        (:mod:`distilpose.inference.auto` judges int8 against its size)."""
+        prior = getattr(self.keypoint_head.tokenhead, "prior", None)
+        return None if prior is None else prior(self.backbone(x))[0]
+
 
 @register_model(
     ModelSpec(

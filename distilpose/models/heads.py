@@ -99,10 +99,14 @@ class HeatmapPriorRegressionTokenNet(RegressionTokenNet):
     corrections (and the sigmas); everything else is DistilPose's.
     """
 
+    def prior(self, feature: Tensor) -> tuple[Tensor, Tensor]:
+        """The fixed prior's (N, K, 2) coordinates and (N, K) scores, before the learned corrections."""
+        return heatmap_prior(feature[:, -self.num_keypoints :])
+
     def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         kpt, vis = self.encode(feature)
         out = self.mlp_head(kpt)
-        xy, peak = heatmap_prior(feature[:, -self.num_keypoints :])
+        xy, peak = self.prior(feature)
         return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
 
     def apply_init(self) -> None:
@@ -164,13 +168,16 @@ class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
         super().__init__(token_channels, **encoder_kwargs)
         self.token_channels = token_channels
 
-    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def prior(self, feature: Tensor) -> tuple[Tensor, Tensor]:
         k, t = self.num_keypoints, self.token_channels
-        kpt, vis = self.encode(feature[:, :t])
-        out = self.mlp_head(kpt)
-        xy, peak = movenet_decode(
+        return movenet_decode(
             feature[:, t - k : t], feature[:, t : t + 1], feature[:, t + 1 : t + 1 + 2 * k], feature[:, t + 1 + 2 * k :]
         )
+
+    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        kpt, vis = self.encode(feature[:, : self.token_channels])
+        out = self.mlp_head(kpt)
+        xy, peak = self.prior(feature)
         return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from distilpose.cli import main
 from distilpose.coco import load_keypoint_results
+from distilpose.inference.runtimes import RUNTIMES
 from tests.conftest import require_zoo_model, shared_path
 
 
@@ -36,6 +37,7 @@ def test_eval_model_writes_results_usable_by_eval_results(tmp_path, capsys):
     results = load_keypoint_results(out)
     assert results and all(r.keypoints.shape == (17, 3) for r in results)
     again = _eval(capsys, "--ann", str(root / "test_coco.json"), "--results", str(out))
+    assert first.pop("runtime") in RUNTIMES  # a model run says what ran (auto's choice); a results file cannot
     assert again == first
 
 

@@ -16,12 +16,15 @@ from distilpose.models.bundled import (
     DEFAULT_STUDENT,
     FALLBACK_LIVE_MODEL,
     MOST_ACCURATE,
+    WEIGHTS_SHA256,
     DefaultChoice,
     bundled_weights,
     default_choice,
     default_live_model,
     default_model,
+    file_sha256,
     meets_default_bar,
+    metrics_match_weights,
 )
 from distilpose.models.checkpoint import load_model, save_weights
 from distilpose.models.readiness import Readiness, has_trained_weights, model_readiness, zoo_missing
@@ -34,12 +37,17 @@ def resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _ship(resources: Path, name: str = "distilpose-t", metrics: object | None = None) -> torch.nn.Module:
+def _ship(
+    resources: Path, name: str = "distilpose-t", metrics: object | None = None, hashed: bool = True
+) -> torch.nn.Module:
+    """Ship weights (and metrics: a dict gets the weights' sha256 unless ``hashed`` is False)."""
     folder = resources / "models" / name
     folder.mkdir(parents=True)
     torch.manual_seed(3)
     model = create_model(name)
     save_weights(model, folder / "model.safetensors")
+    if isinstance(metrics, dict) and hashed:
+        metrics = {**metrics, WEIGHTS_SHA256: file_sha256(folder / "model.safetensors")}
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics) if not isinstance(metrics, str) else metrics)
     return model
@@ -68,6 +76,35 @@ def test_the_default_live_model_follows_the_recorded_bar(resources: Path, metric
     _ship(resources, DEFAULT_STUDENT, metrics)
     assert default_live_model() == expected
     assert meets_default_bar() == (expected == DEFAULT_STUDENT)
+
+
+def test_metrics_count_only_for_the_weights_they_measured(resources: Path, capsys) -> None:
+    """metrics.json names the sha256 of the file it measured: a match is honoured; metrics without the
+    hash, or of other weights (a retrained file shipped without re-measuring), are ignored."""
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": True})
+    assert metrics_match_weights() and meets_default_bar() and default_live_model() == DEFAULT_STUDENT
+    metrics = resources / "models" / DEFAULT_STUDENT / "metrics.json"
+    doc = json.loads(metrics.read_text())
+    metrics.write_text(json.dumps({**doc, WEIGHTS_SHA256: doc[WEIGHTS_SHA256].upper()}))  # hex case is free
+    assert meets_default_bar()
+    metrics.write_text(json.dumps({**doc, WEIGHTS_SHA256: "0" * 64}))
+    assert not metrics_match_weights() and not meets_default_bar()
+    assert default_live_model() == FALLBACK_LIVE_MODEL
+    metrics.write_text(json.dumps({"meets_default_bar": True}))  # no hash at all
+    assert not meets_default_bar() and default_live_model() == FALLBACK_LIVE_MODEL
+    capsys.readouterr()
+    assert main(["models", "default"]) == 0
+    first, name = capsys.readouterr().out.strip().splitlines()
+    assert name == FALLBACK_LIVE_MODEL and "sha256" in first  # says why the student is not the default
+
+
+def test_retrained_weights_lose_the_default_until_measured(resources: Path) -> None:
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": True})
+    assert default_live_model() == DEFAULT_STUDENT
+    weights = resources / "models" / DEFAULT_STUDENT / "model.safetensors"
+    torch.manual_seed(4)
+    save_weights(create_model(DEFAULT_STUDENT), weights)  # other weights, the old metrics left in place
+    assert default_live_model() == FALLBACK_LIVE_MODEL
 
 
 def test_no_weights_no_default(resources: Path) -> None:

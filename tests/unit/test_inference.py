@@ -111,7 +111,7 @@ def test_export_cli_prints_agreement(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", "distilpose-t", "--onnx", str(out), "--int8"]) == 0
     text = capsys.readouterr().out
-    assert out.exists() and (tmp_path / "m.int8.onnx").exists()
+    assert out.exists() and (tmp_path / "m.int8-pc.onnx").exists()
     diffs = [float(line.rsplit(":", 1)[1]) for line in text.splitlines() if "fp32 max" in line]
     assert diffs and max(diffs) <= 1e-4
 

@@ -216,3 +216,36 @@ def test_config_defaults_and_validation():
         DistillLossConfig(sim_heatmap_mode="masked")
     with pytest.raises(pydantic.ValidationError):
         DistillLossConfig(regg=1.0)
+
+
+def test_reg_beta_hand_value_and_why_a_prior_student_needs_it():
+    """beta = 1 on [0, 1] coordinates is a squared error everywhere; a small beta is an L1 beyond it. A
+    correction shared by all joints then fits the median error instead of the mean, so a few wrong peaks
+    (far off) no longer drag every joint (issue 26)."""
+    pred, target, w = t([[[0.0, 0.0]]]), t([[[0.01, 0.0]]]), t([[1.0]])
+    # |d| = 0.01 >= beta 0.005: |d| - beta/2 = 0.0075 ; the zero y error adds 0 ; mean over 2
+    assert smooth_l1_regression_loss(pred, target, w, beta=0.005).item() == pytest.approx(0.0075 / 2)
+    assert smooth_l1_regression_loss(pred, target, w).item() == pytest.approx(0.5 * 0.01**2 / 2)
+    errors = t([0.002, -0.001, 0.0, 0.001, 0.3])  # four good joints and one wrong peak
+    target = torch.stack((errors, torch.zeros(5, dtype=torch.float64)), -1)[None]
+    weights = torch.ones(1, 5, dtype=torch.float64)
+
+    def fitted_shift(beta: float) -> float:
+        shift = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adam([shift], lr=1e-3)
+        for _ in range(2000):
+            pred = torch.zeros(1, 5, 2, dtype=torch.float64) + torch.stack((shift, torch.zeros_like(shift)), -1)
+            loss = smooth_l1_regression_loss(pred, target, weights, beta=beta)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return float(shift)
+
+    assert fitted_shift(1.0) == pytest.approx(float(errors.mean()), abs=2e-3)  # dragged 0.06 by the outlier
+    assert abs(fitted_shift(1e-4)) < 2e-3  # the median: the good joints stay put
+    only_reg = DistillLossConfig(reg_beta=1e-4, sim_heatmap=0, score=0, vis_token=0, kpt_token=0)
+    assert DistillationLoss(only_reg)(
+        coords=pred, target_coords=t([[[0.01, 0.0]]]), target_weights=w
+    )["reg"].item() == pytest.approx((0.01 - 0.5e-4) / 2)
+    with pytest.raises(pydantic.ValidationError):
+        DistillLossConfig(reg_beta=0)

@@ -102,8 +102,63 @@ def test_movenet_exports_to_onnx_and_passes_the_parity_check(monkeypatch, tmp_pa
     model = _real_movenet(monkeypatch, "movenet-lightning")
     report = export_onnx(model, tmp_path / "m.onnx")  # raises when ORT disagrees with PyTorch
     assert max(report.max_abs_diff.values()) <= FP32_TOLERANCE
-    batch = auto.parity_batch(model.spec)
+    batch = auto.parity_batch(model.spec)[:2]
     batch = np.concatenate([batch, batch[:1]])  # three people in one batch: the batch axis is dynamic
     ours, onnx = TorchRuntime(model).run(batch), OnnxRuntime(tmp_path / "m.onnx", threads=1).run(batch)
     assert onnx["coords"].shape == (3, 17, 2)
     assert auto.disagreement(ours, onnx) <= FP32_TOLERANCE
+
+
+# ------------------------------------------------------------------ int8 keeps what the student learned
+
+
+def _per_tensor_int8(src: Path, dst: Path) -> None:
+    """The old int8 scheme (one scale per tensor, the head quantised too): what erased the corrections."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
+
+
+@pytest.mark.slow
+def test_int8_keeps_the_shipped_students_corrections_and_auto_judges_in_pixels(tmp_path: Path, monkeypatch) -> None:
+    """The shipped student's head moves its prior's keypoints by ~0.16 px (median). Per-tensor int8 rounded
+    the x/y correction weights to zero and still passed auto's old 0.01 (normalised) check on 2 crops; now
+    the head stays float, and auto judges keypoints in pixels on >= 32 real crops against that correction."""
+    import onnx
+    from onnx import numpy_helper
+
+    from distilpose import onnx_export
+    from distilpose.models.checkpoint import load_model
+
+    model, spec = load_model("distilpose-mnv2-lt")  # the shipped weights
+    batch = auto.parity_batch(spec)
+    assert len(batch) >= 32
+    reference = TorchRuntime(model).run(batch)
+    correction = auto.learned_correction_px(model, batch, reference)
+    assert correction is not None and 0.05 < correction < 1.0
+    limit = auto.pixel_tolerance("onnx-int8", correction)
+    assert limit == pytest.approx(auto.CORRECTION_FRACTION * correction)
+
+    report = onnx_export.export_onnx(model, tmp_path / "s.onnx", int8=True)
+    graph = onnx.load(str(report.int8_path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    (head,) = [n for n in graph.node if "/mlp_head/" in n.name and n.op_type == "MatMul"]  # not MatMulInteger
+    xy = weights[head.input[1]][:, :2]
+    assert xy.dtype == np.float32 and np.count_nonzero(xy) == 2 * 128  # every correction weight survives
+    int8 = OnnxRuntime(report.int8_path, threads=1).run(batch)
+    assert auto.keypoint_shift_px(reference, int8, spec) < limit
+
+    old = tmp_path / "old.int8.onnx"
+    _per_tensor_int8(tmp_path / "s.onnx", old)
+    old_weights = [numpy_helper.to_array(i) for i in onnx.load(str(old)).graph.initializer]
+    (q,) = [w for w in old_weights if w.dtype == np.int8 and w.shape == (128, 5)]
+    assert np.count_nonzero(q[:, 0]) <= 5  # the x corrections rounded away
+    assert auto.keypoint_shift_px(reference, OnnxRuntime(old, threads=1).run(batch), spec) > limit
+
+    choice = choose_runtime(model, threads=1, candidates=("torch", "onnx-int8"), rounds=1, iters=1)
+    assert "onnx-int8" not in choice.rejected and choice.parity_crops >= 32
+    assert choice.parity_px["onnx-int8"] < choice.tolerance_px["onnx-int8"] == pytest.approx(limit)
+    monkeypatch.setattr(onnx_export, "quantize_int8", _per_tensor_int8)
+    monkeypatch.setattr(onnx_export, "int8_path_for", lambda p: p.with_name(p.stem + ".old-int8.onnx"))
+    refused = choose_runtime(model, threads=1, candidates=("torch", "onnx-int8"), rounds=1, iters=1, refresh=True)
+    assert refused.runtime == "torch" and "px the head learned" in refused.rejected["onnx-int8"]

@@ -65,10 +65,16 @@ def train_command(name: str, out: Path, epochs: int) -> list[str]:
 
 def eval_ap(model: Path | str, ann: Path, images: Path, flip: bool = True) -> float:
     """``distilpose eval`` AP of a model on the annotated boxes (flip test unless ``flip=False``)."""
+    return eval_ap_runtime(model, ann, images, flip)[0]
+
+
+def eval_ap_runtime(model: Path | str, ann: Path, images: Path, flip: bool = True) -> tuple[float, str]:
+    """:func:`eval_ap` and the runtime that produced it (``eval``'s ``auto``: what also runs live)."""
     cmd = [sys.executable, "-m", "distilpose.cli", "eval", "--model", str(model), "--ann", str(ann)]
     cmd += ["--images", str(images), "--boxes", "gt", "--json"] + (["--flip"] if flip else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["AP"])
+    doc = json.loads(out.strip().splitlines()[-1])
+    return float(doc["AP"]), str(doc["runtime"])
 
 
 def main(argv: list[str] | None = None) -> int:

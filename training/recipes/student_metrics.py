@@ -42,14 +42,20 @@ def heldout_videos(data: Path) -> dict[str, tuple[Path, Path]]:
     }
 
 
-def table(models: dict[str, str], sets: dict[str, tuple[Path, Path]], flip: bool) -> dict[str, dict]:
-    """``{set: {label: AP}}`` for each model (label -> name or checkpoint) on each (annotations, images)."""
-    from distilpose.training.recipes.ablation import eval_ap
+def table(
+    models: dict[str, str], sets: dict[str, tuple[Path, Path]], flip: bool
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """``{set: {label: AP}}`` for each model (label -> name or checkpoint) on each (annotations, images), and
+    ``{set: {label: runtime}}``: the runtime ``eval``'s ``auto`` chose for each AP (the one that runs live)."""
+    from distilpose.training.recipes.ablation import eval_ap_runtime
 
-    return {
-        name: {label: eval_ap(ref, ann, images, flip=flip) for label, ref in models.items()}
-        for name, (ann, images) in sets.items()
-    }
+    aps: dict[str, dict] = {}
+    runtimes: dict[str, dict] = {}
+    for name, (ann, images) in sets.items():
+        measured = {label: eval_ap_runtime(ref, ann, images, flip=flip) for label, ref in models.items()}
+        aps[name] = {label: ap for label, (ap, _) in measured.items()}
+        runtimes[name] = {label: runtime for label, (_, runtime) in measured.items()}
+    return aps, runtimes
 
 
 def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict:
@@ -66,6 +72,15 @@ def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict
         "stage_ms": {label: run["stage_ms"] for label, run in zip(models, runs, strict=True)},
         "runtime": {label: run.get("runtime") for label, run in zip(models, runs, strict=True)},
     }
+
+
+def weights_hash(student: str) -> dict[str, str]:
+    """``{WEIGHTS_SHA256: sha256}`` of the student's weights file ({} for a registered name): the bundled
+    default choice trusts these metrics only for exactly that file (``bundled.metrics_match_weights``)."""
+    from distilpose.models.bundled import WEIGHTS_SHA256, file_sha256
+
+    path = Path(student)
+    return {WEIGHTS_SHA256: file_sha256(path)} if path.is_file() else {}
 
 
 def decide(metrics: dict) -> dict:
@@ -97,12 +112,17 @@ def measure(student: str, data: Path, shared: Path, video: Path = BENCH_VIDEO) -
     from distilpose.training.recipes.ablation import heldout_sets
 
     models = {"student": student, "lightning": LIGHTNING, "thunder": THUNDER}
+    video_ap, video_runtime = table(models, heldout_videos(data), flip=False)
+    stills_ap, stills_runtime = table(models, heldout_sets(shared), flip=True)
     metrics = {
         "models": models,
-        "video_ap": table(models, heldout_videos(data), flip=False),
+        **weights_hash(student),
+        "video_ap": video_ap,
+        "video_runtime": video_runtime,
         "video_labels": "MoveNet Thunder with flip test on CenterNet boxes (distilpose pseudo-label --flip); "
         "OKS AP with pycocotools, every model on the labels' boxes, no flip",
-        "stills_ap": table(models, heldout_sets(shared), flip=True),
+        "stills_ap": stills_ap,
+        "stills_runtime": stills_runtime,
         "pipeline": pipeline_fps(models, video),
     }
     bars = decide(metrics)
@@ -118,7 +138,10 @@ def markdown(metrics: dict) -> str:
         cells = [f"{metrics['video_ap'][v][label]:.3f}" for v in videos]
         cells += [f"{metrics['stills_ap'][s][label]:.3f}" for s in stills]
         cells.append(f"{metrics['pipeline']['fps'][label]:.1f}")
-        lines.append(f"| {label} ({Path(ref).name if '/' in ref else ref}) | " + " | ".join(cells) + " |")
+        ran = sorted({per[label] for key in ("video_runtime", "stills_runtime")
+                      for per in metrics.get(key, {}).values() if label in per})  # fmt: skip
+        where = f"; AP on {'/'.join(ran)}" if ran else ""
+        lines.append(f"| {label} ({Path(ref).name if '/' in ref else ref}{where}) | " + " | ".join(cells) + " |")
     bars = metrics["bars"]
     lines.append("")
     lines.append(f"video bar ({bars['video']['rule']}): {'passed' if bars['video']['passed'] else 'missed'}; "
