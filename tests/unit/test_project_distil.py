@@ -203,6 +203,7 @@ def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_
     assert cfg["run"]["eval_every_epochs"] is None and cfg["run"]["eval_at_end"] is True
     assert cfg["model"] == {"name": DEFAULT_STUDENT, "init_weights": str(bundled_weights(DEFAULT_STUDENT))}
     assert cfg["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
+    assert cfg["loss"] == {"reg_beta": 0.005}  # the trainer fix of issue 26 (ADR 0014)
 
 
 # --------------------------------------------------------------------------------------------- the verdict
