@@ -58,7 +58,10 @@ class DatasetPanel(RefreshWhenVisible, QDockWidget):
         self.by_combo = QComboBox()
         for unit in SPLIT_UNITS:
             self.by_combo.addItem(f"by {unit}", unit)
-        self.by_combo.setToolTip("'by media' keeps all frames of one video in one split (no leakage)")
+        self.by_combo.setToolTip(
+            "'by media' keeps all frames of one video in one split (no leakage); 'by time' holds out the last "
+            "part of each video, after a one-second gap"
+        )
         self.split_button = QPushButton("Split")
         self.split_button.setToolTip("Assign every dataset frame to train, val or test (undoable)")
         grid.addWidget(QLabel("val"), 0, 0)

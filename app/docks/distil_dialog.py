@@ -12,7 +12,6 @@ the val split the validation box is off and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,14 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from distilpose.app.jobs.budget import format_duration, machine_defaults, step_seconds
-from distilpose.app.jobs.spec import DistilSpec, teacher_section
 from distilpose.app.words import plural
-from distilpose.errors import DistilPoseError
-from distilpose.models import list_models, zoo_missing
+from distilpose.models import list_models
+from distilpose.training.project_job import DEFAULT_TEACHER, DistilSpec, ProjectData, teacher_problem
 
 #: ``(parent, caption, filter)`` -> chosen path or "".
 FileChooser = Callable[[QWidget, str, str], str]
-DEFAULT_TEACHER = "movenet-thunder"
 
 
 def teacher_names() -> list[str]:
@@ -68,12 +65,20 @@ class DistilDialog(QDialog):
         *,
         data: tuple[int, int] | None = None,
         cuda: bool | None = None,
+        project: ProjectData | None = None,
+        split_by_time: Callable[[], ProjectData | None] | None = None,
     ) -> None:
-        """``data``: verified people in the training and val splits (None: unknown, nothing is refused);
-        ``cuda``: whether a GPU can be used (None: ask torch)."""
+        """``project``: what the project gives a job (:func:`~distilpose.training.project_job.project_data`;
+        None: unknown, nothing is refused); ``data``: only the verified people in the training and val splits;
+        ``cuda``: whether a GPU can be used (None: ask torch); ``split_by_time``: splits the project by time
+        and returns its new data (the dialog offers it for a video project)."""
         super().__init__(parent)
         self.setWindowTitle("Distil a Student")
         self._choose_file = file_chooser
+        self._project = project
+        self._split_by_time = split_by_time
+        if project is not None:
+            data = (project.train.people, project.val.people)
         self._data = data
         cuda = cuda_available() if cuda is None else cuda
         defaults = machine_defaults(DEFAULT_TEACHER, cuda)
@@ -128,6 +133,17 @@ class DistilDialog(QDialog):
         self.validate_note.setWordWrap(True)
         form.addRow("", self.validate_box)
         form.addRow("", self.validate_note)
+        self.learns_label = QLabel()
+        self.learns_label.setWordWrap(True)
+        form.addRow("Learns from", self.learns_label)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #d0a040")
+        form.addRow(self.warning_label)
+        self.split_button = QPushButton("Split by Time (hold out the end of each video)")
+        self.split_button.clicked.connect(self._split_time)
+        form.addRow("", self.split_button)
+        self._show_project()
         self._check_data()
         for signal in (
             self.student_combo.currentIndexChanged,
@@ -152,6 +168,36 @@ class DistilDialog(QDialog):
         self.buttons = buttons
         form.addRow(buttons)
 
+    def _show_project(self) -> None:
+        """What the student learns from, what is too little, and for a video project the split by time."""
+        project = self._project
+        self.learns_label.setVisible(project is not None)
+        self.warning_label.setVisible(project is not None)
+        propose = project is not None and project.videos > 0 and not project.split_frames.get("val")
+        self.split_button.setVisible(propose and self._split_by_time is not None)
+        if project is None:
+            return
+        self.learns_label.setText(project.learns_from())
+        lines = project.warnings(with_val=False)  # the note under the validation box says that one
+        if propose:
+            lines.insert(0, "This project is video: split it by time, so the val split is the end of each "
+                         "video after a one-second gap (frames of one video are near-duplicates).")
+        self.warning_label.setText("\n".join(lines))
+        self.warning_label.setVisible(bool(lines))
+
+    def _split_time(self) -> None:
+        if self._split_by_time is None:
+            return
+        project = self._split_by_time()
+        if project is not None:
+            self._project = project
+            self._data = (project.train.people, project.val.people)
+            self.validate_box.setEnabled(True)
+            self.validate_box.setChecked(True)
+            self._show_project()
+            self._check_data()
+            self.adjustSize()  # other lines, of other lengths: the dialog fits them
+
     def _check_data(self) -> None:
         """No verified people in the val split: validation cannot run, so the box is off and says why."""
         if self._data is None:
@@ -162,11 +208,11 @@ class DistilDialog(QDialog):
             self.validate_box.setChecked(False)
             self.validate_box.setEnabled(False)
             self.validate_note.setText(
-                "No verified people in the val split: split the project (Dataset panel > Split) and verify "
-                "some val frames to validate. The job will train without validation."
+                "No labelled people in the val split (verified, or teacher pre-labels): split the project "
+                "by time and pre-label or verify the held-out frames. The job will train without validation."
             )
         else:
-            self.validate_note.setText(f"{val} verified people in the val split, {train} for training.")
+            self.validate_note.setText(f"{val} labelled people in the val split, {train} for training.")
 
     def _update_estimate(self) -> None:
         """How long the step budget takes with the chosen student, and with each of the others (CPU)."""
@@ -217,24 +263,16 @@ class DistilDialog(QDialog):
     def problem(self) -> str | None:
         """Why the choices cannot start a job, or None."""
         spec = self.spec()
+        if self._project is not None and self._project.problem():
+            return self._project.problem()
         if self._data is not None and self._data[0] == 0:
             return (
-                "No verified people in the train split (or unsplit frames): accept or verify some people "
-                "first; only verified people are training data."
+                "No verified people and no teacher pre-labels in the train split: pre-label the frames with "
+                "the teacher or verify some people first."
             )
         if spec.max_steps is None and spec.time_budget_s is None:
             return "Set a step budget or a time budget."
-        if not spec.teacher:
-            return "Choose a teacher."
-        try:
-            teacher_section(spec.teacher)
-        except DistilPoseError as exc:
-            return str(exc)
-        if zoo_missing(spec.teacher):
-            return f"Pretrained weights of {spec.teacher} are not fetched yet: run `distilpose models fetch {spec.teacher}`."
-        if Path(spec.teacher).suffix and not Path(spec.teacher).is_file():
-            return f"{spec.teacher}: no such checkpoint file"
-        return None
+        return teacher_problem(spec.teacher)
 
     def _try_accept(self) -> None:
         problem = self.problem()

@@ -222,15 +222,18 @@ class ModelPanel(QDockWidget):
             self.add_checkpoint(path)
         self._changed()
 
-    def add_checkpoint(self, path: str | Path) -> None:
-        """Offer ``path`` in the model list and select it."""
+    def add_checkpoint(self, path: str | Path, label: str | None = None) -> None:
+        """Offer ``path`` in the model list (as ``label``, default its file name) and select it."""
         text = str(path)
         index = self.model_combo.findData(text)
+        shown = label or f"{Path(text).name} (checkpoint)"
+        self._syncing = True
         if index < 0:
             index = self.model_combo.count() - 1  # before "Checkpoint file…"
-            self._syncing = True
-            self.model_combo.insertItem(index, f"{Path(text).name} (checkpoint)", text)
-            self._syncing = False
+            self.model_combo.insertItem(index, shown, text)
+        elif label:
+            self.model_combo.setItemText(index, shown)
+        self._syncing = False
         self._syncing = True
         self.model_combo.setCurrentIndex(index)
         self._syncing = False

@@ -2,12 +2,14 @@
 
 It draws what the :class:`~distilpose.app.jobs.manager.JobManager` has read (loss terms, lr, images/s, the
 validation metric), a progress bar with the ETA, the error and log tail of a failed job, and for a finished
-job the comparison of its student with the previous student and the teacher on the validation split (read
-from the job's ``comparison.json``; a status line while it is computed). Its buttons only emit requests: the
+job its report: the student beside the student it started from, Lightning and the teacher on the validation
+split, live FPS and the verdict (read from the job's ``report.json``; a status line while it is computed). Its buttons only emit requests: the
 manager (through the training actions) does the work.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
@@ -34,15 +36,18 @@ from PySide6.QtWidgets import (
 from distilpose.app.jobs.manager import ACTIVE, Job, JobManager
 from distilpose.app.jobs.process import describe_exit
 from distilpose.app.jobs.progress import JobProgress
-from distilpose.compare import COLUMNS, COMPARISON_FILE, Comparison, load_comparison, row_cells
+from distilpose.compare import Comparison, row_cells
 from distilpose.errors import DistilPoseError
+from distilpose.training.project_report import load_report, report_comparison
 
 #: Curve colours, cycled over the loss terms.
 PALETTE = ((230, 90, 80), (80, 160, 230), (120, 200, 90), (230, 180, 60), (180, 110, 220), (200, 200, 200))
 NO_VALIDATION = (
     "This job ran without a validation split, so there is nothing to compare on: split the project "
-    "(Dataset panel), verify some val frames and run a new job."
+    "by time (Dataset panel), pre-label or verify the held-out frames and run a new job."
 )
+#: The report table's first column says what each row is.
+REPORT_COLUMNS = ("Model", "AP", "PCK@0.2", "Live FPS", "Weights")
 #: Width of the job list and buttons column (px); the plots take the rest.
 SIDE_WIDTH = 400
 #: The plots' height never shrinks below this (px): readable at the window's default size.
@@ -158,8 +163,8 @@ class TrainingMonitor(QDockWidget):
         column.addWidget(self.error_view)
         self.comparison_label = QLabel()
         self.comparison_label.setWordWrap(True)
-        self.comparison_table = QTableWidget(0, len(COLUMNS))
-        self.comparison_table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.comparison_table = QTableWidget(0, len(REPORT_COLUMNS))
+        self.comparison_table.setHorizontalHeaderLabels(list(REPORT_COLUMNS))
         self.comparison_table.verticalHeader().hide()
         self.comparison_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.comparison_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -172,6 +177,9 @@ class TrainingMonitor(QDockWidget):
         column.addStretch(1)
         #: Per job: the status line of a comparison being computed (or of the last one that failed).
         self._comparison_status: dict[int, str] = {}
+        #: The job whose student "Use as Live Model" made the live model, and its name.
+        self._live_job: int | None = None
+        self._live_name = ""
         self._comparisons_running: set[int] = set()
         self.setWidget(body)
         manager.jobChanged.connect(self._on_job_changed)
@@ -293,6 +301,11 @@ class TrainingMonitor(QDockWidget):
         if job_id == self.selected_id():
             self._show_selected()
 
+    def set_live_model(self, job_id: int | None, name: str) -> None:
+        """Say under the job's report that its student is the live model now (None: no job's is)."""
+        self._live_job, self._live_name = job_id, name
+        self._show_selected()
+
     def comparison_finished(self, job_id: int) -> None:
         """The job's comparison file was written: show it."""
         self._comparison_status.pop(job_id, None)
@@ -314,11 +327,13 @@ class TrainingMonitor(QDockWidget):
             self.comparison_label.setVisible(True)
             return
         comparison: Comparison | None = None
+        report = None
         if status is None and job is not None:
-            path = job.out / COMPARISON_FILE
+            path = job.report_path
             if path.exists():
                 try:
-                    comparison = load_comparison(path)
+                    report = load_report(path)
+                    comparison = report_comparison(report)
                 except DistilPoseError as exc:
                     status = str(exc)
         rows = comparison.rows if comparison is not None else []
@@ -331,10 +346,11 @@ class TrainingMonitor(QDockWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.comparison_table.setItem(i, j, item)
         self.comparison_table.setVisible(bool(rows))
-        if status is None and comparison is not None:
-            status = comparison.note or (
-                f"Validation split ({comparison.ann}): COCO AP and PCK@0.2 on the annotated boxes; "
-                "FPS at batch 1, one thread"
+        if status is None and report is not None:
+            status = report_text(report)
+        if job is not None and job.id == self._live_job:
+            status = f"{status}\nLive model now: {self._live_name} (student)" if status else (
+                f"Live model now: {self._live_name} (student)"
             )
         self.comparison_label.setText(status or "")
         self.comparison_label.setVisible(bool(status))
@@ -398,7 +414,7 @@ class TrainingMonitor(QDockWidget):
             and not self.comparison_running(job.id)
         )
         self.compare_button.setToolTip(
-            "Score the student, the previous student and the teacher on the job's val split"
+            "Score the student, the student it started from, Lightning and the teacher on the job's val split"
             if validated or job is None
             else NO_VALIDATION
         )
@@ -407,3 +423,14 @@ class TrainingMonitor(QDockWidget):
         job_id = self.selected_id()
         if job_id is not None:
             signal.emit(job_id)
+
+
+def report_text(report: dict) -> str:
+    """The verdict sentence, then where the numbers come from."""
+    pipeline = report.get("pipeline") or {}
+    if pipeline.get("error"):
+        fps = f"no live FPS ({pipeline['error']})"
+    else:
+        fps = f"live FPS from one bench --pipeline run on {Path(pipeline.get('video', '')).name}"
+    where = report.get("note") or f"OKS AP on the val split ({report.get('people', 0)} people, the project's labels)"
+    return f"{report.get('verdict', '')}\n{where}; {fps}."

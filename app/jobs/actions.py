@@ -12,12 +12,16 @@ from PySide6.QtWidgets import QMenu
 
 from distilpose.app.docks.distil_dialog import DistilDialog
 from distilpose.app.docks.training_monitor import TrainingMonitor
-from distilpose.app.jobs.compare_thread import ComparisonThread, comparison_file
+from distilpose.app.jobs.compare_thread import ComparisonThread
 from distilpose.app.jobs.manager import ACTIVE, JobManager
-from distilpose.app.jobs.spec import data_counts, write_gpu_bundle
+from distilpose.app.jobs.spec import write_gpu_bundle
 from distilpose.errors import DistilPoseError
+from distilpose.training.project_job import job_name, project_data, project_video
+from distilpose.training.project_report import BENCH_FRAMES
 
 STATUS_TIMEOUT_MS = 10_000
+#: The val fraction the dialog's "Split by Time" holds out of each video.
+TIME_SPLIT_VAL = 0.2
 
 
 class TrainingActions(QObject):
@@ -42,11 +46,11 @@ class TrainingActions(QObject):
         m.useModelRequested.connect(self.use_as_live_model)
         m.gpuExportRequested.connect(self.ask_gpu_export)
         m.compareRequested.connect(self.start_comparison)
-        #: Comparison threads by job id; ``_stopping`` keeps interrupted ones referenced until they end.
+        #: Report threads by job id; ``_stopping`` keeps interrupted ones referenced until they end.
         self.comparisons: dict[int, ComparisonThread] = {}
         self._stopping: list[ComparisonThread] = []
-        #: The live model when each job finished: the "previous student" its comparison is measured against.
-        self._live_before: dict[int, str] = {}
+        #: Video frames the report's live-FPS run times per model.
+        self.report_frames = BENCH_FRAMES
         self.manager.jobChanged.connect(self._on_job_changed)
         self.manager.jobsReloaded.connect(self._on_jobs_reloaded)
         self.manager.jobFailed.connect(lambda _id, text: window.report_error("Training job failed", text))
@@ -77,13 +81,23 @@ class TrainingActions(QObject):
             )
             return None
         dialog = DistilDialog(
-            self.window.dialogs.open_file, self.window, data=data_counts(self.window.state.project)
+            self.window.dialogs.open_file,
+            self.window,
+            project=project_data(self.window.state.project),
+            split_by_time=self.split_by_time,
         )
         dialog.accepted.connect(lambda: self.start(dialog))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def split_by_time(self):
+        """The dialog's proposal: split the project by time (one undoable edit), then count again."""
+        if not self.window.editor.split(TIME_SPLIT_VAL, 0.0, 0, "time"):
+            return None
+        store = self.window.state.project
+        return project_data(store) if store is not None else None
 
     def start(self, dialog: DistilDialog) -> int | None:
         try:
@@ -112,16 +126,24 @@ class TrainingActions(QObject):
 
     # ---------------------------------------------------------------- after a job
     def use_as_live_model(self, job_id: int) -> bool:
-        """Make the job's final student the live model (the model panel shows it as a checkpoint)."""
+        """Make the job's final student the live model, named after the project and the job; the status bar
+        and the model panel show that it took effect."""
         job = self.manager.jobs.get(job_id)
         if job is None or job.status != "done" or not job.final_weights.exists():
             self.window.report_error("No model yet", f"job {job_id} has not finished with a final model")
             return False
         path = str(job.final_weights)
-        self.window.model_panel.add_checkpoint(path)
+        store = self.window.state.project
+        name = job_name(store.path, job_id) if store is not None else f"job {job_id}"
+        self.window.model_panel.add_checkpoint(path, f"{name} (student)")
         self.window.live.update_settings(model=path)
-        self.window.statusBar().showMessage(f"Live model: {path}", STATUS_TIMEOUT_MS)
-        return True
+        took = self.window.live.settings.model == path
+        self.monitor.set_live_model(job_id if took else None, name)
+        self.window.statusBar().showMessage(
+            f"Live model: {name} ({path})" if took else f"Could not switch the live model to {name}",
+            STATUS_TIMEOUT_MS,
+        )
+        return took
 
     def _on_onnx(self, job_id: int, path: str) -> None:
         if path:
@@ -132,43 +154,45 @@ class TrainingActions(QObject):
         # After the export, not beside it: on a few cores the two would slow each other and skew the FPS.
         self.start_comparison(job_id)
 
-    # ---------------------------------------------------------------- comparison
+    # ---------------------------------------------------------------- the report
     def _on_job_changed(self, job_id: int) -> None:
         job = self.manager.jobs.get(job_id)
-        if job is None:
-            return
-        if job.status in ACTIVE:  # re-run or resumed: an earlier comparison no longer describes it
-            self._live_before.pop(job_id, None)
+        if job is not None and job.status in ACTIVE:  # re-run or resumed: an earlier report no longer holds
             self._stop_comparison(job_id)
-        elif job.status == "done":
-            self._live_before.setdefault(job_id, self.window.live.settings.model)
 
     def _on_jobs_reloaded(self) -> None:
         for job_id in list(self.comparisons):
             self._stop_comparison(job_id)
-        self._live_before.clear()
 
     def start_comparison(self, job_id: int) -> ComparisonThread | None:
-        """Score the job's student beside the previous student and the teacher on the validation split
-        (background thread); the monitor shows a status line, then the table from ``comparison.json``."""
+        """The job's report (background thread): its student, the student it started from, Lightning and the
+        teacher on the val split, and their live FPS; the monitor shows a status line, then the report."""
         job = self.manager.jobs.get(job_id)
+        store = self.window.state.project
         if (
             job is None
+            or store is None
             or job.status != "done"
             or not job.final_weights.exists()
             or job_id in self.comparisons
         ):
             return None
-        previous = self._live_before.get(job_id, self.window.live.settings.model)
         thread = ComparisonThread(
-            job_id, job.config_path, job.final_weights, previous, comparison_file(job.out), parent=self
+            job_id,
+            job.config_path,
+            job.final_weights,
+            job.report_path,
+            video=project_video(store),
+            name=job_name(store.path, job_id),
+            frames=self.report_frames,
+            parent=self,
         )
         thread.progressed.connect(lambda jid, text, t=thread: self._comparison_progress(t, jid, text))
         thread.succeeded.connect(lambda jid, path, t=thread: self._comparison_done(t, jid, path))
         thread.failed.connect(lambda jid, text, t=thread: self._comparison_failed(t, jid, text))
         thread.finished.connect(lambda t=thread: self._comparison_thread_ended(t))
         self.comparisons[job_id] = thread
-        self.monitor.set_comparison_status(job_id, "Comparing with the previous student and the teacher…")
+        self.monitor.set_comparison_status(job_id, "Writing the job's report…")
         thread.start()
         return thread
 
@@ -184,12 +208,12 @@ class TrainingActions(QObject):
         if self._current(thread, job_id):
             self.monitor.comparison_finished(job_id)
             self.window.statusBar().showMessage(
-                f"Job {job_id}: comparison saved to {path}", STATUS_TIMEOUT_MS
+                f"Job {job_id}: report saved to {path}", STATUS_TIMEOUT_MS
             )
 
     def _comparison_failed(self, thread: ComparisonThread, job_id: int, text: str) -> None:
         if self._current(thread, job_id):
-            self.monitor.set_comparison_status(job_id, f"Comparison failed: {text}", running=False)
+            self.monitor.set_comparison_status(job_id, f"Report failed: {text}", running=False)
 
     def _comparison_thread_ended(self, thread: ComparisonThread) -> None:
         if self.comparisons.get(thread.job_id) is thread:

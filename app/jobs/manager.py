@@ -35,6 +35,7 @@ from distilpose.app.jobs.spec import DistilSpec, prepare_job
 from distilpose.app.jobs.tail import EventTail
 from distilpose.app.store_jobs import StoreJobThread
 from distilpose.errors import DistilPoseError
+from distilpose.training.project_job import REPORT_FILE, new_job
 
 #: Event-file poll period (ms).
 POLL_MS = 150
@@ -98,6 +99,12 @@ class Job:
     @property
     def final_weights(self) -> Path:
         return self.out / "final" / "model.safetensors"
+
+    @property
+    def report_path(self) -> Path:
+        """``report.json`` in the job folder (the end-of-job report, see ``project_report``)."""
+        folder = self.paths.get("dir") or self.config_path.parent
+        return Path(self.paths.get("report") or Path(folder) / REPORT_FILE)
 
     @property
     def onnx_path(self) -> Path:
@@ -198,18 +205,7 @@ class JobManager(QObject):
         return job.id
 
     def _new_job(self, config: dict[str, Any], config_path: Path | None) -> Job:
-        store = self._need_store()
-        job_id = store.add_job("train", config, status="queued")
-        folder = store.folder / "jobs" / str(job_id)
-        out = folder / "run"
-        paths = {
-            "dir": str(folder),
-            "config": str(config_path or folder / "config.json"),
-            "out": str(out),
-            "events": str(out / "events.jsonl"),
-            "log": str(out / "log.txt"),
-        }
-        store.update_job(job_id, paths=paths)
+        job_id, paths = new_job(self._need_store(), config, config_path)
         job = Job(job_id, "queued", paths, config, {})
         job.tail = EventTail(job.events_path)
         self.jobs[job_id] = job
@@ -288,6 +284,7 @@ class JobManager(QObject):
         if job is None or job.status in ACTIVE:
             return False
         shutil.rmtree(job.out, ignore_errors=True)
+        job.report_path.unlink(missing_ok=True)  # it described the run just removed
         job.tail = EventTail(job.events_path)
         job.progress = JobProgress()
         self._set(job, "queued", metrics={"onnx": None})

@@ -27,6 +27,10 @@ class JobProgress:
     last: dict[str, Any] | None = None
     error: str | None = None
     done: dict[str, Any] | None = None
+    #: A run bounded by time alone: its budget (s), start time and the share of it used so far.
+    time_budget_s: float | None = None
+    started: float | None = None
+    budget_used: float = 0.0
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -34,6 +38,13 @@ class JobProgress:
         self.last = event
         if kind == "start":
             self.total_steps = event.get("total_steps")
+            run = ((event.get("config") or {}).get("run")) or {}
+            # A time budget alone: the step count is unknown (the engine's epoch bound is not an estimate),
+            # so progress is the time spent of the budget.
+            self.time_budget_s = run.get("time_budget_s") if not run.get("max_steps") else None
+            if self.time_budget_s:
+                self.total_steps = None
+                self.started = event.get("time")
             self.done = None
             self.error = None
         elif kind == "step":
@@ -48,6 +59,8 @@ class JobProgress:
                 if event.get(key) is not None:
                     series.append((step, float(event[key])))
             self.eta_s = event.get("eta_s")
+            if self.time_budget_s and self.started is not None and event.get("time") is not None:
+                self.budget_used = (float(event["time"]) - float(self.started)) / float(self.time_budget_s)
         elif kind == "eval":
             metrics = event.get("metrics") or {}
             name = self.val_name or next((m for m in VAL_METRICS if m in metrics), None)
@@ -60,6 +73,8 @@ class JobProgress:
         elif kind == "done":
             self.done = event
             self.step = max(self.step, step)
+            if event.get("status") == "completed" and self.total_steps is None:
+                self.total_steps = self.step  # a time-budgeted run's length is known once it ends
             # a cancelled or failed run has no time left to show: not the last estimate made while it ran
             self.eta_s = 0.0 if event.get("status") == "completed" else None
         elif kind == "error":
@@ -69,7 +84,7 @@ class JobProgress:
     @property
     def fraction(self) -> float:
         if not self.total_steps:
-            return 0.0
+            return min(1.0, self.budget_used) if self.time_budget_s else 0.0
         return min(1.0, self.step / self.total_steps)
 
     def summary(self) -> dict[str, Any]:

@@ -7,7 +7,9 @@ import json
 import sys
 
 from distilpose.cli.project_batch import register_batch
+from distilpose.cli.project_distil import register_distil
 from distilpose.project.records import SPLITS
+from distilpose.project.splits import SPLIT_UNITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,16 +70,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="assign train/val/test splits (seeded)",
         description="Splits the dataset frames (images, and video frames holding an instance). "
         "--by media keeps all frames of a video in one split, so near-identical frames do not leak from "
-        "train into val.",
+        "train into val; --by time holds out the last part of each video (val, then test) after a gap of at "
+        "least one second of frames, which are left unsplit.",
     )
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("--val", type=float, default=0.2, help="fraction of frames for val (default 0.2)")
     p.add_argument("--test", type=float, default=0.0, help="fraction of frames for test (default 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--by", choices=("frame", "media"), default="frame", help="split unit (default frame)")
+    p.add_argument("--by", choices=SPLIT_UNITS, default="frame", help="split unit (default frame)")
     p.set_defaults(func=_split)
 
     register_batch(sub)  # add, prelabel (distilpose.cli.project_batch)
+    register_distil(sub)  # distil (distilpose.cli.project_distil)
 
 
 def _create(args: argparse.Namespace) -> int:

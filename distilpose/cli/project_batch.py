@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from distilpose.inference.runtimes import AUTO, RUNTIMES
 from distilpose.project.batch import FRAME_CHOICES
+
+RUNTIME_CHOICES = (AUTO, *RUNTIMES)
 
 
 def register_batch(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +34,17 @@ def register_batch(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("--model", required=True, metavar="M", help="model name or checkpoint (see `models list`)")
-    p.add_argument("--runtime", default="torch", choices=("torch", "onnx"), help="default: torch")
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=RUNTIME_CHOICES,
+        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine)",
+    )
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="average with the horizontally flipped crop (the teacher's best labels; slower)",
+    )
     p.add_argument("--detector", default="auto", help="auto (CenterNet when fetched), centernet or full-frame")
     p.add_argument(
         "--track", action="store_true", help="give each person of a video one track id across its frames"
@@ -80,7 +93,7 @@ def _prelabel(args: argparse.Namespace) -> int:
         if not frame_ids:
             print(f"{args.project}: no {args.frames} frames to pre-label")
             return 0
-        loaded = load_predictor(args.model, args.runtime)
+        loaded = load_predictor(args.model, args.runtime, flip=args.flip)
         if not has_trained_weights(args.model):
             print(f"warning: {args.model} has no trained weights (random predictions)", file=sys.stderr)
         pipeline = LivePipeline(loaded.predictor, make_detector(args.detector))

@@ -39,6 +39,8 @@ class PersonRecord:
     center: np.ndarray  # (2,)
     scale: np.ndarray  # (2,)
     keypoints: np.ndarray  # (K, 3) x, y, v; zeros for a detection
+    #: The annotation's ``weight`` field (default 1): a person a user corrected counts more in the loss.
+    weight: float = 1.0
 
 
 def _read_json(path: Path) -> Any:
@@ -149,6 +151,10 @@ def load_gt_records(
                     f"annotation {ann['id']}: 'keypoints' must be {3 * NUM_KEYPOINTS} finite numbers"
                 )
                 continue
+            weight = _instance_weight(ann)
+            if weight is None:
+                problems.append(f"annotation {ann['id']}: 'weight' must be a finite number >= 0")
+                continue
             clean = clean_gt_box(bbox, width, height, ann.get("area", 1))
             if clean is None or kps.max() == 0 or ann.get("num_keypoints", 1) == 0:
                 continue
@@ -167,6 +173,7 @@ def load_gt_records(
                     center=center,
                     scale=scale,
                     keypoints=keypoints,
+                    weight=weight,
                 )
             )
     if problems:
@@ -229,6 +236,14 @@ def load_detection_records(
     if problems:
         raise CocoFormatError(source, problems)
     return records
+
+
+def _instance_weight(ann: dict) -> float | None:
+    """An annotation's optional ``weight`` (finite, >= 0; default 1), or None when it is not one."""
+    value = ann.get("weight", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if np.isfinite(value) and value >= 0 else None
 
 
 def read_rgb_image(path: str | Path) -> np.ndarray:
@@ -322,6 +337,8 @@ class TopDownCocoDataset(Dataset):
         }
         for key, value in sample.targets.items():
             out[names.get(key, key)] = torch.from_numpy(value)
+        if rec.weight != 1.0 and "target_weights" in out:  # the person's weight scales its label terms
+            out["target_weights"] = out["target_weights"] * rec.weight
         out["keypoints"] = torch.from_numpy(sample.keypoints.astype(np.float32))
         out["center"] = torch.from_numpy(np.asarray(sample.center, dtype=np.float64))
         out["scale"] = torch.from_numpy(np.asarray(sample.scale, dtype=np.float64))

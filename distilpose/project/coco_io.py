@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -225,16 +226,18 @@ def export_coco(
     splits: list[str] | None = None,
     images: str = "copy",
     overwrite: bool = False,
+    keep: Callable[[list[Instance]], list[Instance]] | None = None,
 ) -> ExportReport:
     """Write ``out_dir/images/...`` and ``out_dir/annotations/person_keypoints.json``; the annotation file is
-    written last (atomically), so its presence means the export is complete."""
+    written last (atomically), so its presence means the export is complete. ``keep``: see
+    :func:`~distilpose.project.exporting.plan_export`."""
     if images not in IMAGE_MODES:
         raise DistilPoseError(f"unknown image mode {images!r}; expected one of {', '.join(IMAGE_MODES)}")
     out = Path(out_dir)
     ann_file = out / ANNOTATION_FILE
     if ann_file.exists() and not overwrite:
         raise DistilPoseError(f"{ann_file}: already exists (export to another folder, or overwrite it)")
-    plan = plan_export(store, only_verified=only_verified, splits=splits)
+    plan = plan_export(store, only_verified=only_verified, splits=splits, keep=keep)
     check_sources(plan, need_pixels=images != "none")
     images_dir = None if images == "none" else out / "images"
     clean_stale_temps(out / "annotations", out / "images")

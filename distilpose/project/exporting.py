@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -57,9 +57,16 @@ class ExportPlan:
 
 
 def plan_export(
-    store: ProjectStore, *, only_verified: bool = False, splits: Sequence[str] | None = None
+    store: ProjectStore,
+    *,
+    only_verified: bool = False,
+    splits: Sequence[str] | None = None,
+    keep: Callable[[list[Instance]], list[Instance]] | None = None,
 ) -> ExportPlan:
-    """Choose frames and instances (see the module rules) and give every image a unique file name."""
+    """Choose frames and instances (see the module rules) and give every image a unique file name.
+
+    ``keep`` (instead of ``only_verified``) chooses a frame's instances itself; a frame it leaves empty is
+    not exported (a distillation job's choice: verified people, else the teacher's pre-labels)."""
     for split in splits or ():
         if split not in SPLITS:
             raise DistilPoseError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
@@ -72,10 +79,13 @@ def plan_export(
         if splits and frame.split not in splits:
             continue
         instances = by_frame.get(frame.id, [])
-        kept = [i for i in instances if i.extras["verified"]] if only_verified else instances
-        plan.left_out_unverified += len(instances) - len(kept)
+        if keep is not None:
+            kept = keep(instances)
+        else:
+            kept = [i for i in instances if i.extras["verified"]] if only_verified else instances
+            plan.left_out_unverified += len(instances) - len(kept)
         m = media[frame.media_id]
-        if only_verified and not kept:
+        if (only_verified or keep is not None) and not kept:
             continue
         if not kept and m.kind != "image":
             continue

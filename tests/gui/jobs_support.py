@@ -39,13 +39,13 @@ def open_window(qtbot, fake_loader, project: Path):
 
 
 def fill_project(win, folder: Path, num_images: int = 6) -> None:
-    """Import a synthetic COCO set (verified instances) and put the last VAL_FRAMES frames in 'val'."""
+    """Import a synthetic COCO set (verified instances): the last VAL_FRAMES frames in 'val', the rest 'train'."""
     ann, images = make_synthetic_coco(folder, num_images=num_images)
     assert win.project.import_coco_file(ann, images), win.errors
     store = win.state.project
     frames = store.frames()
     assert len(frames) == num_images
-    store.set_splits({f.id: "val" for f in frames[-VAL_FRAMES:]})
+    store.set_splits({f.id: "val" if i >= num_images - VAL_FRAMES else "train" for i, f in enumerate(frames)})
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
     tips = [dialog.student_combo.itemData(i, 3) for i in range(dialog.student_combo.count())]  # ToolTipRole
     assert all(t and t.startswith("about") for t in tips)
     assert dialog.validate_box.isChecked() and dialog.validate_box.isEnabled()
-    assert "4 verified people in the val split" in dialog.validate_note.text()
+    assert "4 labelled people in the val split" in dialog.validate_note.text()
     assert dialog.spec().validate
 
 
@@ -192,11 +192,11 @@ def test_dialog_without_a_val_split_says_so_before_the_job(qtbot) -> None:
     dialog = DistilDialog(lambda *_: "", data=(12, 0), cuda=False)
     qtbot.addWidget(dialog)
     assert not dialog.validate_box.isChecked() and not dialog.validate_box.isEnabled()
-    assert "No verified people in the val split" in dialog.validate_note.text()
+    assert "No labelled people in the val split" in dialog.validate_note.text()
     assert not dialog.spec().validate
     empty = DistilDialog(lambda *_: "", data=(0, 0), cuda=False)
     qtbot.addWidget(empty)
-    assert "No verified people in the train split" in empty.problem()
+    assert "No verified people and no teacher pre-labels in the train split" in empty.problem()
 
 
 def test_the_dialog_reads_the_projects_splits(project_window) -> None:
@@ -207,8 +207,14 @@ def test_the_dialog_reads_the_projects_splits(project_window) -> None:
     store.add_instance(frame, Instance(keypoints=PERSON_A.copy()), verified=True)
     store.add_instance(frame, Instance(keypoints=PERSON_A.copy()))  # not verified: not data
     assert verified_per_split(store) == {"none": 1}
-    assert data_counts(store) == (1, 0)
+    assert data_counts(store) == (0, 0)  # unsplit frames are not training data: the project needs a split
     dialog = project_window.training.ask_distil()
     assert dialog is not None
     assert not dialog.validate_box.isEnabled()
+    assert "the project has no train split" in dialog.problem()
+    dialog.reject()
+    store.set_splits({frame: "train"})
+    dialog = project_window.training.ask_distil()
+    assert "learns from 1 verified people (1 corrected" in dialog.learns_label.text()  # placed by hand
+    assert "Only 1 people to learn from" in dialog.warning_label.text()
     dialog.reject()

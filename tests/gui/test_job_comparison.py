@@ -1,6 +1,7 @@
-"""After a distillation job: its student is scored beside the previous student and the teacher on the
-validation split in a background thread, the monitor shows the table (a status line meanwhile), the rows are
-saved beside the job, and a reopened project shows them again without recomputing."""
+"""After a distillation job: its report (the new student beside the student it started from, MoveNet
+Lightning and the teacher on the validation split) is computed in a background thread, the monitor shows the
+table and the verdict (a status line meanwhile), report.json is saved in the job folder, and a reopened
+project shows it again without recomputing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import torch
 
 from distilpose.app.docks.training_monitor import NO_VALIDATION
 from distilpose.app.jobs import compare_thread
-from distilpose.compare import COMPARISON_FILE, load_comparison
+from distilpose.training.project_job import REPORT_FILE
+from distilpose.training.project_report import load_report
 from distilpose.training.synthetic import smoke_config, write_random_teacher
 
 from .jobs_support import open_window
@@ -84,7 +86,7 @@ def test_finished_job_is_compared_shown_saved_and_reloaded(qtbot, tmp_path, fake
     previous = _save_student(tmp_path / "previous" / "model.safetensors", seed=2)
     config = smoke_config(tmp_path / "data", teacher_weights=teacher, val=True, num_images=2)
     win = open_window(qtbot, fake_loader, project)
-    job_id, out = _finished_job(win.state.project, tmp_path / "job", config)
+    job_id, _out = _finished_job(win.state.project, tmp_path / "job", config)
     win.close()
 
     win2 = _window_with_live_model(qtbot, fake_loader, project, str(previous))
@@ -98,31 +100,39 @@ def test_finished_job_is_compared_shown_saved_and_reloaded(qtbot, tmp_path, fake
     )
     job = training.manager.jobs[job_id]
     assert job.status == "done" and monitor.selected_id() == job_id
-    saved = out / COMPARISON_FILE
-    # ONNX export first, then the comparison thread; the table replaces the status line when it is saved.
-    qtbot.waitUntil(lambda: saved.exists() and monitor.comparison_table.rowCount() == 3, timeout=150_000)
+    saved = tmp_path / "job" / REPORT_FILE
+    assert job.report_path == saved
+    # ONNX export first, then the report thread; the table replaces the status line when it is saved.
+    qtbot.waitUntil(lambda: saved.exists() and monitor.comparison_table.rowCount() == 4, timeout=150_000)
     assert job.metrics.get("onnx") == str(job.onnx_path)
     assert any("teacher, image 2/2" in s for s in statuses), statuses
     table = monitor.comparison_table
     assert table.isVisibleTo(monitor)
-    assert _column(table, 0) == ["new student", "previous student", "teacher"]
-    assert _column(table, 4) == [str(job.final_weights), str(previous), str(teacher.resolve())]
-    for ap, pck, fps in zip(_column(table, 1), _column(table, 2), _column(table, 3), strict=True):
-        assert 0.0 <= float(ap) <= 1.0 and 0.0 <= float(pck.rstrip("%")) <= 100.0 and float(fps) > 0
-    assert "Validation split" in monitor.comparison_label.text()
-    rows = load_comparison(saved).rows
-    assert [r.label for r in rows] == ["new student", "previous student", "teacher"]
-    assert all(r.error is None and r.instances == 2 for r in rows)
-    assert f"{rows[0].ap:.3f}" == _column(table, 1)[0]
+    assert _column(table, 0) == ["new student", "started from", "movenet-lightning", "teacher"]
+    assert _column(table, 4)[:2] == [str(job.final_weights), "distilpose-t"]
+    assert _column(table, 4)[3] == str(teacher.resolve())
+    for ap, pck in zip(_column(table, 1)[:2], _column(table, 2)[:2], strict=True):
+        assert 0.0 <= float(ap) <= 1.0 and 0.0 <= float(pck.rstrip("%")) <= 100.0
+    report = load_report(saved)
+    assert report["verdict"] in monitor.comparison_label.text()
+    assert "no live FPS (the project has no video" in monitor.comparison_label.text()
+    assert [r["label"] for r in report["rows"]] == ["new student", "started from", "movenet-lightning", "teacher"]
+    assert f"{report['ap']['new student']:.3f}" == _column(table, 1)[0]
     shown = [_column(table, j) for j in range(table.columnCount())]
     qtbot.waitUntil(lambda: not training.comparisons, timeout=10_000)
     assert monitor.compare_button.isEnabled()
+    # Use as Live Model names the student after the project and the job, and says it took effect.
+    assert training.use_as_live_model(job_id)
+    name = f"poses job {job_id}"
+    assert win2.model_panel.model_combo.currentText() == f"{name} (student)"
+    assert win2.live.settings.model == str(job.final_weights)
+    assert f"Live model now: {name} (student)" in monitor.comparison_label.text()
     win2.close()
 
     def no_recompute(*_a, **_k):
-        raise AssertionError("a saved comparison must not be recomputed")
+        raise AssertionError("a saved report must not be recomputed")
 
-    monkeypatch.setattr(compare_thread, "compare_models", no_recompute)
+    monkeypatch.setattr(compare_thread, "make_report", no_recompute)
     win3 = open_window(qtbot, fake_loader, project)
     monitor3 = win3.training.monitor
     assert win3.training.comparisons == {}
@@ -134,7 +144,7 @@ def test_job_without_validation_split_says_so(qtbot, tmp_path, fake_loader) -> N
     config = smoke_config(tmp_path / "data", teacher_weights=write_random_teacher(tmp_path / "t.safetensors"))
     project = tmp_path / "poses.dpproj"
     win = open_window(qtbot, fake_loader, project)
-    job_id, out = _finished_job(win.state.project, tmp_path / "job", config, status="done")
+    job_id, _out = _finished_job(win.state.project, tmp_path / "job", config, status="done")
     win.close()
     win = open_window(qtbot, fake_loader, project)  # a settled job: no ONNX export, no comparison by itself
     monitor = win.training.monitor
@@ -146,5 +156,5 @@ def test_job_without_validation_split_says_so(qtbot, tmp_path, fake_loader) -> N
     # Asked anyway (the manager's API, as a script would), the comparison says why it has no rows.
     win.training.start_comparison(job_id)
     qtbot.waitUntil(lambda: not win.training.comparisons, timeout=60_000)
-    assert load_comparison(out / COMPARISON_FILE).note.startswith("no validation split")
+    assert load_report(tmp_path / "job" / REPORT_FILE)["note"].startswith("no validation split")
     assert monitor.comparison_label.text() == NO_VALIDATION

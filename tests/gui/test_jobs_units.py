@@ -128,6 +128,17 @@ def test_progress_collects_curves_from_events() -> None:
     assert p.error == "boom"
 
 
+def test_progress_of_a_time_budgeted_run_is_its_time_not_the_engines_epoch_bound() -> None:
+    p = JobProgress()
+    run = {"max_steps": None, "time_budget_s": 600.0, "epochs": 1_000_000}
+    p.add({"type": "start", "step": 0, "time": 1000.0, "total_steps": 60_000_000, "config": {"run": run}})
+    assert p.total_steps is None  # unknown: not 60 million
+    p.add({"type": "step", "step": 10, "time": 1150.0, "losses": {"reg": 0.5}})
+    assert p.fraction == pytest.approx(0.25)
+    p.add({"type": "done", "step": 34, "status": "completed"})
+    assert (p.total_steps, p.fraction) == (34, 1.0)
+
+
 def test_dialog_refuses_choices_that_cannot_start(qtbot, tmp_path) -> None:
     from distilpose.app.docks.distil_dialog import DistilDialog
 
