@@ -538,8 +538,9 @@ def measure(out: Path, threshold: float = 0.3, sample: int | None = None) -> dic
 
     OKS uses COCO's body sigmas and the area of the person's joint box. A joint "agrees" when its own OKS
     term exp(-d^2 / 2 s^2 k^2) is at least 0.5. Split by Thunder's score (confident: >= ``threshold``)."""
-    from distilpose.keypoints import OKS_SIGMAS
+    from distilpose.keypoints import OKS_SIGMAS, flip_permutation
 
+    mirror = flip_permutation()
     k2 = (2 * OKS_SIGMAS[BODY]) ** 2
     rows: dict[str, dict] = {}
     per: dict[str, list] = {}
@@ -549,7 +550,7 @@ def measure(out: Path, threshold: float = 0.3, sample: int | None = None) -> dic
                 per.setdefault(rec["source"], []).append(person)
     for source, people in sorted(per.items()):
         people = people[:sample]
-        oks_all, agree = [], {True: [0, 0], False: [0, 0]}
+        oks_all, agree, swaps = [], {True: [0, 0], False: [0, 0]}, 0
         labelled = {rule: [] for rule in FUSIONS}
         for person in people:
             t, g = np.asarray(person["teacher"])[BODY], np.asarray(person["gt"])[BODY]
@@ -563,6 +564,13 @@ def measure(out: Path, threshold: float = 0.3, sample: int | None = None) -> dic
                 m = lab & ((t[:, 2] >= threshold) == conf)
                 agree[conf][0] += int((ks[m] >= 0.5).sum())
                 agree[conf][1] += int(m.sum())
+            # left/right: Thunder's confident joint disagrees, and sits at the source's mirrored joint
+            g_m = np.asarray(person["gt"])[mirror[BODY]]
+            d_own = np.linalg.norm(t[:, :2] - g[:, :2], axis=1)
+            d_mir = np.linalg.norm(t[:, :2] - g_m[:, :2], axis=1)
+            swaps += int(
+                (lab & (g_m[:, 2] > 0) & (t[:, 2] >= threshold) & (ks < 0.5) & (d_mir < 0.5 * d_own)).sum()
+            )
             for rule in FUSIONS:
                 _, s = fuse(np.asarray(person["teacher"]), np.asarray(person["gt"]), rule, threshold)
                 labelled[rule].append(int((s[BODY] >= threshold).sum()))
@@ -573,6 +581,7 @@ def measure(out: Path, threshold: float = 0.3, sample: int | None = None) -> dic
             "share_oks_ge_0.5": round(float((oks_arr >= 0.5).mean()), 3) if len(oks_arr) else None,
             "confident_joints": agree[True][1],
             "confident_agree": round(agree[True][0] / max(agree[True][1], 1), 3),
+            "confident_swapped_left_right": swaps,
             "unsure_joints": agree[False][1],
             "unsure_agree": round(agree[False][0] / max(agree[False][1], 1), 3),
             "body_joints_labelled": {
@@ -672,13 +681,17 @@ def prepare(
 
 
 def _table(rows: dict[str, dict]) -> Iterator[str]:
-    yield "| source | people | mean OKS | OKS >= 0.5 | confident joints agree | unsure joints agree | body joints labelled teacher / fill / gt |"
-    yield "|---|---|---|---|---|---|---|"
+    yield (
+        "| source | people | mean OKS | OKS >= 0.5 | confident joints agree | of them left/right swapped "
+        "| unsure joints agree | body joints labelled teacher / fill / gt |"
+    )
+    yield "|---|---|---|---|---|---|---|---|"
     for s, r in rows.items():
         lab = r["body_joints_labelled"]
         yield (
             f"| {s} | {r['people']} | {r['mean_oks']} | {r['share_oks_ge_0.5']} | {r['confident_agree']} "
-            f"({r['confident_joints']}) | {r['unsure_agree']} ({r['unsure_joints']}) | "
+            f"({r['confident_joints']}) | {r['confident_swapped_left_right']} | {r['unsure_agree']} "
+            f"({r['unsure_joints']}) | "
             f"{lab['teacher']} / {lab['fill']} / {lab['gt']} |"
         )
 
