@@ -525,10 +525,11 @@ def build(
             extra = {"source": rec["source"], "file": rec["file"], "sha256": rec["sha256"]}
             images.append(CocoImage(id=image_id, file_name=rec["image"], width=w, height=h, extra=extra))
             annotations.extend(good)
-        if images:
-            save_coco(
-                CocoDataset(images=images, annotations=annotations), out / split / "person_keypoints.json"
-            )
+        target = out / split / "person_keypoints.json"
+        if not images:
+            target.unlink(missing_ok=True)  # a stale file from an earlier build would not match the data list
+        else:
+            save_coco(CocoDataset(images=images, annotations=annotations), target)
         counts[split] = {"images": len(images), "people": len(annotations)}
     return counts
 
