@@ -28,6 +28,7 @@ import csv
 import hashlib
 import json
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -629,6 +630,10 @@ def data_list(sources: list[Source], files: dict[str, list[dict]], val_list: Pat
     return {"val2017_list": val, "sources": listed}
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def prepare(
     specs: list[str],
     out: Path,
@@ -668,6 +673,7 @@ def prepare(
     meta = {"teacher": teacher, "dev_fraction": dev_fraction, "seed": seed, "max_side": MAX_SIDE}
     atomic_write_text(out / "prepare.json", json.dumps(meta, indent=1) + "\n")
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, _stop)  # `kill PID` of a background run stops as Ctrl-C does
     try:
         label(todo, out, predict=predict, detect=detect, dev_fraction=dev_fraction, seed=seed, limit=limit)
     except KeyboardInterrupt:
@@ -675,6 +681,8 @@ def prepare(
         print(
             "interrupted: keeping what is labelled; run the same command again to continue", file=sys.stderr
         )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     counts = build(out, fusion=fusion)
     counts["planned"] = {"images": len(todo), "labelled": len(done_records(out / "labels.jsonl"))}
     counts["interrupted"] = interrupted  # type: ignore[assignment]
