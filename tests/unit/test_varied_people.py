@@ -122,6 +122,14 @@ def test_recognises_each_layout_and_maps_joints_to_coco(tmp_path: Path) -> None:
     plain = vp.recognise("plain", tmp_path / "plain")
     assert plain.layout == "plain-images" and [i.rel for i in plain.items] == ["a/x.jpg"]
 
+    (tmp_path / "bad" / "images").mkdir(parents=True)
+    (tmp_path / "bad" / "joints.mat").write_text("not a MATLAB file")
+    with pytest.raises(DistilPoseError, match=r"joints.mat: not an LSP joints file"):
+        vp.recognise("bad", tmp_path / "bad")
+    (tmp_path / "badcsv" / "images").mkdir(parents=True)
+    (tmp_path / "badcsv" / "train_joints.csv").write_text("a.jpg," + ",".join(["x"] * 32) + "\n")
+    with pytest.raises(DistilPoseError, match=r"train_joints.csv:1: a joint coordinate is not a number"):
+        vp.recognise("badcsv", tmp_path / "badcsv")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DistilPoseError, match="no images"):
         vp.recognise("empty", tmp_path / "empty")

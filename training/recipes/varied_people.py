@@ -155,12 +155,16 @@ def _joint_items(images: list[Path], root: Path, people: dict[str, list[np.ndarr
 def _lsp(root: Path) -> list[Item]:
     try:
         from scipy.io import loadmat  # joints.mat is a MATLAB 5 file
+        from scipy.io.matlab import MatReadError
     except ImportError as exc:
         raise DistilPoseError(
             f"{root / 'joints.mat'}: reading it needs scipy (pip install 'distilpose-studio[train]')"
         ) from exc
 
-    joints = loadmat(str(root / "joints.mat"))["joints"]
+    try:
+        joints = np.asarray(loadmat(str(root / "joints.mat"))["joints"])
+    except (MatReadError, ValueError, KeyError, OSError) as exc:
+        raise DistilPoseError(f"{root / 'joints.mat'}: not an LSP joints file ({exc})") from exc
     if joints.shape[:2] == (3, 14):  # the original LSP stores 3 x 14 x N with an inverted visibility flag
         joints = np.transpose(joints, (1, 0, 2)).copy()
         joints[:, 2] = 1 - joints[:, 2]
@@ -190,7 +194,10 @@ def _mpii(root: Path, csvs: list[Path]) -> list[Item]:
                     raise DistilPoseError(
                         f"{path}:{n}: expected a file name and 16 x,y pairs, got {len(row)} fields"
                     )
-                xy = np.asarray(row[1:], dtype=np.float64).reshape(16, 2)
+                try:
+                    xy = np.asarray(row[1:], dtype=np.float64).reshape(16, 2)
+                except ValueError as exc:
+                    raise DistilPoseError(f"{path}:{n}: a joint coordinate is not a number ({exc})") from exc
                 ok = (xy[:, 0] >= 0) & (xy[:, 1] >= 0)
                 people.setdefault(row[0], []).append(np.column_stack([xy, ok]))
     return _joint_items(_images_under(root), root, people, MPII_TO_COCO)
