@@ -267,3 +267,17 @@ def test_real_thunder_labels_people(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "d" / "prepare.json").read_text())["teacher"].startswith(
         "movenet-thunder (flip"
     )
+
+
+def test_near_duplicate_needs_both_hashes_close() -> None:
+    """Plain-background pictures of different people can share a 64-bit hash within 3 bits (seen across yoga,
+    HAR and LSP); the 256-bit hash tells them apart, so both must be close."""
+    bands: list[dict] = [{} for _ in range(4)]
+    kept = (0xFFFF_0000_FFFF_0000, (1 << 200) - 1)
+    for b, table in enumerate(bands):
+        table.setdefault((kept[0] >> (16 * b)) & 0xFFFF, []).append((kept, "a/kept.jpg"))
+    same_64_far_256 = (kept[0] ^ 0b101, kept[1] ^ ((1 << 40) - 1))  # 2 and 40 bits apart
+    close_both = (kept[0] ^ 0b1, kept[1] ^ ((1 << 16) - 1))  # 1 and 16 bits apart
+    assert vp._near(bands, same_64_far_256) is None
+    assert vp._near(bands, close_both) == "a/kept.jpg"
+    assert vp._near(bands, (kept[0] ^ 0b1111, kept[1])) is None  # 4 bits apart on the 64-bit hash

@@ -44,8 +44,11 @@ MAX_SIDE = 960
 FUSIONS = ("fill", "teacher", "gt")
 #: Chosen by ``measure`` on LSP-extended and MPII (docs/student.md "Varied people").
 DEFAULT_FUSION = "fill"
-NEAR_BITS = 3  # dHash Hamming distance that still counts as the same picture
-DHASH_VERSION = 2  # bump when dhash() changes, so cached hashes are recomputed
+#: Same picture: 64-bit dHashes within NEAR_BITS (found through bands) and 256-bit ones within FINE_BITS. The
+#: 64-bit hash alone paired different pictures on plain white or black backgrounds across sources (24-90 of
+#: 256 fine bits apart), while resized or re-encoded copies are 0-16 apart.
+NEAR_BITS, FINE_BITS = 3, 16
+DHASH_VERSION = 3  # bump when dhash() changes, so cached hashes are recomputed
 
 #: Where each known source comes from (``fetch`` snapshots of public GitHub repositories).
 KNOWN: dict[str, dict[str, str]] = {
@@ -266,17 +269,20 @@ def coco_id(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def dhash(path: Path) -> int | None:
-    """64-bit difference hash of the 9x8 grey thumbnail: equal or a few bits apart for resized/recompressed
-    copies of one picture. None for an unreadable file."""
+def dhash(path: Path) -> tuple[int, int] | None:
+    """64- and 256-bit difference hashes (9x8 and 17x16 grey thumbnails): a few bits apart for resized or
+    recompressed copies of one picture. None for an unreadable file."""
     import cv2
 
     grey = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)  # /4 already moves small pictures' bits
     if grey is None:
         return None
-    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
-    bits = (small[:, 1:] > small[:, :-1]).flatten()
-    return int("".join("1" if b else "0" for b in bits), 2)
+
+    def bits(w: int, h: int) -> int:
+        small = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA).astype(np.int16)
+        return int("".join("1" if b else "0" for b in (small[:, 1:] > small[:, :-1]).flatten()), 2)
+
+    return bits(9, 8), bits(17, 16)
 
 
 def _sha256(path: Path) -> str:
@@ -292,13 +298,13 @@ class _Hashes:
         self.path = path
         self.cache: dict = json.loads(path.read_text()) if path.exists() else {}
 
-    def __call__(self, p: Path) -> tuple[str, int | None]:
+    def __call__(self, p: Path) -> tuple[str, tuple[int, int] | None]:
         st = p.stat()
         key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{DHASH_VERSION}"
         if key not in self.cache:
             self.cache[key] = [_sha256(p), dhash(p)]
         sha, dh = self.cache[key]
-        return sha, dh
+        return sha, tuple(dh) if dh is not None else None
 
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.cache))
@@ -311,7 +317,11 @@ class Planned:
     sha256: str
 
 
-def plan(sources: list[Source], hashes: Callable[[Path], tuple[str, int | None]], val_ids: set[int] | None):
+def plan(
+    sources: list[Source],
+    hashes: Callable[[Path], tuple[str, tuple[int, int] | None]],
+    val_ids: set[int] | None,
+):
     """-> (images to label in order, per-source file list with each file's sha256 and fate)."""
     kept: list[Planned] = []
     by_sha: dict[str, str] = {}
@@ -344,17 +354,21 @@ def plan(sources: list[Source], hashes: Callable[[Path], tuple[str, int | None]]
             where = f"{src.name}/{item.rel}"
             by_sha[sha] = where
             for b, table in enumerate(bands):
-                table.setdefault((dh >> (16 * b)) & 0xFFFF, []).append((dh, where))
+                table.setdefault((dh[0] >> (16 * b)) & 0xFFFF, []).append((dh, where))
             entry["status"] = "kept"
             kept.append(Planned(src.name, item, sha))
     return kept, files
 
 
-def _near(bands: list[dict], dh: int) -> str | None:
-    """An earlier image within NEAR_BITS of ``dh``: any such pair shares one of four 16-bit bands exactly."""
+def _near(bands: list[dict], dh: tuple[int, int]) -> str | None:
+    """An earlier image within NEAR_BITS / FINE_BITS of ``dh``: any pair within NEAR_BITS of the 64-bit hash
+    shares one of its four 16-bit bands exactly, so only those are compared."""
     for b, table in enumerate(bands):
-        for other, where in table.get((dh >> (16 * b)) & 0xFFFF, ()):
-            if bin(other ^ dh).count("1") <= NEAR_BITS:
+        for other, where in table.get((dh[0] >> (16 * b)) & 0xFFFF, ()):
+            if (
+                bin(other[0] ^ dh[0]).count("1") <= NEAR_BITS
+                and bin(other[1] ^ dh[1]).count("1") <= FINE_BITS
+            ):
                 return where
     return None
 
