@@ -68,19 +68,19 @@ KNOWN: dict[str, dict[str, str]] = {
         "repo": "bearpaw/clothing-co-parsing",
         "commit": "fe34fb77721a9973fbae92c05f7f12b664d10110",
         "path": "photos/",
-        "licence": "Clothing Co-Parsing: see the repository's LICENSE",
+        "licence": "repository LICENSE Apache-2.0; the photos are street-fashion web photos (Chictopia)",
     },
     "yoga": {
         "repo": "vriveraq/Yoga-Pose-Image-Classification",
         "commit": "b85337a77d6592220be7b816d58b024d2bfd1f63",
         "path": "data/",
-        "licence": "see the repository (web-scraped yoga photos)",
+        "licence": "no licence file; Bing image search results (see the README): research use",
     },
     "har": {
         "repo": "umareddy123/Human_activity_recognition",
         "commit": "520a0158744420e06448c3dcb285f8ed9e7e5030",
         "path": "train/, test/",
-        "licence": "Kaggle Human Action Recognition dataset, see the repository",
+        "licence": "no licence file; Kaggle Human Action Recognition data: research use",
     },
     "coco128": {
         "repo": "lightly-ai/coco128_yolo",
