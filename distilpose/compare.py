@@ -9,17 +9,15 @@ batch-1 calls on one fixed person: the rate the live view would get for one pers
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from distilpose.atomic import atomic_write_json
 from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import DistilPoseError
 from distilpose.inference.coco_run import GtPerson, gt_people  # noqa: F401  (re-exported)
@@ -272,30 +270,3 @@ def format_comparison(rows: Sequence[ComparisonRow]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in row_cells(r)) + " |")
     return "\n".join(lines)
-
-
-def save_comparison(path: str | os.PathLike, comparison: Comparison) -> None:
-    """Written atomically: a crash mid-write leaves the previous file (or none), never half a table."""
-    rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(r).items()}
-            for r in comparison.rows]  # fmt: skip
-    atomic_write_json(path, {"rows": rows, "ann": comparison.ann, "note": comparison.note}, indent=1)
-
-
-def load_comparison(path: str | os.PathLike) -> Comparison:
-    """Read a file written by :func:`save_comparison`; a damaged one raises naming the file and the field."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DistilPoseError(f"{path}: cannot read the comparison ({exc})") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
-        raise DistilPoseError(f"{path}: expected an object with a 'rows' list")
-    known = {f.name for f in fields(ComparisonRow)}
-    rows = []
-    for i, item in enumerate(doc["rows"]):
-        if not isinstance(item, dict) or not isinstance(item.get("label"), str):
-            raise DistilPoseError(f"{path}: rows[{i}] is not a row with a 'label'")
-        try:
-            rows.append(ComparisonRow(**{k: v for k, v in item.items() if k in known}))
-        except TypeError as exc:
-            raise DistilPoseError(f"{path}: rows[{i}]: {exc}") from exc
-    return Comparison(rows, doc.get("ann"), str(doc.get("note") or ""))

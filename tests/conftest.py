@@ -11,6 +11,17 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def single_thread_env() -> dict[str, str]:
+    """The environment for a training subprocess: one BLAS thread (the tests' 2 cores are shared) and the
+    Makefile's allocator setting (eager torch re-faults memory every call without it)."""
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.setdefault(
+        "GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+    )
+    return env
 SHARED = REPO_ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 

@@ -5,7 +5,6 @@ A project that cannot be distilled is refused before anything is written."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,18 +16,10 @@ import pytest
 from distilpose.project import ProjectStore
 from distilpose.training.events import read_events
 from distilpose.training.synthetic import write_random_teacher
+from tests.conftest import single_thread_env
 from tests.unit.test_project_distil import footage_project
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.setdefault(
-        "GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
-    )
-    return env
 
 
 def _distil(project: Path, *args: str) -> list[str]:
@@ -54,7 +45,7 @@ def test_ctrl_c_keeps_a_resumable_job_and_resume_finishes_it(tmp_path) -> None:
     choices = ["--teacher", str(teacher), "--student", "distilpose-t", "--batch", "2", "--workers", "0"]
     proc = subprocess.Popen(
         _distil(project, *choices, "--steps", "60", "--report-frames", "2"),
-        env=_env(),
+        env=single_thread_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -75,7 +66,7 @@ def test_ctrl_c_keeps_a_resumable_job_and_resume_finishes_it(tmp_path) -> None:
 
     done = subprocess.run(
         _distil(project, "--resume", "1", "--report-frames", "2", "--json"),
-        env=_env(),
+        env=single_thread_env(),
         capture_output=True,
         text=True,
         timeout=600,
@@ -93,7 +84,7 @@ def test_a_project_that_cannot_be_distilled_is_refused_before_anything_is_writte
     project = tmp_path / "empty.dpproj"
     with ProjectStore.create(project):
         pass
-    done = subprocess.run(_distil(project), env=_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(_distil(project), env=single_thread_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert f"{project}: the project has no frames: add your camera's video" in done.stderr
     assert not (tmp_path / "jobs").exists()

@@ -4,7 +4,6 @@ uninterrupted run (tiny synthetic data, CPU, one thread, no data workers)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,17 +16,9 @@ import torch
 from distilpose.models.checkpoint import load_state_dict_file
 from distilpose.training.events import read_events
 from distilpose.training.synthetic import smoke_config, write_random_teacher
+from tests.conftest import single_thread_env
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.setdefault(
-        "GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
-    )
-    return env
 
 
 def _cmd(cfg: Path, out: Path, *extra: str) -> list[str]:
@@ -66,10 +57,10 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     cfg_path.write_text(json.dumps(cfg))
     full, part = tmp_path / "full", tmp_path / "part"
 
-    done = subprocess.run(_cmd(cfg_path, full), env=_env(), capture_output=True, text=True, timeout=180)
+    done = subprocess.run(_cmd(cfg_path, full), env=single_thread_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
 
-    proc = subprocess.Popen(_cmd(cfg_path, part), env=_env(), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_cmd(cfg_path, part), env=single_thread_env(), stderr=subprocess.PIPE, text=True)
     try:
         ck_step = _wait_for_checkpoint(part / "events.jsonl", proc)
         proc.send_signal(signal.SIGKILL)
@@ -83,7 +74,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert ck_step < 10
 
     resumed = subprocess.run(
-        _cmd(cfg_path, part, "--resume"), env=_env(), capture_output=True, text=True, timeout=180
+        _cmd(cfg_path, part, "--resume"), env=single_thread_env(), capture_output=True, text=True, timeout=180
     )
     assert resumed.returncode == 0, resumed.stderr
     starts = [e for e in read_events(part / "events.jsonl") if e["type"] == "start"]

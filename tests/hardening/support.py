@@ -212,3 +212,18 @@ def fill_disk(folder: Path) -> None:
                 pass
     finally:
         os.close(fd)
+
+
+def coco_project(folder: Path) -> Path:
+    """A sound project made by importing a seeded COCO file (no images on disk): what the damage tests
+    break."""
+    from distilpose.project import ProjectStore
+    from distilpose.project.coco_io import import_coco
+    from tests.unit.coco_factory import make_coco_doc
+    from tests.unit.test_project_support import write_json
+
+    (folder / "images").mkdir()
+    ann = write_json(folder / "ann.json", make_coco_doc(seed=3))
+    with ProjectStore.create(folder / "p.dpproj") as store:
+        import_coco(store, ann, folder / "images")
+    return folder / "p.dpproj"

@@ -12,22 +12,16 @@ import pytest
 
 from distilpose.cli import main
 from distilpose.project import ProjectStore
-from distilpose.project.coco_io import import_coco
 from distilpose.project.integrity import check_project
 from distilpose.project.schema import CURRENT_VERSION, MIGRATIONS, migrate, unknown_schema
-from tests.unit.coco_factory import make_coco_doc
-from tests.unit.test_project_support import write_json
+from tests.hardening.support import coco_project
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    (tmp_path / "images").mkdir()
-    ann = write_json(tmp_path / "ann.json", make_coco_doc(seed=3))
-    with ProjectStore.create(tmp_path / "p.dpproj") as store:
-        import_coco(store, ann, tmp_path / "images")
-    return tmp_path / "p.dpproj"
+    return coco_project(tmp_path)
 
 
 def _sql(path: Path, *statements: str) -> None:

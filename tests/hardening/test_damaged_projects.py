@@ -23,24 +23,18 @@ import pytest
 
 from distilpose.cli import main
 from distilpose.project import ProjectError, ProjectStore, connection
-from distilpose.project.coco_io import export_coco, import_coco
+from distilpose.project.coco_io import export_coco
 from distilpose.project.schema import APPLICATION_ID
 from distilpose.project.stats import project_stats
 from tests.conftest import REPO_ROOT
-from tests.hardening.support import digest, fill_disk, listing, small_disk
-from tests.unit.coco_factory import make_coco_doc
-from tests.unit.test_project_support import write_json
+from tests.hardening.support import coco_project, digest, fill_disk, listing, small_disk
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    (tmp_path / "images").mkdir()
-    ann = write_json(tmp_path / "ann.json", make_coco_doc(seed=3))
-    with ProjectStore.create(tmp_path / "p.dpproj") as store:
-        import_coco(store, ann, tmp_path / "images")
-    return tmp_path / "p.dpproj"
+    return coco_project(tmp_path)
 
 
 def _damage(path: Path, sql: str) -> None:

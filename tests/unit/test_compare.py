@@ -12,7 +12,6 @@ import torch
 
 from distilpose.coco import load_coco
 from distilpose.compare import (
-    Comparison,
     ComparisonCancelled,
     ComparisonRow,
     ModelEntry,
@@ -21,10 +20,8 @@ from distilpose.compare import (
     format_comparison,
     gt_people,
     is_trained_student,
-    load_comparison,
     pck,
     pck_counts,
-    save_comparison,
 )
 from distilpose.errors import DistilPoseError
 from distilpose.training.synthetic import make_synthetic_coco, write_random_teacher
@@ -220,21 +217,3 @@ def test_format_comparison() -> None:
             "| teacher | — | — | — | movenet-thunder (error: movenet-thunder: not in the model cache) |",
         ]
     )
-
-
-def test_save_and_load_comparison(tmp_path) -> None:
-    path = tmp_path / "comparison.json"
-    rows = [*ROWS, ComparisonRow("odd", "x", ap=0.0, pck=math.nan)]
-    save_comparison(path, Comparison(rows, ann="val.json"))
-    back = load_comparison(path)
-    assert back.ann == "val.json" and back.note == ""
-    assert back.rows[:2] == ROWS
-    assert back.rows[2].pck is None and back.rows[2].ap == 0.0  # NaN is stored as null (strict JSON)
-    save_comparison(path, Comparison(note="no validation split"))
-    assert load_comparison(path) == Comparison([], None, "no validation split")
-    path.write_text('{"rows": [{"model": "x"}]}')
-    with pytest.raises(DistilPoseError, match=r"comparison.json: rows\[0\] is not a row with a 'label'"):
-        load_comparison(path)
-    path.write_text("{")
-    with pytest.raises(DistilPoseError, match="cannot read the comparison"):
-        load_comparison(path)
