@@ -23,7 +23,7 @@ def test_distillation_on_coco_mini_with_detected_val_boxes(tmp_path: Path) -> No
     val_dir = shared_path("mmpose-coco")
     # the bundled CPU demo config (it resolves to the shared data), with a stand-in teacher and 2 steps
     cfg = load_config("distilpose_t_coco_mini").model_dump(mode="json")
-    assert Path(cfg["data"]["train_ann"]) == train_ann.resolve()
+    assert Path(cfg["data"]["train_ann"]).resolve() == train_ann.resolve()
     cfg["teacher"]["weights"] = str(write_random_teacher(tmp_path / "teacher.safetensors"))
     cfg["data"]["val_boxes"] = str(val_dir / "test_coco_det_AP_H_56.json")
     cfg["run"].update(max_steps=2, batch_size=4, workers=0, checkpoint_every_steps=100, log_every_steps=1)
