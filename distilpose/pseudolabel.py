@@ -12,7 +12,6 @@ The teacher's per-keypoint scores and the box score are kept in each annotation'
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ import numpy as np
 from distilpose.atomic import atomic_write_text
 from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, save_coco
 from distilpose.errors import DistilPoseError
+from distilpose.hashing import sha256_file
 from distilpose.video import FrameSource, open_source
 
 
@@ -33,14 +33,6 @@ class PseudoLabelStats:
     instances: int = 0
     dropped: int = 0
     per_source: dict[str, dict] = field(default_factory=dict)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _source_files(source: FrameSource, path: Path) -> list[Path]:
@@ -139,7 +131,7 @@ def pseudo_label(
                 {
                     "source": str(path),
                     "kind": source.kind,
-                    "files": [{"name": f.name, "sha256": _sha256(f)} for f in files],
+                    "files": [{"name": f.name, "sha256": sha256_file(f)} for f in files],
                     "frames_sampled": len(indices),
                     "every": every if source.kind == "video" else 1,
                     "images_kept": kept,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distilpose.errors import DistilPoseError
+from distilpose.hashing import sha256_file
 from distilpose.resources import resources_root
 
 WEIGHTS_FILE = "model.safetensors"
@@ -54,17 +55,6 @@ def bundled_metrics(name: str = DEFAULT_STUDENT) -> dict:
 WEIGHTS_SHA256 = "weights_sha256"
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def metrics_match_weights(name: str = DEFAULT_STUDENT) -> bool:
     """Whether the shipped ``metrics.json`` says it measured exactly the shipped weights file (its
     :data:`WEIGHTS_SHA256`); a file without the hash, or with another file's, describes other weights."""
@@ -73,7 +63,7 @@ def metrics_match_weights(name: str = DEFAULT_STUDENT) -> bool:
     if weights is None or not isinstance(recorded, str):
         return False
     try:
-        return file_sha256(weights) == recorded.lower()
+        return sha256_file(weights) == recorded.lower()
     except OSError:
         return False
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import platformdirs
 
 from distilpose.errors import DistilPoseError, UnknownModelError
+from distilpose.hashing import sha256_file
 from distilpose.zoo.cards import (
     CARDS,
     PACKAGE_MODELS_DIR,
@@ -107,14 +108,6 @@ def verify_cached(name: str) -> Path:
                 f"run `distilpose models fetch {card.name} --force`"
             )
     return folder / card.graph_file.name
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(

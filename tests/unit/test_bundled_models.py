@@ -11,6 +11,7 @@ import torch
 
 from distilpose.cli import main
 from distilpose.errors import DistilPoseError
+from distilpose.hashing import sha256_file
 from distilpose.models import DEFAULT_ALIAS, create_model, list_models, model_spec, resolve_name
 from distilpose.models.bundled import (
     DEFAULT_STUDENT,
@@ -22,7 +23,6 @@ from distilpose.models.bundled import (
     default_choice,
     default_live_model,
     default_model,
-    file_sha256,
     meets_default_bar,
     metrics_match_weights,
 )
@@ -47,7 +47,7 @@ def _ship(
     model = create_model(name)
     save_weights(model, folder / "model.safetensors")
     if isinstance(metrics, dict) and hashed:
-        metrics = {**metrics, WEIGHTS_SHA256: file_sha256(folder / "model.safetensors")}
+        metrics = {**metrics, WEIGHTS_SHA256: sha256_file(folder / "model.safetensors")}
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics) if not isinstance(metrics, str) else metrics)
     return model

@@ -77,10 +77,11 @@ def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict
 def weights_hash(student: str) -> dict[str, str]:
     """``{WEIGHTS_SHA256: sha256}`` of the student's weights file ({} for a registered name): the bundled
     default choice trusts these metrics only for exactly that file (``bundled.metrics_match_weights``)."""
-    from distilpose.models.bundled import WEIGHTS_SHA256, file_sha256
+    from distilpose.hashing import sha256_file
+    from distilpose.models.bundled import WEIGHTS_SHA256
 
     path = Path(student)
-    return {WEIGHTS_SHA256: file_sha256(path)} if path.is_file() else {}
+    return {WEIGHTS_SHA256: sha256_file(path)} if path.is_file() else {}
 
 
 def decide(metrics: dict) -> dict:

@@ -38,6 +38,7 @@ import numpy as np
 
 from distilpose.atomic import atomic_write_text
 from distilpose.errors import DistilPoseError
+from distilpose.hashing import sha256_file
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 MAX_SIDE = 960
@@ -285,12 +286,6 @@ def dhash(path: Path) -> tuple[int, int] | None:
     return bits(9, 8), bits(17, 16)
 
 
-def _sha256(path: Path) -> str:
-    from distilpose.pseudolabel import _sha256 as sha
-
-    return sha(path)
-
-
 class _Hashes:
     """sha256 and dHash per file, cached in ``DATA/hashes.json`` (keyed by path, size and mtime) for resumes."""
 
@@ -302,7 +297,7 @@ class _Hashes:
         st = p.stat()
         key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{DHASH_VERSION}"
         if key not in self.cache:
-            self.cache[key] = [_sha256(p), dhash(p)]
+            self.cache[key] = [sha256_file(p), dhash(p)]
         sha, dh = self.cache[key]
         return sha, tuple(dh) if dh is not None else None
 
@@ -647,7 +642,7 @@ def data_list(sources: list[Source], files: dict[str, list[dict]], val_list: Pat
                 "files": files[src.name],
             }
         )
-    val = {"file": str(val_list), "sha256": _sha256(val_list)} if val_list else None
+    val = {"file": str(val_list), "sha256": sha256_file(val_list)} if val_list else None
     return {"val2017_list": val, "sources": listed}
 
 
