@@ -37,15 +37,16 @@ def _two_peaks(n: int = 2) -> tuple[torch.Tensor, ...]:
     return heatmaps, centre, regress, torch.zeros(n, 2 * k, h, w)
 
 
+@pytest.mark.slow  # ~2 s on a quiet machine, 16 s at a load of 20
 def test_a_zero_bias_is_movenets_pick_and_the_loss_moves_the_pick_to_the_target() -> None:
-    heatmaps, centre, regress, offsets = _two_peaks()
+    heatmaps, centre, regress, offsets = _two_peaks(1)
     xy, score = movenet_decode(heatmaps, centre, regress, offsets)
     bias = torch.zeros_like(heatmaps, requires_grad=True)
     xy0, score0, logits = movenet_pick(heatmaps, centre, regress, offsets, bias)
     assert torch.equal(xy, xy0) and torch.equal(score, score0)
     np.testing.assert_allclose(xy[0, 0].numpy(), [10 / 48, 10 / 64])  # the prior picks the near peak
-    target = torch.tensor([30.5 / 48, 40.5 / 64]).expand(2, 17, 2)  # the label sits on the other peak
-    weights = torch.ones(2, 17)
+    target = torch.tensor([30.5 / 48, 40.5 / 64]).expand(1, 17, 2)  # the label sits on the other peak
+    weights = torch.ones(1, 17)
     weights[:, 5] = 0  # an unlabelled joint is left alone
     opt = torch.optim.Adam([bias], lr=0.3)
     for _ in range(30):
@@ -63,6 +64,7 @@ def test_a_zero_bias_is_movenets_pick_and_the_loss_moves_the_pick_to_the_target(
     )  # the score is the map's own value
 
 
+@pytest.mark.slow
 def test_an_untrained_peak_head_is_the_prior_bit_for_bit_and_its_file_loads_by_itself(tmp_path: Path) -> None:
     require_zoo_model("movenet-lightning")
     torch.manual_seed(0)
