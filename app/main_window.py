@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         self.live.enabledChanged.connect(self._on_live_enabled)
         self.live.errorOccurred.connect(self.report_error)
         self.player.errorOccurred.connect(self.report_error)
+        self.player.playingChanged.connect(self._refresh)  # the title's frame number (not while playing)
         self.camera.errorOccurred.connect(self.report_error)
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
         # After a frame number and Enter the keys belong to the image again (K, Ctrl+E, ...): a spin box
@@ -781,7 +782,9 @@ class MainWindow(QMainWindow):
         name = state.image_path.name if state.image_path is not None else None
         if kind == "camera":
             name = state.source.name if state.source is not None else "camera"
-        if kind in ("video", "folder") and name:
+        if kind in ("video", "folder") and name and not self.player.playing:
+            # not while playing: each new title is a request to the window system (and a title bar repaint)
+            # per frame; the transport bar shows the frame (ADR 0020)
             name = f"{name} [{state.frame_index}/{state.frame_count - 1}]"
         parts = [p for p in (name, state.project_path.name if state.project_path else None, APP_TITLE) if p]
         self.setWindowTitle(" — ".join(parts))
