@@ -67,7 +67,11 @@ class PlaybackStats:
     """One play-through with live inference (``distilpose-studio VIDEO --play --stats-json``)."""
 
     shown: list[float] = field(default_factory=list)  # monotonic time of each frame shown with a result
-    cpu: list[float] = field(default_factory=list)  # the process's CPU seconds (all threads) at each of them
+    #: The process's CPU seconds (all threads) at the first shown frame and when the player stopped: read twice
+    #: a play, not per frame. Reading that clock sums every thread's time in the kernel: 6 ms at the median
+    #: (p90 33 ms) on the GUI thread per read on 2 loaded cores, more than the window's own work (ADR 0020).
+    cpu_first: float | None = None
+    cpu_last: float | None = None
     own_result: int = 0  # shown frames whose result was computed on that very frame
     other_result: int = 0  # shown frames carrying a result of another frame (must stay 0)
     requested: int = 0  # frames decoded for the model
@@ -78,6 +82,11 @@ class PlaybackStats:
     #: views: every other view following the frame; paint: the canvas repaint; draw: image + overlay + views).
     stages: dict[str, list[float]] = field(default_factory=dict)
 
+    def cpu_ms_per_frame(self) -> float:
+        if self.cpu_first is None or self.cpu_last is None or len(self.shown) < 2:
+            return 0.0
+        return (self.cpu_last - self.cpu_first) * 1000.0 / (len(self.shown) - 1)
+
     def as_dict(self, dropped: int, detector_runs: int, video_fps: float | None, rate: float | None) -> dict:
         intervals = np.diff(self.shown) * 1000.0 if len(self.shown) > 1 else np.zeros(0)
         span = self.shown[-1] - self.shown[0] if len(self.shown) > 1 else 0.0
@@ -87,7 +96,7 @@ class PlaybackStats:
             "frame_ms_p99": float(np.percentile(intervals, 99)) if len(intervals) else 0.0,
             # CPU per shown frame, every thread: what the window costs the machine, beside the bench's figure
             # (wall-clock FPS on a shared machine follows the load; CPU time much less)
-            "cpu_ms_per_frame": (self.cpu[-1] - self.cpu[0]) * 1000.0 / (len(self.cpu) - 1) if len(self.cpu) > 1 else 0.0,
+            "cpu_ms_per_frame": self.cpu_ms_per_frame(),
             "shown": len(self.shown),
             "shown_with_own_result": self.own_result,
             "shown_with_other_result": self.other_result,
@@ -261,6 +270,8 @@ class LiveController(QObject):
 
     def _on_playing_changed(self, playing: bool) -> None:
         self._cursor = None
+        if not playing and self.playback.shown:
+            self.playback.cpu_last = time.process_time()
         if playing:
             counters = self.worker.counters if self.worker is not None else None
             self.playback = PlaybackStats(
@@ -451,8 +462,9 @@ class LiveController(QObject):
         views, state.view_ms = state.view_ms, {}
         if play:
             own = state.prediction is result and state.frame_index == result.index and state.image is result.image
+            if not self.playback.shown:
+                self.playback.cpu_first = time.process_time()
             self.playback.shown.append(now)
-            self.playback.cpu.append(time.process_time())
             if own:
                 self.playback.own_result += 1
             else:

@@ -83,3 +83,30 @@ def test_the_title_keeps_still_while_playing(qtbot, live_window, tmp_path, fake_
     assert len(titles) == 11 and set(titles) == {"clip.mp4 — DistilPose Studio"}
     assert win.windowTitle().startswith("clip.mp4 [11/11]")
     assert state.frame_index == 11 and not win.errors
+
+
+def test_the_process_cpu_clock_is_read_twice_a_play_not_per_frame(
+    qtbot, live_window, tmp_path, fake_loader, monkeypatch
+) -> None:
+    from distilpose.app import live
+
+    reads: list[float] = []
+    clock = live.time.process_time
+
+    def counted() -> float:
+        reads.append(clock())
+        return reads[-1]
+
+    win, state = live_window, live_window.state
+    assert win.open_video(write_video(tmp_path / "clip.mp4", 12))
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    monkeypatch.setattr(live.time, "process_time", counted)
+    win.player.rate = 0
+    win.player.play()
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+    report = win.live.playback_report()
+    # That clock sums every thread's time in the kernel (6 ms a read on 2 loaded cores): once at the first
+    # shown frame and once when the player stops, still giving the CPU time per frame.
+    assert report["shown"] == 11 and len(reads) == 2
+    assert report["cpu_ms_per_frame"] == (reads[1] - reads[0]) * 1000.0 / 10 > 0
