@@ -38,7 +38,9 @@ FPS_WINDOW_S = 2.0
 #: Results the per-stage medians are taken over.
 STAGE_WINDOW = 15
 #: Stages of a shown frame in ``--stats-json``: the bench's, then what only the window does (PlaybackStats).
-APP_STAGES = ("decode", "detect", "pose", "teacher", "worker", "hop", "image", "overlay", "views", "paint", "draw")
+APP_STAGES = (
+    "decode", "detect", "pose", "teacher", "worker", "starved", "hop", "image", "overlay", "views", "paint", "draw"
+)  # fmt: skip
 
 
 @dataclass
@@ -78,8 +80,10 @@ class PlaybackStats:
     dropped_start: int = 0
     detector_runs_start: int = 0
     #: Milliseconds per shown frame by stage: the bench's (decode, detect, pose, teacher) and the window's own
-    #: (hop: the result waiting for the GUI thread; image: frame to QPixmap; overlay: the prediction's items;
-    #: views: every other view following the frame; paint: the canvas repaint; draw: image + overlay + views).
+    #: (starved: the worker waiting for this frame after handing on the last result, i.e. the GUI thread had not
+    #: decoded it yet; hop: the result waiting for the GUI thread; image: frame to QPixmap; overlay: the
+    #: prediction's items; views: every other view following the frame; paint: the canvas repaint; draw:
+    #: image + overlay + views).
     stages: dict[str, list[float]] = field(default_factory=dict)
 
     def cpu_ms_per_frame(self) -> float:
@@ -105,6 +109,8 @@ class PlaybackStats:
             "detector_runs": detector_runs - self.detector_runs_start,
             "video_fps": video_fps,
             "play_rate": "video" if rate is None else ("unpaced" if rate == 0 else rate),
+            # what the model lost waiting for frames over the play (its first frame waited for Play itself)
+            "starved_ms": float(sum(self.stages.get("starved", [])[1:])),
             "stage_ms": {
                 stage: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99))}
                 for stage in APP_STAGES

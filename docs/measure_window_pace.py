@@ -28,7 +28,7 @@ from pathlib import Path
 
 WINDOWS = ("offscreen", "xvfb")
 #: What the window does per shown frame (`--stats-json` stage_ms), beside the worker's pose.
-STAGES = ("decode", "pose", "hop", "image", "overlay", "views", "paint", "draw")
+STAGES = ("decode", "pose", "starved", "hop", "image", "overlay", "views", "paint", "draw")
 GOAL_FPS, GOAL_P99_MS = 0.10, 10.0
 TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
 
