@@ -93,23 +93,23 @@ def measure(python: str, clip: str, tree: str | None, args: argparse.Namespace, 
     bench = run_json(
         [python, "-m", "distilpose.cli", "bench", "--pipeline", clip, "--frames", str(args.frames),
          "--runtime", args.runtime, "--json"],
-        environment(tree, None), tag.with_suffix(".bench.json"), tag.with_suffix(".bench.log"), stdout=True,
+        environment(tree, None), tag.parent / (tag.name + ".bench.json"), tag.parent / (tag.name + ".bench.log"), stdout=True,
     )  # fmt: skip
     result["bench"] = bench["runs"][0] if bench and bench.get("runs") else None
     play = [python, "-m", "distilpose.app.main", clip, "--model", "default", "--runtime", args.runtime,
             "--play", "--play-rate", "0"]  # fmt: skip
     for window in WINDOWS:
-        out = tag.with_suffix(f".{window}.json")
+        out = tag.parent / (tag.name + f".{window}.json")
         result[f"load_{window}"] = load1()
         if window == "offscreen":
             result[window] = run_json([*play, "--stats-json", str(out)], environment(tree, "offscreen"), out,
-                                      tag.with_suffix(f".{window}.log"))  # fmt: skip
+                                      tag.parent / (tag.name + f".{window}.log"))  # fmt: skip
             continue
         server = Xvfb()
         try:
             before = server.cpu()
             stats = run_json([*play, "--stats-json", str(out)], environment(tree, "xcb", server.display), out,
-                             tag.with_suffix(f".{window}.log"))  # fmt: skip
+                             tag.parent / (tag.name + f".{window}.log"))  # fmt: skip
             if stats and stats.get("shown"):
                 stats["x_server_cpu_ms_per_frame"] = (server.cpu() - before) * 1000.0 / stats["shown"]
             result[window] = stats
@@ -239,7 +239,7 @@ def main() -> int:
         for n in range(1, args.rounds + 1):
             for clip in args.clips:
                 for name, path in trees:
-                    tag = out / f"{Path(clip).stem}.{name}.{n}"
+                    tag = out / f"{Path(clip).stem}.{name}.round{n}"
                     print(
                         f"{time.strftime('%H:%M:%S')} load {load1():.2f} round {n} {Path(clip).name} {name}",
                         flush=True,
