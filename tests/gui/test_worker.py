@@ -237,7 +237,6 @@ def test_unpaced_play_queues_one_frame_ahead_and_a_paused_frame_replaces_them(qt
             gate.passes.release()
         qtbot.waitUntil(lambda: len(collector.results) == 3, timeout=10_000)
         assert [job for job, _ in collector.results] == [1, 2, 4]  # in order, none shown late
-        assert gate.entered.acquire(timeout=10) and gate.entered.acquire(timeout=10)  # frames 1 and 3 went in
         # Paused (not ahead), a frame replaces everything waiting: latest wins.
         worker.submit(FrameJob(5, IMAGE, 4, 0.4), ahead=True)
         assert gate.entered.acquire(timeout=10)
