@@ -35,9 +35,6 @@ from distilpose.models.bundled import STILL_SOURCES
 
 #: Seconds of results the FPS is averaged over.
 FPS_WINDOW_S = 2.0
-#: Frames decoded and waiting for the model while playing unpaced: with two, the model still finds a frame
-#: when the GUI thread comes late once (on 2 loaded cores it waited 14 % of a play with one; ADR 0020).
-PLAY_AHEAD = 2
 #: Results the per-stage medians are taken over.
 STAGE_WINDOW = 15
 #: Stages of a shown frame in ``--stats-json``: the bench's, then what only the window does (PlaybackStats).
@@ -252,16 +249,16 @@ class LiveController(QObject):
 
     def live_step(self) -> bool:
         """One player tick while playing with live inference: decode the next frame and give it to the model
-        (its result shows it). Unpaced (rate 0), frames are decoded until :data:`PLAY_AHEAD` wait for the model,
-        so decoding and drawing overlap the model's work and no frame is dropped. Returns False
+        (its result shows it). Unpaced (rate 0), the next frame is decoded as soon as the model has taken the
+        previous one, so decoding and drawing overlap the model's work and no frame is dropped. Returns False
         when the video is done (the last frame shown), which pauses the player."""
         state, player = self.state, self.player
         if state.media_kind not in ("video", "folder") or self.worker is None:
             return False
         if self._cursor is None:
             self._cursor = state.frame_index
-        if player is not None and player.rate == 0 and self.worker.waiting() >= PLAY_AHEAD:
-            return True  # unpaced: the model already has its next frames waiting, none is ever dropped
+        if player is not None and player.rate == 0 and self.worker.pending_job():
+            return True  # unpaced: the model already has its next frame waiting, none is ever dropped
         index = self._cursor + 1
         if index >= state.frame_count:
             return self._in_flight()  # keep ticking until the last result is on screen
@@ -336,8 +333,7 @@ class LiveController(QObject):
         self._job_media[self._job_id] = self._media
         if play:
             self._play_jobs.add(self._job_id)
-        ahead = play and self.player is not None and self.player.rate == 0  # unpaced: queued, never dropped
-        self.worker.submit(FrameJob(self._job_id, image, index, t, self._media, decode_ms), ahead=ahead)
+        self.worker.submit(FrameJob(self._job_id, image, index, t, self._media, decode_ms))
         self.stats.dropped = self.worker.counters.dropped - self._counts_base[0]
         if not self._frame_pending:
             self._frame_pending = True

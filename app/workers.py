@@ -109,10 +109,8 @@ class InferenceWorker(QThread):
     """Runs the live pipeline on the latest submitted frame.
 
     One slot holds the next job; :meth:`submit` replaces whatever waits there (counted as dropped), so a
-    slow model never builds a backlog: it always works on the newest frame. Unpaced play may queue one more
-    frame behind it (``ahead``): nothing is dropped there, and the model finds its next frame decoded even
-    when the GUI thread was late. Settings changes are applied before the next job, loading models here, off
-    the GUI thread.
+    slow model never builds a backlog: it always works on the newest frame. Settings changes are applied
+    before the next job, loading models here, off the GUI thread.
     """
 
     resultReady = Signal(int, object)  # job id, FrameResult
@@ -128,7 +126,6 @@ class InferenceWorker(QThread):
         self._mutex = QMutex()
         self._wake = QWaitCondition()
         self._job: FrameJob | None = None
-        self._after: FrameJob | None = None  # unpaced play: the frame after the next one
         self._settings: tuple[int, LiveSettings] | None = None
         self._stop = False
         self.counters = WorkerCounters()
@@ -141,18 +138,13 @@ class InferenceWorker(QThread):
         self._idle_since: float | None = None  # when the last frame's result was handed on
 
     # -------------------------------------------------------------- GUI thread
-    def submit(self, job: FrameJob, ahead: bool = False) -> bool:
-        """Queue ``job`` as the next frame; returns True when it replaced (dropped) a waiting one. ``ahead``
-        (unpaced play): behind the next frame if one waits, replacing only a frame already waiting there."""
+    def submit(self, job: FrameJob) -> bool:
+        """Queue ``job`` as the next frame; returns True when it replaced (dropped) a waiting one."""
         with QMutexLocker(self._mutex):
-            if ahead and self._job is not None:
-                replaced = int(self._after is not None)
-                self._after = job
-            else:
-                replaced = int(self._job is not None) + int(self._after is not None)
-                self._job, self._after = job, None
-            self.counters.dropped += replaced
-            dropped = replaced > 0
+            dropped = self._job is not None
+            if dropped:
+                self.counters.dropped += 1
+            self._job = job
             self.counters.submitted += 1
             self._wake.wakeOne()
         return dropped
@@ -167,18 +159,13 @@ class InferenceWorker(QThread):
         """Ask the loop to end after the current step and wait for it; True when the thread finished."""
         with QMutexLocker(self._mutex):
             self._stop = True
-            self._job = self._after = None
+            self._job = None
             self._wake.wakeOne()
         return self.wait(timeout_ms)
 
     def pending_job(self) -> bool:
         with QMutexLocker(self._mutex):
             return self._job is not None
-
-    def waiting(self) -> int:
-        """Frames submitted and not taken yet (at most 2: the next one and, in unpaced play, one after it)."""
-        with QMutexLocker(self._mutex):
-            return int(self._job is not None) + int(self._after is not None)
 
     # -------------------------------------------------------------- worker thread
     def run(self) -> None:
@@ -193,7 +180,7 @@ class InferenceWorker(QThread):
                 settings, job = self._settings, None
                 self._settings = None
                 if settings is None:
-                    job, self._job, self._after = self._job, self._after, None
+                    job, self._job = self._job, None
             finally:
                 self._mutex.unlock()
             if settings is not None:

@@ -3,8 +3,6 @@ stop, model swap without restarting (loading off the GUI thread), failures, and 
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, QThread, Slot
@@ -189,67 +187,3 @@ def test_status_bar_shows_fps_latency_and_dropped(qtbot, live_window, small_vide
     assert "FPS" in text and "decode" in text and "detect" in text and "pose" in text and "draw" in text
     assert "dropped 0" in text
     assert win.live.stats.processed == 5
-
-
-class GatedRuntime(SleepyRuntime):
-    """A real runtime that holds each call until the test lets one through: explicit steps, no timing."""
-
-    def __init__(self, inner) -> None:
-        super().__init__(inner, 0.0)
-        self.entered = threading.Semaphore(0)
-        self.passes = threading.Semaphore(0)
-
-    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        self.entered.release()
-        assert self.passes.acquire(timeout=30)
-        return self.inner.run(batch)
-
-
-def test_unpaced_play_queues_one_frame_ahead_and_a_paused_frame_replaces_them(qtbot) -> None:
-    runtimes: list[GatedRuntime] = []
-
-    def load(name: str, runtime: str, flip: bool) -> LoadedModel:
-        loaded = load_predictor(name, runtime, flip=flip, threads=1)
-        loaded.predictor.runtime = GatedRuntime(loaded.predictor.runtime)
-        runtimes.append(loaded.predictor.runtime)
-        return loaded
-
-    worker, collector = InferenceWorker(load), Collector()
-    worker.resultReady.connect(collector.on_result)
-    worker.settingsApplied.connect(collector.on_applied)
-    worker.start()
-    try:
-        worker.configure(1, SETTINGS)
-        qtbot.waitUntil(lambda: bool(runtimes), timeout=30_000)
-        gate = runtimes[0]
-        while not collector.applied:  # the warm-up's calls go through
-            if gate.entered.acquire(timeout=0.05):
-                gate.passes.release()
-            QApplication.processEvents()
-        worker.submit(FrameJob(1, IMAGE, 0, 0.0), ahead=True)
-        assert gate.entered.acquire(timeout=10)  # the model is on frame 0
-        worker.submit(FrameJob(2, IMAGE, 1, 0.1), ahead=True)
-        worker.submit(FrameJob(3, IMAGE, 2, 0.2), ahead=True)  # behind it: the GUI thread is a frame ahead
-        assert worker.waiting() == 2 and worker.counters.dropped == 0
-        worker.submit(FrameJob(4, IMAGE, 3, 0.3), ahead=True)  # a third replaces the one behind
-        assert worker.waiting() == 2 and worker.counters.dropped == 1
-        for _ in range(3):
-            gate.passes.release()
-        qtbot.waitUntil(lambda: len(collector.results) == 3, timeout=10_000)
-        assert [job for job, _ in collector.results] == [1, 2, 4]  # in order, none shown late
-        # Paused (not ahead), a frame replaces everything waiting: latest wins.
-        worker.submit(FrameJob(5, IMAGE, 4, 0.4), ahead=True)
-        assert gate.entered.acquire(timeout=10)
-        worker.submit(FrameJob(6, IMAGE, 5, 0.5), ahead=True)
-        worker.submit(FrameJob(7, IMAGE, 6, 0.6), ahead=True)
-        assert worker.waiting() == 2
-        worker.submit(FrameJob(8, IMAGE, 7, 0.7))
-        assert worker.waiting() == 1 and worker.counters.dropped == 3
-        for _ in range(2):
-            gate.passes.release()
-        qtbot.waitUntil(lambda: len(collector.results) == 5, timeout=10_000)
-        assert [job for job, _ in collector.results][3:] == [5, 8]
-    finally:
-        for _ in range(10):
-            gate.passes.release()
-        worker.stop()
