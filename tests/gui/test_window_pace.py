@@ -110,3 +110,11 @@ def test_the_process_cpu_clock_is_read_twice_a_play_not_per_frame(
     # shown frame and once when the player stops, still giving the CPU time per frame.
     assert report["shown"] == 11 and len(reads) == 2
     assert report["cpu_ms_per_frame"] == (reads[1] - reads[0]) * 1000.0 / 10 > 0
+
+
+def test_the_window_repaints_outside_python() -> None:
+    # An event() override wraps every event of the window, its repaint and flush included, in a Python call
+    # that holds the GIL; the worker's Python steps waited behind it. WindowUnblocked is an event filter's.
+    from distilpose.app.main_window import MainWindow
+
+    assert "event" not in vars(MainWindow)
