@@ -1,11 +1,12 @@
 """Frames where the live view leaves a visible person without a skeleton (ADR 0020 has the results).
 
-    .venv/bin/python docs/measure_live_gaps.py VIDEO --reference /tmp/ref.json [--lag 6] [--real 2] [--list] [--runtime R]
+    .venv/bin/python docs/measure_live_gaps.py VIDEO --reference /tmp/ref.json [--pass-frames 2 6] [--real 2] [--list] [--runtime R]
 
 The reference is every frame detected in line (what a paused frame shows), cached in ``--reference``. The live
-pipeline then plays the clip in two ways: with each background detection landing exactly ``--lag``
-frames after it was asked for (deterministic), and ``--real`` times with the real background thread, unpaced
-(every frame processed, as ``--play --play-rate 0``). Each run prints visible person-frames, those without a
+pipeline then plays the clip in two ways: with each background detector pass taking exactly ``--pass-frames``
+processed frames (deterministic; the tiled detector makes three passes, so 2 = a detection landing 6 frames
+after it was asked for), and ``--real`` times with the real background thread, unpaced (every frame
+processed, as ``--play --play-rate 0``). Each run prints visible person-frames, those without a
 live skeleton, frames with someone missing, the longest such run of frames, stray (drifted) boxes and the
 detections run.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilpose.inference.coverage import Coverage, LaggedDetector, add_frame, play_lagged
+from distilpose.inference.coverage import Coverage, add_frame
 from distilpose.types import Instance
 
 
@@ -64,25 +65,19 @@ def _instance(p: dict) -> Instance:
     return Instance(np.array(p["kp"]), bbox=tuple(p["bbox"]), scores=np.array(p["scores"]), source="student")
 
 
-def live(video: str, refs: list[list[Instance]], predictor, lag: int | None) -> tuple[Coverage, int]:
-    from distilpose.detection import TrackFromKeypoints, make_detector
-    from distilpose.inference.live import REDETECT_EVERY, LivePipeline
+def live(video: str, refs: list[list[Instance]], predictor, pass_frames: float | None) -> tuple[Coverage, int]:
+    from distilpose.inference.live import make_live_pipeline
     from distilpose.video import VideoReader
 
-    base = make_detector("auto")
-    detector = LaggedDetector(base, lag) if lag else base
-    tracker = TrackFromKeypoints(detector, REDETECT_EVERY, background=True)
-    pipeline = LivePipeline(predictor, tracker)
+    pipeline = make_live_pipeline(predictor, "auto", pass_frames=pass_frames)  # the app's and the bench's
     total = Coverage()
     try:
         with VideoReader(video) as reader:
-            frames = ((i, reader.frame(i)) for i in range(len(refs)))
-            results = play_lagged(pipeline, frames, lag) if lag else (pipeline.process(im, index=i) for i, im in frames)
-            for i, result in enumerate(results):
-                add_frame(total, i, refs[i], result.instances)
+            for i in range(len(refs)):
+                add_frame(total, i, refs[i], pipeline.process(reader.frame(i), index=i).instances)
     finally:
         pipeline.close()
-    return total, tracker.detections
+    return total, pipeline.detector.detections
 
 
 def main() -> None:
@@ -90,22 +85,23 @@ def main() -> None:
     parser.add_argument("video")
     parser.add_argument("--reference", type=Path, required=True)
     parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--lag", type=int, default=6)
+    parser.add_argument("--pass-frames", type=float, nargs="*", default=[2.0], help="processed frames a pass takes")
     parser.add_argument("--real", type=int, default=1, help="runs with the real background thread")
     parser.add_argument("--list", action="store_true", help="also list the frames with someone missing")
     parser.add_argument("--runtime", default="onnx-int8", help="of the default student (what auto picks on 2 cores)")
     args = parser.parse_args()
     predictor = _load_predictor(args.runtime)
     refs = reference(args.video, args.reference, args.frames, predictor)
-    runs = [(f"lag {args.lag}", args.lag)] + [(f"real thread #{k + 1}", None) for k in range(args.real)]
+    runs = [(f"{p:g} frames a pass", p) for p in args.pass_frames]
+    runs += [(f"real thread #{k + 1}", None) for k in range(args.real)]
     print(f"{Path(args.video).name}: {len(refs)} frames")
     print(
         "| run | visible person-frames | without skeleton | frames with one missing | longest gap (frames) "
         "| pose off | stray boxes | detections |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for name, lag in runs:
-        cov, detections = live(args.video, refs, predictor, lag)
+    for name, pass_frames in runs:
+        cov, detections = live(args.video, refs, predictor, pass_frames)
         d = cov.as_dict()
         print(
             f"| {name} | {d['visible']} | {d['missing']} | {d['frames_with_missing']} | {d['longest_gap']} "

@@ -194,9 +194,11 @@ def make_live_pipeline(
     heatmaps: bool = False,
     background: bool = True,
     tracker: IdentityTracker | None = None,
+    pass_frames: float | None = None,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
-    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background)."""
+    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background; with
+    ``pass_frames``, on a clock of processed frames instead of a thread: measurements and tests)."""
     from distilpose.detection import make_detector
 
     boxes = make_detector(
@@ -205,6 +207,7 @@ def make_live_pipeline(
         tracking=tracking and detector != "user-boxes",
         redetect_every=max(1, redetect_every),
         background=background,
+        pass_frames=pass_frames,
     )
     return LivePipeline(
         predictor,
