@@ -20,7 +20,7 @@ PASS_FRAMES = 6
 SCORED = [*range(30, 70), *range(190, 230)]
 #: Bounds over SCORED (ADR 0020, amendment 2): the longest run of frames where a visible person has no
 #: skeleton, and the person-frames without one. Measured: 14 and 22 now; 20 and 32 with the whole-frame pass
-#: handed over only with the tiles; 26 and 52 with the schedule before early re-detection.
+#: handed over only with the tiles; 28 and 64 with the schedule before early re-detection (session 3).
 LONGEST, MISSING = 16, 26
 
 
