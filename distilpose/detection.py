@@ -622,6 +622,7 @@ class TrackFromKeypoints:
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
         self._fresh = True
+        self._taken: Boxes | None = None  # the running detection's boxes merged as a pass's (not merged twice)
         self._generation += 1
 
     @property
@@ -679,14 +680,17 @@ class TrackFromKeypoints:
         finished = worker.take()
         boxes = None
         if finished is not None and finished[0] == self._generation:
-            if finished[2]:  # the last pass: one detection done (the first pass's boxes may have come before)
+            _, found_scores, final = finished
+            if final:  # the last pass: one detection done (the first pass's boxes may have come before)
                 self.detections += 1
                 self.detection_ms.append(worker.last_ms)
-            found, scores = finished[1]
-            found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
-            boxes = self._merge((found, scores))
-            # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
-            due = self._since >= self.redetect_every
+            if found_scores is not self._taken:  # boxes taken as a pass's are not merged again as the last's
+                found, scores = found_scores
+                found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
+                boxes = self._merge((found, scores))
+                # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
+                due = self._since >= self.redetect_every
+            self._taken = None if final else found_scores
         if due:
             # Late in the interval, a trouble brings the whole-frame detection forward instead: a local one
             # would hold the detector while the interval's (the only one that finds newcomers) falls due.

@@ -288,3 +288,45 @@ def test_stepped_worker_hands_each_pass_after_its_frames() -> None:
     assert worker.take() is None and worker.runs == 1
     with pytest.raises(ValueError):
         SteppedDetectionWorker(detector, 0)
+
+
+def test_a_single_pass_taken_before_it_is_final_is_merged_once() -> None:
+    """A one-pass detection is published when its pass ends and again, final, when the detector returns; the
+    tracker may take it in between. The second hand-over only ends the detection: merging the same boxes again
+    would hand a track in trouble a box one frame older."""
+    walker = [20.0, 30, 60, 150]
+    handed, released = threading.Event(), threading.Event()
+
+    class OnePass:
+        name = "one-pass"
+        calls = 0
+
+        def detect_passes(self, image):
+            OnePass.calls += 1
+            yield np.array([walker]), np.array([0.9])
+            if OnePass.calls > 1:  # the pass's boxes were published; the detector returns when released
+                handed.set()
+                assert released.wait(10)
+
+        def detect(self, image):
+            *_, last = self.detect_passes(image)
+            return last
+
+    tracker = TrackFromKeypoints(OnePass(), redetect_every=1, pad=0.0, background=True)
+    try:
+        tracker.detect(IMAGE)  # frame 0: in line
+        tracker.update([_person(20, 30, 80, 180)])
+        tracker.detect(IMAGE)  # frame 1: due, submitted
+        tracker.update([_person(20, 30, 80, 180)])
+        worker = tracker.worker
+        assert worker is not None and handed.wait(10)
+        tracker.detect(IMAGE)  # frame 2: the pass's boxes, merged
+        assert tracker.last_detected and worker.busy and tracker.detections == 1
+        tracker.update([_person(20, 30, 80, 180)])
+        released.set()
+        assert worker.wait(10)
+        tracker.detect(IMAGE)  # frame 3: the same boxes, final: the detection ends, nothing merged again
+        assert not tracker.last_detected and tracker.detections == 2
+    finally:
+        released.set()
+        tracker.close()
