@@ -149,7 +149,7 @@ class CenterNetDetector:
         floor = min(self.fallback_threshold, self.score_threshold)
         h, w = image_rgb.shape[:2]
         passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
-        if self.tiles and square_tiles(w, h) or self.flip:
+        if (self.tiles and square_tiles(w, h)) or self.flip:
             yield self.select(passes[0], h)
         if self.tiles:
             for x0, y0, side in square_tiles(w, h):
