@@ -66,7 +66,6 @@ from distilpose.project.errors import (
     ProjectVersionError,
 )
 from distilpose.project.jobs import StoreJobs
-from distilpose.project.queries import StoreQueries
 from distilpose.project.records import (
     EDITABLE_INSTANCE_COLUMNS,
     INSTANCE_COLUMNS,
@@ -99,9 +98,10 @@ _INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
 _TREE = ("media", "frames", "instances", "keypoints")
 
 
-class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
+class ProjectStore(StoreTracks, StoreJobs):
     """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
-    :meth:`close`."""
+    :meth:`close`. Its parts: the queries (:class:`~distilpose.project.queries.StoreQueries`, under the
+    track edits that use them), the track edits and the job records."""
 
     # ----------------------------------------------------------------------------------------- open / close
 
