@@ -302,11 +302,7 @@ class Prelabeller:
 
     def _seed(self, media_id: int, index: int) -> None:
         """Give the tracker the tracked people of the nearest earlier frame of the video."""
-        row = self.store.conn.execute(
-            "SELECT f.id, f.idx FROM frames f JOIN instances i ON i.frame_id = f.id "
-            "WHERE f.media_id = ? AND f.idx < ? AND i.track_id IS NOT NULL ORDER BY f.idx DESC LIMIT 1",
-            (int(media_id), int(index)),
-        ).fetchone()
+        row = self.store.read.last_tracked_frame_before(media_id, index)
         if row is not None and self._tracker is not None:
             people = [i for i in self.store.instances(row[0]) if i.track_id is not None]
             self._tracker.seed(row[1], people)
