@@ -29,14 +29,11 @@ from distilpose.errors import DistilPoseError
 from distilpose.inference.live import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
-from distilpose.project.records import instance_fields
+from distilpose.project.records import PREDICTION_SOURCES, instance_fields
 from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
-
-PREDICTION_SOURCES = ("student", "teacher")
-
 
 # --------------------------------------------------------------------------------------------- predictions
 
