@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DETECTORS
 from distilpose.types import Instance
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) xywh float64, (M,) scores
@@ -714,7 +715,7 @@ def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6)
     return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
-DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
+DETECTOR_NAMES = DETECTORS  # the catalogue's (distilpose.inference.options), with their labels and help
 
 
 def available_detectors() -> list[str]:

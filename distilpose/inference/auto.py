@@ -107,8 +107,7 @@ def parity_batch(spec) -> np.ndarray:
 
 
 def _pixels(coords: np.ndarray, spec) -> np.ndarray:
-    h, w = spec.input_size
-    return coords * np.array([w, h], dtype=np.float64)
+    return coords * np.array(spec.input_size_wh, dtype=np.float64)
 
 
 def keypoint_shift_px(reference: dict[str, np.ndarray], got: dict[str, np.ndarray], spec) -> float:

@@ -22,6 +22,7 @@ from distilpose.codecs.flip import FlipMode, flip_back_heatmaps, flip_back_regre
 from distilpose.data.normalize import normalize_image
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import rescore
+from distilpose.inference.options import REFERENCE_RUNTIME, RUNTIME
 from distilpose.inference.runtimes import OnnxRuntime, Runtime
 from distilpose.types import Instance
 
@@ -54,24 +55,20 @@ class Predictor:
         self.flip = flip
         self.flip_mode = flip_mode
         self.source = source or ("teacher" if spec.is_teacher else "student")
-        h, w = spec.input_size
-        self.input_size_wh = (int(w), int(h))
-        hh, hw = spec.heatmap_size
-        self.heatmap_size_wh = (int(hw), int(hh))
+        self.input_size_wh = spec.input_size_wh
+        self.heatmap_size_wh = spec.heatmap_size_wh
 
     @classmethod
     def from_model(
         cls,
         name_or_path: str | Path,
-        runtime: str = "torch",
+        runtime: str = REFERENCE_RUNTIME,
         flip: bool = False,
         threads: int | None = None,
         onnx_path: str | Path | None = None,
     ) -> Predictor:
         """Build from a registered name or checkpoint on one of
         :data:`~distilpose.inference.runtimes.RUNTIMES` (or ``auto``); ``onnx_path`` runs that exported file."""
-        from distilpose.inference.runtimes import check_runtime
-
         if onnx_path is not None and runtime == "onnx":
             from distilpose.models.checkpoint import load_model
 
@@ -79,7 +76,7 @@ class Predictor:
             return cls(OnnxRuntime(onnx_path, threads), spec, flip=flip)
         from distilpose.inference.loading import load_predictor
 
-        check_runtime(runtime)
+        RUNTIME.check(runtime)
         loaded = load_predictor(name_or_path, runtime, flip=flip, threads=threads)
         return loaded.predictor
 

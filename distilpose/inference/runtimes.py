@@ -7,18 +7,15 @@ PyTorch and ONNX Runtime are interchangeable everywhere.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import AUTO, RUNTIME, RUNTIMES
 
-#: Every runtime a model can run on, in one list (the CLI, the app and the bench offer these). "auto" is not a
-#: runtime but a choice among them: see :mod:`distilpose.inference.auto`.
-RUNTIMES = ("torch", "torch-bf16", "torch-compile", "torch-bf16-compile", "onnx", "onnx-int8")
-AUTO = "auto"
+__all__ = ["AUTO", "RUNTIMES"]  # the catalogue's names (distilpose.inference.options), used with the runtimes
 
 REGRESSION_OUTPUTS = ("coords", "scores", "sigmas")
 HEATMAP_OUTPUTS = ("heatmaps",)
@@ -118,14 +115,6 @@ class OnnxRuntime:
         return dict(zip(self.output_names, outs, strict=True))
 
 
-def check_runtime(runtime: str, allow_auto: bool = True) -> str:
-    """``runtime`` when it is one of :data:`RUNTIMES` (or ``auto``), else a DistilPoseError listing them."""
-    allowed = (AUTO, *RUNTIMES) if allow_auto else RUNTIMES
-    if runtime not in allowed:
-        raise DistilPoseError(f"unknown runtime {runtime!r}; choose from {', '.join(allowed)}")
-    return runtime
-
-
 def weights_digest(model) -> str:
     """sha256 of every tensor in the state dict (sorted by name): keys cached files to the exact weights."""
     import hashlib
@@ -173,7 +162,7 @@ def build_runtime(
     progress=None,
 ) -> Runtime:
     """A ready runtime of :data:`RUNTIMES` for ``model``; ONNX variants come from :func:`cached_onnx`."""
-    check_runtime(runtime, allow_auto=False)
+    RUNTIME.check(runtime, RUNTIMES)
     if runtime.startswith("torch"):
         precision = "bf16" if "bf16" in runtime else "fp32"
         return TorchRuntime(model, precision, threads, compile=runtime.endswith("-compile"))
@@ -181,10 +170,3 @@ def build_runtime(
     path = cached_onnx(model, int8, onnx_dir, digest, progress)
     return OnnxRuntime(path, threads, name=runtime)
 
-
-def parse_runtime_list(text: str, allowed: Sequence[str] = RUNTIMES) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in allowed]
-    if unknown or not names:
-        raise DistilPoseError(f"unknown runtime(s) {unknown or text!r}; choose from {', '.join(allowed)}")
-    return names
