@@ -68,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
 def _run_model(args: argparse.Namespace):
     from distilpose.coco import load_coco, save_keypoint_results
     from distilpose.inference.coco_run import predict_coco
-    from distilpose.inference.predictor import Predictor
+    from distilpose.inference.loading import load_predictor
 
     if not args.images:
         raise DistilPoseError("--model needs --images DIR (the folder holding the annotated images)")
     dataset = load_coco(args.ann)
-    predictor = Predictor.from_model(args.model, runtime=args.runtime, flip=args.flip)
+    predictor = load_predictor(args.model, args.runtime, flip=args.flip).predictor
     results = predict_coco(predictor, dataset, args.images, boxes=args.boxes, progress=not args.json)
     if args.out:
         save_keypoint_results(results, args.out)

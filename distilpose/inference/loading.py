@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilpose.inference.onnx_service import weights_digest
 from distilpose.inference.options import AUTO, REFERENCE_RUNTIME, RUNTIME
 from distilpose.inference.predictor import Predictor
-from distilpose.inference.runtimes import build_runtime, onnx_cache_dir, weights_digest
+from distilpose.inference.runtimes import build_runtime
 from distilpose.models.readiness import has_trained_weights
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "LoadedModel",
     "has_trained_weights",
     "load_predictor",
-    "onnx_cache_dir",
     "weights_digest",
 ]
 
