@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +28,9 @@ from distilpose.project.records import INT64_MAX
 from distilpose.tracking import box_iou, oks
 from distilpose.types import Instance
 
-if TYPE_CHECKING:
-    from distilpose.project.store import ProjectStore
+#: The whole ``ProjectStore`` this mixin is part of (it reaches its sibling parts through ``self``); named, not
+#: imported: the store imports this module, and imports never go round in a circle.
+WholeStore = Any
 
 #: The media kinds whose frames form a sequence, and so can hold tracks (an image is one frame).
 SEQUENCE_KINDS: tuple[str, ...] = ("video", "folder")
@@ -189,7 +190,7 @@ class StoreTracks(StoreBase):
     def _expect_tracks(self, current: dict[int, int | None], expect: dict[int, int | None]) -> None:
         changed = [i for i, t in expect.items() if current.get(i, t) != t or i not in current]
         if changed:
-            store: ProjectStore = self  # type: ignore[assignment]
+            store: WholeStore = self  # type: ignore[assignment]
             where = []
             for iid in changed[:3]:
                 if iid in current:
@@ -204,7 +205,7 @@ class StoreTracks(StoreBase):
 
     def _refuse_track_clash(self, changes: dict[int, int | None]) -> None:
         """Refuse (naming the frame by media and index) track ids that two people of one frame would share."""
-        store: ProjectStore = self  # type: ignore[assignment]
+        store: WholeStore = self  # type: ignore[assignment]
         frames: dict[int, dict[int, int | None]] = {}
         ids = list(changes)
         for start in range(0, len(ids), 500):
@@ -317,7 +318,7 @@ class StoreTracks(StoreBase):
         another id or none (the pose overlaps: :func:`same_person`), which the tracker gave a different id;
         a frame where a verified or hand-placed person overlaps is left alone (never touched, never
         duplicated). One transaction; returns the edits that undo it."""
-        store: ProjectStore = self  # type: ignore[assignment]
+        store: WholeStore = self  # type: ignore[assignment]
         media = store.media(media_id)
         if media.kind not in SEQUENCE_KINDS:
             raise ProjectError(f"{self.path}: media {media_id} is an image: there is nothing to interpolate")
@@ -368,7 +369,7 @@ class StoreTracks(StoreBase):
         return undo[::-1]
 
     @staticmethod
-    def _same_person_on(store: ProjectStore, frame_id: int, pose: Instance, track_id: int) -> Instance | None:
+    def _same_person_on(store: WholeStore, frame_id: int, pose: Instance, track_id: int) -> Instance | None:
         """The person of another (or no) track on the frame whose pose is ``pose``'s, the most similar."""
         found = [
             (similarity, inst)
@@ -379,7 +380,7 @@ class StoreTracks(StoreBase):
 
     @staticmethod
     def _put_interpolated(
-        store: ProjectStore, media_id: int, index: int, pose: Instance, existing: Instance | None
+        store: WholeStore, media_id: int, index: int, pose: Instance, existing: Instance | None
     ) -> list[Edit]:
         if existing is not None:
             pose.extras.update(id=existing.extras["id"], verified=False)
