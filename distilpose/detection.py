@@ -714,14 +714,6 @@ def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6)
 DETECTOR_NAMES = DETECTORS  # the catalogue's (distilpose.inference.options), with their labels and help
 
 
-def available_detectors() -> list[str]:
-    """Detector names usable now, best first (CenterNet only when fetched)."""
-    names = ["full-frame", "user-boxes"]
-    if CenterNetDetector.available():
-        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
-    return names
-
-
 def make_detector(
     name: str,
     *,
