@@ -26,6 +26,7 @@ import numpy as np
 
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DEFAULT_TEACHER
 from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
@@ -40,7 +41,6 @@ REPORT_FILE = "report.json"
 TRAIN_DATA = Path("data") / "train"
 VAL_DATA = Path("data") / "val"
 RUN_DIR = "run"
-DEFAULT_TEACHER = "movenet-thunder"
 #: A verified person the user corrected counts this much in the label terms (pre-labels and people accepted
 #: as they were count 1).
 CORRECTED_WEIGHT = 2.0

@@ -10,10 +10,10 @@ import torch
 
 from distilpose.cli import main
 from distilpose.codecs import boxes_to_centers_scales
+from distilpose.inference.onnx_service import export_onnx
 from distilpose.inference.predictor import Predictor
 from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime
 from distilpose.models import create_model, model_spec
-from distilpose.onnx_export import export_onnx
 
 
 class FixedOutputs:
