@@ -88,6 +88,10 @@ class LivePipeline:
         tracker: IdentityTracker | None = None,
     ) -> None:
         self.predictor = predictor
+        if smoother is not None and tracker is None:
+            from distilpose.tracking import PoseTracker
+
+            tracker = PoseTracker()  # smoothing keys its filters on the ids the one tracker gives
         self.tracker = tracker  # person ids across frames; keeps its tracks over dropped frames
         self.detector = detector
         self.teacher = teacher
@@ -154,11 +158,11 @@ class LivePipeline:
             times["teacher"] = _ms(start)
 
         instances = raw
-        if self.smoother is not None:
-            t_s = t if t is not None else float(index or 0) / 30.0
-            instances = self.smoother(raw, t_s)
         if self.tracker is not None and index is not None:
             self.tracker.update(index, instances)  # sets each person's track_id
+        if self.smoother is not None:  # keyed on those ids
+            t_s = t if t is not None else float(index or 0) / 30.0
+            instances = self.smoother(instances, t_s)
         return FrameResult(
             index, (w, h), box_arr, box_scores, instances, teacher, disagreement, times, detected
         )

@@ -129,6 +129,23 @@ def test_smoothing_gives_track_ids() -> None:
     np.testing.assert_allclose(r1.instances[0].keypoints, r0.instances[0].keypoints)  # still: unchanged
 
 
+def test_smoothing_keys_on_the_one_trackers_ids() -> None:
+    """One tracker gives the ids; smoothing uses them and never overwrites them with its own."""
+    from distilpose.tracking import PoseTracker
+
+    tracker = PoseTracker(first_id=50)
+    pipe = LivePipeline(
+        fake_predictor(),
+        FixedBoxes([[0, 0, 100, 200], [300, 0, 100, 200]]),
+        smoother=KeypointSmoother(),
+        tracker=tracker,
+    )
+    image = np.zeros((360, 640, 3), np.uint8)
+    r0 = pipe.process(image, index=0, t=0.0)
+    r1 = pipe.process(image, index=1, t=1 / 30)
+    assert [i.track_id for i in r0.instances] == [50, 51] == [i.track_id for i in r1.instances]
+
+
 def test_load_predictor_flags_untrained_models_and_loads_checkpoints(tmp_path: Path) -> None:
     from distilpose.models.checkpoint import save_weights
 
