@@ -15,7 +15,7 @@ from PySide6.QtCore import QThread, Signal
 
 from distilpose.app.workers import LiveSettings, ModelLoader, _message
 from distilpose.detection import make_detector
-from distilpose.inference.live import LivePipeline
+from distilpose.pipeline import LivePipeline
 from distilpose.prelabel import (  # noqa: F401  (the names the app has always imported from here)
     PREDICTION_SOURCES,
     FrameOutcome,

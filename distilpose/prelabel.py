@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import FrameResult, LivePipeline
+from distilpose.pipeline import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
 from distilpose.project.records import PREDICTION_SOURCES, instance_fields

@@ -13,12 +13,12 @@ import pytest
 from distilpose.coco import load_coco, load_keypoint_results
 from distilpose.detection import FixedBoxes, FullFrame, TrackFromKeypoints
 from distilpose.errors import DistilPoseError, MediaError
-from distilpose.inference.live import LivePipeline, keypoint_disagreement
 from distilpose.inference.loading import has_trained_weights, load_predictor, weights_digest
 from distilpose.inference.pipeline_bench import bench_pipeline
 from distilpose.inference.prediction_export import ExportCancelled, export_predictions, images_path_for
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import LivePipeline, keypoint_disagreement
 from distilpose.render import H264Writer
 from distilpose.smoothing import KeypointSmoother
 from distilpose.types import Instance
