@@ -51,6 +51,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "centernet-flip or full-frame",
     )
     p.add_argument(
+        "--labels",
+        metavar="ANN.json",
+        help="with --pipeline: keypoint labels of frames of VIDEO (distilpose pseudo-label --flip of it): "
+        "each run's AP on the labelled frames it timed",
+    )
+    p.add_argument(
+        "--variants",
+        default="app",
+        help="with --pipeline: comma-separated crowd policies to run each model with: app (the app's "
+        "defaults), base (none), reuse (still people re-estimated every other frame), idle2 (the pose model "
+        "on 2 threads while the detector is idle), or a '+' of them (reuse+idle2)",
+    )
+    p.add_argument(
         "--redetect-every",
         type=int,
         default=None,

@@ -9,10 +9,22 @@ the others are still measured.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 
 from distilpose.errors import DistilPoseError
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """A ``--variants`` entry -> (its label, make_live_pipeline keyword arguments); app = the app's defaults."""
+    parts = [p.strip() for p in text.strip().split("+")]
+    unknown = [p for p in parts if p not in ("app", "base", "reuse", "idle2")]
+    if unknown:
+        raise DistilPoseError(f"unknown variant {text!r}; use app, base, reuse, idle2 or a '+' of them")
+    if parts == ["app"]:
+        return "app", {}
+    return "+".join(parts), {"reuse_static": "reuse" in parts, "idle_threads": 2 if "idle2" in parts else None}
 
 
 def run_pipeline_bench(args: argparse.Namespace) -> int:
@@ -21,6 +33,7 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.inference.pipeline_bench import (
+        FrameLabels,
         bench_pipeline,
         format_pipeline_bench,
         format_pipeline_table,
@@ -40,36 +53,37 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     torch.set_num_threads(threads)
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every
     names = [m.strip() for m in (args.models or default_live_model()).split(",") if m.strip()]
+    variants = [parse_variant(v) for v in getattr(args, "variants", "app").split(",") if v.strip()]
     reports, failures = [], []
-    for name in names:
-        for runtime in runtimes:
-            pipeline = None
-            try:
-                loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
-                pipeline = make_live_pipeline(
-                    loaded.predictor, args.detector, tracking=redetect > 0, redetect_every=redetect
-                )
-                report = bench_pipeline(
-                    args.pipeline,
-                    pipeline,
-                    frames=args.frames,
-                    progress=not args.json,
-                    model_name=loaded.name,
-                    runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
-                    trained=loaded.trained,
-                )
-            except DistilPoseError as exc:
-                if len(names) * len(runtimes) == 1:
-                    raise
-                failures.append((name, runtime, str(exc).splitlines()[0]))
-                continue
-            finally:
-                if pipeline is not None:
-                    pipeline.close()
-            reports.append(report)
-            if not args.json:
-                print(format_pipeline_bench(report))
-                print()
+    for name, runtime, (label, policy) in itertools.product(names, runtimes, variants):
+        pipeline = None
+        try:
+            loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
+            pipeline = make_live_pipeline(
+                loaded.predictor, args.detector, tracking=redetect > 0, redetect_every=redetect, **policy
+            )
+            report = bench_pipeline(
+                args.pipeline,
+                pipeline,
+                frames=args.frames,
+                progress=not args.json,
+                model_name=loaded.name if label == "app" else f"{loaded.name} [{label}]",
+                runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
+                trained=loaded.trained,
+                labels=FrameLabels(args.labels) if getattr(args, "labels", None) else None,
+            )
+        except DistilPoseError as exc:
+            if len(names) * len(runtimes) == 1:
+                raise
+            failures.append((name, runtime, str(exc).splitlines()[0]))
+            continue
+        finally:
+            if pipeline is not None:
+                pipeline.close()
+        reports.append(report)
+        if not args.json:
+            print(format_pipeline_bench(report))
+            print()
     if args.json:
         doc = {
             "threads": threads,
