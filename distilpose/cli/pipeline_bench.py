@@ -15,16 +15,23 @@ import os
 
 from distilpose.errors import DistilPoseError
 
+#: ``--variants`` words: the app's defaults, none of the crowd policies, still people every other frame, 2 pose
+#: threads while the detector idles, all crops in one runtime call (instead of the live batches of 4).
+VARIANTS = ("app", "base", "reuse", "idle2", "whole")
+
 
 def parse_variant(text: str) -> tuple[str, dict]:
     """A ``--variants`` entry -> (its label, make_live_pipeline keyword arguments); app = the app's defaults."""
     parts = [p.strip() for p in text.strip().split("+")]
-    unknown = [p for p in parts if p not in ("app", "base", "reuse", "idle2")]
+    unknown = [p for p in parts if p not in VARIANTS]
     if unknown:
-        raise DistilPoseError(f"unknown variant {text!r}; use app, base, reuse, idle2 or a '+' of them")
+        raise DistilPoseError(f"unknown variant {text!r}; use {', '.join(VARIANTS)} or a '+' of them")
     if parts == ["app"]:
         return "app", {}
-    return "+".join(parts), {"reuse_static": "reuse" in parts, "idle_threads": 2 if "idle2" in parts else None}
+    policy = {"reuse_static": "reuse" in parts, "idle_threads": 2 if "idle2" in parts else None}
+    if "whole" in parts:
+        policy["max_batch"] = 0
+    return "+".join(parts), policy
 
 
 def run_pipeline_bench(args: argparse.Namespace) -> int:

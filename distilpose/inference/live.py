@@ -223,15 +223,17 @@ def make_live_pipeline(
     tracker: IdentityTracker | None = None,
     reuse_static: bool = REUSE_STATIC_DEFAULT,
     idle_threads: int | None = LIVE_IDLE_THREADS,
+    max_batch: int = LIVE_MAX_BATCH,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
-    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background)."""
+    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background), and the
+    crowd policies of ADR 0024 (``reuse_static``, ``idle_threads``, crops in batches of ``max_batch``)."""
     from distilpose.detection import make_detector
 
     if getattr(predictor, "single_stage", False):  # MultiPose: the whole frame, no detector, no schedule
         detector, tracking = "full-frame", False
     elif predictor.max_batch is None:
-        predictor.max_batch = LIVE_MAX_BATCH
+        predictor.max_batch = max_batch or None  # 0: every crop in one call
     boxes = make_detector(
         detector,
         user_boxes=user_boxes,
