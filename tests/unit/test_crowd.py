@@ -244,3 +244,8 @@ def test_crops_go_to_the_runtime_in_small_batches_with_the_same_result() -> None
     live, _ = _predictor()
     make_live_pipeline(live, "full-frame", tracking=False)
     assert live.max_batch == 4
+    # the zoo detector reads its boxes from the same pass
+    from distilpose.detection import MultiPoseDetector
+
+    boxes, scores = MultiPoseDetector(loaded.predictor.graph).detect(image)
+    np.testing.assert_allclose(boxes, [i.bbox for i in result.instances], rtol=1e-5)
