@@ -227,6 +227,11 @@ def test_multipose_is_a_single_stage_live_model(monkeypatch) -> None:
     x, y, w, h = person.bbox
     assert (confident[:, 0] >= x - 0.1 * w).all() and (confident[:, 0] <= x + 1.1 * w).all()
     assert person.keypoints[0, 1] < person.keypoints[[15, 16], 1].mean()  # upright: head above feet
+    # the zoo detector reads its boxes from the same pass
+    from distilpose.detection import MultiPoseDetector
+
+    boxes, scores = MultiPoseDetector(loaded.predictor.graph).detect(image)
+    np.testing.assert_allclose(boxes, [i.bbox for i in result.instances], rtol=1e-5)
 
 
 def test_crops_go_to_the_runtime_in_small_batches_with_the_same_result() -> None:
@@ -244,8 +249,16 @@ def test_crops_go_to_the_runtime_in_small_batches_with_the_same_result() -> None
     live, _ = _predictor()
     make_live_pipeline(live, "full-frame", tracking=False)
     assert live.max_batch == 4
-    # the zoo detector reads its boxes from the same pass
-    from distilpose.detection import MultiPoseDetector
 
-    boxes, scores = MultiPoseDetector(loaded.predictor.graph).detect(image)
-    np.testing.assert_allclose(boxes, [i.bbox for i in result.instances], rtol=1e-5)
+
+def test_variant_whole_sends_every_crop_in_one_call() -> None:
+    from distilpose.cli.pipeline_bench import parse_variant
+
+    label, policy = parse_variant("whole")
+    assert label == "whole" and policy["max_batch"] == 0
+    assert parse_variant("app") == ("app", {})
+    predictor, rt = _predictor()
+    pipe = make_live_pipeline(predictor, "full-frame", tracking=False, **policy)
+    assert predictor.max_batch is None
+    pipe.predictor.predict(np.zeros((64, 64, 3), np.uint8), np.tile([0.0, 0.0, 10.0, 20.0], (9, 1)))
+    assert rt.batches == [9]
