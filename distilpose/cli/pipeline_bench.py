@@ -61,6 +61,9 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every
     names = [m.strip() for m in (args.models or default_live_model()).split(",") if m.strip()]
     variants = [parse_variant(v) for v in getattr(args, "variants", "app").split(",") if v.strip()]
+    labels = getattr(args, "labels", None)
+    if labels:
+        FrameLabels(labels)  # a missing or unusable file stops here, named, before any model loads
     reports, failures = [], []
     for name, runtime, (label, policy) in itertools.product(names, runtimes, variants):
         pipeline = None
@@ -77,7 +80,7 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
                 model_name=loaded.name if label == "app" else f"{loaded.name} [{label}]",
                 runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
                 trained=loaded.trained,
-                labels=FrameLabels(args.labels) if getattr(args, "labels", None) else None,
+                labels=FrameLabels(labels) if labels else None,
             )
         except DistilPoseError as exc:
             if len(names) * len(runtimes) == 1:

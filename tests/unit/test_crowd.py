@@ -262,3 +262,11 @@ def test_variant_whole_sends_every_crop_in_one_call() -> None:
     assert predictor.max_batch is None
     pipe.predictor.predict(np.zeros((64, 64, 3), np.uint8), np.tile([0.0, 0.0, 10.0, 20.0], (9, 1)))
     assert rt.batches == [9]
+
+
+def test_bench_cli_names_a_missing_labels_file(capsys, tmp_path: Path) -> None:
+    from distilpose.cli import main
+
+    missing = tmp_path / "nope.json"
+    assert main(["bench", "--pipeline", str(SAMPLE), "--labels", str(missing)]) == 2
+    assert "nope.json" in capsys.readouterr().err
