@@ -94,7 +94,7 @@ class LivePipeline:
         self.reuse = reuse  # still people re-estimated every other frame (crowd policy, ADR 0024)
         #: Intra-op threads of the pose model on frames when the background detector is idle (ONNX only).
         self.idle_threads = idle_threads
-        if idle_threads is not None and hasattr(predictor.runtime, "widen"):
+        if idle_threads is not None and hasattr(getattr(predictor, "runtime", None), "widen"):
             predictor.runtime.widen(idle_threads)
         self.tracker = tracker  # person ids across frames; keeps its tracks over dropped frames
         self.detector = detector

@@ -216,8 +216,8 @@ def test_multipose_is_a_single_stage_live_model(monkeypatch) -> None:
     torch.set_num_threads(1)
     loaded = load_predictor("movenet-multipose", "auto")
     assert loaded.name == "movenet-multipose" and loaded.trained
-    pipe = make_live_pipeline(loaded.predictor, "auto")
-    assert pipe.detector.name == "full-frame"
+    pipe = make_live_pipeline(loaded.predictor, "auto", reuse_static=True, idle_threads=2)  # both moot here
+    assert pipe.detector.name == "full-frame" and pipe.reuse is None
     image = VideoReader(SAMPLE, index_cache=None).frame(60)
     result = pipe.process(image, index=60)
     assert 1 <= len(result.instances) <= 6
