@@ -24,8 +24,8 @@ class OnnxExportThread(QThread):
 
     def run(self) -> None:
         try:
+            from distilpose.inference.onnx_service import export_onnx
             from distilpose.models.checkpoint import load_model
-            from distilpose.onnx_export import export_onnx
 
             model, _spec = load_model(self.weights)
             export_onnx(model, self.out)
