@@ -80,11 +80,7 @@ class OnnxRuntime:
     def widen(self, threads: int) -> None:
         """A second session on the same file with ``threads`` intra-op threads, used while :attr:`wide` is
         True (ORT fixes a session's thread count; the live pipeline sets it when the detector is idle)."""
-        import onnxruntime as ort
-
-        self._wide_session = ort.InferenceSession(
-            str(self.path), sess_options=onnx_session_options(threads), providers=["CPUExecutionProvider"]
-        )
+        self._wide_session = open_session(self.path, threads)
         self.wide = False
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
