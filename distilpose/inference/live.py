@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from distilpose.detection import PersonDetector, TrackFromKeypoints
+from distilpose.inference.crowd import REUSE_STATIC_DEFAULT, StaticReuse
 from distilpose.inference.predictor import Predictor
 from distilpose.keypoints import NUM_KEYPOINTS
 from distilpose.render import TEACHER_COLOR, draw_instances
@@ -86,8 +87,15 @@ class LivePipeline:
         smoother: KeypointSmoother | None = None,
         heatmaps: bool = False,
         tracker: IdentityTracker | None = None,
+        reuse: StaticReuse | None = None,
+        idle_threads: int | None = None,
     ) -> None:
         self.predictor = predictor
+        self.reuse = reuse  # still people re-estimated every other frame (crowd policy, ADR 0024)
+        #: Intra-op threads of the pose model on frames when the background detector is idle (ONNX only).
+        self.idle_threads = idle_threads
+        if idle_threads is not None and hasattr(getattr(predictor, "runtime", None), "widen"):
+            predictor.runtime.widen(idle_threads)
         self.tracker = tracker  # person ids across frames; keeps its tracks over dropped frames
         self.detector = detector
         self.teacher = teacher
@@ -101,6 +109,8 @@ class LivePipeline:
             self.detector.reset()
         if self.smoother is not None:
             self.smoother.reset()
+        if self.reuse is not None:
+            self.reuse.reset()
 
     def close(self) -> None:
         """Stop the detector's background thread, if it has one."""
@@ -135,8 +145,16 @@ class LivePipeline:
             detected = getattr(self.detector, "last_detected", True)
         times["detect"] = _ms(start)
 
+        runtime = getattr(self.predictor, "runtime", None)
+        if getattr(runtime, "wide", None) is not None:
+            runtime.wide = not self._detector_busy()  # the other core is free: the pose model takes it
         start = time.perf_counter()
-        raw = self.predictor.predict(image_rgb, box_arr, box_scores, return_heatmaps=self.heatmaps)
+        if self.reuse is not None and boxes is None:
+            run = self.reuse.plan(box_arr)
+            posed = self.predictor.predict(image_rgb, box_arr[run], box_scores[run], return_heatmaps=self.heatmaps)
+            raw = self.reuse.combine(box_arr, posed)
+        else:
+            raw = self.predictor.predict(image_rgb, box_arr, box_scores, return_heatmaps=self.heatmaps)
         times["pose"] = _ms(start)
         if isinstance(self.detector, TrackFromKeypoints) and boxes is None:
             self.detector.update(raw)
@@ -164,6 +182,10 @@ class LivePipeline:
         )
 
 
+    def _detector_busy(self) -> bool:
+        worker = self.detector.worker if isinstance(self.detector, TrackFromKeypoints) else None
+        return worker is not None and worker.busy
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
@@ -178,6 +200,11 @@ def render_result(image_rgb: np.ndarray, result: FrameResult, threshold: float =
 
 #: Intra-op threads of the live pose model: on a 2-core machine the other core decodes, draws and detects.
 LIVE_THREADS = 1
+#: Intra-op threads of the live pose model on frames when the background detector is idle (ONNX Runtime:
+#: a second session on the same file); None keeps LIVE_THREADS always.
+LIVE_IDLE_THREADS: int | None = None
+#: Crops per pose-model call in the live view (see ``Predictor.max_batch``).
+LIVE_MAX_BATCH = 4
 #: Processed frames between two detections while people are tracked.
 REDETECT_EVERY = 10
 
@@ -194,11 +221,19 @@ def make_live_pipeline(
     heatmaps: bool = False,
     background: bool = True,
     tracker: IdentityTracker | None = None,
+    reuse_static: bool = REUSE_STATIC_DEFAULT,
+    idle_threads: int | None = LIVE_IDLE_THREADS,
+    max_batch: int = LIVE_MAX_BATCH,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
-    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background)."""
+    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background), and the
+    crowd policies of ADR 0024 (``reuse_static``, ``idle_threads``, crops in batches of ``max_batch``)."""
     from distilpose.detection import make_detector
 
+    if getattr(predictor, "single_stage", False):  # MultiPose: the whole frame, no detector, no schedule
+        detector, tracking = "full-frame", False
+    elif predictor.max_batch is None:
+        predictor.max_batch = max_batch or None  # 0: every crop in one call
     boxes = make_detector(
         detector,
         user_boxes=user_boxes,
@@ -213,4 +248,6 @@ def make_live_pipeline(
         smoother=KeypointSmoother() if smoothing else None,
         heatmaps=heatmaps,
         tracker=tracker,
+        reuse=StaticReuse() if reuse_static and tracking else None,
+        idle_threads=idle_threads,
     )
