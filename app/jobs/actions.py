@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QMenu
 
 from distilpose.app.docks.distil_dialog import DistilDialog
 from distilpose.app.docks.training_monitor import TrainingMonitor
@@ -35,10 +34,9 @@ class TrainingActions(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.monitor)
         self.monitor.hide()
         self.dialog: DistilDialog | None = None
-        self.distil_action = window.make_action("&Distil a Student…", self.ask_distil)
-        self.run_config_action = window.make_action("&Run Training Config…", self.ask_run_config)
-        self.monitor_action = self.monitor.toggleViewAction()
-        self.monitor_action.setText("Training &Monitor")
+        self.distil_action = window.make_action("training.distil", self.ask_distil)
+        self.run_config_action = window.make_action("training.run_config", self.ask_run_config)
+        self.monitor_action = window.adopt_action("training.monitor", self.monitor.toggleViewAction())
         m = self.monitor
         m.cancelRequested.connect(self.manager.cancel)
         m.resumeRequested.connect(self.manager.resume)
@@ -58,12 +56,6 @@ class TrainingActions(QObject):
         self.manager.onnxExported.connect(self._on_onnx)
         window.state.projectChanged.connect(self._update_enabled)
         self._update_enabled()
-
-    def fill_menu(self, menu: QMenu) -> None:
-        for action in (self.distil_action, self.run_config_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self.monitor_action)
 
     def _update_enabled(self) -> None:
         has_project = self.window.state.project is not None
