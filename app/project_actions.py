@@ -24,7 +24,8 @@ from distilpose.app.frame_rows import next_to_check
 from distilpose.app.prelabel import PrelabelThread
 from distilpose.app.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
 from distilpose.app.recent import RecentFiles, config_dir
-from distilpose.app.store_jobs import StoreJobThread
+from distilpose.app.store_jobs import store_task
+from distilpose.app.tasks import BackgroundTask
 from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
@@ -69,7 +70,7 @@ class ProjectActions(QObject):
         self.prelabel_thread: PrelabelThread | None = None
         self.prelabel_dialog: QProgressDialog | None = None
         self.last_prelabel: PrelabelChoice | None = None  # preselected in the next pre-label dialog
-        self.job: StoreJobThread | None = None
+        self.job: BackgroundTask | None = None
         self.last_export = None
         self._make_actions()
         self._connect()
@@ -567,7 +568,7 @@ class ProjectActions(QObject):
         except OSError as exc:
             self.window.report_error("Cannot export", f"{folder}: cannot create the folder: {exc.strerror or exc}")
             return False
-        thread = StoreJobThread(
+        thread = store_task(
             state.project_path,
             lambda store: exporter.export(store, folder, only_verified=only_verified, overwrite=overwrite),
             f"{fmt}-export",

@@ -10,31 +10,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
-
-from distilpose.app.workers import _message
+from distilpose.app.tasks import BackgroundTask
 from distilpose.project import ProjectStore
 
 
-class StoreJobThread(QThread):
-    """Runs ``job(store)`` on a fresh connection to ``project_path``; ``succeeded`` carries its result."""
+def store_task(
+    project_path: str | os.PathLike, job: Callable[[ProjectStore], Any], name: str, parent=None
+) -> BackgroundTask:
+    """A task that runs ``job(store)`` on a fresh connection to ``project_path``; ``succeeded`` carries its
+    result."""
 
-    succeeded = Signal(object)
-    failed = Signal(str)
+    def work(_task: BackgroundTask) -> Any:
+        with ProjectStore.open(project_path) as store:
+            return job(store)
 
-    def __init__(
-        self, project_path: str | os.PathLike, job: Callable[[ProjectStore], Any], name: str, parent=None
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self.project_path = project_path
-        self.job = job
-
-    def run(self) -> None:
-        try:
-            with ProjectStore.open(self.project_path) as store:
-                result = self.job(store)
-        except Exception as exc:
-            self.failed.emit(_message(exc))
-        else:
-            self.succeeded.emit(result)
+    return BackgroundTask(name, work, parent)

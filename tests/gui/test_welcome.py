@@ -322,7 +322,7 @@ def test_closing_the_window_mid_fetch_cancels_it_and_lets_the_thread_end(window,
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
     window.close()  # a QThread destroyed while it runs would abort the process
     [thread] = zoo_fetcher._DETACHED
-    assert thread.cancel_event.is_set()
+    assert thread.is_cancelled()
     fake.release.set()  # the "download" ends; the next step sees the cancel
     qtbot.waitUntil(lambda: not zoo_fetcher._DETACHED, timeout=WAIT_MS)
     assert missing_zoo_models() == list(CARDS)  # cancelled: nothing installed
