@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication
 from distilpose import __version__
 from distilpose.app import gc_main_thread
 from distilpose.app.display import use_offscreen_if_headless
-from distilpose.app.docks.model_panel import DETECTORS
 from distilpose.app.jobs.process import RUN_TRAIN_FLAG
+from distilpose.app.live.model_panel import DETECTORS
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot

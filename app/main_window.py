@@ -39,34 +39,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.assist import HeatmapAssist
+from distilpose.app.annotate.assist import HeatmapAssist
+from distilpose.app.annotate.canvas_items import is_prediction
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.annotate.heatmap_dock import HeatmapDock
+from distilpose.app.annotate.instances_dock import InstancesDock
+from distilpose.app.annotate.track_timeline import TrackTimelineWidget
+from distilpose.app.annotate.tracks import TrackActions
 from distilpose.app.canvas import Canvas
-from distilpose.app.canvas_items import is_prediction
 from distilpose.app.command_actions import apply_command, build_menus, fill_toolbar
 from distilpose.app.command_registry import command
 from distilpose.app.dialogs import Dialogs
-from distilpose.app.docks.dataset_panel import DatasetPanel
-from distilpose.app.docks.frame_list import FrameListDock
-from distilpose.app.docks.heatmap_dock import HeatmapDock
-from distilpose.app.docks.instances_dock import InstancesDock
-from distilpose.app.docks.model_panel import ModelPanel
-from distilpose.app.docks.review_queue import ReviewQueueDock
-from distilpose.app.editing import Editor
 from distilpose.app.jobs.actions import TrainingActions
-from distilpose.app.live import LiveController, LiveStats
+from distilpose.app.live.controller import LiveController, LiveStats
+from distilpose.app.live.model_panel import ModelPanel
+from distilpose.app.live.prediction_export import PredictionExport
+from distilpose.app.live.transport import CameraFeed, Player, TransportBar
+from distilpose.app.live.workers import ModelLoader, default_loader
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
-from distilpose.app.prediction_export import PredictionExport
 from distilpose.app.preferences import run_on_open, set_run_on_open
-from distilpose.app.project_actions import ProjectActions
+from distilpose.app.project.actions import ProjectActions
+from distilpose.app.project.dataset_panel import DatasetPanel
+from distilpose.app.project.frame_list import FrameListDock
+from distilpose.app.project.review_queue import ReviewQueueDock
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
-from distilpose.app.tracks import TrackActions
-from distilpose.app.transport import CameraFeed, Player, TransportBar
-from distilpose.app.welcome import WelcomePage, nothing_open
-from distilpose.app.widgets.track_timeline import TrackTimelineWidget
+from distilpose.app.welcome.page import WelcomePage, nothing_open
 from distilpose.app.words import plural
-from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera, VideoReader
 
@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionExport(self, model_loader)
         self.project = ProjectActions(self, self.editor, self.assist, model_loader, recent_projects)
         self.training = TrainingActions(self)
-        self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
+        self.tracks = TrackActions(self)  # the Tracks menu (app/annotate/tracks.py)
         # Docks never push the window past the screen: tall forms scroll, and a dock shown or hidden leaves
         # the window at the size it had (issue 25).
         for dock in (self.model_panel, self.dataset_panel, self.training.monitor):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 
-from distilpose.app.docks.distil_dialog import DistilDialog
-from distilpose.app.docks.training_monitor import TrainingMonitor
 from distilpose.app.jobs.compare_thread import comparison_task
+from distilpose.app.jobs.distil_dialog import DistilDialog
 from distilpose.app.jobs.manager import ACTIVE, JobManager
 from distilpose.app.jobs.spec import write_gpu_bundle
+from distilpose.app.jobs.training_monitor import TrainingMonitor
 from distilpose.app.tasks import BackgroundTask
 from distilpose.errors import DistilPoseError
 from distilpose.training.project_job import job_name, project_data, project_video

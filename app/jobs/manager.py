@@ -33,7 +33,7 @@ from distilpose.app.jobs.process import (
 from distilpose.app.jobs.progress import JobProgress
 from distilpose.app.jobs.spec import DistilSpec, prepare_job
 from distilpose.app.jobs.tail import EventTail
-from distilpose.app.store_jobs import store_task
+from distilpose.app.project.store_jobs import store_task
 from distilpose.errors import DistilPoseError
 from distilpose.training.project_job import REPORT_FILE, new_job
 

@@ -207,8 +207,8 @@ class InstanceItem(QGraphicsItem):
         self.tag: TagItem | None = None
         if self.prediction:
             self._add_tag()
-        # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/overlays.py)
-        from distilpose.app.overlays import add_track_tag
+        # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/live/overlays.py)
+        from distilpose.app.live.overlays import add_track_tag
 
         name = person_name(index, instance.track_id)  # as the Instances dock calls it
         self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None, name=name)

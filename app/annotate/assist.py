@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
+from distilpose.app.live.workers import ModelLoader
 from distilpose.app.state import AppState
 from distilpose.app.tasks import error_message
-from distilpose.app.workers import ModelLoader
 from distilpose.inference.predictor import CropGeometry
 from distilpose.models import model_spec
 

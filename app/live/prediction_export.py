@@ -2,7 +2,7 @@
 or image in a worker thread, with a progress dialog that can cancel; it writes a COCO results file, its image
 list and a rendered video, or nothing at all.
 
-Beside :mod:`distilpose.app.project_actions` (the project's dataset export): the window only creates it and
+Beside :mod:`distilpose.app.project.actions` (the project's dataset export): the window only creates it and
 wires its action.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QProgressDialog
 
+from distilpose.app.live.workers import export_task
 from distilpose.app.tasks import BackgroundTask
-from distilpose.app.workers import export_task
 from distilpose.inference.prediction_export import ExportResult
 
 #: How long a status-bar message stays (ms).

@@ -1,7 +1,7 @@
 """The project and editing side of the window: its actions, menus, context menu, dialogs and jobs.
 
 It asks (file dialogs, the frame step of a video, a progress dialog) and hands plain values to the
-:class:`~distilpose.app.editing.Editor`, the state, or a worker; it reports every failure through the
+:class:`~distilpose.app.annotate.editing.Editor`, the state, or a worker; it reports every failure through the
 window's ``report_error``. Keeping this out of ``main_window.py`` keeps the window a thin frame.
 """
 
@@ -15,18 +15,18 @@ from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QProgressDialog
 
-from distilpose.app import commands
-from distilpose.app.assist import HeatmapAssist
-from distilpose.app.canvas_items import is_prediction
+from distilpose.app.annotate import commands
+from distilpose.app.annotate.assist import HeatmapAssist
+from distilpose.app.annotate.canvas_items import is_prediction
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.annotate.template import box_around
 from distilpose.app.command_registry import command
-from distilpose.app.editing import Editor
-from distilpose.app.frame_rows import next_to_check
-from distilpose.app.prelabel import PrelabelThread
-from distilpose.app.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
+from distilpose.app.project.frame_rows import next_to_check
+from distilpose.app.project.prelabel import PrelabelThread
+from distilpose.app.project.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
+from distilpose.app.project.store_jobs import store_task
 from distilpose.app.recent import RecentFiles, config_dir
-from distilpose.app.store_jobs import store_task
 from distilpose.app.tasks import BackgroundTask
-from distilpose.app.template import box_around
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
 from distilpose.prelabel import outcome_counts

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from distilpose.app import commands
+from distilpose.app.annotate import commands
 from distilpose.interpolation import is_keyframe
 from distilpose.project import Edit
 from distilpose.project.tracks import SEQUENCE_KINDS
