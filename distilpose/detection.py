@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DETECTORS
 from distilpose.types import Instance
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) xywh float64, (M,) scores
@@ -209,13 +210,9 @@ class OnnxCenterNet:
     SCORE_TOLERANCE = 1e-3
 
     def __init__(self, path) -> None:
-        import onnxruntime as ort
+        from distilpose.inference.onnx_service import open_session
 
-        from distilpose.inference.runtimes import onnx_session_options
-
-        self.session = ort.InferenceSession(
-            str(path), sess_options=onnx_session_options(1), providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(path, threads=1)
         self.input_name = self.session.get_inputs()[0].name
 
     def raw(self, prepared: np.ndarray) -> np.ndarray:
@@ -230,39 +227,39 @@ class OnnxCenterNet:
 
     @classmethod
     def from_model(cls, model):
-        import warnings
-
         import torch
 
-        from distilpose.atomic import atomic_write_with
-        from distilpose.inference.runtimes import onnx_cache_dir, weights_digest
+        from distilpose.inference.onnx_service import (
+            cached_path,
+            export_checked,
+            weights_digest,
+            write_torch_onnx,
+        )
         from distilpose.resources import resources_root
         from distilpose.video import read_image
         from distilpose.zoo.centernet import INPUT_SIZE, letterbox
 
-        path = onnx_cache_dir() / f"centernet-{weights_digest(model)[:16]}.onnx"
+        path = cached_path("centernet", weights_digest(model))
+
+        def write(tmp: str) -> None:
+            write_torch_onnx(tmp, model, torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3), ["images"])
+
+        def check(path) -> None:
+            sample = resources_root() / "samples" / "astronaut.jpg"
+            image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
+            prepared, _ = letterbox(image)
+            with torch.inference_mode():
+                reference = model(torch.from_numpy(prepared)[None]).numpy()
+            got = cls(path).raw(prepared)
+            same_class = np.array_equal(got[..., 5], reference[..., 5])
+            boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
+            scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
+            if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
+                raise DistilPoseError(f"{path}: the detector's ONNX export disagrees with PyTorch")
+
         try:
             if not path.is_file():
-
-                def write(tmp: str) -> None:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        dummy = torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3)
-                        torch.onnx.export(model, (dummy,), tmp, input_names=["images"], dynamo=False)
-
-                atomic_write_with(path, write)
-                sample = resources_root() / "samples" / "astronaut.jpg"
-                image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
-                prepared, _ = letterbox(image)
-                with torch.inference_mode():
-                    reference = model(torch.from_numpy(prepared)[None]).numpy()
-                got = cls(path).raw(prepared)
-                same_class = np.array_equal(got[..., 5], reference[..., 5])
-                boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
-                scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
-                if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
-                    path.unlink(missing_ok=True)
-                    return model
+                export_checked(path, write, check)
             return cls(path)
         except Exception:  # no ONNX for the detector: the PyTorch import is just as exact
             path.unlink(missing_ok=True)
@@ -714,15 +711,7 @@ def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6)
     return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
-DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
-
-
-def available_detectors() -> list[str]:
-    """Detector names usable now, best first (CenterNet only when fetched)."""
-    names = ["full-frame", "user-boxes"]
-    if CenterNetDetector.available():
-        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
-    return names
+DETECTOR_NAMES = DETECTORS  # the catalogue's (distilpose.inference.options), with their labels and help
 
 
 def make_detector(

@@ -29,14 +29,11 @@ from distilpose.errors import DistilPoseError
 from distilpose.inference.live import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
-from distilpose.project.records import instance_fields
+from distilpose.project.records import PREDICTION_SOURCES, instance_fields
 from distilpose.project.tracks import SEQUENCE_KINDS
 from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
-
-PREDICTION_SOURCES = ("student", "teacher")
-
 
 # --------------------------------------------------------------------------------------------- predictions
 
@@ -302,11 +299,7 @@ class Prelabeller:
 
     def _seed(self, media_id: int, index: int) -> None:
         """Give the tracker the tracked people of the nearest earlier frame of the video."""
-        row = self.store.conn.execute(
-            "SELECT f.id, f.idx FROM frames f JOIN instances i ON i.frame_id = f.id "
-            "WHERE f.media_id = ? AND f.idx < ? AND i.track_id IS NOT NULL ORDER BY f.idx DESC LIMIT 1",
-            (int(media_id), int(index)),
-        ).fetchone()
+        row = self.store.read.last_tracked_frame_before(media_id, index)
         if row is not None and self._tracker is not None:
             people = [i for i in self.store.instances(row[0]) if i.track_id is not None]
             self._tracker.seed(row[1], people)

@@ -7,6 +7,8 @@ replaces when the edit is committed and the state announces the new instances.
 
 from __future__ import annotations
 
+import colorsys
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from distilpose.app.words import person_name
+from distilpose.interpolation import is_interpolated
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.types import Instance
 
@@ -207,9 +210,7 @@ class InstanceItem(QGraphicsItem):
         self.tag: TagItem | None = None
         if self.prediction:
             self._add_tag()
-        # the person's track id (and 'interpolated'), in the id's colour (issue 18; app/live/overlays.py)
-        from distilpose.app.live.overlays import add_track_tag
-
+        # the person's track id (and 'interpolated'), in the id's colour (issue 18; add_track_tag below)
         name = person_name(index, instance.track_id)  # as the Instances dock calls it
         self.track_tag = add_track_tag(self, instance, self.box_rect(), below=self.tag is not None, name=name)
 
@@ -335,3 +336,57 @@ def _discard(item: QGraphicsItem | None) -> None:
     if item.scene() is not None:
         item.scene().removeItem(item)
     item.setParentItem(None)
+
+
+# ------------------------------------------------------------------ a person's identity (issue 18)
+def track_color(track_id: int, alpha: int = 235) -> QColor:
+    """One colour per person id: hues a golden-ratio step apart, so neighbouring ids never look alike."""
+    hue = (int(track_id) * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 1.0)
+    return QColor(int(r * 255), int(g * 255), int(b * 255), alpha)
+
+
+def track_text(inst: Instance, name: str | None = None) -> str:
+    """The caption of a person's identity: ``name`` (default 'track 3' when it has an id; see
+    :func:`distilpose.app.words.person_name`), and 'interpolated' until a person verifies it."""
+    if name is None:
+        name = None if inst.track_id is None else person_name(0, inst.track_id)
+    parts = [name] if name else []
+    if is_interpolated(inst):
+        parts.append("interpolated")
+    return " · ".join(parts)
+
+
+def add_track_tag(
+    parent: QGraphicsItem, inst: Instance, rect: QRectF | None, below: bool = False, name: str | None = None
+) -> TagItem | None:
+    """A caption with the person's name (in its id's colour) at the top right of its box, or under its
+    bottom right corner when ``below`` (a prediction's caption already sits above a narrow box); None when it
+    has no name and is not interpolated, or has no box. The canvas moves captions apart
+    (:meth:`Canvas.layout_captions`) so that crowded people's captions never cover each other."""
+    text = track_text(inst, name)
+    if not text or rect is None:
+        return None
+    tag = new_track_tag(parent)
+    place_track_tag(tag, inst, text, rect, below)
+    return tag
+
+
+def new_track_tag(parent: QGraphicsItem) -> TagItem:
+    tag = TagItem(parent)
+    font = QFont()
+    font.setPointSizeF(8.0)
+    font.setBold(True)
+    tag.setFont(font)
+    tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    tag.setZValue(3.6)
+    tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+    return tag
+
+
+def place_track_tag(tag: TagItem, inst: Instance, text: str, rect: QRectF, below: bool = False) -> None:
+    if tag.text() != text:
+        tag.setText(text)
+    tag.setBrush(track_color(inst.track_id) if inst.track_id is not None else QColor(230, 230, 230))
+    tag.setPos(rect.bottomRight() if below else rect.topRight())
+    tag.set_offset(-tag.boundingRect().width(), 2 if below else -16)

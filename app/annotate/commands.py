@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtGui import QUndoCommand
 
@@ -31,8 +31,13 @@ from distilpose.keypoints import NAMES
 from distilpose.project import Edit, ProjectStore
 from distilpose.types import Instance
 
-if TYPE_CHECKING:
-    from distilpose.app.state import AppState
+
+class CommandRunner(Protocol):
+    """What a command needs of the state that pushed it (``AppState`` is one). A protocol, not an import:
+    the state imports the commands, and imports never go round in a circle."""
+
+    def run_command(self, command: StoreCommand, forward: bool) -> bool: ...
+
 
 #: An Edit, or a function of the inverses of the earlier steps of the same command that returns one.
 Step = Edit | Callable[[list[Edit]], Edit]
@@ -84,7 +89,7 @@ class StoreCommand(QUndoCommand):
         self._forward: list[Step] = list(steps)
         self._backward: list[Edit] = list(undo_edits or [])
         self.focus = focus or Focus(None)
-        self.state: AppState | None = None  # set by AppState.push
+        self.state: CommandRunner | None = None  # set by AppState.push
         self._prepared = False
         self.done = undo_edits is not None
         self.conflict = False  # the store refused to undo/redo it: another writer changed what it set

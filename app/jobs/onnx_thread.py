@@ -11,8 +11,8 @@ def onnx_export_task(job_id: int, weights: Path, out: Path, parent=None) -> Back
     """``load_model(weights)`` then ``export_onnx`` to ``out``; ``succeeded`` carries the ONNX path (str)."""
 
     def work(_task: BackgroundTask) -> str:
+        from distilpose.inference.onnx_service import export_onnx
         from distilpose.models.checkpoint import load_model
-        from distilpose.onnx_export import export_onnx
 
         model, _spec = load_model(weights)
         export_onnx(model, out)

@@ -27,24 +27,16 @@ from distilpose.app.live.controller import LiveController
 from distilpose.app.live.workers import ModelStatus
 from distilpose.app.state import AppState
 from distilpose.detection import CenterNetDetector
+from distilpose.inference.options import DETECTOR, RUNTIME
 from distilpose.models import has_trained_weights, list_models, model_spec, zoo_missing
 from distilpose.models.bundled import bundled_weights
 
 CHECKPOINT_ITEM = "__checkpoint__"
 #: The (disabled) heading of the untrained models, listed apart below the trained ones.
 UNTRAINED_HEADER = "__untrained__"
-RUNTIMES = (
-    ("Auto (fastest checked)", "auto"),
-    ("PyTorch", "torch"),
-    ("PyTorch bf16", "torch-bf16"),
-    ("ONNX Runtime", "onnx"),
-)
-DETECTORS = (
-    ("Auto (CenterNet if fetched, else whole frame)", "auto"),
-    ("CenterNet (zoo)", "centernet"),
-    ("Whole frame", "full-frame"),
-    ("Boxes I draw", "user-boxes"),
-)
+#: (label, key) of what the panel offers, from the catalogue (distilpose.inference.options).
+RUNTIMES = tuple((o.label, o.key) for o in RUNTIME.offered("live"))
+DETECTORS = tuple((o.label, o.key) for o in DETECTOR.offered("live", "app"))
 UNTRAINED_STYLE = "color: #e0a000; font-weight: bold"
 TRAINED_STYLE = "color: #50c050"
 

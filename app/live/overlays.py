@@ -28,10 +28,12 @@ from distilpose.app.annotate.canvas_items import (  # one look for every skeleto
     LIMB_WIDTH_PX,
     MARKER_RADIUS_PX,
     TagItem,
+    new_track_tag,
+    place_track_tag,
+    track_color,
+    track_text,
 )
-from distilpose.app.words import person_name
 from distilpose.inference.live import FrameResult
-from distilpose.interpolation import is_interpolated
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
@@ -57,59 +59,6 @@ def disagreement_color(value: float) -> QColor:
     t = float(min(max(value / DISAGREEMENT_RED, 0.0), 1.0))
     r, g, b = colorsys.hsv_to_rgb((1.0 - t) / 3.0, 0.9, 1.0)
     return QColor(int(r * 255), int(g * 255), int(b * 255), 235)
-
-
-def track_color(track_id: int, alpha: int = 235) -> QColor:
-    """One colour per person id: hues a golden-ratio step apart, so neighbouring ids never look alike."""
-    hue = (int(track_id) * 0.618033988749895) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 1.0)
-    return QColor(int(r * 255), int(g * 255), int(b * 255), alpha)
-
-
-def track_text(inst: Instance, name: str | None = None) -> str:
-    """The caption of a person's identity: ``name`` (default 'track 3' when it has an id; see
-    :func:`distilpose.app.words.person_name`), and 'interpolated' until a person verifies it."""
-    if name is None:
-        name = None if inst.track_id is None else person_name(0, inst.track_id)
-    parts = [name] if name else []
-    if is_interpolated(inst):
-        parts.append("interpolated")
-    return " · ".join(parts)
-
-
-def add_track_tag(
-    parent: QGraphicsItem, inst: Instance, rect: QRectF | None, below: bool = False, name: str | None = None
-) -> TagItem | None:
-    """A caption with the person's name (in its id's colour) at the top right of its box, or under its
-    bottom right corner when ``below`` (a prediction's caption already sits above a narrow box); None when it
-    has no name and is not interpolated, or has no box. The canvas moves captions apart
-    (:meth:`Canvas.layout_captions`) so that crowded people's captions never cover each other."""
-    text = track_text(inst, name)
-    if not text or rect is None:
-        return None
-    tag = _new_track_tag(parent)
-    _place_track_tag(tag, inst, text, rect, below)
-    return tag
-
-
-def _new_track_tag(parent: QGraphicsItem) -> TagItem:
-    tag = TagItem(parent)
-    font = QFont()
-    font.setPointSizeF(8.0)
-    font.setBold(True)
-    tag.setFont(font)
-    tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-    tag.setZValue(3.6)
-    tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-    return tag
-
-
-def _place_track_tag(tag: TagItem, inst: Instance, text: str, rect: QRectF, below: bool = False) -> None:
-    if tag.text() != text:
-        tag.setText(text)
-    tag.setBrush(track_color(inst.track_id) if inst.track_id is not None else QColor(230, 230, 230))
-    tag.setPos(rect.bottomRight() if below else rect.topRight())
-    tag.set_offset(-tag.boundingRect().width(), 2 if below else -16)
 
 
 def _rgb(color: tuple[int, int, int], alpha: int) -> QColor:
@@ -286,7 +235,7 @@ class PredictionLayer(_Group):
             "teacher_markers": _Pool(self, _teacher_marker),
             "disagreement_lines": _Pool(self, lambda p: _passive(line(p), 2.2)),
             "disagreement_labels": _Pool(self, _label),
-            "track_tags": _Pool(self, _new_track_tag),  # one per person with an id (the live tracker's)
+            "track_tags": _Pool(self, new_track_tag),  # one per person with an id (the live tracker's)
             "track_boxes": _Pool(self, lambda p: _passive(QGraphicsRectItem(p), 1.6)),
             "rings": _Pool(self, _selection_ring),
         }
@@ -371,7 +320,7 @@ class PredictionLayer(_Group):
         outline.setPen(_cosmetic(track_color(inst.track_id), 2.0))
         text = track_text(inst)
         if text:
-            _place_track_tag(self._pools["track_tags"].take(), inst, text, rect)
+            place_track_tag(self._pools["track_tags"].take(), inst, text, rect)
 
     def _add_teacher(self, inst: Instance, threshold: float) -> np.ndarray:
         scores = keypoint_scores(inst)

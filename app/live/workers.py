@@ -25,6 +25,7 @@ from distilpose.app.tasks import BackgroundTask, error_message
 from distilpose.errors import DistilPoseError
 from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, LivePipeline, make_live_pipeline
 from distilpose.inference.loading import LoadedModel, load_predictor
+from distilpose.inference.options import DETECTOR, RUNTIME
 from distilpose.inference.pipeline_bench import warm_up
 from distilpose.inference.prediction_export import export_predictions
 from distilpose.models.bundled import default_live_model
@@ -50,10 +51,10 @@ class LiveSettings:
     """Everything the worker needs to build its pipeline; the model panel edits a copy and sends it."""
 
     model: str = field(default_factory=default_live_model)  # the shipped student, or the teacher until it is
-    runtime: str = "auto"  # the fastest runtime checked against PyTorch on this machine
+    runtime: str = RUNTIME.default  # the fastest runtime checked against PyTorch on this machine
     flip: bool = False
     teacher: str | None = None  # comparison mode: a second model on the same boxes
-    detector: str = "auto"  # auto, centernet, full-frame or user-boxes
+    detector: str = DETECTOR.default  # any of DETECTOR.offered("live", "app")
     tracking: bool = True  # boxes from the previous frame's keypoints between detections
     redetect_every: int = REDETECT_EVERY  # processed frames between detections, which run in the background
     smoothing: bool = False  # One-Euro on video and camera streams

@@ -6,12 +6,11 @@ distance divided by the box size; see :func:`distilpose.inference.live.keypoint_
 are left out: a person already checked them. Frame suggestions (uniform, low confidence, disagreement) are
 stored on the frames with ``ProjectStore.set_suggested`` so they survive a restart.
 
-Qt-free; read-only queries on the GUI thread's store.
+Qt-free; asks the GUI thread's store (its read model, ``store.read``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,27 +48,13 @@ def low_confidence_items(
     ]
 
 
-def _disagreements(store: ProjectStore) -> list[tuple[int, int, np.ndarray]]:
-    """(instance id, frame id, per-joint disagreement) of every unverified prediction that has one."""
-    rows = store.conn.execute(
-        "SELECT id, frame_id, extra FROM instances "
-        "WHERE verified = 0 AND source IN ('student', 'teacher') AND extra LIKE '%disagreement%' ORDER BY id"
-    ).fetchall()
-    out = []
-    for iid, frame_id, extra in rows:
-        values = json.loads(extra or "{}").get("disagreement")
-        if isinstance(values, list) and len(values) == NUM_KEYPOINTS:
-            out.append((int(iid), int(frame_id), np.asarray(values, dtype=np.float64)))
-    return out
-
-
 def disagreement_items(store: ProjectStore, limit: int | None = 200) -> list[ReviewItem]:
     """Keypoints of unverified predictions by teacher-student disagreement, largest first."""
     items = [
-        ReviewItem(frame_id, iid, k, float(values[k]))
-        for iid, frame_id, values in _disagreements(store)
+        ReviewItem(d.frame_id, d.instance_id, k, float(d.values[k]))
+        for d in store.read.disagreements()
         for k in range(NUM_KEYPOINTS)
-        if np.isfinite(values[k])
+        if np.isfinite(d.values[k])
     ]
     items.sort(key=lambda it: (-it.value, it.instance_id, it.k))
     return items if limit is None else items[:limit]
@@ -78,47 +63,27 @@ def disagreement_items(store: ProjectStore, limit: int | None = 200) -> list[Rev
 def person_positions(store: ProjectStore, frame_ids: list[int]) -> dict[int, int]:
     """Instance id -> the person's index in its frame (the order the canvas, the Instances dock and Tab use:
     the store's, by id), for the frames ``frame_ids``."""
-    ids = sorted(set(int(f) for f in frame_ids))
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = store.conn.execute(
-        f"SELECT id, frame_id FROM instances WHERE frame_id IN ({marks}) ORDER BY frame_id, id", ids
-    ).fetchall()
-    out: dict[int, int] = {}
-    count: dict[int, int] = {}
-    for iid, frame_id in rows:
-        out[int(iid)] = count.get(frame_id, 0)
-        count[frame_id] = out[int(iid)] + 1
-    return out
+    return store.read.person_positions(frame_ids)
 
 
 def person_names(store: ProjectStore, frame_ids: list[int]) -> dict[int, str]:
     """Instance id -> what the Instances dock and the canvas call the person: ``track 3``, else ``person 1``
     (:func:`distilpose.app.words.person_name`), for the frames ``frame_ids``."""
     positions = person_positions(store, frame_ids)
-    if not positions:
-        return {}
-    ids = sorted(positions)
-    marks = ",".join("?" * len(ids))
-    tracks = dict(store.conn.execute(f"SELECT id, track_id FROM instances WHERE id IN ({marks})", ids))
+    tracks = store.track_ids_of(sorted(positions))
     return {iid: person_name(position, tracks.get(iid)) for iid, position in positions.items()}
 
 
 def frame_confidence(store: ProjectStore) -> dict[int, float]:
     """Mean keypoint score of each frame's unverified predictions (frames without any are absent)."""
-    rows = store.conn.execute(
-        "SELECT i.frame_id, AVG(k.score) FROM keypoints k JOIN instances i ON i.id = k.instance_id "
-        "WHERE k.score IS NOT NULL AND i.verified = 0 GROUP BY i.frame_id"
-    )
-    return {int(f): float(s) for f, s in rows}
+    return store.read.mean_unverified_score()
 
 
 def frame_disagreement(store: ProjectStore) -> dict[int, float]:
     """Mean per-joint disagreement of each frame's unverified predictions."""
     per_frame: dict[int, list[float]] = {}
-    for _, frame_id, values in _disagreements(store):
-        per_frame.setdefault(frame_id, []).append(float(np.nanmean(values)))
+    for d in store.read.disagreements():
+        per_frame.setdefault(d.frame_id, []).append(float(np.nanmean(d.values)))
     return {f: float(np.mean(v)) for f, v in per_frame.items()}
 
 

@@ -44,10 +44,11 @@ class WeightsStatus:
 
 
 def default_model_name() -> str:
-    """The model ``make run`` starts on (:mod:`distilpose.app.launch` decides; read it, never copy it)."""
-    from distilpose.app import launch  # launch imports the window, which imports this module
+    """The model ``make run`` starts on: the catalogue's default for video, as :mod:`distilpose.app.launch`
+    reads it (not imported: launch imports the window, which imports this module)."""
+    from distilpose.inference.options import default_for
 
-    return launch.DEFAULT_MODEL
+    return default_for("video").model
 
 
 def model_status(name: str) -> WeightsStatus:

@@ -20,22 +20,17 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
 
     from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
     from distilpose.inference.loading import load_predictor
+    from distilpose.inference.options import AUTO, RUNTIME
     from distilpose.inference.pipeline_bench import (
         bench_pipeline,
         format_pipeline_bench,
         format_pipeline_table,
     )
-    from distilpose.inference.runtimes import AUTO, RUNTIMES, parse_runtime_list
     from distilpose.models.bundled import default_live_model
 
     if not os.path.isfile(args.pipeline):
         raise DistilPoseError(f"{args.pipeline}: video not found")
-    runtimes = parse_runtime_list(args.runtime, (AUTO, *RUNTIMES))
-    from distilpose.detection import DETECTOR_NAMES
-
-    choices = ("auto", *(d for d in DETECTOR_NAMES if d != "user-boxes"))
-    if args.detector not in choices:
-        raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
+    runtimes = RUNTIME.parse_list(args.runtime)
     threads = args.threads or LIVE_THREADS
     torch.set_num_threads(threads)
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every

@@ -11,6 +11,7 @@ from distilpose.app.jobs.budget import (
     CPU_TARGET_S,
     MIN_STEPS,
     format_duration,
+    forward_gmacs,
     machine_defaults,
     step_seconds,
 )
@@ -19,10 +20,12 @@ from distilpose.app.jobs.progress import JobProgress
 from distilpose.app.jobs.spec import data_counts, verified_per_split
 from distilpose.app.jobs.training_monitor import NO_VALIDATION, TrainingMonitor, format_eta
 from distilpose.app.state import AppState
-from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.training.events import StepClock
 
 from .conftest import PERSON_A
+
+# Written here, not imported from the module under test: a changed default must change this test too.
+DEFAULT_STUDENT = "distilpose-mnv2-lt"
 
 # --------------------------------------------------------------------------------------------- ETA
 
@@ -167,6 +170,14 @@ def test_cpu_defaults_are_the_shipped_student_and_finish_in_minutes() -> None:
     assert costs == sorted(costs) and costs[-1] > 5 * costs[0]
     assert machine_defaults("movenet-thunder", cuda=True).device == "cuda"
     assert [format_duration(s) for s in (40, 360, 9000)] == ["about 40 s", "about 6 min", "about 2.5 h"]
+
+
+def test_step_cost_comes_from_the_specs_measured_gmacs() -> None:
+    # distilpose-s: 2.70 GMACs per forward, Thunder 1.22 (`distilpose info`); at 4.6 GMAC/s one image of a step
+    # costs 3 x 2.70 + 1.22 = 9.32 GMAC, 2.026 s
+    assert forward_gmacs("distilpose-s") == pytest.approx(2.70)
+    assert step_seconds("distilpose-s", "movenet-thunder", 1, rate=4.6) == pytest.approx(9.32 / 4.6)
+    assert forward_gmacs("not-a-model.safetensors") == 2.0  # a checkpoint file: an unknown cost
 
 
 def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:

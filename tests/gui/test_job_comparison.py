@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from distilpose.app.jobs import compare_thread
@@ -80,6 +81,7 @@ def _column(table, j: int) -> list[str]:
     return [table.item(i, j).text() for i in range(table.rowCount())]
 
 
+@pytest.mark.slow
 def test_finished_job_is_compared_shown_saved_and_reloaded(qtbot, tmp_path, fake_loader, monkeypatch) -> None:
     project = tmp_path / "poses.dpproj"
     teacher = write_random_teacher(tmp_path / "teacher.safetensors")

@@ -185,11 +185,12 @@ def test_model_status_says_where_the_weights_come_from(tmp_path, monkeypatch) ->
     assert status.ready and status.name == "best.safetensors"
 
 
-def test_the_model_box_shows_the_default_model_from_launch(window, monkeypatch) -> None:
-    from distilpose.app import launch
+def test_the_model_box_shows_the_default_model_from_the_catalogue(window, monkeypatch) -> None:
+    from distilpose.inference import options
+    from distilpose.models.bundled import DefaultChoice
 
     box = window.welcome.model_box
-    monkeypatch.setattr(launch, "DEFAULT_MODEL", "movenet-lightning")
+    monkeypatch.setattr(options, "default_for", lambda source="video": DefaultChoice("movenet-lightning", False))
     box.refresh()
     assert "MoveNet SinglePose Lightning v4 (movenet-lightning)" in box.default_label.text()
     assert "Not fetched" in box.default_detail.text()

@@ -146,12 +146,12 @@ def test_load_predictor_flags_untrained_models_and_loads_checkpoints(tmp_path: P
 
 
 def test_onnx_runtime_is_exported_once_and_cached(tmp_path: Path, monkeypatch) -> None:
-    import distilpose.onnx_export
+    import distilpose.inference.onnx_service as onnx_service
 
     first = load_predictor("distilpose-t", runtime="onnx", onnx_dir=tmp_path)
     files = list(tmp_path.glob("distilpose-t-*.onnx"))
     assert len(files) == 1 and first.predictor.runtime.name == "onnx"
-    monkeypatch.setattr(distilpose.onnx_export, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
+    monkeypatch.setattr(onnx_service, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
     second = load_predictor("distilpose-t", runtime="onnx", onnx_dir=tmp_path)
     image = np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8)
     box = np.array([[10, 10, 80, 100]])
