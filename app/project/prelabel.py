@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QThread, Signal
 
-from distilpose.app.workers import LiveSettings, ModelLoader, _message
+from distilpose.app.live.workers import LiveSettings, ModelLoader
+from distilpose.app.tasks import error_message
 from distilpose.detection import make_detector
 from distilpose.inference.live import LivePipeline
 from distilpose.prelabel import (  # noqa: F401  (the names the app has always imported from here)
@@ -94,7 +95,7 @@ class PrelabelThread(QThread):
                     self.frameDone.emit(step.outcome)
                 self.progress.emit(step.done, step.total)
         except Exception as exc:
-            self.failed.emit(_message(exc))
+            self.failed.emit(error_message(exc))
         finally:
             if store is not None:
                 store.close()

@@ -9,15 +9,12 @@ rather than destroying a running QThread (which aborts the process): the process
 from __future__ import annotations
 
 import atexit
-import sys
-import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from distilpose.errors import DistilPoseError
+from distilpose.app.tasks import BackgroundTask
 from distilpose.zoo import fetch as zoo_fetch
 
 #: ``fetch(name, *, progress)`` -> graph paths; the signature of :func:`distilpose.zoo.fetch.fetch`.
@@ -26,58 +23,27 @@ FetchFunction = Callable[..., list[Path]]
 _DETACHED: list[QThread] = []
 
 
-class FetchCancelled(Exception):
-    """Raised from the progress callback to stop a fetch between two of its steps."""
+def _fetch_task(name: str, fetch_function: FetchFunction | None, parent: QObject | None) -> BackgroundTask:
+    """One fetch as a task: ``status`` per step, ``succeeded`` with the installed graphs' paths (str)."""
 
-
-class _FetchThread(QThread):
-    """One fetch: reports through queued signals, ends with ``done`` after the signal that says how."""
-
-    message = Signal(str)
-    succeeded = Signal(list)
-    failed = Signal(str)
-    cancelled = Signal()
-    done = Signal()
-
-    def __init__(self, name: str, fetch_function: FetchFunction | None, parent: QObject | None = None):
-        super().__init__(parent)
-        self.setObjectName("distilpose-zoo-fetch")
-        self.name = name
-        self._fetch_function = fetch_function
-        self.cancel_event = threading.Event()
-
-    def run(self) -> None:
+    def work(task: BackgroundTask) -> list[str]:
         # Looked up now, not at import: tests (and a future mirror option) replace the module's function.
-        fetch = self._fetch_function or zoo_fetch.fetch
+        fetch = fetch_function or zoo_fetch.fetch
 
         def progress(text: str) -> None:
-            if self.cancel_event.is_set():
-                raise FetchCancelled
-            self.message.emit(text)
+            task.check_cancelled()  # stops the fetch between two of its steps
+            task.say(text)
 
-        try:
-            paths = fetch(self.name, progress=progress)
-        except FetchCancelled:
-            self.cancelled.emit()
-        except DistilPoseError as exc:
-            self.failed.emit(str(exc))
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            self.failed.emit(f"{where}{exc.strerror or exc}")
-        except Exception as exc:  # a bug must end in a message, not a silently dead worker
-            traceback.print_exc(file=sys.stderr)
-            self.failed.emit(f"unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            self.succeeded.emit([str(p) for p in paths])
-        finally:
-            self.done.emit()
+        return [str(p) for p in fetch(name, progress=progress)]
+
+    return BackgroundTask("distilpose-zoo-fetch", work, parent)
 
 
 class ZooFetcher(QObject):
     """Starts fetches and relays their signals; one at a time."""
 
     message = Signal(str)
-    succeeded = Signal(list)
+    succeeded = Signal(object)  # the installed graphs (list of str)
     failed = Signal(str)
     cancelled = Signal()
     #: The fetch has ended (after the signal that says how).
@@ -86,7 +52,7 @@ class ZooFetcher(QObject):
     def __init__(self, parent: QObject | None = None, fetch_function: FetchFunction | None = None) -> None:
         super().__init__(parent)
         self._fetch_function = fetch_function
-        self._thread: _FetchThread | None = None
+        self._thread: BackgroundTask | None = None
         self._running = False
 
     def is_running(self) -> bool:
@@ -96,15 +62,11 @@ class ZooFetcher(QObject):
         """Start fetching ``name`` (or ``"all"``); False when a fetch is already running."""
         if self._running:
             return False
-        thread = _FetchThread(name, self._fetch_function, self)
-        for source, target in (
-            (thread.message, self.message),
-            (thread.succeeded, self.succeeded),
-            (thread.failed, self.failed),
-            (thread.cancelled, self.cancelled),
-        ):
-            source.connect(target)
-        thread.done.connect(self._on_done)
+        thread = _fetch_task(name, self._fetch_function, self)
+        thread.status.connect(self.message)
+        thread.succeeded.connect(self.succeeded)
+        thread.failed.connect(self.failed)
+        thread.cancelled.connect(self._on_cancelled)
         thread.finished.connect(self._on_finished)
         thread.finished.connect(thread.deleteLater)
         self._thread, self._running = thread, True
@@ -113,7 +75,7 @@ class ZooFetcher(QObject):
 
     def cancel(self) -> None:
         if self._thread is not None:
-            self._thread.cancel_event.set()
+            self._thread.cancel()
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the worker ends (tests); True when it has."""
@@ -127,21 +89,23 @@ class ZooFetcher(QObject):
         thread = self._thread
         if thread is None or not self._running:
             return
-        thread.cancel_event.set()
+        thread.cancel()
         thread.setParent(None)
         _DETACHED.append(thread)
         thread.finished.connect(lambda: _DETACHED.remove(thread) if thread in _DETACHED else None)
         self._thread = None
 
-    @Slot()
-    def _on_done(self) -> None:
-        self._running = False
-        self.done.emit()
+    @Slot(str)
+    def _on_cancelled(self, _text: str) -> None:
+        self.cancelled.emit()
 
     @Slot()
     def _on_finished(self) -> None:
-        if self.sender() is self._thread:
-            self._thread = None
+        """The task has ended (after the signal that said how)."""
+        if self.sender() is not self._thread:
+            return  # a detached fetch (window closed) ending
+        self._thread, self._running = None, False
+        self.done.emit()
 
 
 @atexit.register

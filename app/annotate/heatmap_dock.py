@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from distilpose.app.snap import image_to_heatmap
+from distilpose.app.annotate.snap import image_to_heatmap
 from distilpose.app.state import AppState
 from distilpose.detection import box_iou
 from distilpose.keypoints import NAMES

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSpinBox, QToolButton, QWidget
 
+from distilpose.app.live.workers import CameraThread
 from distilpose.app.state import AppState
-from distilpose.app.workers import CameraThread
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera
 

@@ -8,8 +8,8 @@ the worker thread (`../shared/docs/platform.md` §2.3).
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import onnx  # noqa: F401
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
+from distilpose.app.tasks import BackgroundTask, error_message
 from distilpose.errors import DistilPoseError
 from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, LivePipeline, make_live_pipeline
 from distilpose.inference.loading import LoadedModel, load_predictor
@@ -207,7 +208,7 @@ class InferenceWorker(QThread):
                 try:
                     self._teacher = self._loader(settings.teacher, settings.runtime, settings.flip)
                 except Exception as exc:  # the student still runs; the user is told
-                    warning = f"teacher {settings.teacher}: {_message(exc)}"
+                    warning = f"teacher {settings.teacher}: {error_message(exc)}"
             teacher = self._teacher.predictor if self._teacher is not None else None
             # ids survive a setting change that keeps the model; a fresh pipeline gets a fresh tracker
             identity = (self._pipeline.tracker if self._pipeline is not None else None) or PoseTracker()
@@ -239,7 +240,7 @@ class InferenceWorker(QThread):
             if self._model is None:
                 self._close_pipeline()
                 self._applied = replace(settings, model="")  # the same choice is retried next time
-            self.settingsFailed.emit(request_id, _message(exc))
+            self.settingsFailed.emit(request_id, error_message(exc))
             return
         status = ModelStatus(
             model=self._model.name,
@@ -277,7 +278,7 @@ class InferenceWorker(QThread):
             result.image = job.image  # shown under the result while playing
             self.counters.detector_runs = getattr(self._pipeline.detector, "detections", self.counters.processed + 1)
         except Exception as exc:
-            self.jobFailed.emit(job.job_id, _message(exc))
+            self.jobFailed.emit(job.job_id, error_message(exc))
             return
         self.counters.processed += 1
         self.counters.processed_ids.append(job.job_id)
@@ -290,56 +291,27 @@ def _warm_up(detector, model: LoadedModel) -> None:
     warm_up(detector, [model.predictor], np.zeros((360, 640, 3), np.uint8))
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, DistilPoseError):
-        return str(exc)
-    traceback.print_exc()
-    return f"unexpected error: {type(exc).__name__}: {exc}"
+def export_task(
+    source_path: Path,
+    settings: LiveSettings,
+    results_path: Path,
+    video_path: Path | None,
+    threshold: float,
+    loader: ModelLoader = default_loader,
+    parent=None,
+) -> BackgroundTask:
+    """Batch export of a video's or folder's predictions as a task
+    (:func:`distilpose.inference.prediction_export.export_predictions`): ``progress`` per frame,
+    ``succeeded`` with the ExportResult, ``cancelled`` when :meth:`BackgroundTask.cancel` stopped it.
 
+    It opens its own reader and models (never shares the GUI's or the live worker's)."""
+    from distilpose.inference.prediction_export import ExportCancelled
 
-class ExportThread(QThread):
-    """Batch export of a video's or folder's predictions (:func:`distilpose.inference.prediction_export.export_predictions`).
-
-    It opens its own reader and models (never shares the GUI's or the live worker's), and can be cancelled.
-    """
-
-    progress = Signal(int, int)  # done, total
-    succeeded = Signal(object)  # ExportResult
-    failed = Signal(str)
-    cancelled = Signal(str)
-
-    def __init__(
-        self,
-        source_path: Path,
-        settings: LiveSettings,
-        results_path: Path,
-        video_path: Path | None,
-        threshold: float,
-        loader: ModelLoader = default_loader,
-        parent=None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("export-worker")
-        self.source_path = source_path
-        self.settings = settings
-        self.results_path = results_path
-        self.video_path = video_path
-        self.threshold = threshold
-        self._loader = loader
-        self._cancel = False
-
-    def cancel(self) -> None:
-        self._cancel = True
-
-    def run(self) -> None:
-        from distilpose.inference.prediction_export import ExportCancelled
-
-        source = None
-        try:
-            source = open_source(self.source_path)
-            s = self.settings
-            model = self._loader(s.model, s.runtime, s.flip)
-            teacher = self._loader(s.teacher, s.runtime, s.flip) if s.teacher else None
+    def work(task: BackgroundTask):
+        with closing(open_source(source_path)) as source:
+            s = settings
+            model = loader(s.model, s.runtime, s.flip)
+            teacher = loader(s.teacher, s.runtime, s.flip) if s.teacher else None
             pipeline = make_live_pipeline(  # the live view's pipeline, detecting in line: every frame counts
                 model.predictor,
                 s.detector,
@@ -350,27 +322,17 @@ class ExportThread(QThread):
                 smoothing=s.smoothing,
                 background=False,
             )
-            result = export_predictions(
+            return export_predictions(
                 source,
                 pipeline,
-                self.results_path,
-                video_path=self.video_path,
-                threshold=self.threshold,
-                progress=self._report,
-                should_stop=lambda: self._cancel,
+                results_path,
+                video_path=video_path,
+                threshold=threshold,
+                progress=task.report,
+                should_stop=task.is_cancelled,
             )
-        except ExportCancelled as exc:
-            self.cancelled.emit(str(exc))
-        except Exception as exc:
-            self.failed.emit(_message(exc))
-        else:
-            self.succeeded.emit(result)
-        finally:
-            if source is not None:
-                source.close()
 
-    def _report(self, done: int, total: int) -> None:
-        self.progress.emit(done, total)
+    return BackgroundTask("export-worker", work, parent, cancel_types=(ExportCancelled,))
 
 
 class CameraThread(QThread):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from distilpose.app.commands import Focus, StoreCommand
-from distilpose.app.frame_rows import frame_rows
+from distilpose.app.annotate.commands import Focus, StoreCommand
+from distilpose.app.project.frame_rows import frame_rows
 from distilpose.errors import DistilPoseError, MediaError
 from distilpose.project import EditConflictError, ProjectStore
 from distilpose.types import Instance

@@ -1,7 +1,7 @@
 """The Instances dock: the people of the shown frame with their status and score, each with its 17 keypoints
 (name, visibility, score), and per-person hide and lock toggles, as CVAT's and X-AnyLabeling's object lists.
 
-Rows come from :func:`distilpose.app.instance_rows.person_rows` (add a column there and in ``COLUMNS``).
+Rows come from :func:`distilpose.app.annotate.instance_rows.person_rows` (add a column there and in ``COLUMNS``).
 Selecting a row selects the person (or the keypoint, ready for 0/1/2, a drag or S) on the canvas, and a
 selection made on the canvas selects the row. A keypoint's visibility is edited in place (double-click
 the cell); the change goes through the editor as one undoable command, like the 0/1/2 keys.
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.editing import Editor
-from distilpose.app.instance_rows import VISIBILITY, KeypointRow, PersonRow, person_rows
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.annotate.instance_rows import VISIBILITY, KeypointRow, PersonRow, person_rows
 from distilpose.app.state import AppState
 from distilpose.app.words import legend_html, legend_tooltip, plural, status_color
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.canvas_items import (  # one look for every skeleton
+from distilpose.app.annotate.canvas_items import (  # one look for every skeleton
     LIMB_WIDTH_PX,
     MARKER_RADIUS_PX,
     TagItem,

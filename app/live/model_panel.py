@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.live import LiveController
+from distilpose.app.live.controller import LiveController
+from distilpose.app.live.workers import ModelStatus
 from distilpose.app.state import AppState
-from distilpose.app.workers import ModelStatus
 from distilpose.detection import CenterNetDetector
 from distilpose.inference.options import DETECTOR, RUNTIME
 from distilpose.models import has_trained_weights, list_models, model_spec, zoo_missing

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.docks.lazy import RefreshWhenVisible
-from distilpose.app.editing import Editor
+from distilpose.app.annotate.editing import Editor
 from distilpose.app.state import AppState
+from distilpose.app.widgets.lazy import RefreshWhenVisible
 from distilpose.project import stats as project_stats_module
 from distilpose.project.formats import EXPORTERS
 from distilpose.project.splits import SPLIT_UNITS

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QMutex, QMutexLocker, QObject, QThread, QWaitCondition, Signal
 
+from distilpose.app.live.workers import ModelLoader
 from distilpose.app.state import AppState
-from distilpose.app.workers import ModelLoader, _message
+from distilpose.app.tasks import error_message
 from distilpose.inference.predictor import CropGeometry
 from distilpose.models import model_spec
 
@@ -94,7 +95,7 @@ class AssistWorker(QThread):
                     raise ValueError(f"{request.model} gave no heatmaps")
                 self.ready.emit(request.request_id, np.asarray(heatmaps), people[0].extras["crop"])
             except Exception as exc:  # a missing model must not kill the thread
-                self.failed.emit(request.request_id, _message(exc))
+                self.failed.emit(request.request_id, error_message(exc))
 
 
 def assist_model(model: str, teacher: str | None) -> str | None:

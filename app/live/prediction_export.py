@@ -2,7 +2,7 @@
 or image in a worker thread, with a progress dialog that can cancel; it writes a COCO results file, its image
 list and a rendered video, or nothing at all.
 
-Beside :mod:`distilpose.app.project_actions` (the project's dataset export): the window only creates it and
+Beside :mod:`distilpose.app.project.actions` (the project's dataset export): the window only creates it and
 wires its action.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QProgressDialog
 
-from distilpose.app.workers import ExportThread
+from distilpose.app.live.workers import export_task
+from distilpose.app.tasks import BackgroundTask
 from distilpose.inference.prediction_export import ExportResult
 
 #: How long a status-bar message stays (ms).
@@ -34,7 +35,7 @@ class PredictionExport(QObject):
         self.window = window
         self.state = window.state
         self._loader = model_loader
-        self.thread: ExportThread | None = None
+        self.thread: BackgroundTask | None = None
         self.result: ExportResult | None = None
         self._ok = False
         self.dialog: QProgressDialog | None = None
@@ -67,7 +68,7 @@ class PredictionExport(QObject):
         source_path = source.path if hasattr(source, "path") else None
         if source_path is None:
             return False
-        thread = ExportThread(source_path, settings, results, video_path, self.state.threshold, self._loader)
+        thread = export_task(source_path, settings, results, video_path, self.state.threshold, self._loader)
         thread.progress.connect(self._on_progress)
         thread.succeeded.connect(self._on_succeeded)
         thread.failed.connect(lambda message: window.report_error("Export failed", message))

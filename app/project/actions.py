@@ -1,7 +1,7 @@
 """The project and editing side of the window: its actions, menus, context menu, dialogs and jobs.
 
 It asks (file dialogs, the frame step of a video, a progress dialog) and hands plain values to the
-:class:`~distilpose.app.editing.Editor`, the state, or a worker; it reports every failure through the
+:class:`~distilpose.app.annotate.editing.Editor`, the state, or a worker; it reports every failure through the
 window's ``report_error``. Keeping this out of ``main_window.py`` keeps the window a thin frame.
 """
 
@@ -12,19 +12,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QProgressDialog
 
-from distilpose.app import commands
-from distilpose.app.assist import HeatmapAssist
-from distilpose.app.canvas_items import is_prediction
-from distilpose.app.editing import Editor
-from distilpose.app.frame_rows import next_to_check
-from distilpose.app.prelabel import PrelabelThread
-from distilpose.app.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
+from distilpose.app.annotate import commands
+from distilpose.app.annotate.assist import HeatmapAssist
+from distilpose.app.annotate.canvas_items import is_prediction
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.annotate.template import box_around
+from distilpose.app.command_registry import command
+from distilpose.app.project.frame_rows import next_to_check
+from distilpose.app.project.prelabel import PrelabelThread
+from distilpose.app.project.prelabel_dialog import PrelabelChoice, model_option, model_options, refusal
+from distilpose.app.project.store_jobs import store_task
 from distilpose.app.recent import RecentFiles, config_dir
-from distilpose.app.store_jobs import StoreJobThread
-from distilpose.app.template import box_around
+from distilpose.app.tasks import BackgroundTask
 from distilpose.errors import CocoFormatError, DistilPoseError
 from distilpose.keypoints import NAMES
 from distilpose.prelabel import outcome_counts
@@ -68,7 +70,7 @@ class ProjectActions(QObject):
         self.prelabel_thread: PrelabelThread | None = None
         self.prelabel_dialog: QProgressDialog | None = None
         self.last_prelabel: PrelabelChoice | None = None  # preselected in the next pre-label dialog
-        self.job: StoreJobThread | None = None
+        self.job: BackgroundTask | None = None
         self.last_export = None
         self._make_actions()
         self._connect()
@@ -77,109 +79,60 @@ class ProjectActions(QObject):
     # ---------------------------------------------------------------- actions
     def _make_actions(self) -> None:
         a = self.window.make_action  # added to the window: shortcuts work while any child has focus
-        self.new_project_action = a("&New Project…", self.ask_new_project, QKeySequence.StandardKey.New)
-        self.open_project_action = a("Open &Project…", self.ask_open_project, "Ctrl+Shift+P")
-        self.close_project_action = a("C&lose Project", self.close_project)
-        self.add_images_action = a("Add Images to Project…", self.ask_add_images, "Ctrl+I")
-        self.add_folder_action = a("Add Folder to Project…", self.ask_add_folder)
-        self.add_video_action = a("Add Video Frames to Project…", self.ask_add_video)
-        self.undo_action = a("&Undo", self.state.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = a("&Redo", self.state.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-        self.visible_action = a("Mark &Visible (v=2)", lambda: self.editor.set_visibility(2), "2")
-        self.occluded_action = a("Mark &Occluded (v=1)", lambda: self.editor.set_visibility(1), "1")
-        self.unlabel_action = a(
-            "&Delete Keypoint (v=0)",
-            lambda: self.editor.set_visibility(0),
-            ["0", QKeySequence.StandardKey.Delete],
-        )
-        self.snap_action = a(
-            "&Snap to Heatmap Peak",
-            self.snap,
-            "S",
-            tip="Move the joint to the teacher heatmap's nearest peak",
-        )
-        self.assist_action = a("&Heatmap Assist", self.set_assist, "Shift+H", checkable=True)
-        self.template_action = a(
-            "&New Person (Template)…",
-            self.canvas.start_template,
-            "N",
-            tip="Draw a box (or click) for the person",
-        )
-        self.accept_live_action = a(
-            "Accept &Live Predictions", lambda: self.editor.add_live_predictions(True)
-        )
-        self.delete_person_action = a("Delete &Person", lambda: self.editor.delete_person(), "Shift+Delete")
-        self.copy_previous_action = a("&Copy People from Previous Frame", self.editor.copy_previous, "Ctrl+D")
-        self.accept_action = a("&Accept Prediction", lambda: self.editor.accept(), "A")
-        self.reject_action = a("&Reject Prediction", lambda: self.editor.reject(), "R")
-        self.verify_action = a(
-            "&Verify",
-            lambda: self.editor.verify(),
-            "V",
-            tip="Mark the selected person (or the whole frame) checked; never un-verifies",
-        )
-        self.unverify_action = a("&Unverify", lambda: self.editor.unverify(), "Shift+V")
-        self.next_person_action = a("Next Person", lambda: self._cycle_person(1), "Tab")
-        self.prev_person_action = a("Previous Person", lambda: self._cycle_person(-1), "Shift+Tab")
-        self.next_to_check_action = a(
-            "Next Frame to Check",
-            self.next_to_check,
-            "J",
-            tip="The next project frame with predictions to accept or reject, or suggested and not verified",
-        )
-        self.next_frame_action = a(
-            "Next Project Frame", lambda: self._step(1), QKeySequence.StandardKey.MoveToNextPage
-        )
-        self.prev_frame_action = a(
-            "Previous Project Frame", lambda: self._step(-1), QKeySequence.StandardKey.MoveToPreviousPage
-        )
-        self.prelabel_frame_action = a("Pre-label This &Frame…", lambda: self.ask_prelabel(False), "Ctrl+L")
-        self.prelabel_all_action = a(
-            "Pre-label &All Frames…", lambda: self.ask_prelabel(True), "Ctrl+Shift+L"
-        )
-        self.freeze_action = a(
-            "&Freeze and Add to Project", self.freeze_and_add, "Ctrl+Shift+A",
-            tip="Add the shown video or camera frame with its live predictions to the project",
-        )  # fmt: skip
+        self.new_project_action = a("project.new", self.ask_new_project)
+        self.open_project_action = a("project.open", self.ask_open_project)
+        self.close_project_action = a("project.close", self.close_project)
+        self.add_images_action = a("project.add_images", self.ask_add_images)
+        self.add_folder_action = a("project.add_folder", self.ask_add_folder)
+        self.add_video_action = a("project.add_video", self.ask_add_video)
+        self.undo_action = a("edit.undo", self.state.undo)
+        self.redo_action = a("edit.redo", self.state.redo)
+        self.visible_action = a("edit.mark_visible", lambda: self.editor.set_visibility(2))
+        self.occluded_action = a("edit.mark_occluded", lambda: self.editor.set_visibility(1))
+        self.unlabel_action = a("edit.delete_keypoint", lambda: self.editor.set_visibility(0))
+        self.snap_action = a("edit.snap", self.snap)
+        self.assist_action = a("edit.heatmap_assist", self.set_assist)
+        self.template_action = a("edit.new_person", self.canvas.start_template)
+        self.accept_live_action = a("edit.accept_live", lambda: self.editor.add_live_predictions(True))
+        self.delete_person_action = a("edit.delete_person", lambda: self.editor.delete_person())
+        self.copy_previous_action = a("edit.copy_previous", self.editor.copy_previous)
+        self.accept_action = a("edit.accept", lambda: self.editor.accept())
+        self.reject_action = a("edit.reject", lambda: self.editor.reject())
+        self.verify_action = a("edit.verify", lambda: self.editor.verify())
+        self.unverify_action = a("edit.unverify", lambda: self.editor.unverify())
+        self.next_person_action = a("edit.next_person", lambda: self._cycle_person(1))
+        self.prev_person_action = a("edit.previous_person", lambda: self._cycle_person(-1))
+        self.next_to_check_action = a("project.next_to_check", self.next_to_check)
+        self.next_frame_action = a("project.next_frame", lambda: self._step(1))
+        self.prev_frame_action = a("project.previous_frame", lambda: self._step(-1))
+        self.prelabel_frame_action = a("project.prelabel_frame", lambda: self.ask_prelabel(False))
+        self.prelabel_all_action = a("project.prelabel_all", lambda: self.ask_prelabel(True))
+        self.freeze_action = a("project.freeze", self.freeze_and_add)
 
-    def edit_actions(self) -> list[QAction | None]:
-        """The Edit menu (None: a separator)."""
+    def _project_only_actions(self) -> list[QAction]:
+        """What acts on an open project (disabled without one); the menus' layout is the registry's."""
         return [
-            self.undo_action, self.redo_action, None,
-            self.visible_action, self.occluded_action, self.unlabel_action, self.snap_action, self.assist_action,
-            None,
+            self.visible_action, self.occluded_action, self.unlabel_action, self.snap_action,
             self.template_action, self.accept_live_action, self.copy_previous_action, self.delete_person_action,
-            None,
             self.accept_action, self.reject_action, self.verify_action, self.unverify_action,
-            None,
             self.next_person_action, self.prev_person_action,
-        ]  # fmt: skip
-
-    def project_actions(self) -> list[QAction | None]:
-        """The Project menu."""
-        return [
-            self.add_images_action, self.add_folder_action, self.add_video_action, None,
-            self.next_frame_action, self.prev_frame_action, self.next_to_check_action, None,
-            self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action,
+            self.add_images_action, self.add_folder_action, self.add_video_action,
+            self.next_frame_action, self.prev_frame_action, self.next_to_check_action,
+            self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action, self.close_project_action,
         ]  # fmt: skip
 
     def fill_menu(self, menu: QMenu, actions: list[QAction | None]) -> None:
+        """Add ``actions`` to a context menu (None: a separator)."""
         for action in actions:
             if action is None:
                 menu.addSeparator()
             else:
                 menu.addAction(action)
 
-    def fill_project_menu(self, menu: QMenu) -> None:
-        """The Project menu: new, open, recent and close first (where CVAT and SLEAP users look), then the
-        project's own actions."""
-        menu.addAction(self.new_project_action)
-        menu.addAction(self.open_project_action)
-        self.recent_projects_menu = menu.addMenu("Recent Pro&jects")
-        self.recent_projects_menu.aboutToShow.connect(self.fill_recent_projects)
-        menu.addAction(self.close_project_action)
-        menu.addSeparator()
-        self.fill_menu(menu, self.project_actions())
+    def adopt_recent_menu(self, menu: QMenu) -> None:
+        """The Project menu's "Recent Projects" submenu (the window builds the menus from the registry)."""
+        self.recent_projects_menu = menu
+        menu.aboutToShow.connect(self.fill_recent_projects)
         self.fill_recent_projects()
 
     def _connect(self) -> None:
@@ -211,14 +164,14 @@ class ProjectActions(QObject):
         stack = self.state.undo_stack
         self.undo_action.setEnabled(stack.canUndo())
         self.redo_action.setEnabled(stack.canRedo())
-        self.undo_action.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
-        self.redo_action.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+        undo, redo = command("edit.undo").text, command("edit.redo").text
+        self.undo_action.setText(f"{undo} {stack.undoText()}" if stack.canUndo() else undo)
+        self.redo_action.setText(f"{redo} {stack.redoText()}" if stack.canRedo() else redo)
 
     def _update_enabled(self) -> None:
         has = self.state.project is not None
-        for action in self.edit_actions()[3:] + self.project_actions() + [self.close_project_action]:
-            if action is not None and action is not self.assist_action:
-                action.setEnabled(has)
+        for action in self._project_only_actions():
+            action.setEnabled(has)
 
     # ---------------------------------------------------------------- projects
     def ask_new_project(self) -> None:
@@ -615,7 +568,7 @@ class ProjectActions(QObject):
         except OSError as exc:
             self.window.report_error("Cannot export", f"{folder}: cannot create the folder: {exc.strerror or exc}")
             return False
-        thread = StoreJobThread(
+        thread = store_task(
             state.project_path,
             lambda store: exporter.export(store, folder, only_verified=only_verified, overwrite=overwrite),
             f"{fmt}-export",

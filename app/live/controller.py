@@ -19,8 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from distilpose.app.state import AppState
-from distilpose.app.workers import (
+from distilpose.app.live.workers import (
     FrameJob,
     InferenceWorker,
     LiveSettings,
@@ -28,6 +27,7 @@ from distilpose.app.workers import (
     ModelStatus,
     default_loader,
 )
+from distilpose.app.state import AppState
 from distilpose.errors import DistilPoseError
 from distilpose.inference.live import FrameResult
 from distilpose.models import DEFAULT_ALIAS, default_choice

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distilpose.app.canvas_items import is_prediction
+from distilpose.app.annotate.canvas_items import is_prediction
 from distilpose.app.words import FROM_FILE, LABELLED, TO_CHECK, VERIFIED, person_name
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance

@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.docks.lazy import RefreshWhenVisible
-from distilpose.app.editing import Editor
-from distilpose.app.review import (
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.project.review import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     SUGGESTION_METHODS,
     ReviewItem,
@@ -32,6 +31,7 @@ from distilpose.app.review import (
     person_names,
 )
 from distilpose.app.state import AppState
+from distilpose.app.widgets.lazy import RefreshWhenVisible
 from distilpose.errors import DistilPoseError
 
 #: (label, key) of the queues.

@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from distilpose.app.overlays import track_color
+from distilpose.app.live.overlays import track_color
 from distilpose.app.state import AppState
 from distilpose.project.tracks import SEQUENCE_KINDS, TrackTimeline
 

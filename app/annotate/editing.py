@@ -2,7 +2,7 @@
 
 Asking and doing are apart (as SLEAP's ``commands.py`` does it): dialogs and mouse handling live in the
 window and the canvas, which call these methods with plain values; each method checks what it needs (a
-project, a frame, a selected joint), builds one :class:`~distilpose.app.commands.StoreCommand` and pushes it
+project, a frame, a selected joint), builds one :class:`~distilpose.app.annotate.commands.StoreCommand` and pushes it
 through :meth:`AppState.push`. Problems are reported through ``state.editFailed``; methods return whether the
 edit happened.
 """
@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from distilpose.app import commands
-from distilpose.app.canvas_items import is_prediction
-from distilpose.app.frame_rows import previous_frame_id
-from distilpose.app.snap import nearest_peak
+from distilpose.app.annotate import commands
+from distilpose.app.annotate.canvas_items import is_prediction
+from distilpose.app.annotate.snap import nearest_peak
+from distilpose.app.annotate.template import template_instance
+from distilpose.app.project.frame_rows import previous_frame_id
 from distilpose.app.state import AppState
-from distilpose.app.template import template_instance
 from distilpose.atomic import atomic_write_bytes
 from distilpose.errors import DistilPoseError
 from distilpose.keypoints import NAMES
@@ -451,7 +451,7 @@ class Editor(QObject):
         return self.state.push(commands.set_splits(chosen))
 
     def suggest(self, method: str, count: int) -> bool:
-        from distilpose.app.review import suggest_frames
+        from distilpose.app.project.review import suggest_frames
 
         store = self._store("suggest frames")
         if store is None:

@@ -1,5 +1,5 @@
 """The first-run welcome page: what to open (samples, recent files, projects) and, in its
-:class:`~distilpose.app.model_box.ModelBox`, whether the default model is ready with a one-click fetch of the
+:class:`~distilpose.app.welcome.model_box.ModelBox`, whether the default model is ready with a one-click fetch of the
 model zoo.
 
 It stands in front of the canvas while nothing is open (:func:`nothing_open`: no media, no project, no
@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from distilpose.app.model_box import ModelBox
-from distilpose.app.page_widgets import card, dim, heading
 from distilpose.app.paths import app_icon_path, resources_dir
 from distilpose.app.recent import RecentFiles
-from distilpose.app.zoo_fetcher import ZooFetcher
+from distilpose.app.welcome.model_box import ModelBox
+from distilpose.app.welcome.widgets import card, dim, heading
+from distilpose.app.welcome.zoo_fetcher import ZooFetcher
 
 #: Thumbnail size of a sample (16:9, the sample video's shape).
 THUMB_SIZE = QSize(176, 99)

@@ -13,10 +13,8 @@ reported and changes nothing.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
 
-from distilpose.app import commands
+from distilpose.app.annotate import commands
 from distilpose.interpolation import is_keyframe
 from distilpose.project import Edit
 from distilpose.project.tracks import SEQUENCE_KINDS
@@ -32,28 +30,11 @@ class TrackActions(QObject):
         self.window = window
         self.state = window.state
         a = self.window.make_action
-        self.set_id_action = a(
-            "Set &Track Id From This Frame On…",
-            self.ask_set_id,
-            tip="Give the selected person's track another id in this frame and every later one",
-        )
-        self.swap_action = a("S&wap Two Tracks From This Frame On…", self.ask_swap)
-        self.merge_action = a("&Merge a Track Into This Person's…", self.ask_merge)
-        self.split_action = a("S&plit This Person's Track Here", self.split_here)
-        self.interpolate_action = a(
-            "&Interpolate From the Previous Keyframe",
-            self.interpolate_from_previous,
-            tip="Fill the frames between this person's previous keyframe and this frame (linear per joint)",
-        )
-
-    def actions(self) -> list[QAction]:
-        return [self.set_id_action, self.swap_action, self.merge_action, self.split_action, self.interpolate_action]
-
-    def fill_menu(self, menu: QMenu) -> None:
-        for action in self.actions()[:4]:
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self.interpolate_action)
+        self.set_id_action = a("tracks.set_id", self.ask_set_id)
+        self.swap_action = a("tracks.swap", self.ask_swap)
+        self.merge_action = a("tracks.merge", self.ask_merge)
+        self.split_action = a("tracks.split", self.split_here)
+        self.interpolate_action = a("tracks.interpolate", self.interpolate_from_previous)
 
     # ---------------------------------------------------------------- the target
     def _target(self, what: str, need_track: bool = True) -> tuple[int, Instance] | None:

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.page_widgets import dim, heading, html_text
-from distilpose.app.zoo_fetcher import ZooFetcher
+from distilpose.app.welcome.widgets import dim, heading, html_text
+from distilpose.app.welcome.zoo_fetcher import ZooFetcher
 from distilpose.zoo import CARDS, cache_root, is_cached
 from distilpose.zoo.cards import PACKAGE_SIZE, PACKAGE_SPEC
 

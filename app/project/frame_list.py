@@ -1,5 +1,5 @@
 """The frame list: every frame of the project with its status (people, verified, split, suggested), and
-navigation. A table model over :func:`distilpose.app.frame_rows.frame_rows`, refreshed on ``framesChanged``
+navigation. A table model over :func:`distilpose.app.project.frame_rows.frame_rows`, refreshed on ``framesChanged``
 without losing the scroll position when only statuses changed. The track filter shows only the frames that
 hold one person (track) of the shown video; the arrows then step through those frames."""
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.frame_rows import FrameRow
+from distilpose.app.project.frame_rows import FrameRow
 from distilpose.app.state import AppState
 from distilpose.app.words import (
     EMPTY,
