@@ -301,6 +301,20 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+def multipose_people(graph, image_rgb: np.ndarray, size: int = 256) -> np.ndarray:
+    """MoveNet MultiPose's raw ``(6, 56)`` output on ``image_rgb``: per slot 17 x (y, x, score), then ymin,
+    xmin, ymax, xmax and the person score, all in 0..1 of the frame. The frame is resized so its longer side
+    is ``size`` (both sides multiples of 32); the normalised coordinates undo the resize."""
+    import torch
+
+    h, w = image_rgb.shape[:2]
+    scale = size / max(h, w)
+    iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
+    resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
+    with torch.inference_mode():
+        return graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+
+
 class MultiPoseDetector:
     """Person boxes from the zoo's MoveNet MultiPose (up to 6 people, with their own box and score), as an
     alternative detector. The frame is resized so its longer side is ``size`` (both sides multiples of 32)."""
@@ -319,14 +333,8 @@ class MultiPoseDetector:
         return cls(load_graph("movenet-multipose").eval(), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
-        import torch
-
         h, w = image_rgb.shape[:2]
-        scale = self.size / max(h, w)
-        iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
-        resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
-        with torch.inference_mode():
-            people = self.graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+        people = multipose_people(self.graph, image_rgb, self.size)
         boxes = people[:, 51:56].astype(np.float64)  # ymin, xmin, ymax, xmax (0..1 of the frame), score
         keep = boxes[:, 4] >= self.score_threshold
         ymin, xmin, ymax, xmax, score = (boxes[keep, i] for i in range(5))

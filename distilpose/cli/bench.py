@@ -40,6 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=100, help="with --pipeline: frames to time (default 100)")
     add_inference_args(p.add_argument_group("with --pipeline"), runtime=None, detector="cli", flip=None)
     p.add_argument(
+        "--labels",
+        metavar="ANN.json",
+        help="with --pipeline: keypoint labels of frames of VIDEO (distilpose pseudo-label --flip of it): "
+        "each run's AP on the labelled frames it timed",
+    )
+    p.add_argument(
+        "--variants",
+        default="app",
+        help="with --pipeline: comma-separated crowd policies to run each model with: app (the app's "
+        "defaults), base (none), reuse (still people re-estimated every other frame), idle2 (the pose model "
+        "on 2 threads while the detector is idle), whole (all crops in one call), or a '+' of them "
+        "(reuse+idle2)",
+    )
+    p.add_argument(
         "--redetect-every",
         type=int,
         default=None,

@@ -9,10 +9,29 @@ the others are still measured.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 
 from distilpose.errors import DistilPoseError
+
+#: ``--variants`` words: the app's defaults, none of the crowd policies, still people every other frame, 2 pose
+#: threads while the detector idles, all crops in one runtime call (instead of the live batches of 4).
+VARIANTS = ("app", "base", "reuse", "idle2", "whole")
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """A ``--variants`` entry -> (its label, make_live_pipeline keyword arguments); app = the app's defaults."""
+    parts = [p.strip() for p in text.strip().split("+")]
+    unknown = [p for p in parts if p not in VARIANTS]
+    if unknown:
+        raise DistilPoseError(f"unknown variant {text!r}; use {', '.join(VARIANTS)} or a '+' of them")
+    if parts == ["app"]:
+        return "app", {}
+    policy = {"reuse_static": "reuse" in parts, "idle_threads": 2 if "idle2" in parts else None}
+    if "whole" in parts:
+        policy["max_batch"] = 0
+    return "+".join(parts), policy
 
 
 def run_pipeline_bench(args: argparse.Namespace) -> int:
@@ -21,6 +40,7 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     from distilpose.inference.loading import load_predictor
     from distilpose.inference.options import AUTO, RUNTIME
     from distilpose.inference.pipeline_bench import (
+        FrameLabels,
         bench_pipeline,
         format_pipeline_bench,
         format_pipeline_table,
@@ -35,36 +55,40 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     torch.set_num_threads(threads)
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every
     names = [m.strip() for m in (args.models or default_live_model()).split(",") if m.strip()]
+    variants = [parse_variant(v) for v in getattr(args, "variants", "app").split(",") if v.strip()]
+    labels = getattr(args, "labels", None)
+    if labels:
+        FrameLabels(labels)  # a missing or unusable file stops here, named, before any model loads
     reports, failures = [], []
-    for name in names:
-        for runtime in runtimes:
-            pipeline = None
-            try:
-                loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
-                pipeline = make_live_pipeline(
-                    loaded.predictor, args.detector, tracking=redetect > 0, redetect_every=redetect
-                )
-                report = bench_pipeline(
-                    args.pipeline,
-                    pipeline,
-                    frames=args.frames,
-                    progress=not args.json,
-                    model_name=loaded.name,
-                    runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
-                    trained=loaded.trained,
-                )
-            except DistilPoseError as exc:
-                if len(names) * len(runtimes) == 1:
-                    raise
-                failures.append((name, runtime, str(exc).splitlines()[0]))
-                continue
-            finally:
-                if pipeline is not None:
-                    pipeline.close()
-            reports.append(report)
-            if not args.json:
-                print(format_pipeline_bench(report))
-                print()
+    for name, runtime, (label, policy) in itertools.product(names, runtimes, variants):
+        pipeline = None
+        try:
+            loaded = load_predictor(name, runtime, flip=args.flip, threads=threads)
+            pipeline = make_live_pipeline(
+                loaded.predictor, args.detector, tracking=redetect > 0, redetect_every=redetect, **policy
+            )
+            report = bench_pipeline(
+                args.pipeline,
+                pipeline,
+                frames=args.frames,
+                progress=not args.json,
+                model_name=loaded.name if label == "app" else f"{loaded.name} [{label}]",
+                runtime=loaded.runtime if runtime != AUTO else f"auto:{loaded.runtime}",
+                trained=loaded.trained,
+                labels=FrameLabels(labels) if labels else None,
+            )
+        except DistilPoseError as exc:
+            if len(names) * len(runtimes) == 1:
+                raise
+            failures.append((name, runtime, str(exc).splitlines()[0]))
+            continue
+        finally:
+            if pipeline is not None:
+                pipeline.close()
+        reports.append(report)
+        if not args.json:
+            print(format_pipeline_bench(report))
+            print()
     if args.json:
         doc = {
             "threads": threads,

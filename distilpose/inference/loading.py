@@ -59,11 +59,18 @@ def load_predictor(
     """
     import torch
 
+    from distilpose.inference import multipose
     from distilpose.models.bundled import bundled_weights
     from distilpose.models.checkpoint import load_model
 
     RUNTIME.check(runtime)
     start = time.perf_counter()
+    if os.fspath(name_or_path) == multipose.NAME:  # single-stage: its own graph, no runtime choice
+        predictor = multipose.MultiPosePredictor.from_cache()
+        weights = "pretrained MoveNet MultiPose weights from the model zoo cache"
+        return LoadedModel(
+            predictor, multipose.NAME, "multipose", "torch", True, weights, time.perf_counter() - start  # type: ignore[arg-type]
+        )
     path = Path(os.fspath(name_or_path))
     trained = has_trained_weights(name_or_path)
     with torch.random.fork_rng():

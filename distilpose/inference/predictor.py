@@ -43,8 +43,12 @@ class Predictor:
         flip: bool = False,
         flip_mode: FlipMode = "corrected",
         source: str | None = None,
+        max_batch: int | None = None,
     ) -> None:
         self.runtime = runtime
+        #: Crops per runtime call (None: all in one). Small batches stay in the CPU's cache: the default
+        #: student costs ~20 % more CPU per crop in one batch of 24 than in batches of 4 (ADR 0024).
+        self.max_batch = max_batch
         self.spec = spec
         self.flip = flip
         self.flip_mode = flip_mode
@@ -59,11 +63,18 @@ class Predictor:
         """Normalised (N, 3, H, W) crops and their (centers, scales): :func:`~.preprocess.crop_batch`."""
         return crop_batch(image_rgb, boxes_xywh, self.input_size_wh)
 
+    def _call(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        step = self.max_batch
+        if not step or len(batch) <= step:
+            return self.runtime.run(batch)
+        parts = [self.runtime.run(batch[i : i + step]) for i in range(0, len(batch), step)]
+        return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
+
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         if not self.flip:
-            return self.runtime.run(batch)
+            return self._call(batch)
         n = len(batch)
-        both = self.runtime.run(np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])], axis=0))
+        both = self._call(np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])], axis=0))
         plain = {k: v[:n] for k, v in both.items()}
         mirrored = {k: v[n:] for k, v in both.items()}
         out = dict(plain)

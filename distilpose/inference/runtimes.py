@@ -73,9 +73,19 @@ class OnnxRuntime:
         self.name = name
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = tuple(o.name for o in self.session.get_outputs())
+        self._wide_session = None
+        #: None: no wide session; True: :meth:`run` uses the session of :meth:`widen`'s thread count.
+        self.wide: bool | None = None
+
+    def widen(self, threads: int) -> None:
+        """A second session on the same file with ``threads`` intra-op threads, used while :attr:`wide` is
+        True (ORT fixes a session's thread count; the live pipeline sets it when the detector is idle)."""
+        self._wide_session = open_session(self.path, threads)
+        self.wide = False
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        outs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        session = self._wide_session if self.wide and self._wide_session is not None else self.session
+        outs = session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
         return dict(zip(self.output_names, outs, strict=True))
 
 

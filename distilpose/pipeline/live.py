@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from distilpose.detection import PersonDetector
+from distilpose.inference.crowd import REUSE_STATIC_DEFAULT, StaticReuse
 from distilpose.inference.predictor import Predictor
 from distilpose.pipeline.frame import FrameResult
 from distilpose.pipeline.stages import IdentityTracker, Stage, stages_for
@@ -48,7 +49,13 @@ class LivePipeline:
         smoother: KeypointSmoother | None = None,
         heatmaps: bool = False,
         tracker: IdentityTracker | None = None,
+        reuse: StaticReuse | None = None,
+        idle_threads: int | None = None,
     ) -> None:
+        #: Intra-op threads of the pose model on frames when the background detector is idle (ONNX only).
+        self.idle_threads = idle_threads
+        if idle_threads is not None and hasattr(getattr(predictor, "runtime", None), "widen"):
+            predictor.runtime.widen(idle_threads)
         if smoother is not None and tracker is None:
             from distilpose.tracking import PoseTracker
 
@@ -60,8 +67,9 @@ class LivePipeline:
         self.smoother = smoother
         self.tracker = tracker  # person ids across frames; keeps its tracks over dropped frames
         self.heatmaps = heatmaps
+        self.reuse = reuse  # still people re-estimated every other frame (crowd policy, ADR 0024)
         self.stages: tuple[Stage, ...] = stages_for(
-            detector, predictor, teacher=teacher, tracker=tracker, smoother=smoother, heatmaps=heatmaps
+            detector, predictor, teacher=teacher, tracker=tracker, smoother=smoother, heatmaps=heatmaps, reuse=reuse
         )
         self._last_index: int | None = None
 
@@ -125,6 +133,11 @@ def render_result(image_rgb: np.ndarray, result: FrameResult, threshold: float =
 
 #: Intra-op threads of the live pose model: on a 2-core machine the other core decodes, draws and detects.
 LIVE_THREADS = 1
+#: Intra-op threads of the live pose model on frames when the background detector is idle (ONNX Runtime:
+#: a second session on the same file); None keeps LIVE_THREADS always.
+LIVE_IDLE_THREADS: int | None = None
+#: Crops per pose-model call in the live view (see ``Predictor.max_batch``).
+LIVE_MAX_BATCH = 4
 #: Processed frames between two detections while people are tracked.
 REDETECT_EVERY = 10
 
@@ -141,11 +154,19 @@ def make_live_pipeline(
     heatmaps: bool = False,
     background: bool = True,
     tracker: IdentityTracker | None = None,
+    reuse_static: bool = REUSE_STATIC_DEFAULT,
+    idle_threads: int | None = LIVE_IDLE_THREADS,
+    max_batch: int = LIVE_MAX_BATCH,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
-    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background)."""
+    schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background), and the
+    crowd policies of ADR 0024 (``reuse_static``, ``idle_threads``, crops in batches of ``max_batch``)."""
     from distilpose.detection import make_detector
 
+    if getattr(predictor, "single_stage", False):  # MultiPose: the whole frame, no detector, no schedule
+        detector, tracking = "full-frame", False
+    elif predictor.max_batch is None:
+        predictor.max_batch = max_batch or None  # 0: every crop in one call
     boxes = make_detector(
         detector,
         user_boxes=user_boxes,
@@ -160,4 +181,6 @@ def make_live_pipeline(
         smoother=KeypointSmoother() if smoothing else None,
         heatmaps=heatmaps,
         tracker=tracker,
+        reuse=StaticReuse() if reuse_static and tracking else None,
+        idle_threads=idle_threads,
     )

@@ -21,6 +21,7 @@ from distilpose.types import Instance
 
 if TYPE_CHECKING:
     from distilpose.detection import PersonDetector
+    from distilpose.inference.crowd import StaticReuse
     from distilpose.inference.predictor import Predictor
     from distilpose.smoothing import KeypointSmoother
 
@@ -100,18 +101,48 @@ class FollowKeypoints(_Stateless):
 
 
 class Pose(_Stateless):
-    """The pose model on every box: the frame's people."""
+    """The pose model on every box: the frame's people.
+
+    Crowd policies (ADR 0024): ``reuse`` re-estimates people whose box barely moved every other frame;
+    a runtime widened for idle frames (``OnnxRuntime.widen``) takes the second core while ``detector``'s
+    background detection is idle."""
 
     timer = "pose"
 
-    def __init__(self, predictor: Predictor, heatmaps: bool = False) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        heatmaps: bool = False,
+        reuse: StaticReuse | None = None,
+        detector: PersonDetector | None = None,
+    ) -> None:
         self.predictor = predictor
         self.heatmaps = heatmaps
+        self.reuse = reuse
+        self.detector = detector
+
+    def reset(self) -> None:
+        if self.reuse is not None:
+            self.reuse.reset()
+
+    def _detector_busy(self) -> bool:
+        worker = getattr(self.detector, "worker", None)  # a background detection thread, when there is one
+        return worker is not None and worker.busy
 
     def observe(self, frame: FrameResult) -> FrameResult:
-        frame.instances = self.predictor.predict(
-            frame.image, frame.boxes, frame.box_scores, return_heatmaps=self.heatmaps
-        )
+        runtime = getattr(self.predictor, "runtime", None)
+        if getattr(runtime, "wide", None) is not None:
+            runtime.wide = not self._detector_busy()  # the other core is free: the pose model takes it
+        if self.reuse is not None and not frame.boxes_given:
+            run = self.reuse.plan(frame.boxes)
+            posed = self.predictor.predict(
+                frame.image, frame.boxes[run], frame.box_scores[run], return_heatmaps=self.heatmaps
+            )
+            frame.instances = self.reuse.combine(frame.boxes, posed)
+        else:
+            frame.instances = self.predictor.predict(
+                frame.image, frame.boxes, frame.box_scores, return_heatmaps=self.heatmaps
+            )
         return frame
 
 
@@ -194,9 +225,10 @@ def stages_for(
     tracker: IdentityTracker | None = None,
     smoother: KeypointSmoother | None = None,
     heatmaps: bool = False,
+    reuse: StaticReuse | None = None,
 ) -> tuple[Stage, ...]:
     """The stages in their one order: boxes, pose, boxes for the next frame, teacher, ids, smoothing."""
-    stages: list[Stage] = [Detect(detector), Pose(predictor, heatmaps)]
+    stages: list[Stage] = [Detect(detector), Pose(predictor, heatmaps, reuse=reuse, detector=detector)]
     if callable(getattr(detector, "update", None)):  # a schedule that makes boxes from keypoints
         stages.append(FollowKeypoints(detector))
     if teacher is not None:

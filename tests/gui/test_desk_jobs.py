@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from distilpose.app.docks.training_monitor import NO_VALIDATION, TrainingMonitor, format_eta
 from distilpose.app.jobs.budget import (
     CPU_TARGET_S,
     MIN_STEPS,
@@ -19,6 +18,7 @@ from distilpose.app.jobs.budget import (
 from distilpose.app.jobs.manager import Job, JobManager
 from distilpose.app.jobs.progress import JobProgress
 from distilpose.app.jobs.spec import data_counts, verified_per_split
+from distilpose.app.jobs.training_monitor import NO_VALIDATION, TrainingMonitor, format_eta
 from distilpose.app.state import AppState
 from distilpose.training.events import StepClock
 
@@ -181,7 +181,7 @@ def test_step_cost_comes_from_the_specs_measured_gmacs() -> None:
 
 
 def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     dialog = DistilDialog(lambda *_: "", data=(12, 4), cuda=False)
     qtbot.addWidget(dialog)
@@ -198,7 +198,7 @@ def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
 
 
 def test_dialog_without_a_val_split_says_so_before_the_job(qtbot) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     dialog = DistilDialog(lambda *_: "", data=(12, 0), cuda=False)
     qtbot.addWidget(dialog)

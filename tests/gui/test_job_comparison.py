@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from distilpose.app.docks.training_monitor import NO_VALIDATION
 from distilpose.app.jobs import compare_thread
+from distilpose.app.jobs.training_monitor import NO_VALIDATION
 from distilpose.training.project_job import REPORT_FILE
 from distilpose.training.project_report import load_report
 from distilpose.training.synthetic import smoke_config, write_random_teacher

@@ -3,7 +3,7 @@ test, video the default student once it meets its bar (``distilpose.models.defau
 
 from __future__ import annotations
 
-from distilpose.app.live import LiveController
+from distilpose.app.live.controller import LiveController
 from distilpose.app.state import AppState
 from distilpose.models import bundled
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
-from distilpose.app.workers import FrameJob, InferenceWorker, LiveSettings
+from distilpose.app.live.workers import FrameJob, InferenceWorker, LiveSettings
 from distilpose.inference.loading import LoadedModel, load_predictor
 
 from .conftest import SleepyRuntime, wait_idle
