@@ -21,7 +21,7 @@ from distilpose.app.project.frame_rows import FrameRow
 from distilpose.app.project.state import ProjectMixin
 from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import MediaError
-from distilpose.inference.live import FrameResult
+from distilpose.pipeline import FrameResult
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 from distilpose.video import Camera, FrameSource, ImageFile, ImageFolder, VideoReader, is_video_path

@@ -17,6 +17,7 @@ import numpy as np
 
 from distilpose.errors import DistilPoseError
 from distilpose.inference.options import DETECTORS
+from distilpose.similarity import box_iou
 from distilpose.types import Instance
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) xywh float64, (M,) scores
@@ -341,19 +342,6 @@ class MultiPoseDetector:
         ok = (xywh[:, 2] > 1) & (xywh[:, 3] > 1)
         order = np.argsort(-score[ok], kind="stable")
         return xywh[ok][order], score[ok][order]
-
-
-def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """(M, N) IoU between two sets of xywh boxes."""
-    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
-    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
-    inter = iw * ih
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def merge_detections(

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import FrameResult, LivePipeline
+from distilpose.pipeline import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
 from distilpose.project.records import PREDICTION_SOURCES, instance_fields
 from distilpose.project.tracks import SEQUENCE_KINDS
-from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
+from distilpose.similarity import box_iou, shared_oks
+from distilpose.tracking import PoseTracker, TrackerConfig, greedy_match
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
 
@@ -171,8 +172,8 @@ def _similarity(a: Instance, b: Instance) -> float:
     box_a, box_b = _box(a), _box(b)
     if box_a is None or box_b is None:
         return 0.0
-    iou = box_iou(box_a, box_b)
-    pose = oks(_usable(a), _usable(b), box_a)
+    iou = float(box_iou(box_a, box_b)[0, 0])
+    pose = shared_oks(_usable(a), _usable(b), box_a[2] * box_a[3])
     return iou if pose is None else 0.5 * iou + 0.5 * pose
 
 
@@ -182,7 +183,7 @@ def _box(inst: Instance) -> np.ndarray | None:
 
 
 def _usable(inst: Instance) -> np.ndarray:
-    """Keypoints as (K, 3) with a third column 1 where labelled (what :func:`distilpose.tracking.oks` takes)."""
+    """Keypoints as (K, 3) with a third column 1 where labelled (what :func:`distilpose.similarity.shared_oks` takes)."""
     return np.column_stack([inst.keypoints[:, :2], (inst.keypoints[:, 2] > 0).astype(np.float64)])
 
 

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QSpin
 
 from distilpose.app.annotate.snap import image_to_heatmap
 from distilpose.app.state import AppState
-from distilpose.detection import box_iou
 from distilpose.keypoints import NAMES
+from distilpose.similarity import box_iou
 from distilpose.types import Instance
 
 COLORMAP = "viridis"

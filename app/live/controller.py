@@ -29,9 +29,9 @@ from distilpose.app.live.workers import (
 )
 from distilpose.app.state import AppState
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import FrameResult
 from distilpose.models import DEFAULT_ALIAS, default_choice
 from distilpose.models.bundled import STILL_SOURCES
+from distilpose.pipeline import FrameResult
 
 #: Seconds of results the FPS is averaged over.
 FPS_WINDOW_S = 2.0

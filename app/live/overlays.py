@@ -33,8 +33,8 @@ from distilpose.app.annotate.canvas_items import (  # one look for every skeleto
     track_color,
     track_text,
 )
-from distilpose.inference.live import FrameResult
 from distilpose.keypoints import KEYPOINT_COLORS, LIMB_COLORS, NAMES, SKELETON
+from distilpose.pipeline import FrameResult
 from distilpose.render import keypoint_scores
 from distilpose.types import Instance
 

@@ -23,12 +23,12 @@ from PySide6.QtCore import QMutex, QMutexLocker, QThread, QWaitCondition, Signal
 
 from distilpose.app.tasks import BackgroundTask, error_message
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, LivePipeline, make_live_pipeline
 from distilpose.inference.loading import LoadedModel, load_predictor
 from distilpose.inference.options import DETECTOR, RUNTIME
 from distilpose.inference.pipeline_bench import warm_up
 from distilpose.inference.prediction_export import export_predictions
 from distilpose.models.bundled import default_live_model
+from distilpose.pipeline import LIVE_THREADS, REDETECT_EVERY, LivePipeline, make_live_pipeline
 from distilpose.smoothing import KeypointSmoother
 from distilpose.tracking import PoseTracker
 from distilpose.video import Camera, open_source

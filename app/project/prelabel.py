@@ -16,7 +16,7 @@ from PySide6.QtCore import QThread, Signal
 from distilpose.app.live.workers import LiveSettings, ModelLoader
 from distilpose.app.tasks import error_message
 from distilpose.detection import make_detector
-from distilpose.inference.live import LivePipeline
+from distilpose.pipeline import LivePipeline
 from distilpose.prelabel import (  # noqa: F401  (the names the app has always imported from here)
     PREDICTION_SOURCES,
     FrameOutcome,

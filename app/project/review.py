@@ -2,7 +2,7 @@
 
 Two signals of a likely mistake: a keypoint the model itself was unsure of (low score), and a keypoint where
 the teacher and the student disagree (stored on a pre-labelled instance as ``extras['disagreement']``, the
-distance divided by the box size; see :func:`distilpose.inference.live.keypoint_disagreement`). Verified instances
+distance divided by the box size; see :func:`distilpose.pipeline.keypoint_disagreement`). Verified instances
 are left out: a person already checked them. Frame suggestions (uniform, low confidence, disagreement) are
 stored on the frames with ``ProjectStore.set_suggested`` so they survive a restart.
 

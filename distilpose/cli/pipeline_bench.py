@@ -1,7 +1,7 @@
 """`distilpose bench --pipeline VIDEO`: end-to-end FPS of the app's live pipeline, without the window.
 
 Each (model, runtime) pair runs the same frames of the video in turn (decode, boxes, pose, draw) on the
-pipeline the app builds (:func:`~distilpose.inference.live.make_live_pipeline`), so a student's and a
+pipeline the app builds (:func:`~distilpose.pipeline.make_live_pipeline`), so a student's and a
 teacher's numbers come out side by side from one command. A pair that fails is reported with its error and
 the others are still measured.
 """
@@ -37,7 +37,6 @@ def parse_variant(text: str) -> tuple[str, dict]:
 def run_pipeline_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from distilpose.inference.live import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.inference.options import AUTO, RUNTIME
     from distilpose.inference.pipeline_bench import (
@@ -47,6 +46,7 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
         format_pipeline_table,
     )
     from distilpose.models.bundled import default_live_model
+    from distilpose.pipeline import LIVE_THREADS, REDETECT_EVERY, make_live_pipeline
 
     if not os.path.isfile(args.pipeline):
         raise DistilPoseError(f"{args.pipeline}: video not found")

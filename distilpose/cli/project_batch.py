@@ -69,9 +69,9 @@ def _prelabel(args: argparse.Namespace) -> int:
 
     from distilpose.cli.project_open import open_project
     from distilpose.detection import make_detector
-    from distilpose.inference.live import LivePipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.models.readiness import has_trained_weights
+    from distilpose.pipeline import LivePipeline
     from distilpose.prelabel import Prelabeller, outcome_counts
     from distilpose.project.batch import select_frames
 

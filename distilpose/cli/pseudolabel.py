@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from distilpose.detection import make_detector
     from distilpose.inference.loading import load_predictor
+    from distilpose.pipeline import LivePipeline
     from distilpose.pseudolabel import pseudo_label
 
     loaded = load_predictor(args.teacher, args.runtime, flip=args.flip)
@@ -61,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     stats = pseudo_label(
         args.inputs,
         args.out,
-        predict=lambda img, boxes, scores: loaded.predictor.predict(img, boxes, scores),
-        detect=detector.detect,
+        pipeline=LivePipeline(loaded.predictor, detector),
         teacher_name=loaded.name + (" (flip)" if args.flip else ""),
         every=args.every,
         keypoint_threshold=args.keypoint_threshold,

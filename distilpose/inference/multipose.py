@@ -2,7 +2,7 @@
 with their own keypoints, so its cost does not grow with the number of people (the top-down models' does).
 
 It stands where a :class:`~distilpose.inference.predictor.Predictor` stands (``predict(image, boxes, ...)``),
-but ignores the boxes: :func:`~distilpose.inference.live.make_live_pipeline` gives it the whole frame and no
+but ignores the boxes: :func:`~distilpose.pipeline.make_live_pipeline` gives it the whole frame and no
 detector. The graph is the zoo's (``distilpose models fetch movenet-multipose``), run by the TF.js importer.
 """
 

@@ -1,6 +1,6 @@
 """End-to-end numbers of the live pipeline on a video: decode, boxes, pose, draw, one frame after another.
 
-``distilpose bench --pipeline`` runs this on :func:`~distilpose.inference.live.make_live_pipeline`, the
+``distilpose bench --pipeline`` runs this on :func:`~distilpose.pipeline.make_live_pipeline`, the
 pipeline the app's live view runs, so its FPS is what the app can show.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 from distilpose.coco import CocoDataset, CocoImage, KeypointResult
 from distilpose.detection import PersonDetector, TrackFromKeypoints
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import STAGES, LivePipeline, render_result
 from distilpose.inference.predictor import Predictor
+from distilpose.pipeline import STAGES, LivePipeline, render_result
 from distilpose.types import Instance
 from distilpose.video import VideoReader
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
 from distilpose.project.connection import now
 from distilpose.project.edits import Edit
 from distilpose.project.errors import EditConflictError, ProjectError
 from distilpose.project.queries import StoreQueries
 from distilpose.project.records import INT64_MAX
-from distilpose.tracking import box_iou, oks
+from distilpose.similarity import box_iou, shared_oks
 from distilpose.types import Instance
 
 #: The media kinds whose frames form a sequence, and so can hold tracks (an image is one frame).
@@ -49,9 +47,9 @@ def same_person(a: Instance, b: Instance) -> float | None:
         return None
     ka, kb = a.keypoints.copy(), b.keypoints.copy()
     ka[:, 2], kb[:, 2] = ka[:, 2] > 0, kb[:, 2] > 0
-    value = oks(ka, kb, np.asarray(box_a, dtype=np.float64))
+    value = shared_oks(ka, kb, box_a[2] * box_a[3])
     if value is None:
-        value = box_iou(np.asarray(box_a, dtype=np.float64), np.asarray(box_b, dtype=np.float64))
+        value = float(box_iou(box_a, box_b)[0, 0])
     return value if value >= SAME_PERSON else None
 
 

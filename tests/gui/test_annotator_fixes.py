@@ -180,7 +180,7 @@ def test_what_the_user_opens_runs_the_model_and_the_choice_is_remembered(
 def test_the_comparison_time_is_not_diluted_by_frames_without_it(qtbot) -> None:
     from distilpose.app.live.controller import LiveController
     from distilpose.app.state import AppState
-    from distilpose.inference.live import FrameResult
+    from distilpose.pipeline import FrameResult
 
     live = LiveController(AppState())
     empty = np.zeros((0, 4))

@@ -14,10 +14,10 @@ import pytest
 from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, save_coco
 from distilpose.detection import FixedBoxes, TrackFromKeypoints
 from distilpose.inference.crowd import StaticReuse
-from distilpose.inference.live import LivePipeline, make_live_pipeline
 from distilpose.inference.pipeline_bench import FrameLabels, bench_pipeline, format_pipeline_table
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import LivePipeline, make_live_pipeline
 from distilpose.types import Instance
 from distilpose.video import VideoReader
 

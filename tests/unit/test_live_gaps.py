@@ -8,7 +8,7 @@ import pytest
 
 from distilpose.detection import CenterNetDetector, TrackFromKeypoints, make_detector
 from distilpose.inference.coverage import Coverage, LaggedDetector, add_frame, play_lagged
-from distilpose.inference.live import REDETECT_EVERY, LivePipeline
+from distilpose.pipeline import REDETECT_EVERY, LivePipeline
 from distilpose.video import VideoReader
 from tests.unit.test_pipeline import SAMPLE, _use_real_cache
 

@@ -13,12 +13,12 @@ import pytest
 from distilpose.coco import load_coco, load_keypoint_results
 from distilpose.detection import FixedBoxes, FullFrame, TrackFromKeypoints
 from distilpose.errors import DistilPoseError, MediaError
-from distilpose.inference.live import LivePipeline, keypoint_disagreement
 from distilpose.inference.loading import has_trained_weights, load_predictor, weights_digest
 from distilpose.inference.pipeline_bench import bench_pipeline
 from distilpose.inference.prediction_export import ExportCancelled, export_predictions, images_path_for
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import LivePipeline, keypoint_disagreement
 from distilpose.render import H264Writer
 from distilpose.smoothing import KeypointSmoother
 from distilpose.types import Instance
@@ -127,6 +127,23 @@ def test_smoothing_gives_track_ids() -> None:
     r1 = pipe.process(image, index=1, t=1 / 30)
     assert [i.track_id for i in r0.instances] == [1, 2] == [i.track_id for i in r1.instances]
     np.testing.assert_allclose(r1.instances[0].keypoints, r0.instances[0].keypoints)  # still: unchanged
+
+
+def test_smoothing_keys_on_the_one_trackers_ids() -> None:
+    """One tracker gives the ids; smoothing uses them and never overwrites them with its own."""
+    from distilpose.tracking import PoseTracker
+
+    tracker = PoseTracker(first_id=50)
+    pipe = LivePipeline(
+        fake_predictor(),
+        FixedBoxes([[0, 0, 100, 200], [300, 0, 100, 200]]),
+        smoother=KeypointSmoother(),
+        tracker=tracker,
+    )
+    image = np.zeros((360, 640, 3), np.uint8)
+    r0 = pipe.process(image, index=0, t=0.0)
+    r1 = pipe.process(image, index=1, t=1 / 30)
+    assert [i.track_id for i in r0.instances] == [50, 51] == [i.track_id for i in r1.instances]
 
 
 def test_load_predictor_flags_untrained_models_and_loads_checkpoints(tmp_path: Path) -> None:
