@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DETECTORS
+from distilpose.similarity import box_iou
 from distilpose.types import Instance
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) xywh float64, (M,) scores
@@ -218,13 +220,9 @@ class OnnxCenterNet:
     SCORE_TOLERANCE = 1e-3
 
     def __init__(self, path) -> None:
-        import onnxruntime as ort
+        from distilpose.inference.onnx_service import open_session
 
-        from distilpose.inference.runtimes import onnx_session_options
-
-        self.session = ort.InferenceSession(
-            str(path), sess_options=onnx_session_options(1), providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(path, threads=1)
         self.input_name = self.session.get_inputs()[0].name
 
     def raw(self, prepared: np.ndarray) -> np.ndarray:
@@ -239,39 +237,39 @@ class OnnxCenterNet:
 
     @classmethod
     def from_model(cls, model):
-        import warnings
-
         import torch
 
-        from distilpose.atomic import atomic_write_with
-        from distilpose.inference.runtimes import onnx_cache_dir, weights_digest
+        from distilpose.inference.onnx_service import (
+            cached_path,
+            export_checked,
+            weights_digest,
+            write_torch_onnx,
+        )
         from distilpose.resources import resources_root
         from distilpose.video import read_image
         from distilpose.zoo.centernet import INPUT_SIZE, letterbox
 
-        path = onnx_cache_dir() / f"centernet-{weights_digest(model)[:16]}.onnx"
+        path = cached_path("centernet", weights_digest(model))
+
+        def write(tmp: str) -> None:
+            write_torch_onnx(tmp, model, torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3), ["images"])
+
+        def check(path) -> None:
+            sample = resources_root() / "samples" / "astronaut.jpg"
+            image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
+            prepared, _ = letterbox(image)
+            with torch.inference_mode():
+                reference = model(torch.from_numpy(prepared)[None]).numpy()
+            got = cls(path).raw(prepared)
+            same_class = np.array_equal(got[..., 5], reference[..., 5])
+            boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
+            scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
+            if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
+                raise DistilPoseError(f"{path}: the detector's ONNX export disagrees with PyTorch")
+
         try:
             if not path.is_file():
-
-                def write(tmp: str) -> None:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        dummy = torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3)
-                        torch.onnx.export(model, (dummy,), tmp, input_names=["images"], dynamo=False)
-
-                atomic_write_with(path, write)
-                sample = resources_root() / "samples" / "astronaut.jpg"
-                image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
-                prepared, _ = letterbox(image)
-                with torch.inference_mode():
-                    reference = model(torch.from_numpy(prepared)[None]).numpy()
-                got = cls(path).raw(prepared)
-                same_class = np.array_equal(got[..., 5], reference[..., 5])
-                boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
-                scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
-                if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
-                    path.unlink(missing_ok=True)
-                    return model
+                export_checked(path, write, check)
             return cls(path)
         except Exception:  # no ONNX for the detector: the PyTorch import is just as exact
             path.unlink(missing_ok=True)
@@ -312,6 +310,20 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+def multipose_people(graph, image_rgb: np.ndarray, size: int = 256) -> np.ndarray:
+    """MoveNet MultiPose's raw ``(6, 56)`` output on ``image_rgb``: per slot 17 x (y, x, score), then ymin,
+    xmin, ymax, xmax and the person score, all in 0..1 of the frame. The frame is resized so its longer side
+    is ``size`` (both sides multiples of 32); the normalised coordinates undo the resize."""
+    import torch
+
+    h, w = image_rgb.shape[:2]
+    scale = size / max(h, w)
+    iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
+    resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
+    with torch.inference_mode():
+        return graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+
+
 class MultiPoseDetector:
     """Person boxes from the zoo's MoveNet MultiPose (up to 6 people, with their own box and score), as an
     alternative detector. The frame is resized so its longer side is ``size`` (both sides multiples of 32)."""
@@ -330,14 +342,8 @@ class MultiPoseDetector:
         return cls(load_graph("movenet-multipose").eval(), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
-        import torch
-
         h, w = image_rgb.shape[:2]
-        scale = self.size / max(h, w)
-        iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
-        resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
-        with torch.inference_mode():
-            people = self.graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+        people = multipose_people(self.graph, image_rgb, self.size)
         boxes = people[:, 51:56].astype(np.float64)  # ymin, xmin, ymax, xmax (0..1 of the frame), score
         keep = boxes[:, 4] >= self.score_threshold
         ymin, xmin, ymax, xmax, score = (boxes[keep, i] for i in range(5))
@@ -345,19 +351,6 @@ class MultiPoseDetector:
         ok = (xywh[:, 2] > 1) & (xywh[:, 3] > 1)
         order = np.argsort(-score[ok], kind="stable")
         return xywh[ok][order], score[ok][order]
-
-
-def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """(M, N) IoU between two sets of xywh boxes."""
-    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
-    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
-    inter = iw * ih
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def merge_detections(
@@ -802,15 +795,7 @@ def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6)
     return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
-DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
-
-
-def available_detectors() -> list[str]:
-    """Detector names usable now, best first (CenterNet only when fetched)."""
-    names = ["full-frame", "user-boxes"]
-    if CenterNetDetector.available():
-        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
-    return names
+DETECTOR_NAMES = DETECTORS  # the catalogue's (distilpose.inference.options), with their labels and help
 
 
 def make_detector(

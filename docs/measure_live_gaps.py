@@ -25,9 +25,9 @@ from distilpose.types import Instance
 
 
 def _load_predictor(runtime: str = "onnx-int8"):
-    from distilpose.inference.live import LIVE_THREADS
     from distilpose.inference.loading import load_predictor
     from distilpose.models.bundled import default_live_model
+    from distilpose.pipeline import LIVE_THREADS
 
     # A named runtime, not "auto": auto's cached choice may be re-timed under load between two runs.
     return load_predictor(default_live_model(), runtime, threads=LIVE_THREADS).predictor
@@ -39,7 +39,7 @@ def reference(video: str, cache: Path, frames: int, predictor) -> list[list[Inst
         if data["video"] == str(video) and data["frames"] >= frames:
             return [[_instance(p) for p in people] for people in data["people"][:frames]]
     from distilpose.detection import make_detector
-    from distilpose.inference.live import LivePipeline
+    from distilpose.pipeline import LivePipeline
     from distilpose.video import VideoReader
 
     pipeline = LivePipeline(predictor, make_detector("auto"))  # every frame detected in line
@@ -67,7 +67,7 @@ def _instance(p: dict) -> Instance:
 
 
 def live(video: str, refs: list[list[Instance]], predictor, pass_frames: float | None) -> tuple[Coverage, int]:
-    from distilpose.inference.live import make_live_pipeline
+    from distilpose.pipeline import make_live_pipeline
     from distilpose.video import VideoReader
 
     pipeline = make_live_pipeline(predictor, "auto", pass_frames=pass_frames)  # the app's and the bench's

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distilpose.detection import box_iou
-from distilpose.keypoints import OKS_SIGMAS
 from distilpose.render import keypoint_scores
+from distilpose.similarity import box_iou, shared_oks
 from distilpose.types import Instance
 
 #: Keypoints drawn by default (``DEFAULT_THRESHOLD`` of the app): a skeleton is what is drawn.
@@ -68,13 +67,12 @@ def shown(inst: Instance) -> np.ndarray:
 
 def pose_oks(a: Instance, b: Instance) -> float:
     """OKS of two predicted poses over the keypoints both show, at the scale of ``a``'s shown keypoints."""
-    common = shown(a) & shown(b)
-    if common.sum() < 3:
-        return 0.0
+    ka = np.column_stack([a.keypoints[:, :2], shown(a)])
+    kb = np.column_stack([b.keypoints[:, :2], shown(b)])
     pts = a.keypoints[shown(a), :2]
-    area = max(float(np.prod(pts.max(axis=0) - pts.min(axis=0))), 1.0)
-    d2 = ((a.keypoints[common, :2] - b.keypoints[common, :2]) ** 2).sum(axis=1)
-    return float(np.exp(-d2 / (2 * area * (2 * OKS_SIGMAS[common]) ** 2)).mean())
+    area = float(np.prod(pts.max(axis=0) - pts.min(axis=0))) if len(pts) else 1.0
+    value = shared_oks(ka, kb, area)
+    return 0.0 if value is None else value
 
 
 def _keypoint_box(inst: Instance) -> np.ndarray:

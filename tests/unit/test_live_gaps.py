@@ -8,7 +8,7 @@ import pytest
 
 from distilpose.detection import CenterNetDetector, TrackFromKeypoints, make_detector
 from distilpose.inference.coverage import Coverage, add_frame
-from distilpose.inference.live import REDETECT_EVERY, LivePipeline
+from distilpose.pipeline import REDETECT_EVERY, LivePipeline
 from distilpose.video import VideoReader
 from tests.unit.test_pipeline import SAMPLE, _use_real_cache
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from distilpose.detection import CenterNetDetector, TrackFromKeypoints, merge_detections, square_tiles
-from distilpose.inference.live import MAX_STREAM_GAP, LivePipeline
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import MAX_STREAM_GAP, LivePipeline
 from distilpose.types import Instance
 from tests.unit.test_detection import _instance
 from tests.unit.test_pipeline import fake_predictor
@@ -151,9 +151,10 @@ def test_pose_runs_every_person_as_one_batch(background: bool) -> None:
 def test_the_man_on_the_box_gets_a_skeleton() -> None:
     """Frame 99 of the sample: a backlit man standing on a box, which the whole-frame CenterNet pass scores
     0.13 (split in two boxes); the tiled pass sees him at 512 px and finds him whole."""
-    from distilpose.detection import box_iou, make_detector
-    from distilpose.inference.live import make_live_pipeline
+    from distilpose.detection import make_detector
     from distilpose.inference.loading import load_predictor
+    from distilpose.pipeline import make_live_pipeline
+    from distilpose.similarity import box_iou
     from distilpose.video import VideoReader
     from tests.unit.test_detection import SAMPLE
 
