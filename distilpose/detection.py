@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import cv2
@@ -141,9 +141,18 @@ class CenterNetDetector:
         return cls(OnnxCenterNet.from_model(load_centernet()), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
+        *_, boxes = self.detect_passes(image_rgb)
+        return boxes
+
+    def detect_passes(self, image_rgb: np.ndarray) -> Iterator[Boxes]:
+        """The boxes found so far, once after the whole-frame pass when tiles or flip follow, then all of
+        them (what :meth:`detect` returns): a background detection hands the first on at once, so a person
+        who entered is tracked a pass earlier instead of after all three (ADR 0020)."""
         floor = min(self.fallback_threshold, self.score_threshold)
         h, w = image_rgb.shape[:2]
         passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
+        if (self.tiles and square_tiles(w, h)) or self.flip:
+            yield self.select(passes[0], h)
         if self.tiles:
             for x0, y0, side in square_tiles(w, h):
                 tile = np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side])
@@ -161,7 +170,7 @@ class CenterNetDetector:
             dets = np.asarray(self.model.detect_people(mirrored, min_score=floor), dtype=np.float64).reshape(-1, 5)
             dets[:, [0, 2]] = w - dets[:, [2, 0]]
             passes.append(dets)
-        return self.select(np.concatenate(passes), h)
+        yield self.select(np.concatenate(passes), h)
 
     def select(self, dets_xyxys: np.ndarray, image_height: int) -> Boxes:
         """(K, 5) person boxes [x1, y1, x2, y2, score] -> confident boxes after NMS, or the fallback box."""
@@ -380,10 +389,26 @@ def merge_detections(
     return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
 
 
+def detection_passes(detector: PersonDetector, image_rgb: np.ndarray) -> Iterator[Boxes]:
+    """The detector's boxes found so far after each of its passes (``detect_passes``), the last being all of
+    them; a detector without passes yields its one result."""
+    passes = getattr(detector, "detect_passes", None)
+    if passes is None:
+        yield detector.detect(image_rgb)
+    else:
+        yield from passes(image_rgb)
+
+
+#: What a background detection hands over: its token, the boxes found so far, and whether they are final.
+Finished = tuple[int, Boxes, bool]
+
+
 class DetectionWorker:
     """Runs a detector on one frame at a time in a daemon thread, off the pose model's critical path.
 
-    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the finished result once.
+    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the newest result not taken
+    yet: the boxes of each pass as it ends (:func:`detection_passes`; a later one holds the earlier ones), the
+    last marked final. The worker is busy until the last pass ends.
     Detectors here spend their time in PyTorch or ONNX Runtime kernels, which release the GIL.
     """
 
@@ -391,7 +416,7 @@ class DetectionWorker:
         self.detector = detector
         self._cond = threading.Condition()
         self._job: tuple[int, np.ndarray] | None = None
-        self._done: tuple[int, Boxes | BaseException] | None = None
+        self._done: tuple[int, Boxes | BaseException, bool] | None = None
         self._busy = False
         self._closed = False
         self.runs = 0
@@ -414,16 +439,16 @@ class DetectionWorker:
             self._cond.notify()
             return True
 
-    def take(self) -> tuple[int, Boxes] | None:
-        """The finished detection (token, boxes) not taken yet; re-raises a detector error here."""
+    def take(self) -> Finished | None:
+        """The newest result not taken yet (token, boxes, final); re-raises a detector error here."""
         with self._cond:
             done, self._done = self._done, None
         if done is None:
             return None
-        token, out = done
+        token, out, final = done
         if isinstance(out, BaseException):
             raise out
-        return token, out
+        return token, out, final
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the running detection finished (tests, warm-up); True when idle."""
@@ -448,16 +473,69 @@ class DetectionWorker:
                 token, image = self._job
                 self._job = None
             start = time.perf_counter()
+            out: Boxes | BaseException | None = None
             try:
-                out: Boxes | BaseException = self.detector.detect(image)
+                for out in detection_passes(self.detector, image):
+                    with self._cond:  # a pass ended: its boxes may be taken while the next one runs
+                        self._done = (token, out, False)
             except BaseException as exc:  # handed to the pipeline's thread, which reports it
                 out = exc
             with self._cond:
                 self.runs += 1
                 self.last_ms = (time.perf_counter() - start) * 1000.0
-                self._done = (token, out)
+                self._done = (token, out if out is not None else _empty(), True)
                 self._busy = False
                 self._cond.notify_all()
+
+
+class SteppedDetectionWorker:
+    """:class:`DetectionWorker`'s schedule on a clock of processed frames instead of a thread: a detection
+    runs when submitted, and each pass's boxes are handed over exactly ``pass_frames`` processed frames (calls
+    of :meth:`take`, one a frame) after the previous pass's. The live schedule is then measured, and tested in
+    the app, without the machine's load deciding when a detection lands (ADR 0020)."""
+
+    def __init__(self, detector: PersonDetector, pass_frames: float) -> None:
+        if pass_frames <= 0:
+            raise ValueError("pass_frames must be > 0")
+        self.detector = detector
+        self.pass_frames = float(pass_frames)
+        self.runs = 0
+        self.last_ms = 0.0
+        self._token = 0
+        self._passes: list[Boxes] = []
+        self._handed = 0  # passes taken so far
+        self._frames = 0  # take() calls since the submit
+
+    @property
+    def busy(self) -> bool:
+        return self._handed < len(self._passes)
+
+    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
+        if self.busy:
+            return False
+        start = time.perf_counter()
+        self._passes = list(detection_passes(self.detector, image_rgb))
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        self._token, self._handed, self._frames = token, 0, 0
+        return True
+
+    def take(self) -> Finished | None:
+        if not self.busy:
+            return None
+        self._frames += 1
+        due = min(int(self._frames / self.pass_frames + 1e-9), len(self._passes))
+        if due <= self._handed:
+            return None
+        self._handed = due
+        final = due == len(self._passes)
+        self.runs += final
+        return self._token, self._passes[due - 1], final
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return not self.busy
+
+    def close(self) -> None:
+        self._passes, self._handed = [], 0
 
 
 class TrackFromKeypoints:
@@ -476,8 +554,10 @@ class TrackFromKeypoints:
     ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
     :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
     are merged (:func:`merge_detections`) into the first frame processed after they finish, so no frame waits
-    for the detector. Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or
-    sought frame has nothing to track from and must show its people.
+    for the detector; a tiled detection's whole-frame pass is merged as soon as it ends, before its tiles.
+    Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or sought frame has
+    nothing to track from and must show its people. ``pass_frames`` (measurements and tests) puts the
+    background detections on a clock of processed frames (:class:`SteppedDetectionWorker`).
     """
 
     def __init__(
@@ -494,6 +574,7 @@ class TrackFromKeypoints:
         edge: float = 0.01,
         drift_iou: float = 0.5,
         min_shrink: float = 0.85,
+        pass_frames: float | None = None,
     ) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be >= 1")
@@ -514,7 +595,9 @@ class TrackFromKeypoints:
         self.detection_ms: list[float] = []  # how long each of those detections took
         self.last_detected = False  # this frame's boxes include a detection
         self.last_origin: np.ndarray = np.zeros(0, dtype=int)  # see merge_detections; -1 everywhere on a fresh detection
-        self._worker = DetectionWorker(detector) if background else None
+        self._worker: DetectionWorker | SteppedDetectionWorker | None = None
+        if background:
+            self._worker = DetectionWorker(detector) if pass_frames is None else SteppedDetectionWorker(detector, pass_frames)
         self._generation = 0  # detections from before a reset are dropped
         self.reset()
 
@@ -532,10 +615,11 @@ class TrackFromKeypoints:
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
         self._fresh = True
+        self._taken: Boxes | None = None  # the running detection's boxes merged as a pass's (not merged twice)
         self._generation += 1
 
     @property
-    def worker(self) -> DetectionWorker | None:
+    def worker(self) -> DetectionWorker | SteppedDetectionWorker | None:
         """The background detection thread (None when detections run in line)."""
         return self._worker
 
@@ -589,13 +673,17 @@ class TrackFromKeypoints:
         finished = worker.take()
         boxes = None
         if finished is not None and finished[0] == self._generation:
-            self.detections += 1
-            self.detection_ms.append(worker.last_ms)
-            found, scores = finished[1]
-            found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
-            boxes = self._merge((found, scores))
-            # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
-            due = self._since >= self.redetect_every
+            _, found_scores, final = finished
+            if final:  # the last pass: one detection done (the first pass's boxes may have come before)
+                self.detections += 1
+                self.detection_ms.append(worker.last_ms)
+            if found_scores is not self._taken:  # boxes taken as a pass's are not merged again as the last's
+                found, scores = found_scores
+                found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
+                boxes = self._merge((found, scores))
+                # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
+                due = self._since >= self.redetect_every
+            self._taken = None if final else found_scores
         if due:
             # Late in the interval, a trouble brings the whole-frame detection forward instead: a local one
             # would hold the detector while the interval's (the only one that finds newcomers) falls due.
@@ -717,9 +805,11 @@ def make_detector(
     tracking: bool = False,
     redetect_every: int = 10,
     background: bool = False,
+    pass_frames: float | None = None,
 ) -> PersonDetector:
     """A detector by name ('auto' = tiled CenterNet when cached, else the full frame), optionally with tracking
-    (``background``: periodic detections in their own thread, see :class:`TrackFromKeypoints`)."""
+    (``background``: periodic detections in their own thread, or on a clock of ``pass_frames`` processed
+    frames a detector pass, see :class:`TrackFromKeypoints`)."""
     if name == "auto":  # the best person box AP on coco-mini-train within the frame budget (ADR 0010)
         name = "centernet-tiles" if CenterNetDetector.available() else "full-frame"
     if name in ("centernet", "centernet-tiles", "centernet-flip"):
@@ -732,4 +822,6 @@ def make_detector(
         base = FixedBoxes(user_boxes)
     else:
         raise DistilPoseError(f"unknown detector {name!r}; choose from auto, {', '.join(DETECTOR_NAMES)}")
-    return TrackFromKeypoints(base, redetect_every, background=background) if tracking else base
+    if not tracking:
+        return base
+    return TrackFromKeypoints(base, redetect_every, background=background, pass_frames=pass_frames)

@@ -60,6 +60,9 @@ class LiveSettings:
     smoothing: bool = False  # One-Euro on video and camera streams
     heatmaps: bool = False  # ask for heatmaps (the heatmap dock is open)
     user_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    #: Background detections on a clock of processed frames (frames a detector pass takes), not a thread:
+    #: the live schedule tested in the window without the machine's load deciding (None: the real thread).
+    detection_pass_frames: float | None = None
 
     def model_key(self) -> tuple:
         return (self.model, self.runtime, self.flip)
@@ -68,7 +71,7 @@ class LiveSettings:
         return (self.teacher, self.runtime, self.flip)
 
     def detector_key(self) -> tuple:
-        return (self.detector, self.tracking, self.redetect_every, self.user_boxes)
+        return (self.detector, self.tracking, self.redetect_every, self.user_boxes, self.detection_pass_frames)
 
 
 @dataclass
@@ -224,6 +227,7 @@ class InferenceWorker(QThread):
                     smoothing=settings.smoothing,
                     heatmaps=settings.heatmaps,
                     tracker=identity,
+                    pass_frames=settings.detection_pass_frames,
                 )
                 _warm_up(self._pipeline.detector, self._model)
             else:

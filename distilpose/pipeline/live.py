@@ -157,10 +157,12 @@ def make_live_pipeline(
     reuse_static: bool = REUSE_STATIC_DEFAULT,
     idle_threads: int | None = LIVE_IDLE_THREADS,
     max_batch: int = LIVE_MAX_BATCH,
+    pass_frames: float | None = None,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
     schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background), and the
-    crowd policies of ADR 0024 (``reuse_static``, ``idle_threads``, crops in batches of ``max_batch``)."""
+    crowd policies of ADR 0024 (``reuse_static``, ``idle_threads``, crops in batches of ``max_batch``); with
+    ``pass_frames``, detection runs on a clock of processed frames instead of a thread (measurements, tests)."""
     from distilpose.detection import make_detector
 
     if getattr(predictor, "single_stage", False):  # MultiPose: the whole frame, no detector, no schedule
@@ -173,6 +175,7 @@ def make_live_pipeline(
         tracking=tracking and detector != "user-boxes",
         redetect_every=max(1, redetect_every),
         background=background,
+        pass_frames=pass_frames,
     )
     return LivePipeline(
         predictor,
