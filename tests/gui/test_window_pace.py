@@ -88,7 +88,7 @@ def test_the_title_keeps_still_while_playing(qtbot, live_window, tmp_path, fake_
 def test_the_process_cpu_clock_is_read_twice_a_play_not_per_frame(
     qtbot, live_window, tmp_path, fake_loader, monkeypatch
 ) -> None:
-    from distilpose.app import live
+    from distilpose.app.live import controller as live
 
     reads: list[float] = []
     clock = live.time.process_time
