@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from distilpose import __version__
 from distilpose.app import gc_main_thread
-from distilpose.app.display import use_offscreen_if_headless
+from distilpose.app.display import paint_on_gui_thread, use_offscreen_if_headless
 from distilpose.app.jobs.process import RUN_TRAIN_FLAG
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def application() -> QApplication:
     """The process's QApplication (reused when one exists, e.g. under pytest-qt) with the app's identity set."""
+    paint_on_gui_thread()  # before anything paints: Qt reads it when its pool is first asked for
     app = QApplication.instance() or QApplication(sys.argv[:1])
     gc_main_thread.install(app)  # Qt objects are never destroyed by a worker thread's collection
     app.setApplicationName(APP_NAME)

@@ -250,11 +250,13 @@ class MainWindow(QMainWindow):
         self.live.enabledChanged.connect(self._on_live_enabled)
         self.live.errorOccurred.connect(self.report_error)
         self.player.errorOccurred.connect(self.report_error)
+        self.player.playingChanged.connect(self._refresh)  # the title's frame number (not while playing)
         self.camera.errorOccurred.connect(self.report_error)
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
         # After a frame number and Enter the keys belong to the image again (K, Ctrl+E, ...): a spin box
         # would otherwise keep the focus and eat them.
         self.transport.frame_box.installEventFilter(self)
+        self.installEventFilter(self)  # WindowUnblocked (eventFilter)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
         self.welcome = self._make_welcome_page()
@@ -359,13 +361,6 @@ class MainWindow(QMainWindow):
     def _project_docks(self) -> list:
         return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
 
-    def event(self, event: QEvent) -> bool:
-        """After any modal dialog (a file chooser, a question, a message box) the keys belong to the image
-        again: J and Ctrl+Shift+V work at once, without a click on the canvas first (issue 25)."""
-        if event.type() == QEvent.Type.WindowUnblocked:
-            QTimer.singleShot(0, self.return_focus)
-        return super().event(event)
-
     def return_focus(self) -> None:
         """Make the window active with the focus on the canvas (when the canvas is what the window shows)."""
         if not self.isVisible() or QApplication.activeModalWidget() is not None:
@@ -375,7 +370,15 @@ class MainWindow(QMainWindow):
             self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
+        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted). After
+        any modal dialog (a file chooser, a question, a message box) the keys belong to the image again: J and
+        Ctrl+Shift+V work at once, without a click on the canvas first (issue 25).
+
+        A filter on the window, not an ``event()`` override: an override wraps every event of the window in a
+        Python call, so Qt would repaint and flush the whole window (waiting for the X server) holding the
+        GIL, and the inference worker's Python steps would wait behind it (ADR 0020)."""
+        if watched is self and event.type() == QEvent.Type.WindowUnblocked:
+            QTimer.singleShot(0, self.return_focus)
         if (
             watched is self.transport.frame_box
             and event.type() == QEvent.Type.KeyPress
@@ -696,7 +699,9 @@ class MainWindow(QMainWindow):
         name = state.image_path.name if state.image_path is not None else None
         if kind == "camera":
             name = state.source.name if state.source is not None else "camera"
-        if kind in ("video", "folder") and name:
+        if kind in ("video", "folder") and name and not self.player.playing:
+            # not while playing: each new title is a request to the window system (and a title bar repaint)
+            # per frame; the transport bar shows the frame (ADR 0020)
             name = f"{name} [{state.frame_index}/{state.frame_count - 1}]"
         parts = [p for p in (name, state.project_path.name if state.project_path else None, APP_TITLE) if p]
         self.setWindowTitle(" — ".join(parts))

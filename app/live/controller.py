@@ -38,7 +38,9 @@ FPS_WINDOW_S = 2.0
 #: Results the per-stage medians are taken over.
 STAGE_WINDOW = 15
 #: Stages of a shown frame in ``--stats-json``: the bench's, then what only the window does (PlaybackStats).
-APP_STAGES = ("decode", "detect", "pose", "teacher", "worker", "hop", "image", "overlay", "views", "paint", "draw")
+APP_STAGES = (
+    "decode", "detect", "pose", "teacher", "worker", "starved", "hop", "image", "overlay", "views", "paint", "draw"
+)  # fmt: skip
 
 
 @dataclass
@@ -67,16 +69,27 @@ class PlaybackStats:
     """One play-through with live inference (``distilpose-studio VIDEO --play --stats-json``)."""
 
     shown: list[float] = field(default_factory=list)  # monotonic time of each frame shown with a result
-    cpu: list[float] = field(default_factory=list)  # the process's CPU seconds (all threads) at each of them
+    #: The process's CPU seconds (all threads) at the first shown frame and when the player stopped: read twice
+    #: a play, not per frame. Reading that clock sums every thread's time in the kernel: 6 ms at the median
+    #: (p90 33 ms) on the GUI thread per read on 2 loaded cores, more than the window's own work (ADR 0020).
+    cpu_first: float | None = None
+    cpu_last: float | None = None
     own_result: int = 0  # shown frames whose result was computed on that very frame
     other_result: int = 0  # shown frames carrying a result of another frame (must stay 0)
     requested: int = 0  # frames decoded for the model
     dropped_start: int = 0
     detector_runs_start: int = 0
     #: Milliseconds per shown frame by stage: the bench's (decode, detect, pose, teacher) and the window's own
-    #: (hop: the result waiting for the GUI thread; image: frame to QPixmap; overlay: the prediction's items;
-    #: views: every other view following the frame; paint: the canvas repaint; draw: image + overlay + views).
+    #: (starved: the worker waiting for this frame after handing on the last result, i.e. the GUI thread had not
+    #: decoded it yet; hop: the result waiting for the GUI thread; image: frame to QPixmap; overlay: the
+    #: prediction's items; views: every other view following the frame; paint: the canvas repaint; draw:
+    #: image + overlay + views).
     stages: dict[str, list[float]] = field(default_factory=dict)
+
+    def cpu_ms_per_frame(self) -> float:
+        if self.cpu_first is None or self.cpu_last is None or len(self.shown) < 2:
+            return 0.0
+        return (self.cpu_last - self.cpu_first) * 1000.0 / (len(self.shown) - 1)
 
     def as_dict(self, dropped: int, detector_runs: int, video_fps: float | None, rate: float | None) -> dict:
         intervals = np.diff(self.shown) * 1000.0 if len(self.shown) > 1 else np.zeros(0)
@@ -87,7 +100,7 @@ class PlaybackStats:
             "frame_ms_p99": float(np.percentile(intervals, 99)) if len(intervals) else 0.0,
             # CPU per shown frame, every thread: what the window costs the machine, beside the bench's figure
             # (wall-clock FPS on a shared machine follows the load; CPU time much less)
-            "cpu_ms_per_frame": (self.cpu[-1] - self.cpu[0]) * 1000.0 / (len(self.cpu) - 1) if len(self.cpu) > 1 else 0.0,
+            "cpu_ms_per_frame": self.cpu_ms_per_frame(),
             "shown": len(self.shown),
             "shown_with_own_result": self.own_result,
             "shown_with_other_result": self.other_result,
@@ -96,6 +109,8 @@ class PlaybackStats:
             "detector_runs": detector_runs - self.detector_runs_start,
             "video_fps": video_fps,
             "play_rate": "video" if rate is None else ("unpaced" if rate == 0 else rate),
+            # what the model lost waiting for frames over the play (its first frame waited for Play itself)
+            "starved_ms": float(sum(self.stages.get("starved", [])[1:])),
             "stage_ms": {
                 stage: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99))}
                 for stage in APP_STAGES
@@ -261,6 +276,8 @@ class LiveController(QObject):
 
     def _on_playing_changed(self, playing: bool) -> None:
         self._cursor = None
+        if not playing and self.playback.shown:
+            self.playback.cpu_last = time.process_time()
         if playing:
             counters = self.worker.counters if self.worker is not None else None
             self.playback = PlaybackStats(
@@ -451,8 +468,9 @@ class LiveController(QObject):
         views, state.view_ms = state.view_ms, {}
         if play:
             own = state.prediction is result and state.frame_index == result.index and state.image is result.image
+            if not self.playback.shown:
+                self.playback.cpu_first = time.process_time()
             self.playback.shown.append(now)
-            self.playback.cpu.append(time.process_time())
             if own:
                 self.playback.own_result += 1
             else:

@@ -140,6 +140,7 @@ class InferenceWorker(QThread):
         self._teacher: LoadedModel | None = None
         self._pipeline: LivePipeline | None = None
         self._tracked_media = 0
+        self._idle_since: float | None = None  # when the last frame's result was handed on
 
     # -------------------------------------------------------------- GUI thread
     def submit(self, job: FrameJob) -> bool:
@@ -189,6 +190,7 @@ class InferenceWorker(QThread):
                 self._mutex.unlock()
             if settings is not None:
                 self._apply(*settings)
+                self._idle_since = None  # a new model: no stream to have waited in
             elif job is not None:
                 self._process(job)
 
@@ -273,12 +275,15 @@ class InferenceWorker(QThread):
             return
         try:
             start = time.perf_counter()
+            idle_since, self._idle_since = self._idle_since, None
             if self._pipeline.tracker is not None and job.media != self._tracked_media:
                 self._pipeline.tracker.reset()  # another video: new people
                 self._tracked_media = job.media
             result = self._pipeline.process(job.image, index=job.index, t=job.t)
             result.times_ms["worker"] = (time.perf_counter() - start) * 1000.0
             result.times_ms["decode"] = job.decode_ms
+            if idle_since is not None:  # waiting for this frame since the last result: the GUI thread was late
+                result.times_ms["starved"] = (start - idle_since) * 1000.0
             result.image = job.image  # shown under the result while playing
             self.counters.detector_runs = getattr(self._pipeline.detector, "detections", self.counters.processed + 1)
         except Exception as exc:
@@ -286,7 +291,7 @@ class InferenceWorker(QThread):
             return
         self.counters.processed += 1
         self.counters.processed_ids.append(job.job_id)
-        result.handed_at = time.perf_counter()
+        result.handed_at = self._idle_since = time.perf_counter()
         self.resultReady.emit(job.job_id, result)
 
 

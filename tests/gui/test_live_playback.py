@@ -101,6 +101,7 @@ def test_play_writes_the_windows_own_figures(qtbot, tmp_path: Path) -> None:
     assert 1 <= stats["detector_runs"] <= 7 and stats["play_rate"] == "unpaced"  # tracked frames need none
     # Per stage, the bench's and the window's own, so the window's cost is explained stage by stage.
     stages = stats["stage_ms"]
-    assert {"decode", "detect", "pose", "hop", "image", "overlay", "views", "paint", "draw"} <= set(stages)
+    assert {"decode", "detect", "pose", "starved", "hop", "image", "overlay", "views", "paint", "draw"} <= set(stages)
+    assert stats["starved_ms"] >= 0  # the model's wait for frames the window had not decoded yet
     assert all(0 <= s["p50"] <= s["p99"] for s in stages.values())
     assert stages["draw"]["p50"] >= stages["image"]["p50"]  # drawing a frame includes its picture

@@ -29,9 +29,9 @@ def test_people_walking_in_get_a_skeleton_soon_while_playing(qtbot, monkeypatch)
     from distilpose.app.main_window import MainWindow
     from distilpose.app.state import AppState
     from distilpose.detection import CenterNetDetector, make_detector
-    from distilpose.pipeline import LivePipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.models.bundled import default_live_model
+    from distilpose.pipeline import LivePipeline
     from distilpose.video import VideoReader
     from distilpose.zoo import is_cached
 
