@@ -34,7 +34,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from distilpose.app.canvas_items import (
+from distilpose.app.annotate.canvas_items import (
     HANDLE_PX,
     LIMB_WIDTH_PX,
     MARKER_RADIUS_PX,
@@ -44,9 +44,9 @@ from distilpose.app.canvas_items import (
     LimbItem,
     TagItem,
 )
-from distilpose.app.overlays import PredictedKeypointItem, PredictionLayer, UserBoxItem, rubber_band_rect
+from distilpose.app.annotate.template import box_around
+from distilpose.app.live.overlays import PredictedKeypointItem, PredictionLayer, UserBoxItem, rubber_band_rect
 from distilpose.app.state import AppState
-from distilpose.app.template import box_around
 
 __all__ = [
     "LIMB_WIDTH_PX",

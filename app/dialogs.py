@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox, QWidget
 
-from distilpose.app.prelabel_dialog import ModelOption, PrelabelChoice, ask_prelabel
+from distilpose.app.project.prelabel_dialog import ModelOption, PrelabelChoice, ask_prelabel
 
 #: ``(parent, caption, filter)`` -> chosen path or "" when cancelled.
 FileChooser = Callable[[QWidget, str, str], str]

@@ -13,12 +13,12 @@ from pathlib import Path
 from distilpose.app.display import use_offscreen_if_headless
 from distilpose.app.main import main as app_main
 from distilpose.app.paths import default_sample, resources_dir
-from distilpose.models.bundled import default_live_model
+from distilpose.inference.options import default_for
 
 HEADLESS_OUTPUT = Path("out") / "distilpose-studio.png"
 #: The live model `make run` starts on: the shipped default student once it meets its bar (speed and held-out
 #: AP, recorded beside its weights), else the real pretrained teacher fetched by `make run` (ADR 0008).
-DEFAULT_MODEL = default_live_model()
+DEFAULT_MODEL = default_for("video").model
 DEFAULT_VIDEO = "sports2d-demo-640.mp4"
 DEFAULT_FRAME = 30
 

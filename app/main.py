@@ -13,15 +13,14 @@ from PySide6.QtWidgets import QApplication
 
 from distilpose import __version__
 from distilpose.app import gc_main_thread
-from distilpose.app.display import use_offscreen_if_headless
-from distilpose.app.docks.model_panel import DETECTORS
+from distilpose.app.display import paint_on_gui_thread, use_offscreen_if_headless
 from distilpose.app.jobs.process import RUN_TRAIN_FLAG
 from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
 from distilpose.app.state import DEFAULT_THRESHOLD, AppState
 from distilpose.errors import DistilPoseError, MediaError
-from distilpose.inference.runtimes import AUTO, RUNTIMES
+from distilpose.inference.options import add_inference_args
 from distilpose.keypoints import NAMES
 from distilpose.video import ImageFolder, is_video_path
 
@@ -112,27 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|CHECKPOINT",
         help="run this model live from the start (a registered name or a checkpoint file)",
     )
-    parser.add_argument(
-        "--runtime",
-        choices=[AUTO, *RUNTIMES],
-        default=AUTO,
-        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine, "
-        "chosen once per model and cached; onnx exports the model once and caches it)",
-    )
-    parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
+    add_inference_args(parser, detector=None, flip="flip test: average with the mirrored image")
     parser.add_argument(
         "--teacher",
         type=parse_model,
         metavar="NAME|CHECKPOINT",
         help="comparison mode: also run this model on the same boxes and show the disagreement",
     )
-    parser.add_argument(
-        "--detector",
-        choices=[key for _, key in DETECTORS if key != "user-boxes"],
-        default="auto",
-        help="person boxes: auto (CenterNet on the frame and two tiles when fetched, else the whole frame), "
-        "centernet or full-frame",
-    )
+    add_inference_args(parser, runtime=None, detector="live", flip=None)
     parser.add_argument(
         "--threshold",
         type=parse_threshold,
@@ -183,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def application() -> QApplication:
     """The process's QApplication (reused when one exists, e.g. under pytest-qt) with the app's identity set."""
+    paint_on_gui_thread()  # before anything paints: Qt reads it when its pool is first asked for
     app = QApplication.instance() or QApplication(sys.argv[:1])
     gc_main_thread.install(app)  # Qt objects are never destroyed by a worker thread's collection
     app.setApplicationName(APP_NAME)

@@ -23,7 +23,6 @@ from PySide6.QtGui import (
     QDropEvent,
     QIcon,
     QKeyEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -40,32 +39,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from distilpose.app.assist import HeatmapAssist
+from distilpose.app.annotate.assist import HeatmapAssist
+from distilpose.app.annotate.canvas_items import is_prediction
+from distilpose.app.annotate.editing import Editor
+from distilpose.app.annotate.heatmap_dock import HeatmapDock
+from distilpose.app.annotate.instances_dock import InstancesDock
+from distilpose.app.annotate.track_timeline import TrackTimelineWidget
+from distilpose.app.annotate.tracks import TrackActions
 from distilpose.app.canvas import Canvas
-from distilpose.app.canvas_items import is_prediction
+from distilpose.app.command_actions import apply_command, build_menus, fill_toolbar
+from distilpose.app.command_registry import command
 from distilpose.app.dialogs import Dialogs
-from distilpose.app.docks.dataset_panel import DatasetPanel
-from distilpose.app.docks.frame_list import FrameListDock
-from distilpose.app.docks.heatmap_dock import HeatmapDock
-from distilpose.app.docks.instances_dock import InstancesDock
-from distilpose.app.docks.model_panel import ModelPanel
-from distilpose.app.docks.review_queue import ReviewQueueDock
-from distilpose.app.editing import Editor
 from distilpose.app.jobs.actions import TrainingActions
-from distilpose.app.live import LiveController, LiveStats
+from distilpose.app.live.controller import LiveController, LiveStats
+from distilpose.app.live.model_panel import ModelPanel
+from distilpose.app.live.prediction_export import PredictionExport
+from distilpose.app.live.transport import CameraFeed, Player, TransportBar
+from distilpose.app.live.workers import ModelLoader, default_loader
 from distilpose.app.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from distilpose.app.paths import icon_path
-from distilpose.app.prediction_export import PredictionExport
 from distilpose.app.preferences import run_on_open, set_run_on_open
-from distilpose.app.project_actions import ProjectActions
+from distilpose.app.project.actions import ProjectActions
+from distilpose.app.project.dataset_panel import DatasetPanel
+from distilpose.app.project.frame_list import FrameListDock
+from distilpose.app.project.review_queue import ReviewQueueDock
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
-from distilpose.app.tracks import TrackActions
-from distilpose.app.transport import CameraFeed, Player, TransportBar
-from distilpose.app.welcome import WelcomePage, nothing_open
-from distilpose.app.widgets.track_timeline import TrackTimelineWidget
+from distilpose.app.welcome.page import WelcomePage, nothing_open
 from distilpose.app.words import plural
-from distilpose.app.workers import ModelLoader, default_loader
 from distilpose.errors import DistilPoseError
 from distilpose.video import Camera, VideoReader
 
@@ -148,6 +149,8 @@ class MainWindow(QMainWindow):
         self.recent = recent if recent is not None else RecentFiles()
         self.last_error: str | None = None  # the full text of the last reported problem
         self._last_box: tuple[str, float] = ("", 0.0)
+        #: Every bound command's action by registry id (``make_action``/``adopt_action`` fill it).
+        self.command_actions: dict[str, QAction] = {}
         self.setWindowTitle(APP_TITLE)
 
         self.canvas = Canvas(self.state, self)
@@ -219,7 +222,7 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionExport(self, model_loader)
         self.project = ProjectActions(self, self.editor, self.assist, model_loader, recent_projects)
         self.training = TrainingActions(self)
-        self.tracks = TrackActions(self)  # the Tracks menu (app/tracks.py)
+        self.tracks = TrackActions(self)  # the Tracks menu (app/annotate/tracks.py)
         # Docks never push the window past the screen: tall forms scroll, and a dock shown or hidden leaves
         # the window at the size it had (issue 25).
         for dock in (self.model_panel, self.dataset_panel, self.training.monitor):
@@ -247,11 +250,13 @@ class MainWindow(QMainWindow):
         self.live.enabledChanged.connect(self._on_live_enabled)
         self.live.errorOccurred.connect(self.report_error)
         self.player.errorOccurred.connect(self.report_error)
+        self.player.playingChanged.connect(self._refresh)  # the title's frame number (not while playing)
         self.camera.errorOccurred.connect(self.report_error)
         self.heatmap_dock.visibilityChanged.connect(self._on_heatmaps_visible)
         # After a frame number and Enter the keys belong to the image again (K, Ctrl+E, ...): a spin box
         # would otherwise keep the focus and eat them.
         self.transport.frame_box.installEventFilter(self)
+        self.installEventFilter(self)  # WindowUnblocked (eventFilter)
         self._refresh()
         self._show_zoom(self.canvas.zoom())
         self.welcome = self._make_welcome_page()
@@ -284,105 +289,57 @@ class MainWindow(QMainWindow):
         self.central_stack.setCurrentIndex(0 if nothing_open(self.state) else 1)
 
     # ---------------------------------------------------------------- actions
-    def make_action(
-        self,
-        text: str,
-        slot,
-        shortcut=None,
-        icon: QIcon | None = None,
-        checkable: bool = False,
-        tip: str = "",
-    ) -> QAction:
-        """A window action (the public factory the action objects use): ``slot`` gets ``triggered``, or
-        ``toggled`` when ``checkable``; ``shortcut`` is one key sequence or a list. It is added to the window,
-        so its shortcut works wherever the focus is in the window."""
-        action = QAction(icon, text, self) if icon is not None else QAction(text, self)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([s if isinstance(s, QKeySequence) else QKeySequence(s) for s in shortcuts])
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        (action.toggled if checkable else action.triggered).connect(slot)
+    def make_action(self, command_id: str, slot, icon: QIcon | None = None) -> QAction:
+        """The action of the registry's command ``command_id`` (its words, keys, tip and checkability come
+        from :mod:`distilpose.app.command_registry`), wired to ``slot``: ``triggered``, or ``toggled`` when
+        checkable. It is added to the window, so its shortcut works wherever the focus is in the window."""
+        action = QAction(icon, "", self) if icon is not None else QAction(self)
+        self.adopt_action(command_id, action)
+        (action.toggled if action.isCheckable() else action.triggered).connect(slot)
         self.addAction(action)
+        return action
+
+    def adopt_action(self, command_id: str, action: QAction) -> QAction:
+        """Give an action made elsewhere (a dock's toggle) the registry's words and keys for ``command_id``,
+        and record it, so the menus and the toolbar find it by id."""
+        apply_command(action, command(command_id))
+        self.command_actions[command_id] = action
         return action
 
     def _make_actions(self) -> None:
         style = self.style()
-        self.open_image_action = self.make_action(
-            "Open &Image…",
-            self.ask_open_image,
-            QKeySequence.StandardKey.Open,
-            style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton),
+        a, icon = self.make_action, style.standardIcon
+        self.open_image_action = a(
+            "file.open_image", self.ask_open_image, icon(QStyle.StandardPixmap.SP_DialogOpenButton)
         )
-        self.open_video_action = self.make_action(
-            "Open &Video…",
-            self.ask_open_video,
-            "Ctrl+Shift+V",
-            style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
+        self.open_video_action = a("file.open_video", self.ask_open_video, icon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.open_folder_action = a(
+            "file.open_folder", self.ask_open_folder, icon(QStyle.StandardPixmap.SP_DirOpenIcon)
         )
-        self.open_folder_action = self.make_action(
-            "Open &Folder of Images…",
-            self.ask_open_folder,
-            "Ctrl+Shift+F",
-            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon),
+        self.open_camera_action = a("file.open_camera", self.ask_open_camera)
+        self.open_annotations_action = a(
+            "file.open_annotations", self.ask_open_annotations, icon(QStyle.StandardPixmap.SP_FileDialogDetailedView)
         )
-        self.open_camera_action = self.make_action("Open &Camera…", self.ask_open_camera)
-        self.open_annotations_action = self.make_action(
-            "Open &Annotations…",
-            self.ask_open_annotations,
-            "Ctrl+Shift+O",
-            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView),
-        )
-        self.export_action = self.make_action("&Export Predictions…", self._ask_export, "Ctrl+E")
-        self.quit_action = self.make_action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.fit_action = self.make_action(
-            "&Fit to Window",
-            self.canvas.fit_to_window,
-            Qt.Key.Key_F,
-            themed_icon("zoom-fit-best", "zoom-fit"),
-        )
-        self.zoom_in_action = self.make_action(
-            "Zoom &In",
-            self.canvas.zoom_in,
-            [QKeySequence.StandardKey.ZoomIn, Qt.Key.Key_Plus],
-            themed_icon("zoom-in", "zoom-in"),
-        )
-        self.zoom_out_action = self.make_action(
-            "Zoom &Out",
-            self.canvas.zoom_out,
-            [QKeySequence.StandardKey.ZoomOut, Qt.Key.Key_Minus],
-            themed_icon("zoom-out", "zoom-out"),
-        )
-        self.live_action = self.make_action("&Live Inference", self.live.set_enabled, "Ctrl+R", checkable=True)
-        self.run_on_open_action = self.make_action(
-            "&Run Inference on What I Open", set_run_on_open, checkable=True
-        )
+        self.export_action = a("file.export_predictions", self._ask_export)
+        self.quit_action = a("file.quit", self.close)
+        self.fit_action = a("view.fit", self.canvas.fit_to_window, themed_icon("zoom-fit-best", "zoom-fit"))
+        self.zoom_in_action = a("view.zoom_in", self.canvas.zoom_in, themed_icon("zoom-in", "zoom-in"))
+        self.zoom_out_action = a("view.zoom_out", self.canvas.zoom_out, themed_icon("zoom-out", "zoom-out"))
+        self.live_action = a("inference.live", self.live.set_enabled)
+        self.run_on_open_action = a("inference.run_on_open", set_run_on_open)
         self.run_on_open_action.blockSignals(True)
         self.run_on_open_action.setChecked(run_on_open())  # remembered between sessions
         self.run_on_open_action.blockSignals(False)
-        self.run_on_open_action.setStatusTip(
-            "Turn live inference on for every image, video, folder or camera you open"
-        )
-        self.live_layer_action = self.make_action(
-            "&Live Predictions Over Project",
-            self.state.set_show_live_layer,
-            "L",
-            checkable=True,
-            tip="Draw the live model's people, dimmed, behind the stored people of a project frame",
-        )
+        self.live_layer_action = a("view.live_layer", self.state.set_show_live_layer)
         self.state.liveLayerChanged.connect(self.live_layer_action.setChecked)
-        self.draw_boxes_action = self.make_action(
-            "&Draw Person Boxes", self.canvas.set_box_mode, "B", checkable=True
-        )
-        self.clear_boxes_action = self.make_action("&Clear Person Boxes", self.state.clear_user_boxes)
-        self.play_action = self.make_action("&Play / Pause", self.player.toggle, "K")
-        self.next_frame_action = self.make_action("&Next Frame", self._next_frame, Qt.Key.Key_Right)
-        self.prev_frame_action = self.make_action("P&revious Frame", self._prev_frame, Qt.Key.Key_Left)
-        self.forward_action = self.make_action("Forward 10 Frames", self._forward_10, "Shift+Right")
-        self.back_action = self.make_action("Back 10 Frames", self._back_10, "Shift+Left")
-        self.jump_action = self.make_action("&Jump to Frame…", self._focus_frame_box, "Ctrl+G")
+        self.draw_boxes_action = a("inference.draw_boxes", self.canvas.set_box_mode)
+        self.clear_boxes_action = a("inference.clear_boxes", self.state.clear_user_boxes)
+        self.play_action = a("playback.play", self.player.toggle)
+        self.next_frame_action = a("playback.next_frame", self._next_frame)
+        self.prev_frame_action = a("playback.previous_frame", self._prev_frame)
+        self.forward_action = a("playback.forward_10", self._forward_10)
+        self.back_action = a("playback.back_10", self._back_10)
+        self.jump_action = a("playback.jump", self._focus_frame_box)
 
     def _next_frame(self) -> None:
         self.player.step(1)
@@ -404,13 +361,6 @@ class MainWindow(QMainWindow):
     def _project_docks(self) -> list:
         return [self.frame_list, self.review_queue, self.instances_dock, self.dataset_panel]
 
-    def event(self, event: QEvent) -> bool:
-        """After any modal dialog (a file chooser, a question, a message box) the keys belong to the image
-        again: J and Ctrl+Shift+V work at once, without a click on the canvas first (issue 25)."""
-        if event.type() == QEvent.Type.WindowUnblocked:
-            QTimer.singleShot(0, self.return_focus)
-        return super().event(event)
-
     def return_focus(self) -> None:
         """Make the window active with the focus on the canvas (when the canvas is what the window shows)."""
         if not self.isVisible() or QApplication.activeModalWidget() is not None:
@@ -420,7 +370,15 @@ class MainWindow(QMainWindow):
             self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted)."""
+        """Enter or Esc in the frame box hands the focus back to the canvas (after the box has acted). After
+        any modal dialog (a file chooser, a question, a message box) the keys belong to the image again: J and
+        Ctrl+Shift+V work at once, without a click on the canvas first (issue 25).
+
+        A filter on the window, not an ``event()`` override: an override wraps every event of the window in a
+        Python call, so Qt would repaint and flush the whole window (waiting for the X server) holding the
+        GIL, and the inference worker's Python steps would wait behind it (ADR 0020)."""
+        if watched is self and event.type() == QEvent.Type.WindowUnblocked:
+            QTimer.singleShot(0, self.return_focus)
         if (
             watched is self.transport.frame_box
             and event.type() == QEvent.Type.KeyPress
@@ -481,53 +439,20 @@ class MainWindow(QMainWindow):
 
 
     def _make_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for action in (self.open_image_action, self.open_video_action, self.open_folder_action):
-            file_menu.addAction(action)
-        file_menu.addAction(self.open_camera_action)
-        file_menu.addAction(self.open_annotations_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        self.project.fill_menu(edit_menu, self.project.edit_actions())
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.fit_action)
-        view_menu.addAction(self.zoom_in_action)
-        view_menu.addAction(self.zoom_out_action)
-        view_menu.addAction(self.live_layer_action)
-        view_menu.addSeparator()
-        self.model_panel_action = self.model_panel.toggleViewAction()
-        self.model_panel_action.setText("&Model Panel")
-        self.heatmaps_action = self.heatmap_dock.toggleViewAction()
-        self.heatmaps_action.setText("&Heatmaps")
-        self.heatmaps_action.setShortcut(QKeySequence("H"))
-        view_menu.addAction(self.model_panel_action)
-        view_menu.addAction(self.heatmaps_action)
-        for dock, text in (
-            (self.frame_list, "F&rames"),
-            (self.review_queue, "Re&view Queue"),
-            (self.instances_dock, "I&nstances"),
-            (self.dataset_panel, "&Dataset"),
+        """The menu bar, laid out from the registry (``MENUS``); docks' show/hide toggles join it first."""
+        self.model_panel_action = self.adopt_action("view.model_panel", self.model_panel.toggleViewAction())
+        self.heatmaps_action = self.adopt_action("view.heatmaps", self.heatmap_dock.toggleViewAction())
+        for command_id, dock in (
+            ("view.frames", self.frame_list),
+            ("view.review_queue", self.review_queue),
+            ("view.instances", self.instances_dock),
+            ("view.dataset", self.dataset_panel),
         ):
-            toggle = dock.toggleViewAction()
-            toggle.setText(text)
-            view_menu.addAction(toggle)
-        self.project.fill_project_menu(self.menuBar().addMenu("&Project"))
-        self.training.fill_menu(self.menuBar().addMenu("&Training"))
-        self.tracks.fill_menu(self.menuBar().addMenu("Trac&ks"))
-        inference_menu = self.menuBar().addMenu("&Inference")
-        inference_menu.addAction(self.live_action)
-        inference_menu.addAction(self.run_on_open_action)
-        inference_menu.addSeparator()
-        inference_menu.addAction(self.draw_boxes_action)
-        inference_menu.addAction(self.clear_boxes_action)
-        playback_menu = self.menuBar().addMenu("&Playback")
-        for action in self._playback_actions():
-            playback_menu.addAction(action)
+            self.adopt_action(command_id, dock.toggleViewAction())
+        submenus = build_menus(self.menuBar(), self.command_actions)
+        self.recent_menu = submenus["recent_files"]
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.project.adopt_recent_menu(submenus["recent_projects"])
         self._fill_recent_menu()
 
     def _make_toolbar(self) -> None:
@@ -535,14 +460,7 @@ class MainWindow(QMainWindow):
         bar.setObjectName("main_toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.open_image_action, self.open_video_action, self.open_annotations_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        for action in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addAction(self.live_action)
-        bar.addAction(self.draw_boxes_action)
+        fill_toolbar(bar, self.command_actions)
 
     def _make_status_bar(self) -> None:
         self.path_label = QLabel()
@@ -781,7 +699,9 @@ class MainWindow(QMainWindow):
         name = state.image_path.name if state.image_path is not None else None
         if kind == "camera":
             name = state.source.name if state.source is not None else "camera"
-        if kind in ("video", "folder") and name:
+        if kind in ("video", "folder") and name and not self.player.playing:
+            # not while playing: each new title is a request to the window system (and a title bar repaint)
+            # per frame; the transport bar shows the frame (ADR 0020)
             name = f"{name} [{state.frame_index}/{state.frame_count - 1}]"
         parts = [p for p in (name, state.project_path.name if state.project_path else None, APP_TITLE) if p]
         self.setWindowTitle(" — ".join(parts))

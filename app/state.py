@@ -1,7 +1,7 @@
 """The app's observable state. Views subscribe to its signals and redraw; nobody pokes a view directly.
 
 With a project open (:mod:`distilpose.project`), the instances shown are the store's for the current frame,
-and every edit goes through :meth:`AppState.push` as an undo command (:mod:`distilpose.app.commands`): the
+and every edit goes through :meth:`AppState.push` as an undo command (:mod:`distilpose.app.annotate.commands`): the
 store is written first (autosave, one transaction), the command is recorded only when that worked, and then
 the signals tell the views what to redraw.
 """
@@ -16,12 +16,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from distilpose.app.frame_rows import FrameRow
 from distilpose.app.pending import PendingWork
-from distilpose.app.project_state import ProjectMixin
+from distilpose.app.project.frame_rows import FrameRow
+from distilpose.app.project.state import ProjectMixin
 from distilpose.coco import CocoDataset, CocoImage, load_coco
 from distilpose.errors import MediaError
-from distilpose.inference.live import FrameResult
+from distilpose.pipeline import FrameResult
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 from distilpose.video import Camera, FrameSource, ImageFile, ImageFolder, VideoReader, is_video_path
@@ -83,7 +83,7 @@ class AppState(ProjectMixin, QObject):
         self.frame_index = 0
         self.decode_ms = 0.0  # time to read the shown frame
         #: Milliseconds the views spent on what is shown, by stage ("image", "overlay", "paint"), added up until
-        #: the live statistics take them (:class:`~distilpose.app.live.LiveController`).
+        #: the live statistics take them (:class:`~distilpose.app.live.controller.LiveController`).
         self.view_ms: dict[str, float] = {}
         self.annotations_path: Path | None = None
         self.dataset: CocoDataset | None = None

@@ -15,8 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from distilpose.errors import DistilPoseError
-from distilpose.inference.runtimes import AUTO, build_runtime
-from distilpose.onnx_export import sample_batch
+from distilpose.inference.onnx_service import sample_batch
+from distilpose.inference.options import AUTO
+from distilpose.inference.runtimes import build_runtime
 
 
 @dataclass

@@ -183,7 +183,7 @@ def compare_models(
     each model and each image and raises :class:`ComparisonCancelled`. ``threads`` is the torch thread
     count (1 = what the app's live worker uses, so FPS matches the live view).
     """
-    from distilpose.inference.predictor import Predictor
+    from distilpose.inference.loading import load_predictor
     from distilpose.video import read_image
 
     dataset = load_coco(ann)
@@ -200,7 +200,7 @@ def compare_models(
         _check(should_stop)
         row = ComparisonRow(entry.label, os.fspath(entry.model))
         try:
-            predictor = Predictor.from_model(entry.model, flip=flip, threads=threads)
+            predictor = load_predictor(entry.model, flip=flip, threads=threads).predictor
             row.ap, row.pck, row.instances = evaluate_predictor(
                 predictor,
                 dataset,

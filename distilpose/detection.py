@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DETECTORS
+from distilpose.similarity import box_iou
 from distilpose.types import Instance
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) xywh float64, (M,) scores
@@ -139,9 +141,18 @@ class CenterNetDetector:
         return cls(OnnxCenterNet.from_model(load_centernet()), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
+        *_, boxes = self.detect_passes(image_rgb)
+        return boxes
+
+    def detect_passes(self, image_rgb: np.ndarray) -> Iterator[Boxes]:
+        """The boxes found so far, once after the whole-frame pass when tiles or flip follow, then all of
+        them (what :meth:`detect` returns): a background detection hands the first on at once, so a person
+        who entered is tracked a pass earlier instead of after all three (ADR 0020)."""
         floor = min(self.fallback_threshold, self.score_threshold)
         h, w = image_rgb.shape[:2]
         passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
+        if (self.tiles and square_tiles(w, h)) or self.flip:
+            yield self.select(passes[0], h)
         if self.tiles:
             for x0, y0, side in square_tiles(w, h):
                 tile = np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side])
@@ -159,7 +170,7 @@ class CenterNetDetector:
             dets = np.asarray(self.model.detect_people(mirrored, min_score=floor), dtype=np.float64).reshape(-1, 5)
             dets[:, [0, 2]] = w - dets[:, [2, 0]]
             passes.append(dets)
-        return self.select(np.concatenate(passes), h)
+        yield self.select(np.concatenate(passes), h)
 
     def select(self, dets_xyxys: np.ndarray, image_height: int) -> Boxes:
         """(K, 5) person boxes [x1, y1, x2, y2, score] -> confident boxes after NMS, or the fallback box."""
@@ -209,13 +220,9 @@ class OnnxCenterNet:
     SCORE_TOLERANCE = 1e-3
 
     def __init__(self, path) -> None:
-        import onnxruntime as ort
+        from distilpose.inference.onnx_service import open_session
 
-        from distilpose.inference.runtimes import onnx_session_options
-
-        self.session = ort.InferenceSession(
-            str(path), sess_options=onnx_session_options(1), providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(path, threads=1)
         self.input_name = self.session.get_inputs()[0].name
 
     def raw(self, prepared: np.ndarray) -> np.ndarray:
@@ -230,39 +237,39 @@ class OnnxCenterNet:
 
     @classmethod
     def from_model(cls, model):
-        import warnings
-
         import torch
 
-        from distilpose.atomic import atomic_write_with
-        from distilpose.inference.runtimes import onnx_cache_dir, weights_digest
+        from distilpose.inference.onnx_service import (
+            cached_path,
+            export_checked,
+            weights_digest,
+            write_torch_onnx,
+        )
         from distilpose.resources import resources_root
         from distilpose.video import read_image
         from distilpose.zoo.centernet import INPUT_SIZE, letterbox
 
-        path = onnx_cache_dir() / f"centernet-{weights_digest(model)[:16]}.onnx"
+        path = cached_path("centernet", weights_digest(model))
+
+        def write(tmp: str) -> None:
+            write_torch_onnx(tmp, model, torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3), ["images"])
+
+        def check(path) -> None:
+            sample = resources_root() / "samples" / "astronaut.jpg"
+            image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
+            prepared, _ = letterbox(image)
+            with torch.inference_mode():
+                reference = model(torch.from_numpy(prepared)[None]).numpy()
+            got = cls(path).raw(prepared)
+            same_class = np.array_equal(got[..., 5], reference[..., 5])
+            boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
+            scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
+            if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
+                raise DistilPoseError(f"{path}: the detector's ONNX export disagrees with PyTorch")
+
         try:
             if not path.is_file():
-
-                def write(tmp: str) -> None:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        dummy = torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3)
-                        torch.onnx.export(model, (dummy,), tmp, input_names=["images"], dynamo=False)
-
-                atomic_write_with(path, write)
-                sample = resources_root() / "samples" / "astronaut.jpg"
-                image = read_image(sample) if sample.is_file() else np.full((480, 640, 3), 128, np.uint8)
-                prepared, _ = letterbox(image)
-                with torch.inference_mode():
-                    reference = model(torch.from_numpy(prepared)[None]).numpy()
-                got = cls(path).raw(prepared)
-                same_class = np.array_equal(got[..., 5], reference[..., 5])
-                boxes = float(np.abs(got[..., :4] - reference[..., :4]).max())
-                scores = float(np.abs(got[..., 4] - reference[..., 4]).max())
-                if not same_class or boxes > cls.PIXEL_TOLERANCE or scores > cls.SCORE_TOLERANCE:
-                    path.unlink(missing_ok=True)
-                    return model
+                export_checked(path, write, check)
             return cls(path)
         except Exception:  # no ONNX for the detector: the PyTorch import is just as exact
             path.unlink(missing_ok=True)
@@ -303,6 +310,20 @@ def box_from_keypoints(
     return np.array([x0, y0, x1 - x0, y1 - y0]), float(scores[ok].mean())
 
 
+def multipose_people(graph, image_rgb: np.ndarray, size: int = 256) -> np.ndarray:
+    """MoveNet MultiPose's raw ``(6, 56)`` output on ``image_rgb``: per slot 17 x (y, x, score), then ymin,
+    xmin, ymax, xmax and the person score, all in 0..1 of the frame. The frame is resized so its longer side
+    is ``size`` (both sides multiples of 32); the normalised coordinates undo the resize."""
+    import torch
+
+    h, w = image_rgb.shape[:2]
+    scale = size / max(h, w)
+    iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
+    resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
+    with torch.inference_mode():
+        return graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+
+
 class MultiPoseDetector:
     """Person boxes from the zoo's MoveNet MultiPose (up to 6 people, with their own box and score), as an
     alternative detector. The frame is resized so its longer side is ``size`` (both sides multiples of 32)."""
@@ -321,14 +342,8 @@ class MultiPoseDetector:
         return cls(load_graph("movenet-multipose").eval(), **kwargs)
 
     def detect(self, image_rgb: np.ndarray) -> Boxes:
-        import torch
-
         h, w = image_rgb.shape[:2]
-        scale = self.size / max(h, w)
-        iw, ih = (max(32, int(round(v * scale / 32)) * 32) for v in (w, h))
-        resized = cv2.resize(image_rgb, (iw, ih), interpolation=cv2.INTER_LINEAR).astype(np.int32)
-        with torch.inference_mode():
-            people = self.graph(torch.from_numpy(resized)[None], outputs="Identity")[0].numpy()
+        people = multipose_people(self.graph, image_rgb, self.size)
         boxes = people[:, 51:56].astype(np.float64)  # ymin, xmin, ymax, xmax (0..1 of the frame), score
         keep = boxes[:, 4] >= self.score_threshold
         ymin, xmin, ymax, xmax, score = (boxes[keep, i] for i in range(5))
@@ -336,19 +351,6 @@ class MultiPoseDetector:
         ok = (xywh[:, 2] > 1) & (xywh[:, 3] > 1)
         order = np.argsort(-score[ok], kind="stable")
         return xywh[ok][order], score[ok][order]
-
-
-def box_iou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """(M, N) IoU between two sets of xywh boxes."""
-    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
-    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
-    inter = iw * ih
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def merge_detections(
@@ -387,10 +389,26 @@ def merge_detections(
     return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
 
 
+def detection_passes(detector: PersonDetector, image_rgb: np.ndarray) -> Iterator[Boxes]:
+    """The detector's boxes found so far after each of its passes (``detect_passes``), the last being all of
+    them; a detector without passes yields its one result."""
+    passes = getattr(detector, "detect_passes", None)
+    if passes is None:
+        yield detector.detect(image_rgb)
+    else:
+        yield from passes(image_rgb)
+
+
+#: What a background detection hands over: its token, the boxes found so far, and whether they are final.
+Finished = tuple[int, Boxes, bool]
+
+
 class DetectionWorker:
     """Runs a detector on one frame at a time in a daemon thread, off the pose model's critical path.
 
-    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the finished result once.
+    :meth:`submit` hands over a frame when the worker is idle; :meth:`take` returns the newest result not taken
+    yet: the boxes of each pass as it ends (:func:`detection_passes`; a later one holds the earlier ones), the
+    last marked final. The worker is busy until the last pass ends.
     Detectors here spend their time in PyTorch or ONNX Runtime kernels, which release the GIL.
     """
 
@@ -398,7 +416,7 @@ class DetectionWorker:
         self.detector = detector
         self._cond = threading.Condition()
         self._job: tuple[int, np.ndarray] | None = None
-        self._done: tuple[int, Boxes | BaseException] | None = None
+        self._done: tuple[int, Boxes | BaseException, bool] | None = None
         self._busy = False
         self._closed = False
         self.runs = 0
@@ -421,16 +439,16 @@ class DetectionWorker:
             self._cond.notify()
             return True
 
-    def take(self) -> tuple[int, Boxes] | None:
-        """The finished detection (token, boxes) not taken yet; re-raises a detector error here."""
+    def take(self) -> Finished | None:
+        """The newest result not taken yet (token, boxes, final); re-raises a detector error here."""
         with self._cond:
             done, self._done = self._done, None
         if done is None:
             return None
-        token, out = done
+        token, out, final = done
         if isinstance(out, BaseException):
             raise out
-        return token, out
+        return token, out, final
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the running detection finished (tests, warm-up); True when idle."""
@@ -455,16 +473,69 @@ class DetectionWorker:
                 token, image = self._job
                 self._job = None
             start = time.perf_counter()
+            out: Boxes | BaseException | None = None
             try:
-                out: Boxes | BaseException = self.detector.detect(image)
+                for out in detection_passes(self.detector, image):
+                    with self._cond:  # a pass ended: its boxes may be taken while the next one runs
+                        self._done = (token, out, False)
             except BaseException as exc:  # handed to the pipeline's thread, which reports it
                 out = exc
             with self._cond:
                 self.runs += 1
                 self.last_ms = (time.perf_counter() - start) * 1000.0
-                self._done = (token, out)
+                self._done = (token, out if out is not None else _empty(), True)
                 self._busy = False
                 self._cond.notify_all()
+
+
+class SteppedDetectionWorker:
+    """:class:`DetectionWorker`'s schedule on a clock of processed frames instead of a thread: a detection
+    runs when submitted, and each pass's boxes are handed over exactly ``pass_frames`` processed frames (calls
+    of :meth:`take`, one a frame) after the previous pass's. The live schedule is then measured, and tested in
+    the app, without the machine's load deciding when a detection lands (ADR 0020)."""
+
+    def __init__(self, detector: PersonDetector, pass_frames: float) -> None:
+        if pass_frames <= 0:
+            raise ValueError("pass_frames must be > 0")
+        self.detector = detector
+        self.pass_frames = float(pass_frames)
+        self.runs = 0
+        self.last_ms = 0.0
+        self._token = 0
+        self._passes: list[Boxes] = []
+        self._handed = 0  # passes taken so far
+        self._frames = 0  # take() calls since the submit
+
+    @property
+    def busy(self) -> bool:
+        return self._handed < len(self._passes)
+
+    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
+        if self.busy:
+            return False
+        start = time.perf_counter()
+        self._passes = list(detection_passes(self.detector, image_rgb))
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        self._token, self._handed, self._frames = token, 0, 0
+        return True
+
+    def take(self) -> Finished | None:
+        if not self.busy:
+            return None
+        self._frames += 1
+        due = min(int(self._frames / self.pass_frames + 1e-9), len(self._passes))
+        if due <= self._handed:
+            return None
+        self._handed = due
+        final = due == len(self._passes)
+        self.runs += final
+        return self._token, self._passes[due - 1], final
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return not self.busy
+
+    def close(self) -> None:
+        self._passes, self._handed = [], 0
 
 
 class TrackFromKeypoints:
@@ -483,8 +554,10 @@ class TrackFromKeypoints:
     ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
     :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
     are merged (:func:`merge_detections`) into the first frame processed after they finish, so no frame waits
-    for the detector. Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or
-    sought frame has nothing to track from and must show its people.
+    for the detector; a tiled detection's whole-frame pass is merged as soon as it ends, before its tiles.
+    Only the first frame of a stream (after :meth:`reset`) is detected in line: a paused or sought frame has
+    nothing to track from and must show its people. ``pass_frames`` (measurements and tests) puts the
+    background detections on a clock of processed frames (:class:`SteppedDetectionWorker`).
     """
 
     def __init__(
@@ -501,6 +574,7 @@ class TrackFromKeypoints:
         edge: float = 0.01,
         drift_iou: float = 0.5,
         min_shrink: float = 0.85,
+        pass_frames: float | None = None,
     ) -> None:
         if redetect_every < 1:
             raise ValueError("redetect_every must be >= 1")
@@ -521,7 +595,9 @@ class TrackFromKeypoints:
         self.detection_ms: list[float] = []  # how long each of those detections took
         self.last_detected = False  # this frame's boxes include a detection
         self.last_origin: np.ndarray = np.zeros(0, dtype=int)  # see merge_detections; -1 everywhere on a fresh detection
-        self._worker = DetectionWorker(detector) if background else None
+        self._worker: DetectionWorker | SteppedDetectionWorker | None = None
+        if background:
+            self._worker = DetectionWorker(detector) if pass_frames is None else SteppedDetectionWorker(detector, pass_frames)
         self._generation = 0  # detections from before a reset are dropped
         self.reset()
 
@@ -539,10 +615,11 @@ class TrackFromKeypoints:
         self._since = 0
         self._image_wh: tuple[int, int] | None = None
         self._fresh = True
+        self._taken: Boxes | None = None  # the running detection's boxes merged as a pass's (not merged twice)
         self._generation += 1
 
     @property
-    def worker(self) -> DetectionWorker | None:
+    def worker(self) -> DetectionWorker | SteppedDetectionWorker | None:
         """The background detection thread (None when detections run in line)."""
         return self._worker
 
@@ -596,13 +673,17 @@ class TrackFromKeypoints:
         finished = worker.take()
         boxes = None
         if finished is not None and finished[0] == self._generation:
-            self.detections += 1
-            self.detection_ms.append(worker.last_ms)
-            found, scores = finished[1]
-            found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
-            boxes = self._merge((found, scores))
-            # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
-            due = self._since >= self.redetect_every
+            _, found_scores, final = finished
+            if final:  # the last pass: one detection done (the first pass's boxes may have come before)
+                self.detections += 1
+                self.detection_ms.append(worker.last_ms)
+            if found_scores is not self._taken:  # boxes taken as a pass's are not merged again as the last's
+                found, scores = found_scores
+                found = np.asarray(found, dtype=np.float64).reshape(-1, 4) + [*self._offset, 0, 0]
+                boxes = self._merge((found, scores))
+                # A trouble seen before these boxes is judged again on this frame's poses (the alarm stays).
+                due = self._since >= self.redetect_every
+            self._taken = None if final else found_scores
         if due:
             # Late in the interval, a trouble brings the whole-frame detection forward instead: a local one
             # would hold the detector while the interval's (the only one that finds newcomers) falls due.
@@ -714,15 +795,7 @@ def _square_around(image_rgb: np.ndarray, region: np.ndarray, grow: float = 1.6)
     return np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side]), (x0, y0)
 
 
-DETECTOR_NAMES = ("centernet", "centernet-tiles", "centernet-flip", "multipose", "full-frame", "user-boxes")
-
-
-def available_detectors() -> list[str]:
-    """Detector names usable now, best first (CenterNet only when fetched)."""
-    names = ["full-frame", "user-boxes"]
-    if CenterNetDetector.available():
-        names[:0] = ["centernet", "centernet-tiles", "centernet-flip"]
-    return names
+DETECTOR_NAMES = DETECTORS  # the catalogue's (distilpose.inference.options), with their labels and help
 
 
 def make_detector(
@@ -732,9 +805,11 @@ def make_detector(
     tracking: bool = False,
     redetect_every: int = 10,
     background: bool = False,
+    pass_frames: float | None = None,
 ) -> PersonDetector:
     """A detector by name ('auto' = tiled CenterNet when cached, else the full frame), optionally with tracking
-    (``background``: periodic detections in their own thread, see :class:`TrackFromKeypoints`)."""
+    (``background``: periodic detections in their own thread, or on a clock of ``pass_frames`` processed
+    frames a detector pass, see :class:`TrackFromKeypoints`)."""
     if name == "auto":  # the best person box AP on coco-mini-train within the frame budget (ADR 0010)
         name = "centernet-tiles" if CenterNetDetector.available() else "full-frame"
     if name in ("centernet", "centernet-tiles", "centernet-flip"):
@@ -747,4 +822,6 @@ def make_detector(
         base = FixedBoxes(user_boxes)
     else:
         raise DistilPoseError(f"unknown detector {name!r}; choose from auto, {', '.join(DETECTOR_NAMES)}")
-    return TrackFromKeypoints(base, redetect_every, background=background) if tracking else base
+    if not tracking:
+        return base
+    return TrackFromKeypoints(base, redetect_every, background=background, pass_frames=pass_frames)

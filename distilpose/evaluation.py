@@ -25,29 +25,13 @@ from distilpose.coco import (
 )
 from distilpose.errors import CocoFormatError
 from distilpose.keypoints import NUM_KEYPOINTS, OKS_SIGMAS
+from distilpose.similarity import oks_exponent
 
 #: Keys of :func:`evaluate_keypoints`, in the order pycocotools reports them.
 METRIC_NAMES: tuple[str, ...] = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 _STATS_INDEX = {"AP": 0, "AP50": 1, "AP75": 2, "APm": 3, "APl": 4, "AR": 5}
 #: COCOeval 'bbox' reports small objects too: AR is maxDets=100 (index 8).
 _BOX_STATS_INDEX = {"AP": 0, "AP50": 1, "AP75": 2, "APm": 4, "APl": 5, "AR": 8}
-
-
-def oks(gt_kpts: np.ndarray, gt_area: float, dt_kpts: np.ndarray, sigmas: np.ndarray = OKS_SIGMAS) -> float:
-    """Object keypoint similarity of a prediction to a ground truth, averaged over the GT's labelled (v > 0)
-    keypoints as COCO does. 0.0 when the GT has no labelled keypoint (COCO then falls back to its box)."""
-    gt = np.asarray(gt_kpts, dtype=np.float64).reshape(NUM_KEYPOINTS, -1)
-    dt = np.asarray(dt_kpts, dtype=np.float64).reshape(NUM_KEYPOINTS, -1)
-    labelled = gt[:, 2] > 0
-    if not labelled.any():
-        return 0.0
-    e = _oks_exponent(gt[:, :2], dt[:, :2], float(gt_area), np.asarray(sigmas, dtype=np.float64))
-    return float(np.exp(-e[labelled]).mean())
-
-
-def _oks_exponent(a: np.ndarray, b: np.ndarray, area: float | np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    d2 = ((a - b) ** 2).sum(axis=-1)
-    return d2 / (2.0 * sigmas) ** 2 / (area + np.spacing(1)) / 2.0
 
 
 def oks_nms(
@@ -76,7 +60,7 @@ def oks_nms(
         if len(rest) == 0:
             break
         mean_area = ((areas[best] + areas[rest]) / 2.0)[:, None]
-        e = _oks_exponent(kpts[best, None, :, :2], kpts[rest, :, :2], mean_area, sigmas)
+        e = oks_exponent(kpts[best, None, :, :2], kpts[rest, :, :2], mean_area, sigmas)
         if vis_thr is None:
             sim = np.exp(-e).mean(axis=1)
         else:

@@ -26,17 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import FrameResult, LivePipeline
+from distilpose.pipeline import FrameResult, LivePipeline
 from distilpose.project import Edit, ProjectStore
 from distilpose.project.batch import FRAME_CHOICES, select_frames  # noqa: F401  (part of this API)
-from distilpose.project.records import instance_fields
+from distilpose.project.records import PREDICTION_SOURCES, instance_fields
 from distilpose.project.tracks import SEQUENCE_KINDS
-from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, oks
+from distilpose.similarity import box_iou, shared_oks
+from distilpose.tracking import PoseTracker, TrackerConfig, greedy_match
 from distilpose.types import Instance
 from distilpose.video import FrameSource, ImageFile, ImageFolder, VideoReader
-
-PREDICTION_SOURCES = ("student", "teacher")
-
 
 # --------------------------------------------------------------------------------------------- predictions
 
@@ -174,8 +172,8 @@ def _similarity(a: Instance, b: Instance) -> float:
     box_a, box_b = _box(a), _box(b)
     if box_a is None or box_b is None:
         return 0.0
-    iou = box_iou(box_a, box_b)
-    pose = oks(_usable(a), _usable(b), box_a)
+    iou = float(box_iou(box_a, box_b)[0, 0])
+    pose = shared_oks(_usable(a), _usable(b), box_a[2] * box_a[3])
     return iou if pose is None else 0.5 * iou + 0.5 * pose
 
 
@@ -185,7 +183,7 @@ def _box(inst: Instance) -> np.ndarray | None:
 
 
 def _usable(inst: Instance) -> np.ndarray:
-    """Keypoints as (K, 3) with a third column 1 where labelled (what :func:`distilpose.tracking.oks` takes)."""
+    """Keypoints as (K, 3) with a third column 1 where labelled (what :func:`distilpose.similarity.shared_oks` takes)."""
     return np.column_stack([inst.keypoints[:, :2], (inst.keypoints[:, 2] > 0).astype(np.float64)])
 
 
@@ -302,11 +300,7 @@ class Prelabeller:
 
     def _seed(self, media_id: int, index: int) -> None:
         """Give the tracker the tracked people of the nearest earlier frame of the video."""
-        row = self.store.conn.execute(
-            "SELECT f.id, f.idx FROM frames f JOIN instances i ON i.frame_id = f.id "
-            "WHERE f.media_id = ? AND f.idx < ? AND i.track_id IS NOT NULL ORDER BY f.idx DESC LIMIT 1",
-            (int(media_id), int(index)),
-        ).fetchone()
+        row = self.store.read.last_tracked_frame_before(media_id, index)
         if row is not None and self._tracker is not None:
             people = [i for i in self.store.instances(row[0]) if i.track_id is not None]
             self._tracker.seed(row[1], people)

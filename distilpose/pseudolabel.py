@@ -24,6 +24,7 @@ from distilpose.atomic import atomic_write_text
 from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, save_coco
 from distilpose.errors import DistilPoseError
 from distilpose.hashing import sha256_file
+from distilpose.pipeline import LivePipeline
 from distilpose.video import FrameSource, open_source
 
 
@@ -45,8 +46,7 @@ def pseudo_label(
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,
-    predict: Callable[[np.ndarray, np.ndarray, np.ndarray], list],
-    detect: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    pipeline: LivePipeline,
     teacher_name: str,
     every: int = 1,
     keypoint_threshold: float = 0.3,
@@ -58,8 +58,8 @@ def pseudo_label(
 ) -> PseudoLabelStats:
     """Label every ``every``-th frame of each input (video, image or folder) into ``out_dir``.
 
-    ``detect(image) -> (boxes_xywh, scores)``; ``predict(image, boxes, scores) -> [Instance]``. The teacher
-    always sees the full frame; ``max_side`` then shrinks the stored image (and its labels) so that training,
+    ``pipeline`` is the teacher (as its pose model) behind a person detector; each frame is run on its own
+    (no index: nothing is tracked across frames). The teacher always sees the full frame; ``max_side`` then shrinks the stored image (and its labels) so that training,
     which decodes every image once per epoch, is not spent decoding 4K pixels for a 256x192 crop. The JSON
     files are written atomically at the end, so a cancelled run leaves no dataset that looks complete.
     """
@@ -94,8 +94,7 @@ def pseudo_label(
                 if should_stop is not None and should_stop():
                     raise DistilPoseError(f"pseudo-labelling cancelled after {done} of {total} frames")
                 image = source.frame(index)
-                boxes, box_scores = detect(image)
-                instances = predict(image, boxes, box_scores) if len(boxes) else []
+                instances = pipeline.process(image).instances
                 image_id = len(images) + 1
                 longest = max(image.shape[:2])
                 factor = min(1.0, max_side / longest) if max_side else 1.0

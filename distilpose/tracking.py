@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distilpose.keypoints import OKS_SIGMAS
+from distilpose.similarity import box_iou, shared_oks
 from distilpose.types import Instance
 
 #: The largest id a project can store (SQLite's INTEGER is signed 64-bit): new ids never pass it.
@@ -202,9 +202,9 @@ class PoseTracker:
         for r, track in enumerate(tracks):
             box, kp = track.predicted(frame, cfg.max_predict_frames)
             for c, person in enumerate(people):
-                iou = box_iou(box, person.box)
+                iou = float(box_iou(box, person.box)[0, 0])
                 if stage == 1:
-                    o = oks(kp, person.keypoints, box)
+                    o = shared_oks(kp, person.keypoints, box[2] * box[3])
                     sim[r, c] = iou if o is None else cfg.iou_weight * iou + (1 - cfg.iou_weight) * o
                 else:
                     sim[r, c] = iou
@@ -247,27 +247,6 @@ def greedy_match(similarity: np.ndarray, gate: float) -> list[tuple[int, int]]:
 
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xywh boxes."""
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def oks(a: np.ndarray, b: np.ndarray, box: np.ndarray, min_common: int = 3) -> float | None:
-    """COCO object keypoint similarity of two (K, 3) poses (third column: usable) with the scale of ``box``;
-    None when fewer than ``min_common`` keypoints are usable in both (too little pose to judge)."""
-    common = (a[:, 2] > 0) & (b[:, 2] > 0)
-    if common.sum() < min_common:
-        return None
-    area = max(float(box[2] * box[3]), 1.0)
-    d2 = ((a[common, :2] - b[common, :2]) ** 2).sum(axis=1)
-    k2 = (2 * OKS_SIGMAS[common]) ** 2
-    return float(np.exp(-d2 / (2 * area * k2)).mean())
 
 
 # --------------------------------------------------------------------------------------------- quality

@@ -42,8 +42,8 @@ VARIANTS: dict[str, TrackerConfig] = {
 
 def detect(args: argparse.Namespace) -> None:
     from distilpose.detection import make_detector
-    from distilpose.inference.live import LivePipeline
     from distilpose.inference.loading import load_predictor
+    from distilpose.pipeline import LivePipeline
     from distilpose.video import VideoReader
 
     model = load_predictor(args.model)

@@ -26,6 +26,7 @@ import numpy as np
 
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import DistilPoseError
+from distilpose.inference.options import DEFAULT_TEACHER
 from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
@@ -40,7 +41,6 @@ REPORT_FILE = "report.json"
 TRAIN_DATA = Path("data") / "train"
 VAL_DATA = Path("data") / "val"
 RUN_DIR = "run"
-DEFAULT_TEACHER = "movenet-thunder"
 #: A verified person the user corrected counts this much in the label terms (pre-labels and people accepted
 #: as they were count 1).
 CORRECTED_WEIGHT = 2.0
@@ -127,12 +127,7 @@ class DistilSpec:
 
 def corrected_ids(store: ProjectStore) -> set[int]:
     """Instances a person corrected: a keypoint or the whole person moved (the edit history says so)."""
-    marks = ",".join("?" * len(CORRECTION_OPS))
-    rows = store.conn.execute(
-        f"SELECT DISTINCT json_extract(payload, '$.instance_id') FROM history WHERE op IN ({marks})",
-        CORRECTION_OPS,
-    ).fetchall()
-    return {int(r[0]) for r in rows if r[0] is not None}
+    return store.read.instances_edited_by(CORRECTION_OPS)
 
 
 def is_corrected(inst: Instance, corrected: set[int]) -> bool:
@@ -285,7 +280,7 @@ def project_data(store: ProjectStore) -> ProjectData:
         count = _video_frame_count(store, m.id)
         data.video_seconds.append((count or n) / fps if fps else 0.0)
     data.video = project_video(store)
-    data.verified_total = int(store.conn.execute("SELECT COUNT(*) FROM instances WHERE verified = 1").fetchone()[0])
+    data.verified_total = sum(store.read.verified_per_split().values())
     corrected = corrected_ids(store)
     by_frame = store.instances_by_frame()
     for f in frames:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QMenu
 
-from distilpose.app.docks.distil_dialog import DistilDialog
-from distilpose.app.docks.training_monitor import TrainingMonitor
-from distilpose.app.jobs.compare_thread import ComparisonThread
+from distilpose.app.jobs.compare_thread import comparison_task
+from distilpose.app.jobs.distil_dialog import DistilDialog
 from distilpose.app.jobs.manager import ACTIVE, JobManager
 from distilpose.app.jobs.spec import write_gpu_bundle
+from distilpose.app.jobs.training_monitor import TrainingMonitor
+from distilpose.app.tasks import BackgroundTask
 from distilpose.errors import DistilPoseError
 from distilpose.training.project_job import job_name, project_data, project_video
 from distilpose.training.project_report import BENCH_FRAMES
@@ -35,10 +35,9 @@ class TrainingActions(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.monitor)
         self.monitor.hide()
         self.dialog: DistilDialog | None = None
-        self.distil_action = window.make_action("&Distil a Student…", self.ask_distil)
-        self.run_config_action = window.make_action("&Run Training Config…", self.ask_run_config)
-        self.monitor_action = self.monitor.toggleViewAction()
-        self.monitor_action.setText("Training &Monitor")
+        self.distil_action = window.make_action("training.distil", self.ask_distil)
+        self.run_config_action = window.make_action("training.run_config", self.ask_run_config)
+        self.monitor_action = window.adopt_action("training.monitor", self.monitor.toggleViewAction())
         m = self.monitor
         m.cancelRequested.connect(self.manager.cancel)
         m.resumeRequested.connect(self.manager.resume)
@@ -47,8 +46,8 @@ class TrainingActions(QObject):
         m.gpuExportRequested.connect(self.ask_gpu_export)
         m.compareRequested.connect(self.start_comparison)
         #: Report threads by job id; ``_stopping`` keeps interrupted ones referenced until they end.
-        self.comparisons: dict[int, ComparisonThread] = {}
-        self._stopping: list[ComparisonThread] = []
+        self.comparisons: dict[int, BackgroundTask] = {}
+        self._stopping: list[BackgroundTask] = []
         #: Video frames the report's live-FPS run times per model.
         self.report_frames = BENCH_FRAMES
         self.manager.jobChanged.connect(self._on_job_changed)
@@ -58,12 +57,6 @@ class TrainingActions(QObject):
         self.manager.onnxExported.connect(self._on_onnx)
         window.state.projectChanged.connect(self._update_enabled)
         self._update_enabled()
-
-    def fill_menu(self, menu: QMenu) -> None:
-        for action in (self.distil_action, self.run_config_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self.monitor_action)
 
     def _update_enabled(self) -> None:
         has_project = self.window.state.project is not None
@@ -164,7 +157,7 @@ class TrainingActions(QObject):
         for job_id in list(self.comparisons):
             self._stop_comparison(job_id)
 
-    def start_comparison(self, job_id: int) -> ComparisonThread | None:
+    def start_comparison(self, job_id: int) -> BackgroundTask | None:
         """The job's report (background thread): its student, the student it started from, Lightning and the
         teacher on the val split, and their live FPS; the monitor shows a status line, then the report."""
         job = self.manager.jobs.get(job_id)
@@ -177,7 +170,7 @@ class TrainingActions(QObject):
             or job_id in self.comparisons
         ):
             return None
-        thread = ComparisonThread(
+        thread = comparison_task(
             job_id,
             job.config_path,
             job.final_weights,
@@ -187,37 +180,38 @@ class TrainingActions(QObject):
             frames=self.report_frames,
             parent=self,
         )
-        thread.progressed.connect(lambda jid, text, t=thread: self._comparison_progress(t, jid, text))
-        thread.succeeded.connect(lambda jid, path, t=thread: self._comparison_done(t, jid, path))
-        thread.failed.connect(lambda jid, text, t=thread: self._comparison_failed(t, jid, text))
-        thread.finished.connect(lambda t=thread: self._comparison_thread_ended(t))
+        thread.status.connect(lambda text, t=thread: self._comparison_progress(t, job_id, text))
+        thread.succeeded.connect(lambda path, t=thread: self._comparison_done(t, job_id, path))
+        thread.failed.connect(lambda text, t=thread: self._comparison_failed(t, job_id, text))
+        thread.cancelled.connect(lambda _text, t=thread: self._comparison_failed(t, job_id, "report cancelled"))
+        thread.finished.connect(lambda t=thread: self._comparison_thread_ended(t, job_id))
         self.comparisons[job_id] = thread
         self.monitor.set_comparison_status(job_id, "Writing the job's report…")
         thread.start()
         return thread
 
-    def _current(self, thread: ComparisonThread, job_id: int) -> bool:
+    def _current(self, thread: BackgroundTask, job_id: int) -> bool:
         """Signals of a stopped thread (job re-run, another project opened) are stale: ignore them."""
         return self.comparisons.get(job_id) is thread
 
-    def _comparison_progress(self, thread: ComparisonThread, job_id: int, text: str) -> None:
+    def _comparison_progress(self, thread: BackgroundTask, job_id: int, text: str) -> None:
         if self._current(thread, job_id):
             self.monitor.set_comparison_status(job_id, text)
 
-    def _comparison_done(self, thread: ComparisonThread, job_id: int, path: str) -> None:
+    def _comparison_done(self, thread: BackgroundTask, job_id: int, path: str) -> None:
         if self._current(thread, job_id):
             self.monitor.comparison_finished(job_id)
             self.window.statusBar().showMessage(
                 f"Job {job_id}: report saved to {path}", STATUS_TIMEOUT_MS
             )
 
-    def _comparison_failed(self, thread: ComparisonThread, job_id: int, text: str) -> None:
+    def _comparison_failed(self, thread: BackgroundTask, job_id: int, text: str) -> None:
         if self._current(thread, job_id):
             self.monitor.set_comparison_status(job_id, f"Report failed: {text}", running=False)
 
-    def _comparison_thread_ended(self, thread: ComparisonThread) -> None:
-        if self.comparisons.get(thread.job_id) is thread:
-            del self.comparisons[thread.job_id]
+    def _comparison_thread_ended(self, thread: BackgroundTask, job_id: int) -> None:
+        if self.comparisons.get(job_id) is thread:
+            del self.comparisons[job_id]
         if thread in self._stopping:
             self._stopping.remove(thread)
         self.monitor.refresh()  # the Compare button
@@ -226,7 +220,7 @@ class TrainingActions(QObject):
     def _stop_comparison(self, job_id: int) -> None:
         thread = self.comparisons.pop(job_id, None)
         if thread is not None:
-            thread.requestInterruption()
+            thread.cancel()
             self._stopping.append(thread)
 
     def ask_gpu_export(self, job_id: int) -> None:

@@ -1,7 +1,7 @@
 """What a distillation job costs on this machine, and the defaults the Distil dialog starts from.
 
-A step's time is estimated from the models' multiply-adds (``distilpose info``: about three forwards of the
-student for its forward and backward pass, plus the teacher's forward) and a training throughput measured
+A step's time is estimated from the models' multiply-adds (``ModelSpec.gmacs``, what ``distilpose info``
+measures: about three forwards of the student for its forward and backward pass, plus the teacher's forward) and a training throughput measured
 with a real job on the reference machine (``REFERENCE_GMACS_PER_S``), scaled by this machine's CPU threads.
 A short matrix-multiply probe was tried instead and rejected: on a shared machine it swung 30x between runs.
 It is an estimate shown as "about N min", good to a factor of two, enough to tell minutes from hours before
@@ -14,17 +14,7 @@ from dataclasses import dataclass
 
 from distilpose.models.bundled import DEFAULT_STUDENT
 
-#: GMACs per 256x192 image, forward (``distilpose info``, measured with ``count_macs``).
-FORWARD_GMACS = {
-    "distilpose-mnv2": 0.39,
-    "distilpose-mnv2-lt": 0.44,
-    "distilpose-t": 0.74,
-    "distilpose-s": 2.70,
-    "distilpose-l": 10.61,
-    "movenet-thunder": 1.22,
-    "movenet-lightning": 0.55,
-}
-#: A teacher or student not in the table counts as this.
+#: A teacher or student whose cost is unknown (a checkpoint file, a spec without ``gmacs``) counts as this.
 UNKNOWN_GMACS = 2.0
 #: Training a student costs about this many forwards (forward, backward for inputs and for weights).
 TRAIN_FORWARDS = 3.0
@@ -47,12 +37,22 @@ def machine_gmacs_per_s() -> float:
     return REFERENCE_GMACS_PER_S * max(1, torch.get_num_threads()) / REFERENCE_THREADS
 
 
+def forward_gmacs(name: str) -> float:
+    """One forward's GMACs of a registered model (its spec's), else :data:`UNKNOWN_GMACS`."""
+    from distilpose.errors import UnknownModelError
+    from distilpose.models import model_spec
+
+    try:
+        gmacs = model_spec(name).gmacs
+    except UnknownModelError:
+        return UNKNOWN_GMACS
+    return UNKNOWN_GMACS if gmacs is None else gmacs
+
+
 def step_seconds(student: str, teacher: str, batch: int, rate: float | None = None) -> float:
     """Estimated seconds per training step on the CPU (``rate``: GMAC/s, default this machine's)."""
     rate = rate if rate is not None else machine_gmacs_per_s()
-    per_image = TRAIN_FORWARDS * FORWARD_GMACS.get(student, UNKNOWN_GMACS) + FORWARD_GMACS.get(
-        teacher, UNKNOWN_GMACS
-    )
+    per_image = TRAIN_FORWARDS * forward_gmacs(student) + forward_gmacs(teacher)
     return per_image * max(1, batch) / max(rate, 1e-3)
 
 

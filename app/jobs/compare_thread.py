@@ -10,66 +10,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
-
-from distilpose.app.workers import _message
+from distilpose.app.tasks import BackgroundTask
 from distilpose.training.project_report import BENCH_FRAMES, make_report
 
 
-class ComparisonThread(QThread):
-    """Runs :func:`make_report` into ``out``.
+def comparison_task(
+    job_id: int,
+    config_path: Path,
+    new_weights: Path,
+    out: Path,
+    *,
+    video: str | None = None,
+    name: str = "",
+    frames: int = BENCH_FRAMES,
+    parent=None,
+) -> BackgroundTask:
+    """A task running :func:`make_report` into ``out``: ``status`` carries a line, ``succeeded`` the saved
+    file; :meth:`BackgroundTask.cancel` stops it between images, and nothing is saved."""
 
-    ``progressed`` carries a status line; ``succeeded`` the saved file; ``failed`` a message (also on
-    cancel: :meth:`requestInterruption` stops it between images, and nothing is saved).
-    """
+    def progress(label: str, done: int, total: int) -> None:
+        task.say(f"Scoring on the validation split: {label}, image {done}/{total}…")
 
-    progressed = Signal(int, str)
-    succeeded = Signal(int, str)
-    failed = Signal(int, str)
+    def work(task: BackgroundTask) -> str:
+        task.say("Scoring the new student, its start, Lightning and the teacher…")
+        make_report(
+            Path(config_path),
+            Path(new_weights),
+            Path(out),
+            video=video,
+            name=name,
+            frames=frames,
+            progress=progress,
+            should_stop=task.is_cancelled,
+        )
+        return str(out)
 
-    def __init__(
-        self,
-        job_id: int,
-        config_path: Path,
-        new_weights: Path,
-        out: Path,
-        *,
-        video: str | None = None,
-        name: str = "",
-        frames: int = BENCH_FRAMES,
-        parent=None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName(f"report-job-{job_id}")
-        self.job_id = job_id
-        self.config_path = Path(config_path)
-        self.new_weights = Path(new_weights)
-        self.out = Path(out)
-        self.video = video
-        self.name = name
-        self.frames = frames
-
-    def run(self) -> None:
-        try:
-            self.progressed.emit(self.job_id, "Scoring the new student, its start, Lightning and the teacher…")
-            make_report(
-                self.config_path,
-                self.new_weights,
-                self.out,
-                video=self.video,
-                name=self.name,
-                frames=self.frames,
-                progress=self._progress,
-                should_stop=self._stop,
-            )
-        except Exception as exc:
-            cancelled = self.isInterruptionRequested()
-            self.failed.emit(self.job_id, "report cancelled" if cancelled else _message(exc))
-        else:
-            self.succeeded.emit(self.job_id, str(self.out))
-
-    def _stop(self) -> bool:
-        return self.isInterruptionRequested()
-
-    def _progress(self, label: str, done: int, total: int) -> None:
-        self.progressed.emit(self.job_id, f"Scoring on the validation split: {label}, image {done}/{total}…")
+    task = BackgroundTask(f"report-job-{job_id}", work, parent)
+    return task

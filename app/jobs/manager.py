@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from distilpose.app.jobs.onnx_thread import OnnxExportThread
+from distilpose.app.jobs.onnx_thread import onnx_export_task
 from distilpose.app.jobs.process import (
     describe_exit,
     is_job_process,
@@ -33,7 +33,7 @@ from distilpose.app.jobs.process import (
 from distilpose.app.jobs.progress import JobProgress
 from distilpose.app.jobs.spec import DistilSpec, prepare_job
 from distilpose.app.jobs.tail import EventTail
-from distilpose.app.store_jobs import StoreJobThread
+from distilpose.app.project.store_jobs import store_task
 from distilpose.errors import DistilPoseError
 from distilpose.training.project_job import REPORT_FILE, new_job
 
@@ -190,7 +190,7 @@ class JobManager(QObject):
         """Record a job, export the data and write its config in a thread, then start its process."""
         store = self._need_store()
         job = self._new_job({"spec": spec.to_dict(), "device": spec.device}, None)
-        thread = StoreJobThread(
+        thread = store_task(
             store.path, lambda s: prepare_job(s, spec, Path(job.paths["dir"])), f"prepare-job-{job.id}"
         )
         thread.succeeded.connect(lambda _path, jid=job.id: self._prepared(jid))
@@ -370,9 +370,9 @@ class JobManager(QObject):
         if not job.final_weights.exists():
             self.errorOccurred.emit("ONNX export", f"{job.final_weights}: the job wrote no final weights")
             return
-        thread = OnnxExportThread(job.id, job.final_weights, job.onnx_path)
-        thread.succeeded.connect(self._onnx_done)
-        thread.failed.connect(self._onnx_failed)
+        thread = onnx_export_task(job.id, job.final_weights, job.onnx_path)
+        thread.succeeded.connect(lambda path, jid=job.id: self._onnx_done(jid, path))
+        thread.failed.connect(lambda message, jid=job.id: self._onnx_failed(jid, message))
         self._run_thread(thread)
 
     def _onnx_done(self, job_id: int, path: str) -> None:

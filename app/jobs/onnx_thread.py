@@ -4,32 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
-
-from distilpose.app.workers import _message
+from distilpose.app.tasks import BackgroundTask
 
 
-class OnnxExportThread(QThread):
-    """``load_model(weights)`` then ``export_onnx`` to ``out``; ``succeeded`` carries the ONNX path."""
+def onnx_export_task(job_id: int, weights: Path, out: Path, parent=None) -> BackgroundTask:
+    """``load_model(weights)`` then ``export_onnx`` to ``out``; ``succeeded`` carries the ONNX path (str)."""
 
-    succeeded = Signal(int, str)
-    failed = Signal(int, str)
+    def work(_task: BackgroundTask) -> str:
+        from distilpose.inference.onnx_service import export_onnx
+        from distilpose.models.checkpoint import load_model
 
-    def __init__(self, job_id: int, weights: Path, out: Path, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName(f"onnx-export-job-{job_id}")
-        self.job_id = job_id
-        self.weights = weights
-        self.out = out
+        model, _spec = load_model(weights)
+        export_onnx(model, out)
+        return str(out)
 
-    def run(self) -> None:
-        try:
-            from distilpose.models.checkpoint import load_model
-            from distilpose.onnx_export import export_onnx
-
-            model, _spec = load_model(self.weights)
-            export_onnx(model, self.out)
-        except Exception as exc:
-            self.failed.emit(self.job_id, _message(exc))
-        else:
-            self.succeeded.emit(self.job_id, str(self.out))
+    return BackgroundTask(f"onnx-export-job-{job_id}", work, parent)

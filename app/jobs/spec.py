@@ -24,11 +24,7 @@ from distilpose.training.project_job import (  # noqa: F401  (the app's names fo
 
 def verified_per_split(store: ProjectStore) -> dict[str, int]:
     """Verified people per split (``none`` for unsplit frames)."""
-    rows = store.conn.execute(
-        "SELECT f.split, COUNT(i.id) FROM instances i JOIN frames f ON f.id = i.frame_id "
-        "WHERE i.verified = 1 GROUP BY f.split"
-    ).fetchall()
-    return {str(split): int(n) for split, n in rows}
+    return store.read.verified_per_split()
 
 
 def data_counts(store: ProjectStore) -> tuple[int, int]:

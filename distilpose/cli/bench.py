@@ -7,7 +7,7 @@ import json
 import os
 
 from distilpose.bench import format_table, rows_as_json, run_benchmark
-from distilpose.inference.runtimes import AUTO, RUNTIMES, parse_runtime_list
+from distilpose.inference.options import RUNTIME, add_inference_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,11 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated model names or checkpoints (default distilpose-s; with --pipeline: the app's "
         "default live model)",
     )
-    p.add_argument(
-        "--runtime",
-        default=AUTO,
-        help=f"comma-separated, from {AUTO}, {', '.join(RUNTIMES)} (default {AUTO}: per model the fastest "
-        "runtime checked against PyTorch on this machine)",
+    add_inference_args(
+        p, runtime="list", detector=None, flip="time flip test too (batch of 2: image and its mirror)"
     )
     p.add_argument(
         "--threads",
@@ -34,9 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iters", type=int, default=30, help="timed calls per window")
     p.add_argument("--windows", type=int, default=3, help="round-robin windows")
-    p.add_argument(
-        "--flip", action="store_true", help="time flip test too (batch of 2: image and its mirror)"
-    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--pipeline",
@@ -44,11 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="instead: end-to-end FPS of the live pipeline on VIDEO (decode, boxes, pose, draw), per stage",
     )
     p.add_argument("--frames", type=int, default=100, help="with --pipeline: frames to time (default 100)")
+    add_inference_args(p.add_argument_group("with --pipeline"), runtime=None, detector="cli", flip=None)
     p.add_argument(
-        "--detector",
-        default="auto",
-        help="with --pipeline: auto (tiled CenterNet when fetched, else full-frame), centernet, centernet-tiles, "
-        "centernet-flip or full-frame",
+        "--labels",
+        metavar="ANN.json",
+        help="with --pipeline: keypoint labels of frames of VIDEO (distilpose pseudo-label --flip of it): "
+        "each run's AP on the labelled frames it timed",
+    )
+    p.add_argument(
+        "--variants",
+        default="app",
+        help="with --pipeline: comma-separated crowd policies to run each model with: app (the app's "
+        "defaults), base (none), reuse (still people re-estimated every other frame), idle2 (the pose model "
+        "on 2 threads while the detector is idle), whole (all crops in one call), or a '+' of them "
+        "(reuse+idle2)",
     )
     p.add_argument(
         "--redetect-every",
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         from distilpose.cli.pipeline_bench import run_pipeline_bench
 
         return run_pipeline_bench(args)
-    runtimes = parse_runtime_list(args.runtime, (AUTO, *RUNTIMES))
+    runtimes = RUNTIME.parse_list(args.runtime)
     names = [m.strip() for m in (args.models or "distilpose-s").split(",") if m.strip()]
     models = [(name, load_model(name)[0]) for name in names]
     threads = args.threads or os.cpu_count()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import METRIC_NAMES, evaluate_keypoints, format_metrics
+from distilpose.inference.options import add_inference_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,19 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="gt|DETECTIONS.json",
         help="person boxes: 'gt' for the annotated boxes, or a COCO detections file (default: gt)",
     )
-    model.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
-    model.add_argument(
-        "--runtime",
-        default="auto",
-        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine)",
-    )
+    add_inference_args(model, detector=None, flip="average with the horizontally flipped image")
     model.add_argument("--out", metavar="RESULTS.json", help="also save the model's results here")
     det = parser.add_argument_group("person detector evaluation (instead of a pose model)")
-    det.add_argument(
-        "--detector",
-        metavar="NAME",
-        help="run this detector (centernet, centernet-tiles, centernet-flip, multipose) on --images and score its person boxes (COCO box AP); "
-        "--out saves them as a detections file usable as --boxes",
+    add_inference_args(det, runtime=None, detector="eval", flip=None)
+    det.description = (
+        "--detector runs a detector on --images and scores its person boxes (COCO box AP); --out saves them "
+        "as a detections file usable as --boxes"
     )
     parser.set_defaults(func=run)
 
@@ -73,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
 def _run_model(args: argparse.Namespace):
     from distilpose.coco import load_coco, save_keypoint_results
     from distilpose.inference.coco_run import predict_coco
-    from distilpose.inference.predictor import Predictor
+    from distilpose.inference.loading import load_predictor
 
     if not args.images:
         raise DistilPoseError("--model needs --images DIR (the folder holding the annotated images)")
     dataset = load_coco(args.ann)
-    predictor = Predictor.from_model(args.model, runtime=args.runtime, flip=args.flip)
+    predictor = load_predictor(args.model, args.runtime, flip=args.flip).predictor
     results = predict_coco(predictor, dataset, args.images, boxes=args.boxes, progress=not args.json)
     if args.out:
         save_keypoint_results(results, args.out)
@@ -95,9 +90,6 @@ def _run_detector(args: argparse.Namespace) -> int:
 
     if not args.images:
         raise DistilPoseError("--detector needs --images DIR (the folder holding the annotated images)")
-    choices = ("centernet", "centernet-tiles", "centernet-flip", "multipose")
-    if args.detector not in choices:
-        raise DistilPoseError(f"unknown detector {args.detector!r}; choose {', '.join(choices)}")
     dataset = load_coco(args.ann)
     detector = make_detector(args.detector)
     detections: list[Detection] = []

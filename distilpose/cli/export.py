@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from distilpose.onnx_export import export_onnx
+from distilpose.inference.onnx_service import export_onnx
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from distilpose.inference.options import SOURCE
 from distilpose.zoo.cards import CARDS, get_card
 from distilpose.zoo.fetch import cache_root, fetch, install_from_tarball, is_cached, model_path
 
@@ -30,10 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     de.add_argument(
         "--for",
         dest="source",
-        choices=("image", "folder", "video", "camera"),
-        default="video",
-        help="the source kind (default video): stills get the most accurate model, video the fastest that "
-        "keeps the teacher's accuracy on footage it never saw",
+        choices=SOURCE.keys,
+        default=SOURCE.default,
+        help=f"the source kind: {SOURCE.help_text(SOURCE.options)}",
     )
     de.set_defaults(func=run_default)
     p.set_defaults(func=lambda args: p.print_help() or 0)

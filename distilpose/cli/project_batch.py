@@ -6,10 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from distilpose.inference.runtimes import AUTO, RUNTIMES
+from distilpose.inference.options import add_inference_args
 from distilpose.project.batch import FRAME_CHOICES
-
-RUNTIME_CHOICES = (AUTO, *RUNTIMES)
 
 
 def register_batch(sub: argparse._SubParsersAction) -> None:
@@ -34,18 +32,7 @@ def register_batch(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("--model", required=True, metavar="M", help="model name or checkpoint (see `models list`)")
-    p.add_argument(
-        "--runtime",
-        default="auto",
-        choices=RUNTIME_CHOICES,
-        help="inference runtime (default auto: the fastest runtime checked against PyTorch on this machine)",
-    )
-    p.add_argument(
-        "--flip",
-        action="store_true",
-        help="average with the horizontally flipped crop (the teacher's best labels; slower)",
-    )
-    p.add_argument("--detector", default="auto", help="auto (CenterNet when fetched), centernet or full-frame")
+    add_inference_args(p, flip="average with the horizontally flipped crop (the teacher's best labels; slower)")
     p.add_argument(
         "--track", action="store_true", help="give each person of a video one track id across its frames"
     )
@@ -82,9 +69,9 @@ def _prelabel(args: argparse.Namespace) -> int:
 
     from distilpose.cli.project_open import open_project
     from distilpose.detection import make_detector
-    from distilpose.inference.live import LivePipeline
     from distilpose.inference.loading import load_predictor
     from distilpose.models.readiness import has_trained_weights
+    from distilpose.pipeline import LivePipeline
     from distilpose.prelabel import Prelabeller, outcome_counts
     from distilpose.project.batch import select_frames
 

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from distilpose.inference.options import DEFAULT_TEACHER
+
 
 def register_distil(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,7 +28,7 @@ def register_distil(sub: argparse._SubParsersAction) -> None:
         "--pipeline run on a project video. Ctrl-C keeps the last checkpoint: --resume JOB continues it.",
     )
     p.add_argument("project", metavar="PROJECT")
-    p.add_argument("--teacher", metavar="T", help="teacher name or checkpoint (default movenet-thunder)")
+    p.add_argument("--teacher", metavar="T", help=f"teacher name or checkpoint (default {DEFAULT_TEACHER})")
     p.add_argument(
         "--student", metavar="S", help="student to start from: name or checkpoint (default the shipped one)"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from distilpose.inference.options import DEFAULT_TEACHER, add_inference_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", help="videos, images or folders of images")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
-        "--teacher", default="movenet-thunder", help="teacher model or checkpoint (default movenet-thunder)"
+        "--teacher", default=DEFAULT_TEACHER, help=f"teacher model or checkpoint (default {DEFAULT_TEACHER})"
     )
-    p.add_argument(
-        "--detector", default="auto", help="auto (CenterNet when fetched), centernet or full-frame"
+    add_inference_args(
+        p, flip="teacher labels averaged with the mirrored crop (flip test: better labels, twice the time)"
     )
     p.add_argument("--every", type=int, default=5, help="take every N-th video frame (default 5)")
     p.add_argument(
@@ -33,11 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="store images at most this many pixels on their longest side",
     )
-    p.add_argument(
-        "--flip",
-        action="store_true",
-        help="teacher labels averaged with the mirrored crop (flip test: better labels, twice the time)",
-    )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 
@@ -47,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     from distilpose.detection import make_detector
     from distilpose.inference.loading import load_predictor
+    from distilpose.pipeline import LivePipeline
     from distilpose.pseudolabel import pseudo_label
 
-    loaded = load_predictor(args.teacher, flip=args.flip)
+    loaded = load_predictor(args.teacher, args.runtime, flip=args.flip)
     if not loaded.trained:
         from distilpose.errors import DistilPoseError
 
@@ -64,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     stats = pseudo_label(
         args.inputs,
         args.out,
-        predict=lambda img, boxes, scores: loaded.predictor.predict(img, boxes, scores),
-        detect=detector.detect,
+        pipeline=LivePipeline(loaded.predictor, detector),
         teacher_name=loaded.name + (" (flip)" if args.flip else ""),
         every=args.every,
         keypoint_threshold=args.keypoint_threshold,

@@ -24,7 +24,8 @@ import numpy as np
 
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import DistilPoseError
-from distilpose.inference.runtimes import TorchRuntime, build_runtime, weights_digest
+from distilpose.inference.onnx_service import weights_digest
+from distilpose.inference.runtimes import TorchRuntime, build_runtime
 
 #: Tried in this order; the reference (eager fp32) is always allowed.
 CANDIDATES = ("torch", "onnx", "onnx-int8")
@@ -83,32 +84,30 @@ def parity_batch(spec) -> np.ndarray:
     drops a small correction shows on every joint, not on two crops of one photo."""
     import json
 
-    from distilpose.inference.predictor import Predictor
+    from distilpose.inference.preprocess import crop_batch
     from distilpose.resources import resources_root
     from distilpose.video import open_source, read_image
 
     samples = resources_root() / "samples"
     photo, video, listed = samples / "astronaut.jpg", samples / "sports2d-demo-640.mp4", samples / PARITY_BOXES
     if not (photo.is_file() and video.is_file() and listed.is_file()):
-        from distilpose.onnx_export import sample_batch
+        from distilpose.inference.onnx_service import sample_batch
 
         return sample_batch(spec, batch=2)
-    cropper = Predictor(_NoRuntime(), spec)
     image = read_image(photo)
     h, w = image.shape[:2]
     boxes = np.array([[0.2 * w, 0.0, 0.6 * w, float(h)], [0.0, 0.0, float(w), float(h)]])
-    crops = [cropper.crops(image, boxes)[0]]
+    crops = [crop_batch(image, boxes, spec.input_size_wh)[0]]
     people = json.loads(listed.read_text(encoding="utf-8"))
     source = open_source(video)
     for frame in sorted({p["frame"] for p in people}):
         frame_boxes = np.array([p["bbox"] for p in people if p["frame"] == frame], dtype=np.float64)
-        crops.append(cropper.crops(source.frame(frame), frame_boxes)[0])
+        crops.append(crop_batch(source.frame(frame), frame_boxes, spec.input_size_wh)[0])
     return np.concatenate(crops).astype(np.float32)
 
 
 def _pixels(coords: np.ndarray, spec) -> np.ndarray:
-    h, w = spec.input_size
-    return coords * np.array([w, h], dtype=np.float64)
+    return coords * np.array(spec.input_size_wh, dtype=np.float64)
 
 
 def keypoint_shift_px(reference: dict[str, np.ndarray], got: dict[str, np.ndarray], spec) -> float:
@@ -142,14 +141,6 @@ def pixel_tolerance(name: str, correction_px: float | None) -> float:
     if correction_px is None or name == REFERENCE:
         return fixed
     return min(fixed, max(MIN_PIXEL_TOLERANCE, CORRECTION_FRACTION * correction_px))
-
-
-class _NoRuntime:
-    name = "none"
-    output_names = ()
-
-    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - crops only
-        raise NotImplementedError
 
 
 def disagreement(

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distilpose.detection import box_iou
-from distilpose.keypoints import OKS_SIGMAS
 from distilpose.render import keypoint_scores
+from distilpose.similarity import box_iou, shared_oks
 from distilpose.types import Instance
 
 #: Keypoints drawn by default (``DEFAULT_THRESHOLD`` of the app): a skeleton is what is drawn.
@@ -68,13 +67,12 @@ def shown(inst: Instance) -> np.ndarray:
 
 def pose_oks(a: Instance, b: Instance) -> float:
     """OKS of two predicted poses over the keypoints both show, at the scale of ``a``'s shown keypoints."""
-    common = shown(a) & shown(b)
-    if common.sum() < 3:
-        return 0.0
+    ka = np.column_stack([a.keypoints[:, :2], shown(a)])
+    kb = np.column_stack([b.keypoints[:, :2], shown(b)])
     pts = a.keypoints[shown(a), :2]
-    area = max(float(np.prod(pts.max(axis=0) - pts.min(axis=0))), 1.0)
-    d2 = ((a.keypoints[common, :2] - b.keypoints[common, :2]) ** 2).sum(axis=1)
-    return float(np.exp(-d2 / (2 * area * (2 * OKS_SIGMAS[common]) ** 2)).mean())
+    area = float(np.prod(pts.max(axis=0) - pts.min(axis=0))) if len(pts) else 1.0
+    value = shared_oks(ka, kb, area)
+    return 0.0 if value is None else value
 
 
 def _keypoint_box(inst: Instance) -> np.ndarray:
@@ -129,51 +127,3 @@ def add_frame(total: Coverage, index: int, reference: Sequence[Instance], live: 
             continue
         if not len(ref_boxes) or box_iou(np.array([inst.bbox]), ref_boxes).max() < 0.3:
             total.stray_boxes += 1
-
-
-class LaggedDetector:
-    """A detector whose background runs take exactly ``lag`` processed frames (see :func:`play_lagged`):
-    the live schedule measured without the machine's load deciding when a detection lands. Calls from the
-    thread that processes frames (the first frame of a stream, detected in line) never wait."""
-
-    def __init__(self, detector, lag: int) -> None:
-        import threading
-
-        self.detector = detector
-        self.name = detector.name
-        self.local_ok = getattr(detector, "local_ok", False)
-        self.lag = max(1, int(lag))
-        self.gate = threading.Event()
-        self._caller = threading.get_ident()
-
-    def detect(self, image_rgb: np.ndarray):
-        import threading
-
-        out = self.detector.detect(image_rgb)
-        if threading.get_ident() != self._caller:
-            self.gate.wait()
-            self.gate.clear()
-        return out
-
-
-def play_lagged(pipeline, frames, lag: int):
-    """Run ``pipeline`` (a :class:`~distilpose.detection.TrackFromKeypoints` over a :class:`LaggedDetector`,
-    in the background) on ``(index, image)`` pairs; each background detection lands ``lag`` frames after the
-    frame that asked for it. Yields each frame's result."""
-    from distilpose.detection import TrackFromKeypoints
-
-    tracker = pipeline.detector
-    assert isinstance(tracker, TrackFromKeypoints) and isinstance(tracker.detector, LaggedDetector)
-    worker = tracker.worker
-    assert worker is not None, "the lag is the background thread's"
-    age = 0
-    for index, image in frames:
-        result = pipeline.process(image, index=index)
-        yield result
-        if worker.busy:
-            age += 1
-            if age >= tracker.detector.lag:
-                tracker.detector.gate.set()
-                worker.wait()
-                age = 0
-    tracker.detector.gate.set()

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from distilpose.inference.onnx_service import weights_digest
+from distilpose.inference.options import AUTO, REFERENCE_RUNTIME, RUNTIME
 from distilpose.inference.predictor import Predictor
-from distilpose.inference.runtimes import AUTO, build_runtime, check_runtime, onnx_cache_dir, weights_digest
+from distilpose.inference.runtimes import build_runtime
 from distilpose.models.readiness import has_trained_weights
 
 __all__ = [
@@ -21,7 +23,6 @@ __all__ = [
     "LoadedModel",
     "has_trained_weights",
     "load_predictor",
-    "onnx_cache_dir",
     "weights_digest",
 ]
 
@@ -44,7 +45,7 @@ class LoadedModel:
 
 def load_predictor(
     name_or_path: str | os.PathLike,
-    runtime: str = "torch",
+    runtime: str = REFERENCE_RUNTIME,
     flip: bool = False,
     threads: int | None = None,
     onnx_dir: str | os.PathLike | None = None,
@@ -58,11 +59,18 @@ def load_predictor(
     """
     import torch
 
+    from distilpose.inference import multipose
     from distilpose.models.bundled import bundled_weights
     from distilpose.models.checkpoint import load_model
 
-    check_runtime(runtime)
+    RUNTIME.check(runtime)
     start = time.perf_counter()
+    if os.fspath(name_or_path) == multipose.NAME:  # single-stage: its own graph, no runtime choice
+        predictor = multipose.MultiPosePredictor.from_cache()
+        weights = "pretrained MoveNet MultiPose weights from the model zoo cache"
+        return LoadedModel(
+            predictor, multipose.NAME, "multipose", "torch", True, weights, time.perf_counter() - start  # type: ignore[arg-type]
+        )
     path = Path(os.fspath(name_or_path))
     trained = has_trained_weights(name_or_path)
     with torch.random.fork_rng():

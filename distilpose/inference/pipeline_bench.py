@@ -1,6 +1,6 @@
 """End-to-end numbers of the live pipeline on a video: decode, boxes, pose, draw, one frame after another.
 
-``distilpose bench --pipeline`` runs this on :func:`~distilpose.inference.live.make_live_pipeline`, the
+``distilpose bench --pipeline`` runs this on :func:`~distilpose.pipeline.make_live_pipeline`, the
 pipeline the app's live view runs, so its FPS is what the app can show.
 """
 
@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from distilpose.coco import CocoDataset, CocoImage, KeypointResult
 from distilpose.detection import PersonDetector, TrackFromKeypoints
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import STAGES, LivePipeline, render_result
 from distilpose.inference.predictor import Predictor
+from distilpose.pipeline import STAGES, LivePipeline, render_result
+from distilpose.types import Instance
 from distilpose.video import VideoReader
 
 
@@ -40,9 +42,58 @@ class PipelineBench:
     frame_ms_p99: float = 0.0
     detector_ms: float = 0.0  # median time of one detection (in the background thread when tracking)
     cpu_ms_per_frame: float = 0.0  # the process's CPU time (every thread) per timed frame: steadier under load
+    persons_found: int = 0  # people posed over the timed frames (a run that loses people looks faster)
+    pose_ms_per_person: float = 0.0  # pose stage time over the timed frames / persons_found
+    ap: float | None = None  # keypoint AP against ``labels`` (the labelled frames among the timed ones)
+    labelled_frames: int = 0  # timed frames that had labels
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+class FrameLabels:
+    """Keypoint labels of some frames of the benched video (``distilpose pseudo-label`` of that video: each
+    image records its ``frame_index``), to score what the live pipeline found on those frames."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        from distilpose.coco import load_coco
+
+        self.path = Path(path)
+        self.dataset = load_coco(self.path)
+        self.by_frame: dict[int, CocoImage] = {}
+        for image in self.dataset.images:
+            index = image.extra.get("frame_index")
+            if isinstance(index, int):
+                self.by_frame[index] = image
+        if not self.by_frame:
+            raise DistilPoseError(f"{self.path}: no image records a frame_index (make it with distilpose pseudo-label)")
+        self.results: list[KeypointResult] = []
+        self.frames: list[int] = []
+
+    def add(self, index: int, image_wh: tuple[int, int], instances: Sequence[Instance]) -> None:
+        """Keep the predictions of frame ``index`` when it is labelled (scaled to the stored image's size)."""
+        image = self.by_frame.get(index)
+        if image is None:
+            return
+        self.frames.append(index)
+        factor = image.width / image_wh[0]
+        for inst in instances:
+            result = KeypointResult.from_instance(inst, image.id)
+            result.keypoints[:, :2] *= factor
+            self.results.append(result)
+
+    def ap(self) -> float | None:
+        """COCO keypoint AP over the labelled frames seen (None when none was)."""
+        from distilpose.evaluation import evaluate_keypoints
+
+        if not self.frames:
+            return None
+        seen = {self.by_frame[i].id for i in self.frames}
+        subset = CocoDataset(
+            images=[im for im in self.dataset.images if im.id in seen],
+            annotations=[a for a in self.dataset.annotations if a.image_id in seen],
+        )
+        return evaluate_keypoints(subset, self.results)["AP"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -78,9 +129,11 @@ def bench_pipeline(
     model_name: str = "",
     runtime: str = "",
     trained: bool = False,
+    labels: FrameLabels | None = None,
 ) -> PipelineBench:
     """Decode, detect, pose and draw ``frames`` consecutive frames of a video; the first ``warmup`` are
-    run but not timed (first-call allocations). Stages are timed one after the other, as the app runs them."""
+    run but not timed (first-call allocations). Stages are timed one after the other, as the app runs them.
+    With ``labels``, the predictions of the labelled timed frames are scored (keypoint AP)."""
     from tqdm import tqdm
 
     if frames < 1:
@@ -121,6 +174,8 @@ def bench_pipeline(
             per_stage["total"].append(sum(times.get(s, 0.0) for s in STAGES))
             persons.append(len(result.instances))
             detected_frames += int(result.detected)
+            if labels is not None:
+                labels.add(i, result.image_size, result.instances)
         assert wall_start is not None
         wall = time.perf_counter() - wall_start
         cpu = time.process_time() - cpu_start
@@ -146,6 +201,10 @@ def bench_pipeline(
         frame_ms_p99=percentile(frame_ms, 99),
         detector_ms=statistics.median(det_ms) if det_ms else 0.0,
         cpu_ms_per_frame=cpu * 1000.0 / timed if timed else 0.0,
+        persons_found=int(sum(persons)),
+        pose_ms_per_person=sum(per_stage["pose"]) / sum(persons) if sum(persons) else 0.0,
+        ap=labels.ap() if labels is not None else None,
+        labelled_frames=len(labels.frames) if labels is not None else 0,
     )
 
 
@@ -164,17 +223,23 @@ def format_pipeline_bench(b: PipelineBench) -> str:
             f"median ms {stages}  total {b.stage_ms['total']:.1f}",
             f"frame ms  p50 {b.frame_ms_p50:.1f}  p99 {b.frame_ms_p99:.1f}  (one detection {b.detector_ms:.0f} ms)",
             f"FPS       {b.fps:.1f} (wall clock, all stages in sequence)",
+            f"people    {b.persons_found} found, pose {b.pose_ms_per_person:.1f} ms per person"
+            + (f", AP {b.ap:.3f} on {b.labelled_frames} labelled frames" if b.ap is not None else ""),
         ]
     )
 
 
 def format_pipeline_table(reports: Sequence[PipelineBench], failures: Sequence[tuple[str, str, str]] = ()) -> str:
     """One row per run (model x runtime x FPS x p99), then each failed (model, runtime) with its error."""
-    lines = [f"{'model':<24} {'runtime':<12} {'FPS':>7} {'p50 ms':>8} {'p99 ms':>8} {'det':>5} {'persons':>8}"]
+    lines = [
+        f"{'model':<24} {'runtime':<12} {'FPS':>7} {'p50 ms':>8} {'p99 ms':>8} {'det':>5} {'persons':>8} "
+        f"{'found':>6} {'ms/pers':>8} {'AP':>6}"
+    ]
     for b in reports:
+        ap = f"{b.ap:>6.3f}" if b.ap is not None else f"{'-':>6}"
         lines.append(
             f"{b.model:<24} {b.runtime:<12} {b.fps:>7.1f} {b.frame_ms_p50:>8.1f} {b.frame_ms_p99:>8.1f} "
-            f"{b.detector_runs:>5} {b.persons_mean:>8.2f}"
+            f"{b.detector_runs:>5} {b.persons_mean:>8.2f} {b.persons_found:>6} {b.pose_ms_per_person:>8.2f} {ap}"
         )
     for model, runtime, error in failures:
         lines.append(f"{model:<24} {runtime:<12} failed: {error}")

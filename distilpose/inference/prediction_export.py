@@ -13,7 +13,7 @@ from pathlib import Path
 
 from distilpose.coco import CocoDataset, CocoImage, KeypointResult, save_coco, save_keypoint_results
 from distilpose.errors import DistilPoseError
-from distilpose.inference.live import LivePipeline, render_result
+from distilpose.pipeline import LivePipeline, render_result
 from distilpose.render import H264Writer, fit_frame
 from distilpose.video import FrameSource, VideoReader
 

@@ -87,6 +87,7 @@ class DistilPoseModel(TopDownModel):
 @register_model(
     ModelSpec(
         name="distilpose-s",
+        gmacs=2.70,
         family="distilpose",
         kind="regression",
         description="DistilPose-S: StemNet + 12-layer token encoder, regression head with sigmas and score",
@@ -103,6 +104,7 @@ def distilpose_s(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
 @register_model(
     ModelSpec(
         name="distilpose-l",
+        gmacs=10.61,
         family="distilpose",
         kind="regression",
         description="DistilPose-L: HRNet-W48 stages 1-3 + 12-layer token encoder, regression head",
@@ -120,6 +122,7 @@ def distilpose_l(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
 @register_model(
     ModelSpec(
         name="distilpose-t",
+        gmacs=0.74,
         family="distilpose",
         kind="regression",
         description="DistilPose-T (this project, CPU-sized): half-width StemNet + 4-layer token encoder",
@@ -133,6 +136,7 @@ def distilpose_t(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseMo
 @register_model(
     ModelSpec(
         name="distilpose-mnv2",
+        gmacs=0.39,
         family="distilpose",
         kind="regression",
         description="DistilPose-MNv2 (this project): MobileNetV2-FPN + heatmap-peak prior + 4-layer token encoder",
@@ -179,6 +183,7 @@ def _mnv2_student(
 @register_model(
     ModelSpec(
         name="distilpose-mnv2-lt",
+        gmacs=0.44,
         family="distilpose",
         kind="regression",
         description="DistilPose-MNv2-LT (this project, the default student): MoveNet Lightning's features, "

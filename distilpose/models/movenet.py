@@ -62,6 +62,7 @@ _COMMON = dict(
 @register_model(
     ModelSpec(
         name="movenet-thunder",
+        gmacs=1.22,
         description="MoveNet SinglePose Thunder: pretrained COCO-17 teacher, 256x256 crops, 64x64 heatmaps",
         input_size=(256, 256),
         heatmap_size=(64, 64),
@@ -75,6 +76,7 @@ def movenet_thunder() -> nn.Module:
 @register_model(
     ModelSpec(
         name="movenet-lightning",
+        gmacs=0.27,
         description="MoveNet SinglePose Lightning: pretrained COCO-17 teacher, 192x192 crops, 48x48 heatmaps",
         input_size=(192, 192),
         heatmap_size=(48, 48),

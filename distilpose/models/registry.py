@@ -30,8 +30,14 @@ class ModelSpec(BaseModel):
     family: str
     kind: Literal["heatmap", "regression"]
     description: str
-    input_size: tuple[int, int] = (256, 192)  # (H, W)
+    #: (H, W), torch's order, everywhere in the library; the codecs take OpenCV's (W, H), always named
+    #: ``*_wh`` and converted here (:attr:`input_size_wh`), nowhere else.
+    input_size: tuple[int, int] = (256, 192)
     heatmap_size: tuple[int, int] = (64, 48)  # (H, W)
+    #: Multiply-adds of one forward at ``input_size``, in G: what ``models.complexity.count_macs`` measures
+    #: (all of them, attention matmuls included; ``distilpose info`` prints it). The distil dialog's time
+    #: estimate uses it; ``tests/unit/test_models_registry.py`` measures every model against it.
+    gmacs: float | None = None
     num_keypoints: int = Field(default=17, ge=1)
     paper_params_m: float | None = None  # trainable parameters, millions, as the paper reports
     paper_gflops: float | None = None  # the paper's "GFLOPs" (mmcv counter: MACs, no attention matmuls)
@@ -57,6 +63,16 @@ class ModelSpec(BaseModel):
     @property
     def is_teacher(self) -> bool:
         return self.role == "teacher"
+
+    @property
+    def input_size_wh(self) -> tuple[int, int]:
+        """``input_size`` as (W, H), for the codecs and OpenCV."""
+        return int(self.input_size[1]), int(self.input_size[0])
+
+    @property
+    def heatmap_size_wh(self) -> tuple[int, int]:
+        """``heatmap_size`` as (W, H), for the codecs."""
+        return int(self.heatmap_size[1]), int(self.heatmap_size[0])
 
 
 _REGISTRY: dict[str, tuple[ModelSpec, Builder]] = {}
@@ -90,13 +106,14 @@ def _finish(spec: ModelSpec, builder: Builder, overrides: dict[str, object]) -> 
     return model
 
 
-def resolve_name(name: str) -> str:
-    """``"default"`` -> the default live (video) model; any other name unchanged. The one place the alias
-    is read: everything that takes a model name (CLI, app, loaders) goes through the registry."""
+def resolve_name(name: str, source: str = "video") -> str:
+    """``"default"`` -> the default model for the source kind (``bundled.default_choice``); any other name
+    unchanged. The one place the alias is read: everything that takes a model name (CLI, app, loaders) goes
+    through the registry. A caller with no source kind of its own (the CLI's commands) means video."""
     if name == DEFAULT_ALIAS:
         from distilpose.models.bundled import default_model
 
-        return default_model()
+        return default_model(source)
     return name
 
 

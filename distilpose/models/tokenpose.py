@@ -43,6 +43,7 @@ class TokenPoseModel(TopDownModel):
 @register_model(
     ModelSpec(
         name="tokenpose-hrnet-w48",
+        gmacs=17.29,
         family="tokenpose",
         kind="heatmap",
         description="Heatmap teacher: HRNet-W48 (4 stages) + 12-layer token encoder (DistilPose's teacher)",
@@ -59,6 +60,7 @@ def tokenpose_hrnet_w48(num_keypoints: int = 17, use_sdpa: bool = True) -> Token
 @register_model(
     ModelSpec(
         name="tokenpose-stemnet",
+        gmacs=2.73,
         family="tokenpose",
         kind="heatmap",
         description="Small heatmap teacher: StemNet + 12-layer token encoder (TokenPose-S-v1-like)",

@@ -48,8 +48,8 @@ class StoreBase:
 
     @property
     def conn(self) -> GuardedConnection:
-        """The connection, for read-only queries by the modules of this package (stats, export); every SQLite
-        error it raises is a ProjectError naming the project file."""
+        """The connection, for the modules of this package only (the read model, stats, export; code outside
+        asks ``store.read``); every SQLite error it raises is a ProjectError naming the project file."""
         if self._conn is None:
             raise ProjectError(f"{self.path}: the project is closed")
         return self._conn

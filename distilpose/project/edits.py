@@ -21,17 +21,34 @@ edit and the reading of what it wrote are one transaction, so nothing lands in b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from distilpose.keypoints import NAMES
 from distilpose.project.errors import ProjectError
-from distilpose.project.records import instance_fields
+from distilpose.project.records import FrameRecord, Snapshot, instance_fields
+from distilpose.types import Instance
 
-if TYPE_CHECKING:
-    from distilpose.project.store import ProjectStore
-    from distilpose.types import Instance
+
+class EditTarget(Protocol):
+    """What an edit and its inverse use of :class:`distilpose.project.store.ProjectStore` (the operations
+    themselves are looked up by name). A protocol, so that the store, which applies edits, and this module do
+    not import each other."""
+
+    path: Path
+
+    def transaction(self, op: str | None = None, payload: dict | None = None) -> AbstractContextManager[Any]: ...
+
+    def instance(self, instance_id: int) -> Instance: ...
+
+    def frame(self, frame_id: int) -> FrameRecord: ...
+
+    def track_ids_of(self, instance_ids: Sequence[int]) -> dict[int, int | None]: ...
+
+    def _snapshot(self, table: str, row_id: int) -> Snapshot: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,7 @@ class Edit:
     op: str
     args: Mapping[str, Any] = field(default_factory=dict)
 
-    def apply(self, store: ProjectStore) -> Edit:
+    def apply(self, store: EditTarget) -> Edit:
         """Do this edit; return its inverse."""
         entry = _OPS.get(self.op)
         if entry is None:
@@ -57,7 +74,7 @@ class Edit:
         return f"{label} {NAMES[k]}" if isinstance(k, int) and 0 <= k < len(NAMES) else label
 
 
-def undo_instance_edit(store: ProjectStore, before: Instance) -> Edit:
+def undo_instance_edit(store: EditTarget, before: Instance) -> Edit:
     """The inverse of an edit of one instance whose previous state is ``before``: a patch of the fields it
     changed (read in the edit's transaction)."""
     iid = before.extras["id"]
@@ -65,24 +82,24 @@ def undo_instance_edit(store: ProjectStore, before: Instance) -> Edit:
     return Edit("patch_instance", {"instance_id": iid, "fields": {f: (new[f], old[f]) for f in old if old[f] != new[f]}})
 
 
-def undo_add(store: ProjectStore, instance_id: int) -> Edit:
+def undo_add(store: EditTarget, instance_id: int) -> Edit:
     """The inverse of adding (or restoring) an instance: delete it, if it is still as added."""
     return Edit("delete_instance", {"instance_id": instance_id, "expect": instance_fields(store.instance(instance_id))})
 
 
-def _patch(args: Mapping, before: Any, store: ProjectStore) -> Edit:
+def _patch(args: Mapping, before: Any, store: EditTarget) -> Edit:
     return undo_instance_edit(store, before)
 
 
-def _patch_back(args: Mapping, fields: Any, store: ProjectStore) -> Edit:
+def _patch_back(args: Mapping, fields: Any, store: EditTarget) -> Edit:
     return Edit("patch_instance", {"instance_id": args["instance_id"], "fields": fields})
 
 
-def _restore_snapshot(args: Mapping, snapshot: Any, store: ProjectStore) -> Edit:
+def _restore_snapshot(args: Mapping, snapshot: Any, store: EditTarget) -> Edit:
     return Edit("restore", {"snapshot": snapshot})
 
 
-def undo_add_row(store: ProjectStore, table: str, row_id: int) -> Edit:
+def undo_add_row(store: EditTarget, table: str, row_id: int) -> Edit:
     """The inverse of adding a media or frame (``table`` 'media' or 'frames'): remove it, if it and what is
     under it are still as added."""
     if table == "media":
@@ -90,32 +107,32 @@ def undo_add_row(store: ProjectStore, table: str, row_id: int) -> Edit:
     return Edit("delete_frame", {"frame_id": row_id, "expect": store._snapshot(table, row_id)})
 
 
-def _delete_restored(args: Mapping, _: Any, store: ProjectStore) -> Edit:
+def _delete_restored(args: Mapping, _: Any, store: EditTarget) -> Edit:
     snap = args["snapshot"]
     if snap.table == "media":
         return Edit("delete_media", {"media_id": snap.id, "expect": snap})
     return Edit("delete_frame", {"frame_id": snap.id, "expect": snap})
 
 
-def _tracks_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+def _tracks_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
     """The inverse of a track id edit: the previous id of every instance it touched, expecting the ids it
     wrote."""
     return Edit("set_tracks", {"changes": previous, "expect": store.track_ids_of(previous)})
 
 
-def _edits_back(args: Mapping, inverses: Any, store: ProjectStore) -> Edit:
+def _edits_back(args: Mapping, inverses: Any, store: EditTarget) -> Edit:
     return Edit("apply_edits", {"edits": inverses})
 
 
-def _split_back(args: Mapping, previous: str, store: ProjectStore) -> Edit:
+def _split_back(args: Mapping, previous: str, store: EditTarget) -> Edit:
     return Edit("set_split", {"frame_id": args["frame_id"], "split": previous, "expect": args["split"]})
 
 
-def _splits_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+def _splits_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
     return Edit("set_splits", {"splits": previous, "expect": dict(args["splits"])})
 
 
-def _suggested_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
+def _suggested_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
     frame = store.frame(args["frame_id"])
     return Edit(
         "set_suggested",
@@ -125,7 +142,7 @@ def _suggested_back(args: Mapping, previous: Any, store: ProjectStore) -> Edit:
 
 
 #: op -> (inverse builder from (args, result, store), in the edit's transaction; menu label)
-_OPS: dict[str, tuple[Callable[[Mapping, Any, ProjectStore], Edit], str]] = {
+_OPS: dict[str, tuple[Callable[[Mapping, Any, EditTarget], Edit], str]] = {
     "add_media": (lambda a, r, s: undo_add_row(s, "media", r), "Add media"),
     "delete_media": (_restore_snapshot, "Remove media"),
     "add_frame": (lambda a, r, s: undo_add_row(s, "frames", r), "Add frame"),

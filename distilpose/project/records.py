@@ -26,6 +26,8 @@ TRANSIENT_EXTRAS: tuple[str, ...] = ("heatmaps", "crop")
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "none")
 MEDIA_KINDS: tuple[str, ...] = ("image", "video", "folder")
+#: The instance sources that are a model's predictions (a person accepts or rejects them).
+PREDICTION_SOURCES: tuple[str, ...] = ("student", "teacher")
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 
 INSTANCE_COLUMNS: tuple[str, ...] = (

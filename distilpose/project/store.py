@@ -34,6 +34,7 @@ before SQLite would replay it (:mod:`distilpose.project.wal`); ``open(read_only=
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import math
 import os
@@ -66,13 +67,14 @@ from distilpose.project.errors import (
     ProjectVersionError,
 )
 from distilpose.project.jobs import StoreJobs
-from distilpose.project.queries import StoreQueries
+from distilpose.project.read_model import ReadModel
 from distilpose.project.records import (
     EDITABLE_INSTANCE_COLUMNS,
     INSTANCE_COLUMNS,
     INT64_MAX,
     KEYPOINT_COLUMNS,
     MEDIA_KINDS,
+    PREDICTION_SOURCES,
     FieldKey,
     Snapshot,
     check_instance,
@@ -88,7 +90,6 @@ from distilpose.types import SOURCES, Instance
 
 PathLike = str | os.PathLike
 
-_PREDICTION_SOURCES = ("student", "teacher")
 _INSERT_INSTANCE = "INSERT INTO instances ({}) VALUES ({})".format(
     ", ".join(INSTANCE_COLUMNS), ", ".join("?" * len(INSTANCE_COLUMNS))
 )
@@ -99,9 +100,17 @@ _INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
 _TREE = ("media", "frames", "instances", "keypoints")
 
 
-class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
+class ProjectStore(StoreTracks, StoreJobs):
     """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
-    :meth:`close`."""
+    :meth:`close`. Its parts: the queries (:class:`~distilpose.project.queries.StoreQueries`, under the
+    track edits that use them), the track edits, the job records and, composed, the read model
+    (:attr:`read`)."""
+
+    @functools.cached_property
+    def read(self) -> ReadModel:
+        """The questions the app asks (frame list, review queues, job data): a composed part of the store,
+        the one place outside the edits that queries it (docs/adr/0025)."""
+        return ReadModel(self)
 
     # ----------------------------------------------------------------------------------------- open / close
 
@@ -777,7 +786,7 @@ class ProjectStore(StoreQueries, StoreJobs, StoreTracks):
             )
 
     def _require_prediction(self, inst: Instance, verb: str) -> None:
-        if inst.source not in _PREDICTION_SOURCES:
+        if inst.source not in PREDICTION_SOURCES:
             raise ProjectError(
                 f"{self.path}: cannot {verb} instance {inst.extras['id']}: it is not a model prediction "
                 f"(source {inst.source!r})"

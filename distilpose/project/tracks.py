@@ -15,21 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
-from distilpose.project.base import StoreBase
 from distilpose.project.connection import now
-from distilpose.project.edits import Edit, undo_add, undo_add_row, undo_instance_edit
+from distilpose.project.edits import Edit
 from distilpose.project.errors import EditConflictError, ProjectError
+from distilpose.project.queries import StoreQueries
 from distilpose.project.records import INT64_MAX
-from distilpose.tracking import box_iou, oks
+from distilpose.similarity import box_iou, shared_oks
 from distilpose.types import Instance
-
-if TYPE_CHECKING:
-    from distilpose.project.store import ProjectStore
 
 #: The media kinds whose frames form a sequence, and so can hold tracks (an image is one frame).
 SEQUENCE_KINDS: tuple[str, ...] = ("video", "folder")
@@ -53,9 +47,9 @@ def same_person(a: Instance, b: Instance) -> float | None:
         return None
     ka, kb = a.keypoints.copy(), b.keypoints.copy()
     ka[:, 2], kb[:, 2] = ka[:, 2] > 0, kb[:, 2] > 0
-    value = oks(ka, kb, np.asarray(box_a, dtype=np.float64))
+    value = shared_oks(ka, kb, box_a[2] * box_a[3])
     if value is None:
-        value = box_iou(np.asarray(box_a, dtype=np.float64), np.asarray(box_b, dtype=np.float64))
+        value = float(box_iou(box_a, box_b)[0, 0])
     return value if value >= SAME_PERSON else None
 
 
@@ -79,8 +73,9 @@ class TrackTimeline:
     marks: dict[int, dict[int, str]]
 
 
-class StoreTracks(StoreBase):
-    """Track queries and edits; see the module docs."""
+class StoreTracks(StoreQueries):
+    """Track queries and edits; see the module docs. The media, frame and instance edits it makes go through
+    :class:`Edit` (which returns their inverses), so this part needs no more of the store than its queries."""
 
     # ----------------------------------------------------------------------------------------- queries
 
@@ -144,7 +139,7 @@ class StoreTracks(StoreBase):
         rows = self.conn.execute(
             _TRACK_ROWS + " AND i.track_id = ? ORDER BY f.idx", (int(media_id), int(track_id))
         ).fetchall()
-        return {idx: self.instance(iid) for iid, _fid, idx, _t in rows}  # type: ignore[attr-defined]
+        return {idx: self.instance(iid) for iid, _fid, idx, _t in rows}
 
     # ----------------------------------------------------------------------------------------- id edits
 
@@ -189,11 +184,10 @@ class StoreTracks(StoreBase):
     def _expect_tracks(self, current: dict[int, int | None], expect: dict[int, int | None]) -> None:
         changed = [i for i, t in expect.items() if current.get(i, t) != t or i not in current]
         if changed:
-            store: ProjectStore = self  # type: ignore[assignment]
             where = []
             for iid in changed[:3]:
                 if iid in current:
-                    where.append(f"person {iid} on {store.frame_label(store.instance(iid).extras['frame_id'])}")
+                    where.append(f"person {iid} on {self.frame_label(self.instance(iid).extras['frame_id'])}")
                 else:
                     where.append(f"person {iid} (deleted)")
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
@@ -204,7 +198,6 @@ class StoreTracks(StoreBase):
 
     def _refuse_track_clash(self, changes: dict[int, int | None]) -> None:
         """Refuse (naming the frame by media and index) track ids that two people of one frame would share."""
-        store: ProjectStore = self  # type: ignore[assignment]
         frames: dict[int, dict[int, int | None]] = {}
         ids = list(changes)
         for start in range(0, len(ids), 500):
@@ -226,7 +219,7 @@ class StoreTracks(StoreBase):
                 if len(both) > 1 and any(i in changes for i in both):
                     before = {people[i] for i in both}
                     raise ProjectError(
-                        f"{self.path}: {store.frame_label(fid)} "
+                        f"{self.path}: {self.frame_label(fid)} "
                         + (
                             f"already gives persons {', '.join(map(str, sorted(both)))} one track id "
                             f"{before.pop()} (`distilpose project check` lists such frames); give one of them "
@@ -283,7 +276,7 @@ class StoreTracks(StoreBase):
 
     def _rows(self, media_id: int, from_index: int, track_ids: Sequence[int]) -> list[tuple[int, int, int]]:
         """(instance id, frame index, track id) of the given tracks in the media from ``from_index`` on."""
-        if not self.exists("media", media_id):  # type: ignore[attr-defined]
+        if not self.exists("media", media_id):
             raise ProjectError(f"{self.path}: no media {media_id} in this project")
         ids = [int(t) for t in track_ids]
         marks = ", ".join("?" * len(ids))
@@ -317,8 +310,7 @@ class StoreTracks(StoreBase):
         another id or none (the pose overlaps: :func:`same_person`), which the tracker gave a different id;
         a frame where a verified or hand-placed person overlaps is left alone (never touched, never
         duplicated). One transaction; returns the edits that undo it."""
-        store: ProjectStore = self  # type: ignore[assignment]
-        media = store.media(media_id)
+        media = self.media(media_id)
         if media.kind not in SEQUENCE_KINDS:
             raise ProjectError(f"{self.path}: media {media_id} is an image: there is nothing to interpolate")
         start, end = int(start_index), int(end_index)
@@ -333,10 +325,10 @@ class StoreTracks(StoreBase):
         ).fetchone()
         if shared is not None:  # an older import let it in: say so rather than pick one of the two
             raise ProjectError(
-                f"{self.path}: {store.frame_label(shared[0])} gives two people track id {track_id}; give one of "
+                f"{self.path}: {self.frame_label(shared[0])} gives two people track id {track_id}; give one of "
                 "them another id first (`distilpose project check` lists such frames)"
             )
-        have = {i: inst for i, inst in store.track_instances(media_id, track_id).items() if start <= i <= end}
+        have = {i: inst for i, inst in self.track_instances(media_id, track_id).items() if start <= i <= end}
         missing = [i for i in (start, end) if i not in have]
         if missing:
             raise ProjectError(
@@ -350,7 +342,7 @@ class StoreTracks(StoreBase):
         with self.transaction("interpolate_track", payload):
             for ka, kb in zip(keys[:-1], keys[1:], strict=True):
                 for idx in range(ka + 1, kb):
-                    frame = store.frame_at(media_id, idx)
+                    frame = self.frame_at(media_id, idx)
                     if frame is None and not add_frames:
                         continue
                     pose = interpolate_pose(have[ka], have[kb], ka, kb, idx)
@@ -361,37 +353,33 @@ class StoreTracks(StoreBase):
                         )
                     existing = have.get(idx)
                     if existing is None and frame is not None:
-                        existing = self._same_person_on(store, frame.id, pose, track_id)
+                        existing = self._same_person_on(frame.id, pose, track_id)
                         if existing is not None and is_keyframe(existing):
                             continue  # a person checked by hand is there already: keep it, add no copy
-                    undo += self._put_interpolated(store, media_id, idx, pose, existing)
+                    undo += self._put_interpolated(media_id, idx, pose, existing)
         return undo[::-1]
 
-    @staticmethod
-    def _same_person_on(store: ProjectStore, frame_id: int, pose: Instance, track_id: int) -> Instance | None:
+    def _same_person_on(self, frame_id: int, pose: Instance, track_id: int) -> Instance | None:
         """The person of another (or no) track on the frame whose pose is ``pose``'s, the most similar."""
         found = [
             (similarity, inst)
-            for inst in store.instances(frame_id)
+            for inst in self.instances(frame_id)
             if inst.track_id != track_id and (similarity := same_person(pose, inst)) is not None
         ]
         return max(found, key=lambda pair: pair[0])[1] if found else None
 
-    @staticmethod
-    def _put_interpolated(
-        store: ProjectStore, media_id: int, index: int, pose: Instance, existing: Instance | None
-    ) -> list[Edit]:
+    def _put_interpolated(self, media_id: int, index: int, pose: Instance, existing: Instance | None) -> list[Edit]:
+        """Write the pose on the frame (replacing ``existing``, else as a new person, adding the frame when it
+        is not in the project); returns the inverses, in the order they were made."""
         if existing is not None:
             pose.extras.update(id=existing.extras["id"], verified=False)
-            return [undo_instance_edit(store, store.replace_instance(pose))]
+            return [Edit("replace_instance", {"instance": pose}).apply(self)]  # type: ignore[arg-type]
         undo: list[Edit] = []
-        frame = store.frame_at(media_id, index)
+        frame = self.frame_at(media_id, index)
         if frame is None:
-            frame_id = store.add_frame(media_id, index)
-            undo.append(undo_add_row(store, "frames", frame_id))
-        else:
-            frame_id = frame.id
-        undo.append(undo_add(store, store.add_instance(frame_id, pose)))
+            undo.append(Edit("add_frame", {"media_id": media_id, "index": index}).apply(self))  # type: ignore[arg-type]
+        frame_id = undo[-1].args["frame_id"] if frame is None else frame.id  # the inverse names the added frame
+        undo.append(Edit("add_instance", {"frame_id": frame_id, "instance": pose}).apply(self))  # type: ignore[arg-type]
         return undo
 
     # ----------------------------------------------------------------------------------------- batches

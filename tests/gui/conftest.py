@@ -153,7 +153,7 @@ PRELABEL_MODEL = "distilpose-mnv2-lt"
 
 
 def prelabel_choice(flip: bool = False):
-    from distilpose.app.prelabel_dialog import PrelabelChoice
+    from distilpose.app.project.prelabel_dialog import PrelabelChoice
 
     return PrelabelChoice(PRELABEL_MODEL, flip=flip)
 

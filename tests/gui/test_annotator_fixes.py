@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetricsF
 
 from distilpose.app.main import build_parser, open_project_args
-from distilpose.app.review import person_positions
+from distilpose.app.project.review import person_positions
 from distilpose.types import Instance
 
 from .conftest import PERSON_A, scene_to_view, write_video
@@ -178,9 +178,9 @@ def test_what_the_user_opens_runs_the_model_and_the_choice_is_remembered(
 
 
 def test_the_comparison_time_is_not_diluted_by_frames_without_it(qtbot) -> None:
-    from distilpose.app.live import LiveController
+    from distilpose.app.live.controller import LiveController
     from distilpose.app.state import AppState
-    from distilpose.inference.live import FrameResult
+    from distilpose.pipeline import FrameResult
 
     live = LiveController(AppState())
     empty = np.zeros((0, 4))

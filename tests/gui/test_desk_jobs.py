@@ -7,22 +7,25 @@ import json
 
 import pytest
 
-from distilpose.app.docks.training_monitor import NO_VALIDATION, TrainingMonitor, format_eta
 from distilpose.app.jobs.budget import (
     CPU_TARGET_S,
     MIN_STEPS,
     format_duration,
+    forward_gmacs,
     machine_defaults,
     step_seconds,
 )
 from distilpose.app.jobs.manager import Job, JobManager
 from distilpose.app.jobs.progress import JobProgress
 from distilpose.app.jobs.spec import data_counts, verified_per_split
+from distilpose.app.jobs.training_monitor import NO_VALIDATION, TrainingMonitor, format_eta
 from distilpose.app.state import AppState
-from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.training.events import StepClock
 
 from .conftest import PERSON_A
+
+# Written here, not imported from the module under test: a changed default must change this test too.
+DEFAULT_STUDENT = "distilpose-mnv2-lt"
 
 # --------------------------------------------------------------------------------------------- ETA
 
@@ -169,8 +172,16 @@ def test_cpu_defaults_are_the_shipped_student_and_finish_in_minutes() -> None:
     assert [format_duration(s) for s in (40, 360, 9000)] == ["about 40 s", "about 6 min", "about 2.5 h"]
 
 
+def test_step_cost_comes_from_the_specs_measured_gmacs() -> None:
+    # distilpose-s: 2.70 GMACs per forward, Thunder 1.22 (`distilpose info`); at 4.6 GMAC/s one image of a step
+    # costs 3 x 2.70 + 1.22 = 9.32 GMAC, 2.026 s
+    assert forward_gmacs("distilpose-s") == pytest.approx(2.70)
+    assert step_seconds("distilpose-s", "movenet-thunder", 1, rate=4.6) == pytest.approx(9.32 / 4.6)
+    assert forward_gmacs("not-a-model.safetensors") == 2.0  # a checkpoint file: an unknown cost
+
+
 def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     dialog = DistilDialog(lambda *_: "", data=(12, 4), cuda=False)
     qtbot.addWidget(dialog)
@@ -187,7 +198,7 @@ def test_dialog_starts_from_the_machine_defaults_with_estimates(qtbot) -> None:
 
 
 def test_dialog_without_a_val_split_says_so_before_the_job(qtbot) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     dialog = DistilDialog(lambda *_: "", data=(12, 0), cuda=False)
     qtbot.addWidget(dialog)

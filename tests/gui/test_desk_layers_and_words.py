@@ -9,8 +9,8 @@ import itertools
 
 import numpy as np
 
-from distilpose.app.docks.instances_dock import NAME_COL
-from distilpose.app.live import LiveStats
+from distilpose.app.annotate.instances_dock import NAME_COL
+from distilpose.app.live.controller import LiveStats
 from distilpose.types import Instance
 
 from .conftest import PERSON_A, wait_idle
@@ -145,7 +145,7 @@ def test_a_still_image_shows_no_track_caption(qtbot, live_window, figure_files) 
 
 
 def test_one_step_is_one_step(qtbot) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     dialog = DistilDialog(lambda *_: "", data=(12, 4), cuda=False)
     qtbot.addWidget(dialog)
@@ -171,7 +171,7 @@ def test_live_figures_start_again_with_each_source(qtbot, live_window, small_vid
 
 # ------------------------------------------------------------------------------------------- item 9
 def test_the_panel_lists_untrained_models_apart(live_window) -> None:
-    from distilpose.app.docks.model_panel import CHECKPOINT_ITEM, UNTRAINED_HEADER
+    from distilpose.app.live.model_panel import CHECKPOINT_ITEM, UNTRAINED_HEADER
     from distilpose.models import has_trained_weights, list_models
 
     for combo in (live_window.model_panel.model_combo, live_window.model_panel.teacher_combo):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilpose.app.docks.model_panel import CHECKPOINT_ITEM, UNTRAINED_HEADER
-from distilpose.app.snap import image_to_heatmap
+from distilpose.app.annotate.snap import image_to_heatmap
+from distilpose.app.live.model_panel import CHECKPOINT_ITEM, UNTRAINED_HEADER
 from distilpose.inference.predictor import CropGeometry
 from distilpose.models import list_models
 

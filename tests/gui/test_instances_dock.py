@@ -8,8 +8,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from distilpose.app.docks.instances_dock import HIDE_COL, LOCK_COL, NAME_COL, SCORE_COL, STATUS_COL
-from distilpose.app.instance_rows import person_rows
+from distilpose.app.annotate.instance_rows import person_rows
+from distilpose.app.annotate.instances_dock import HIDE_COL, LOCK_COL, NAME_COL, SCORE_COL, STATUS_COL
 from distilpose.keypoints import NAMES
 from distilpose.types import Instance
 

@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-from distilpose.app.docks.training_monitor import NO_VALIDATION
 from distilpose.app.jobs import compare_thread
+from distilpose.app.jobs.training_monitor import NO_VALIDATION
 from distilpose.training.project_job import REPORT_FILE
 from distilpose.training.project_report import load_report
 from distilpose.training.synthetic import smoke_config, write_random_teacher
@@ -80,6 +81,7 @@ def _column(table, j: int) -> list[str]:
     return [table.item(i, j).text() for i in range(table.rowCount())]
 
 
+@pytest.mark.slow
 def test_finished_job_is_compared_shown_saved_and_reloaded(qtbot, tmp_path, fake_loader, monkeypatch) -> None:
     project = tmp_path / "poses.dpproj"
     teacher = write_random_teacher(tmp_path / "teacher.safetensors")

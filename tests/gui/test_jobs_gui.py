@@ -30,6 +30,7 @@ def teacher_file(tmp_path):
     return write_random_teacher(tmp_path / "teacher.safetensors")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("reap_jobs")
 def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teacher_file) -> None:
     win = open_window(qtbot, fake_loader, tmp_path / "poses.dpproj")

@@ -29,6 +29,7 @@ def _config(tmp_path, **run) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("reap_jobs")
 def test_new_window_reattaches_to_a_running_job(qtbot, tmp_path, fake_loader) -> None:
     project = tmp_path / "poses.dpproj"
@@ -81,6 +82,7 @@ def test_bad_config_key_fails_with_exit_code_and_log_tail(qtbot, tmp_path, fake_
     assert not monitor.resume_button.isEnabled() and monitor.rerun_button.isEnabled()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("reap_jobs")
 def test_killed_process_is_a_failed_job_that_can_resume(qtbot, tmp_path, fake_loader) -> None:
     win = open_window(qtbot, fake_loader, tmp_path / "poses.dpproj")

@@ -140,7 +140,7 @@ def test_progress_of_a_time_budgeted_run_is_its_time_not_the_engines_epoch_bound
 
 
 def test_dialog_refuses_choices_that_cannot_start(qtbot, tmp_path) -> None:
-    from distilpose.app.docks.distil_dialog import DistilDialog
+    from distilpose.app.jobs.distil_dialog import DistilDialog
 
     teacher = write_random_teacher(tmp_path / "t.safetensors")
     dialog = DistilDialog(lambda *_: str(teacher))

@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from distilpose.app.overlays import MAX_ALPHA, MIN_ALPHA, PredictedKeypointItem, SigmaEllipseItem
+from distilpose.app.live.overlays import MAX_ALPHA, MIN_ALPHA, PredictedKeypointItem, SigmaEllipseItem
 from distilpose.keypoints import KEYPOINT_COLORS, NAMES, SKELETON
 
 from .conftest import POSE, SCORES, wait_idle

@@ -5,6 +5,7 @@ after the user moved on is not drawn, and ``--play --stats-json`` measures the w
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,33 @@ def _grey(image: np.ndarray) -> float:
     return float(image.mean())
 
 
+class Gate:
+    """Holds the fake model inside its run until the test opens the gate: a model as slow as the test says,
+    with explicit steps instead of a delay racing the clock."""
+
+    def __init__(self, runtime) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()  # the model is running a frame
+        inner = runtime.run
+
+        def run(batch):
+            self.entered.set()
+            self.opened.wait(30)
+            return inner(batch)
+
+        runtime.run = run
+
+    def open(self) -> None:
+        self.opened.set()
+
+
 def test_playing_shows_each_frame_with_its_own_result(qtbot, live_window, tmp_path, fake_loader) -> None:
     win, state = live_window, live_window.state
     video = write_video(tmp_path / "clip.mp4", 20)  # 10 fps, frame i is grey 10*i
     assert win.open_video(video)
     win.live.set_enabled(True)
     wait_idle(qtbot, state)
-    fake_loader.runtimes[-1].delay_s = 0.18  # slower than the video's 100 ms a frame: frames must be dropped
+    gate = Gate(fake_loader.runtimes[-1])  # the model holds its first frame while the video plays on
     seen: list[tuple[int, int | None, float]] = []
 
     def on_prediction() -> None:
@@ -30,7 +51,12 @@ def test_playing_shows_each_frame_with_its_own_result(qtbot, live_window, tmp_pa
             seen.append((state.frame_index, state.prediction.index, _grey(state.image)))
 
     state.predictionsChanged.connect(on_prediction)
-    win.player.play()
+    try:
+        win.player.play()
+        # Frames keep coming every 100 ms while the model is held: the one waiting is replaced (dropped).
+        qtbot.waitUntil(lambda: win.live.playback_report()["dropped"] > 0, timeout=10_000)
+    finally:
+        gate.open()
     qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
     assert seen, "no result was shown while playing"
     for frame, result_frame, grey in seen:
@@ -48,11 +74,14 @@ def test_a_result_that_comes_back_after_a_step_is_not_drawn(qtbot, live_window, 
     assert win.open_video(small_video)
     win.live.set_enabled(True)
     wait_idle(qtbot, state)
-    fake_loader.runtimes[-1].delay_s = 0.3
-    win.player.step(1)  # frame 1 goes to the model...
-    qtbot.wait(50)
-    win.player.step(1)  # ...and the user is on frame 2 before its result is back
-    assert state.prediction is None  # frame 0's result went with frame 0
+    gate = Gate(fake_loader.runtimes[-1])
+    try:
+        win.player.step(1)  # frame 1 goes to the model...
+        qtbot.waitUntil(gate.entered.is_set, timeout=10_000)
+        win.player.step(1)  # ...and the user is on frame 2 before its result is back
+        assert state.prediction is None  # frame 0's result went with frame 0
+    finally:
+        gate.open()
     wait_idle(qtbot, state)
     assert state.frame_index == 2 and state.prediction is not None and state.prediction.index == 2
 
@@ -72,6 +101,7 @@ def test_play_writes_the_windows_own_figures(qtbot, tmp_path: Path) -> None:
     assert 1 <= stats["detector_runs"] <= 7 and stats["play_rate"] == "unpaced"  # tracked frames need none
     # Per stage, the bench's and the window's own, so the window's cost is explained stage by stage.
     stages = stats["stage_ms"]
-    assert {"decode", "detect", "pose", "hop", "image", "overlay", "views", "paint", "draw"} <= set(stages)
+    assert {"decode", "detect", "pose", "starved", "hop", "image", "overlay", "views", "paint", "draw"} <= set(stages)
+    assert stats["starved_ms"] >= 0  # the model's wait for frames the window had not decoded yet
     assert all(0 <= s["p50"] <= s["p99"] for s in stages.values())
     assert stages["draw"]["p50"] >= stages["image"]["p50"]  # drawing a frame includes its picture

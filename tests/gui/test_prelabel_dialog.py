@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from distilpose.app.prelabel_dialog import PrelabelDialog
+from distilpose.app.project.prelabel_dialog import PrelabelDialog
 from distilpose.models.bundled import recorded_stills_ap
 
 from .conftest import FakeLoader, add_grey_images
@@ -78,12 +78,12 @@ def test_an_untrained_model_is_refused_with_the_reason_and_nothing_runs(qtbot, p
     assert win.project.prelabel_thread is None and fake_loader.loaded == []
     assert state.project.counts()["instances"] == 0
     # Thunder is not fetched in this cache: refused too, saying how to fetch it
-    from distilpose.app.prelabel_dialog import PrelabelChoice
+    from distilpose.app.project.prelabel_dialog import PrelabelChoice
 
     assert not win.project.prelabel(False, choice=PrelabelChoice("movenet-thunder"))
     assert "distilpose models fetch movenet-thunder" in win.errors[-1][1]
     # the dialog offers what is ready here: the shipped student, preselected
-    from distilpose.app.prelabel_dialog import model_options
+    from distilpose.app.project.prelabel_dialog import model_options
 
     dialog = PrelabelDialog(model_options(), 1)
     qtbot.addWidget(dialog)
@@ -92,7 +92,7 @@ def test_an_untrained_model_is_refused_with_the_reason_and_nothing_runs(qtbot, p
 
 def test_cancel_keeps_the_finished_frames_and_says_how_many(qtbot, tmp_path, figure_files):
     from distilpose.app.main_window import MainWindow
-    from distilpose.app.prelabel_dialog import PrelabelChoice
+    from distilpose.app.project.prelabel_dialog import PrelabelChoice
     from distilpose.app.state import AppState
 
     loader = FakeLoader(delay_s=0.05)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from distilpose.app.review import disagreement_items, low_confidence_items, suggest_frames
+from distilpose.app.project.review import disagreement_items, low_confidence_items, suggest_frames
 from distilpose.project import ProjectStore
 from distilpose.types import Instance
 

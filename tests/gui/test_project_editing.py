@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
+from distilpose.app.annotate.template import TEMPLATE_POSE, template_instance
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
-from distilpose.app.template import TEMPLATE_POSE, template_instance
 from distilpose.project import ProjectStore
 
 from .conftest import mouse_drag, scene_to_view

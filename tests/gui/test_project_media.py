@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PySide6.QtWidgets import QApplication
 
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
@@ -122,5 +123,5 @@ def test_closing_the_window_during_a_prelabel_batch(qtbot, tmp_path, figure_file
     win.live.update_settings(model="distilpose-t", detector="full-frame", tracking=False)
     assert win.project.prelabel(True, choice=prelabel_choice())
     win.close()  # waits for the worker, records nothing half-way, releases the file
-    qtbot.wait(50)  # the worker's queued 'finished' arrives after the window is gone: nothing to do
+    QApplication.sendPostedEvents()  # the worker's queued 'finished' arrives after the window is gone: nothing to do
     assert win.project.prelabel_thread is None and state.pending.is_idle() and state.project is None

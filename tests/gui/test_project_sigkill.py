@@ -12,7 +12,7 @@ import textwrap
 import cv2
 import numpy as np
 
-from distilpose.app.template import template_instance
+from distilpose.app.annotate.template import template_instance
 from distilpose.project import ProjectStore
 
 EDITOR_SCRIPT = textwrap.dedent(
@@ -20,7 +20,7 @@ EDITOR_SCRIPT = textwrap.dedent(
     import os, sys
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
-    from distilpose.app import commands
+    from distilpose.app.annotate import commands
     from distilpose.app.state import AppState
 
     app = QApplication([])

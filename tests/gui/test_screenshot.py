@@ -163,6 +163,7 @@ def _colourful(shot: np.ndarray) -> int:
     return int((s.max(axis=2) - s.min(axis=2) > 60).sum())
 
 
+@pytest.mark.slow
 def test_screenshot_of_a_video_frame_with_live_inference_and_heatmaps(qapp, tmp_path) -> None:
     from .conftest import write_video
 

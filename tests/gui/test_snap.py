@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from distilpose.app.assist import EditHeatmap
-from distilpose.app.snap import heatmap_peaks, heatmap_to_image, image_to_heatmap, nearest_peak
+from distilpose.app.annotate.assist import EditHeatmap
+from distilpose.app.annotate.snap import heatmap_peaks, heatmap_to_image, image_to_heatmap, nearest_peak
 from distilpose.inference.predictor import CropGeometry
 
 from .conftest import scene_to_view

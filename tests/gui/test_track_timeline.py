@@ -7,8 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 
-from distilpose.app.overlays import track_color
-from distilpose.app.widgets.track_timeline import BACKGROUND, HIGHLIGHT, MARGIN_PX
+from distilpose.app.annotate.track_timeline import BACKGROUND, HIGHLIGHT, MARGIN_PX
+from distilpose.app.live.overlays import track_color
 
 from .test_tracks_gui import _people, _select
 

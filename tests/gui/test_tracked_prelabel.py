@@ -23,7 +23,7 @@ class TwoPeople:
 def test_a_tracked_prelabel_stores_no_person_without_a_track_id(
     qtbot, project_window, small_video, monkeypatch
 ):
-    from distilpose.app import prelabel
+    from distilpose.app.project import prelabel
 
     monkeypatch.setattr(prelabel, "make_detector", lambda *args, **kwargs: TwoPeople())
     win, state = project_window, project_window.state

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distilpose.app.overlays import track_color
+from distilpose.app.live.overlays import track_color
 from distilpose.types import Instance
 
 from .conftest import POSE, prelabel_choice, wait_idle
@@ -170,7 +170,7 @@ def test_a_300_frame_video_prelabels_off_the_gui_thread_and_cancel_keeps_the_tra
 def test_a_predictions_track_caption_sits_under_its_box_clear_of_the_accept_caption(qtbot):
     from PySide6.QtCore import QPointF
 
-    from distilpose.app.canvas_items import InstanceItem
+    from distilpose.app.annotate.canvas_items import InstanceItem
 
     kp = np.zeros((17, 3))
     kp[:, :2] = [[100 + 3 * k, 50 + 10 * k] for k in range(17)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distilpose.app import commands
+from distilpose.app.annotate import commands
 from distilpose.project import ProjectStore
 
 LEFT_WRIST = 9

@@ -13,9 +13,9 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from distilpose.app.model_box import missing_zoo_models, model_status
 from distilpose.app.paths import resources_dir
-from distilpose.app.welcome import sample_files
+from distilpose.app.welcome.model_box import missing_zoo_models, model_status
+from distilpose.app.welcome.page import sample_files
 from distilpose.zoo import CARDS, FetchError
 from distilpose.zoo import fetch as zoo_fetch
 from distilpose.zoo.fetch import models_root
@@ -138,7 +138,7 @@ def test_file_open_and_drop_also_replace_the_page(qtbot, figure_files) -> None:
 
 
 def test_a_sample_that_fails_to_open_is_reported_and_the_page_stays(window, qtbot, tmp_path) -> None:
-    from distilpose.app.welcome import WelcomePage
+    from distilpose.app.welcome.page import WelcomePage
 
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
@@ -185,11 +185,12 @@ def test_model_status_says_where_the_weights_come_from(tmp_path, monkeypatch) ->
     assert status.ready and status.name == "best.safetensors"
 
 
-def test_the_model_box_shows_the_default_model_from_launch(window, monkeypatch) -> None:
-    from distilpose.app import launch
+def test_the_model_box_shows_the_default_model_from_the_catalogue(window, monkeypatch) -> None:
+    from distilpose.inference import options
+    from distilpose.models.bundled import DefaultChoice
 
     box = window.welcome.model_box
-    monkeypatch.setattr(launch, "DEFAULT_MODEL", "movenet-lightning")
+    monkeypatch.setattr(options, "default_for", lambda source="video": DefaultChoice("movenet-lightning", False))
     box.refresh()
     assert "MoveNet SinglePose Lightning v4 (movenet-lightning)" in box.default_label.text()
     assert "Not fetched" in box.default_detail.text()
@@ -316,13 +317,13 @@ def test_cancel_stops_the_fetch_at_its_next_step(window, qtbot, monkeypatch) -> 
 
 
 def test_closing_the_window_mid_fetch_cancels_it_and_lets_the_thread_end(window, qtbot, monkeypatch) -> None:
-    from distilpose.app import zoo_fetcher
+    from distilpose.app.welcome import zoo_fetcher
 
     fake, box, _thunder = _start_held_fetch(window, qtbot, monkeypatch)
     qtbot.waitUntil(lambda: box.progress_label.text().startswith("Downloading"), timeout=WAIT_MS)
     window.close()  # a QThread destroyed while it runs would abort the process
     [thread] = zoo_fetcher._DETACHED
-    assert thread.cancel_event.is_set()
+    assert thread.is_cancelled()
     fake.release.set()  # the "download" ends; the next step sees the cancel
     qtbot.waitUntil(lambda: not zoo_fetcher._DETACHED, timeout=WAIT_MS)
     assert missing_zoo_models() == list(CARDS)  # cancelled: nothing installed

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
-from distilpose.app.workers import FrameJob, InferenceWorker, LiveSettings
+from distilpose.app.live.workers import FrameJob, InferenceWorker, LiveSettings
 from distilpose.inference.loading import LoadedModel, load_predictor
 
 from .conftest import SleepyRuntime, wait_idle
@@ -71,7 +71,8 @@ def test_latest_frame_wins_under_a_slow_model(qtbot, slow_worker) -> None:
     for i in range(10):  # a burst: far faster than the 0.3 s model
         worker.submit(FrameJob(i + 1, IMAGE, i, i / 30))
     qtbot.waitUntil(lambda: any(job == 10 for job, _ in collector.results), timeout=20_000)
-    qtbot.wait(400)  # nothing queued behind it
+    # The worker counts a job before it emits its result, and job 10 was the last submitted: the counters are
+    # final once its result is here (no wait decides them).
     counters = worker.counters
     assert counters.submitted == 10
     assert counters.processed <= 2  # at most the frame it was already on, then the newest
@@ -88,12 +89,12 @@ def test_stop_while_a_frame_is_running_is_clean(qtbot, slow_worker) -> None:
     worker.submit(FrameJob(2, IMAGE, 1, 0.1))  # waiting in the slot: discarded by stop
     assert worker.stop()
     assert worker.isFinished() and not worker.isRunning()
-    qtbot.wait(100)
+    QApplication.sendPostedEvents()  # deliver whatever the finished thread emitted
     assert [job for job, _ in collector.results] in ([], [1])
     assert worker.counters.processed <= 1
     worker.submit(FrameJob(3, IMAGE, 2, 0.2))  # after stop: ignored, no crash
-    qtbot.wait(100)
-    assert 3 not in [job for job, _ in collector.results]
+    QApplication.sendPostedEvents()
+    assert 3 not in [job for job, _ in collector.results] and worker.isFinished()
 
 
 def test_closing_the_window_stops_inference(qtbot, live_window, small_video, fake_loader) -> None:

@@ -34,9 +34,9 @@ from distilpose.coco import (
     save_keypoint_results,
 )
 from distilpose.errors import DistilPoseError
+from distilpose.inference.onnx_service import export_onnx
 from distilpose.models.checkpoint import load_state_dict_file, save_weights
 from distilpose.models.registry import create_model
-from distilpose.onnx_export import export_onnx
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
 from distilpose.training.checkpointing import load_checkpoint, save_checkpoint

@@ -85,11 +85,19 @@ def test_export_of_an_image_without_a_recorded_size_refuses_a_bomb(tmp_path, bom
 def test_pseudo_label_refuses_a_bomb(tmp_path, bomb):
     skip_unless_linux()
 
-    def never(*args):
-        raise AssertionError("a model was run on a bomb")
+    from distilpose.pipeline import LivePipeline
 
+    class Never:
+        name = "never"
+
+        def detect(self, *args):
+            raise AssertionError("a model was run on a bomb")
+
+        predict = detect
+
+    never = LivePipeline(Never(), Never())  # type: ignore[arg-type]
     with address_space_headroom(CAP), pytest.raises(MediaError) as info:
-        pseudo_label([bomb], tmp_path / "out", predict=never, detect=never, teacher_name="none")
+        pseudo_label([bomb], tmp_path / "out", pipeline=never, teacher_name="none")
     _refused(info.value, bomb, "30000 x 30000")
 
 

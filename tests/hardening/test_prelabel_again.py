@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilpose.inference.live import FrameResult
+from distilpose.pipeline import FrameResult
 from distilpose.prelabel import Prelabeller, outcome_counts, write_predictions
 from distilpose.project import Edit, ProjectStore
 from tests.unit.test_project_support import person

@@ -86,7 +86,7 @@ def test_prelabel_with_tracks_gives_video_people_ids_and_images_none(project, tm
 def test_ctrl_c_keeps_the_frames_already_done(project, tmp_path, monkeypatch, capsys):
     require_zoo_model("movenet-lightning")
     _sample_project(project, tmp_path)
-    from distilpose.inference.live import LivePipeline
+    from distilpose.pipeline import LivePipeline
 
     real = LivePipeline.process
     calls = []

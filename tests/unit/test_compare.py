@@ -127,7 +127,7 @@ def test_oracle_scores_perfect_and_shifted_oracle_misses(val_set) -> None:
 def test_compare_models_scores_like_eval_and_keeps_error_rows(val_set, student_ckpt, tmp_path) -> None:
     from distilpose.evaluation import evaluate_keypoints
     from distilpose.inference.coco_run import predict_coco
-    from distilpose.inference.predictor import Predictor
+    from distilpose.inference.loading import load_predictor
 
     ann, images = val_set
     seen: list[tuple[str, int, int]] = []
@@ -148,7 +148,7 @@ def test_compare_models_scores_like_eval_and_keeps_error_rows(val_set, student_c
     assert good.error is None and good.model == str(student_ckpt) and good.instances == 2
     expected = evaluate_keypoints(
         ann,
-        predict_coco(Predictor.from_model(student_ckpt, threads=1), load_coco(ann), images, progress=False),
+        predict_coco(load_predictor(student_ckpt, threads=1).predictor, load_coco(ann), images, progress=False),
     )["AP"]
     assert good.ap == pytest.approx(expected, abs=1e-12)  # same protocol as `distilpose eval --boxes gt`
     assert 0.0 <= good.pck <= 1.0

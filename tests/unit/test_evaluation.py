@@ -12,8 +12,9 @@ import pytest
 
 from distilpose.coco import KeypointResult, load_coco, parse_coco, save_keypoint_results
 from distilpose.errors import CocoFormatError
-from distilpose.evaluation import METRIC_NAMES, evaluate_keypoints, oks, oks_nms, rescore
+from distilpose.evaluation import METRIC_NAMES, evaluate_keypoints, oks_nms, rescore
 from distilpose.keypoints import NUM_KEYPOINTS
+from distilpose.similarity import oks
 from distilpose.types import Instance
 from tests.conftest import shared_path
 from tests.unit.coco_factory import gt_as_results, make_coco_doc

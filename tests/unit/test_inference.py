@@ -10,10 +10,10 @@ import torch
 
 from distilpose.cli import main
 from distilpose.codecs import boxes_to_centers_scales
+from distilpose.inference.onnx_service import export_onnx
 from distilpose.inference.predictor import Predictor
 from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime
 from distilpose.models import create_model, model_spec
-from distilpose.onnx_export import export_onnx
 
 
 class FixedOutputs:
@@ -139,7 +139,27 @@ def test_bench_cli_json_reports_rows_and_ratios(capsys):
     data = json.loads(capsys.readouterr().out)
     assert len(data["rows"]) == 2
     assert all(r["median_ms"] > 0 and r["fps"] == pytest.approx(1000 / r["median_ms"]) for r in data["rows"])
-    assert data["ratios_vs_first"]["torch"]["distilpose-t"] == pytest.approx(1.0)
+    (t,), (s,) = (row["window_ms"] for row in data["rows"])  # one window: the ratio is that window's
+    assert data["ratios_vs_first"]["torch"] == {"distilpose-t": 1.0, "distilpose-s": pytest.approx(s / t)}
+
+
+def test_bench_ratio_is_the_median_of_the_ratios_inside_each_window(monkeypatch):
+    """Scripted timings, window by window (t, s): 10/50, 20/22, 40/44 ms. Inside each window s takes 5, 1.1
+    and 1.1 times t, so the ratio is 1.1; the ratio of the medians (44/20 = 2.2) would let a slow stretch
+    that hit one side decide it."""
+    from types import SimpleNamespace
+
+    from distilpose import bench
+
+    timings = iter([10.0, 50.0, 20.0, 22.0, 40.0, 44.0])
+    monkeypatch.setattr(bench, "sample_batch", lambda spec, batch=1: None)
+    monkeypatch.setattr(bench, "build_runtime", lambda model, rt, threads: SimpleNamespace(run=lambda b: None))
+    monkeypatch.setattr(bench, "time_calls", lambda fn, warmup, iters: next(timings))
+    models = [("t", SimpleNamespace(spec=None)), ("s", SimpleNamespace(spec=None))]
+    rows, ratios = bench.run_benchmark(models, ["torch"], windows=3, progress=False)
+    assert [r.window_ms for r in rows] == [[10.0, 20.0, 40.0], [50.0, 22.0, 44.0]]
+    assert [(r.median_ms, r.best_ms) for r in rows] == [(20.0, 10.0), (44.0, 22.0)]
+    assert ratios == {"torch": {"t": 1.0, "s": pytest.approx(1.1)}}
 
 
 def test_bench_cli_rejects_unknown_runtime(capsys):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from distilpose.detection import CenterNetDetector, TrackFromKeypoints, make_detector
-from distilpose.inference.coverage import Coverage, LaggedDetector, add_frame, play_lagged
-from distilpose.inference.live import REDETECT_EVERY, LivePipeline
+from distilpose.inference.coverage import Coverage, add_frame
+from distilpose.pipeline import REDETECT_EVERY, LivePipeline
 from distilpose.video import VideoReader
 from tests.unit.test_pipeline import SAMPLE, _use_real_cache
 
@@ -16,8 +16,9 @@ from tests.unit.test_pipeline import SAMPLE, _use_real_cache
 #: crop (his mean keypoint score drops from 0.45 to 0.1 over three frames) while a walker passes him.
 FIRST, LAST = 100, 130
 #: A background detection lands this many frames after it was asked for (the app's, measured under load:
-#: 6-15 frames).
+#: 6-15 frames): two frames for each of the tiled detector's three passes.
 LAG = 6
+PASS_FRAMES = 2
 
 
 @pytest.mark.slow
@@ -39,11 +40,12 @@ def test_a_fading_person_gets_the_detector_at_once(monkeypatch) -> None:
     inline = LivePipeline(predictor, make_detector("auto"))  # a paused frame: detected in line
     reference = {i: inline.process(image, index=i).instances for i, image in frames[FIRST:]}
 
-    tracker = TrackFromKeypoints(LaggedDetector(make_detector("auto"), LAG), REDETECT_EVERY, background=True)
+    tracker = TrackFromKeypoints(make_detector("auto"), REDETECT_EVERY, background=True, pass_frames=PASS_FRAMES)
     live = LivePipeline(predictor, tracker)
     coverage = Coverage()
     try:
-        for (i, _), result in zip(frames, play_lagged(live, iter(frames), LAG), strict=True):
+        for i, image in frames:
+            result = live.process(image, index=i)
             if i in reference:
                 add_frame(coverage, i, reference[i], result.instances)
     finally:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from distilpose.detection import CenterNetDetector, TrackFromKeypoints, merge_detections, square_tiles
-from distilpose.inference.live import MAX_STREAM_GAP, LivePipeline
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import MAX_STREAM_GAP, LivePipeline
 from distilpose.types import Instance
 from tests.unit.test_detection import _instance
 from tests.unit.test_pipeline import fake_predictor
@@ -151,9 +151,10 @@ def test_pose_runs_every_person_as_one_batch(background: bool) -> None:
 def test_the_man_on_the_box_gets_a_skeleton() -> None:
     """Frame 99 of the sample: a backlit man standing on a box, which the whole-frame CenterNet pass scores
     0.13 (split in two boxes); the tiled pass sees him at 512 px and finds him whole."""
-    from distilpose.detection import box_iou, make_detector
-    from distilpose.inference.live import make_live_pipeline
+    from distilpose.detection import make_detector
     from distilpose.inference.loading import load_predictor
+    from distilpose.pipeline import make_live_pipeline
+    from distilpose.similarity import box_iou
     from distilpose.video import VideoReader
     from tests.unit.test_detection import SAMPLE
 
@@ -193,3 +194,140 @@ def test_centernet_on_onnx_runtime_agrees_or_falls_back(tmp_path, monkeypatch) -
     monkeypatch.setattr(OnnxCenterNet, "PIXEL_TOLERANCE", -1.0)  # nothing can agree this well
     assert OnnxCenterNet.from_model(model) is model
     assert not list((tmp_path / "other").rglob("*.onnx"))
+
+
+class _TwoPasses:
+    """A detector of two passes: the whole frame finds ``first``, the second pass (blocked until released, as a
+    tiled detection's tiles still run) adds ``second``; the first (in-line) detection of a stream never waits."""
+
+    name = "two-passes"
+
+    def __init__(self, first, second) -> None:
+        self.first, self.second = (np.asarray(b, float).reshape(-1, 4) for b in (first, second))
+        self.release = threading.Event()
+        self.second_pass = threading.Event()  # the first pass's boxes were handed over
+        self.calls = 0
+
+    def detect_passes(self, image):
+        self.calls += 1
+        yield self.first.copy(), np.full(len(self.first), 0.9)
+        self.second_pass.set()
+        if self.calls > 1:
+            assert self.release.wait(10)
+            self.release.clear()
+        both = np.concatenate([self.first, self.second])
+        yield both, np.full(len(both), 0.9)
+
+    def detect(self, image):
+        *_, last = self.detect_passes(image)
+        return last
+
+
+def test_tiled_detection_hands_its_whole_frame_pass_first() -> None:
+    calls: list[int] = []
+
+    class Model:
+        def detect_people(self, image, min_score):
+            calls.append(image.shape[1])
+            if image.shape[1] == 640:  # the whole frame: one person
+                return np.array([[100.0, 20, 160, 200, 0.8]])
+            return np.array([[200.0, 30, 240, 150, 0.5]])  # each tile: one more (x 200 and 480 in the frame)
+
+    detector = CenterNetDetector(Model(), tiles=True)
+    passes = list(detector.detect_passes(IMAGE))
+    assert calls == [640, 360, 360]
+    assert len(passes) == 2  # after the whole frame, then after the tiles
+    assert passes[0][0].tolist() == [[100.0, 20, 60, 180]]
+    assert sorted(passes[1][0][:, 0].tolist()) == [100.0, 200.0, 480.0]
+    np.testing.assert_allclose(detector.detect(IMAGE)[0], passes[1][0])  # detect() is the last pass
+    square = np.zeros((360, 360, 3), np.uint8)  # no tiles: one pass, one result
+    assert len(list(CenterNetDetector(Model(), tiles=True).detect_passes(square))) == 1
+
+
+def test_a_newcomer_found_by_the_first_pass_is_tracked_while_the_tiles_run() -> None:
+    walker, newcomer, small = [20.0, 30, 60, 150], [300.0, 40, 50, 160], [500.0, 200, 30, 60]
+    detector = _TwoPasses([walker], [])
+    tracker = TrackFromKeypoints(detector, redetect_every=2, pad=0.0, background=True)
+    try:
+        tracker.detect(IMAGE)  # frame 0: in line
+        tracker.update([_person(20, 30, 80, 180)])
+        tracker.detect(IMAGE)  # frame 1: tracked
+        tracker.update([_person(20, 30, 80, 180)])
+        detector.first = np.array([walker, newcomer])  # someone walks in, found by the whole-frame pass
+        detector.second = np.array([small])  # and the tiles find a small person
+        detector.second_pass.clear()  # (set by frame 0's in-line detection)
+        tracker.detect(IMAGE)  # frame 2: due, submitted
+        tracker.update([_person(20, 30, 80, 180)])
+        worker = tracker.worker
+        assert worker is not None and detector.second_pass.wait(10)  # the tiles wait for the release
+        boxes, _ = tracker.detect(IMAGE)  # frame 3: the first pass's boxes, the tiles still running
+        assert newcomer in boxes.tolist() and small not in boxes.tolist() and tracker.last_detected
+        assert worker.busy and tracker.detections == 1  # a detection counts once, when its last pass ends
+        tracker.update([_person(20, 30, 80, 180), _person(300, 40, 350, 200)])
+        detector.release.set()
+        assert worker.wait(10)
+        boxes, _ = tracker.detect(IMAGE)  # frame 4: all passes; the newcomer's track continues
+        assert small in boxes.tolist() and len(boxes) == 3 and tracker.detections == 2
+        assert sorted(tracker.last_origin.tolist()) == [-1, 0, 1]
+    finally:
+        detector.release.set()
+        tracker.close()
+
+
+def test_stepped_worker_hands_each_pass_after_its_frames() -> None:
+    from distilpose.detection import SteppedDetectionWorker
+
+    detector = _TwoPasses([[20.0, 30, 60, 150]], [[300.0, 40, 50, 160]])
+    detector.calls = -10  # never blocks: the clock, not a thread, decides when boxes land
+    worker = SteppedDetectionWorker(detector, pass_frames=3)
+    assert worker.submit(IMAGE, token=7) and worker.busy
+    assert not worker.submit(IMAGE, token=8)  # one detection at a time
+    got = [worker.take() for _ in range(6)]  # one take a processed frame
+    assert [g is not None for g in got] == [False, False, True, False, False, True]
+    assert got[2][0] == 7 and len(got[2][1][0]) == 1 and got[2][2] is False  # the first pass, after 3 frames
+    assert len(got[5][1][0]) == 2 and got[5][2] is True and not worker.busy  # all of it, after 6
+    assert worker.take() is None and worker.runs == 1
+    with pytest.raises(ValueError):
+        SteppedDetectionWorker(detector, 0)
+
+
+def test_a_single_pass_taken_before_it_is_final_is_merged_once() -> None:
+    """A one-pass detection is published when its pass ends and again, final, when the detector returns; the
+    tracker may take it in between. The second hand-over only ends the detection: merging the same boxes again
+    would hand a track in trouble a box one frame older."""
+    walker = [20.0, 30, 60, 150]
+    handed, released = threading.Event(), threading.Event()
+
+    class OnePass:
+        name = "one-pass"
+        calls = 0
+
+        def detect_passes(self, image):
+            OnePass.calls += 1
+            yield np.array([walker]), np.array([0.9])
+            if OnePass.calls > 1:  # the pass's boxes were published; the detector returns when released
+                handed.set()
+                assert released.wait(10)
+
+        def detect(self, image):
+            *_, last = self.detect_passes(image)
+            return last
+
+    tracker = TrackFromKeypoints(OnePass(), redetect_every=1, pad=0.0, background=True)
+    try:
+        tracker.detect(IMAGE)  # frame 0: in line
+        tracker.update([_person(20, 30, 80, 180)])
+        tracker.detect(IMAGE)  # frame 1: due, submitted
+        tracker.update([_person(20, 30, 80, 180)])
+        worker = tracker.worker
+        assert worker is not None and handed.wait(10)
+        tracker.detect(IMAGE)  # frame 2: the pass's boxes, merged
+        assert tracker.last_detected and worker.busy and tracker.detections == 1
+        tracker.update([_person(20, 30, 80, 180)])
+        released.set()
+        assert worker.wait(10)
+        tracker.detect(IMAGE)  # frame 3: the same boxes, final: the detection ends, nothing merged again
+        assert not tracker.last_detected and tracker.detections == 2
+    finally:
+        released.set()
+        tracker.close()

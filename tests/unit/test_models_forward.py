@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from distilpose.inference.onnx_service import FP32_TOLERANCE, export_onnx, sample_batch
 from distilpose.models import PoseOutput, create_model, list_models, load_weights, model_spec, save_weights
 from distilpose.models.hrnet import HRNet
 from distilpose.models.stemnet import StemNet
-from distilpose.onnx_export import FP32_TOLERANCE, export_onnx, sample_batch
 from tests.conftest import require_zoo_model
 
 STUDENTS = ["distilpose-t", "distilpose-s", "distilpose-l"]

@@ -71,3 +71,24 @@ def test_register_twice_is_refused():
 
     with pytest.raises(ValueError, match="registered twice"):
         register_model(model_spec("distilpose-s"))(lambda **kw: None)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_spec_gmacs_is_what_the_counter_measures(name: str) -> None:
+    """``ModelSpec.gmacs`` (the distil dialog's cost) must be what ``complexity.count_macs`` measures now."""
+    import torch
+
+    from distilpose.models.complexity import count_macs
+
+    try:  # the meta device builds big models in a blink; MoveNet keeps CPU buffers
+        with torch.device("meta"):
+            measured = count_macs(create_model(name))[0]
+    except RuntimeError:
+        measured = count_macs(create_model(name))[0]
+    assert model_spec(name).gmacs == pytest.approx(measured, abs=0.006)
+
+
+def test_spec_sizes_are_h_w_with_the_codecs_w_h_beside_them() -> None:
+    spec = model_spec("distilpose-s")
+    assert spec.input_size == (256, 192) and spec.input_size_wh == (192, 256)
+    assert spec.heatmap_size == (64, 48) and spec.heatmap_size_wh == (48, 64)

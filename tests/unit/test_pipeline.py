@@ -13,12 +13,12 @@ import pytest
 from distilpose.coco import load_coco, load_keypoint_results
 from distilpose.detection import FixedBoxes, FullFrame, TrackFromKeypoints
 from distilpose.errors import DistilPoseError, MediaError
-from distilpose.inference.live import LivePipeline, keypoint_disagreement
 from distilpose.inference.loading import has_trained_weights, load_predictor, weights_digest
 from distilpose.inference.pipeline_bench import bench_pipeline
 from distilpose.inference.prediction_export import ExportCancelled, export_predictions, images_path_for
 from distilpose.inference.predictor import Predictor
 from distilpose.models import model_spec
+from distilpose.pipeline import LivePipeline, keypoint_disagreement
 from distilpose.render import H264Writer
 from distilpose.smoothing import KeypointSmoother
 from distilpose.types import Instance
@@ -129,6 +129,23 @@ def test_smoothing_gives_track_ids() -> None:
     np.testing.assert_allclose(r1.instances[0].keypoints, r0.instances[0].keypoints)  # still: unchanged
 
 
+def test_smoothing_keys_on_the_one_trackers_ids() -> None:
+    """One tracker gives the ids; smoothing uses them and never overwrites them with its own."""
+    from distilpose.tracking import PoseTracker
+
+    tracker = PoseTracker(first_id=50)
+    pipe = LivePipeline(
+        fake_predictor(),
+        FixedBoxes([[0, 0, 100, 200], [300, 0, 100, 200]]),
+        smoother=KeypointSmoother(),
+        tracker=tracker,
+    )
+    image = np.zeros((360, 640, 3), np.uint8)
+    r0 = pipe.process(image, index=0, t=0.0)
+    r1 = pipe.process(image, index=1, t=1 / 30)
+    assert [i.track_id for i in r0.instances] == [50, 51] == [i.track_id for i in r1.instances]
+
+
 def test_load_predictor_flags_untrained_models_and_loads_checkpoints(tmp_path: Path) -> None:
     from distilpose.models.checkpoint import save_weights
 
@@ -146,12 +163,12 @@ def test_load_predictor_flags_untrained_models_and_loads_checkpoints(tmp_path: P
 
 
 def test_onnx_runtime_is_exported_once_and_cached(tmp_path: Path, monkeypatch) -> None:
-    import distilpose.onnx_export
+    import distilpose.inference.onnx_service as onnx_service
 
     first = load_predictor("distilpose-t", runtime="onnx", onnx_dir=tmp_path)
     files = list(tmp_path.glob("distilpose-t-*.onnx"))
     assert len(files) == 1 and first.predictor.runtime.name == "onnx"
-    monkeypatch.setattr(distilpose.onnx_export, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
+    monkeypatch.setattr(onnx_service, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
     second = load_predictor("distilpose-t", runtime="onnx", onnx_dir=tmp_path)
     image = np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8)
     box = np.array([[10, 10, 80, 100]])

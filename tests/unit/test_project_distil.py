@@ -193,7 +193,7 @@ def test_budget_defaults_are_ten_minutes_or_the_steps_given() -> None:
 def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_from_the_shipped_student(
     tmp_path,
 ) -> None:
-    from distilpose.models.bundled import DEFAULT_STUDENT, bundled_weights
+    from distilpose.models.bundled import bundled_weights
     from distilpose.training.project_job import build_config
 
     cfg = build_config(DistilSpec.for_budget(), tmp_path, with_val=True)
@@ -201,7 +201,7 @@ def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_
     # About 90 steps fit in ten minutes on 2 cores: a 100-step warm-up would never reach the learning rate.
     assert cfg["schedule"]["warmup_iters"] == 10 and cfg["run"]["checkpoint_every_steps"] == 20
     assert cfg["run"]["eval_every_epochs"] is None and cfg["run"]["eval_at_end"] is True
-    assert cfg["model"] == {"name": DEFAULT_STUDENT, "init_weights": str(bundled_weights(DEFAULT_STUDENT))}
+    assert cfg["model"] == {"name": "distilpose-mnv2-lt", "init_weights": str(bundled_weights("distilpose-mnv2-lt"))}
     assert cfg["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
     assert cfg["loss"] == {"reg_beta": 0.005}  # the trainer fix of issue 26 (ADR 0014)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from distilpose.errors import DistilPoseError
+from distilpose.pipeline import LivePipeline
 from distilpose.pseudolabel import pseudo_label
 from distilpose.types import Instance
 
@@ -26,11 +27,24 @@ def _images(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def _detect(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([[10.0, 5.0, 30.0, 40.0], [0.0, 0.0, 5.0, 5.0]]), np.array([0.9, 0.4])
+class _Detector:
+    name = "two boxes"
+
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([[10.0, 5.0, 30.0, 40.0], [0.0, 0.0, 5.0, 5.0]]), np.array([0.9, 0.4])
 
 
-def _predict(image, boxes, scores) -> list[Instance]:
+class _Teacher:
+    def predict(self, image, boxes, scores, return_heatmaps: bool = False) -> list[Instance]:
+        return _predict(boxes, scores)
+
+
+def _pipeline() -> LivePipeline:
+    """A teacher that places its keypoints from the box, behind a detector of two boxes."""
+    return LivePipeline(_Teacher(), _Detector())  # type: ignore[arg-type]
+
+
+def _predict(boxes, scores) -> list[Instance]:
     out = []
     for b, box in enumerate(boxes):
         kp = np.zeros((17, 3))
@@ -52,8 +66,7 @@ def test_writes_a_coco_set_with_unlabelled_low_scores(tmp_path: Path) -> None:
     stats = pseudo_label(
         [tmp_path / "raw"],
         tmp_path / "out",
-        predict=_predict,
-        detect=_detect,
+        pipeline=_pipeline(),
         teacher_name="t",
         min_keypoints=6,
     )
@@ -82,7 +95,7 @@ def test_video_frames_are_strided(tmp_path: Path) -> None:
         writer.write(np.full((48, 64, 3), i * 30, dtype=np.uint8))
     writer.close()
     stats = pseudo_label(
-        [video], tmp_path / "out", predict=_predict, detect=_detect, teacher_name="t", every=3
+        [video], tmp_path / "out", pipeline=_pipeline(), teacher_name="t", every=3
     )
     doc = json.loads((tmp_path / "out" / "person_keypoints.json").read_text())
     assert [im["frame_index"] for im in doc["images"]] == [0, 3, 6]
@@ -94,7 +107,7 @@ def test_cancel_and_empty_results_write_no_dataset(tmp_path: Path) -> None:
 
     def run(out: str, **kwargs) -> None:
         pseudo_label(
-            [tmp_path / "raw"], tmp_path / out, predict=_predict, detect=_detect, teacher_name="t", **kwargs
+            [tmp_path / "raw"], tmp_path / out, pipeline=_pipeline(), teacher_name="t", **kwargs
         )
 
     with pytest.raises(DistilPoseError, match="cancelled"):
@@ -105,7 +118,7 @@ def test_cancel_and_empty_results_write_no_dataset(tmp_path: Path) -> None:
     assert not (tmp_path / "b" / "person_keypoints.json").exists()
     with pytest.raises(DistilPoseError, match="no such file"):
         pseudo_label(
-            [tmp_path / "missing.mp4"], tmp_path / "c", predict=_predict, detect=_detect, teacher_name="t"
+            [tmp_path / "missing.mp4"], tmp_path / "c", pipeline=_pipeline(), teacher_name="t"
         )
 
 
@@ -113,7 +126,7 @@ def test_max_side_shrinks_images_and_labels_together(tmp_path: Path) -> None:
     folder = tmp_path / "raw"
     folder.mkdir()
     cv2.imwrite(str(folder / "big.png"), np.zeros((200, 400, 3), dtype=np.uint8))
-    pseudo_label([folder], tmp_path / "out", predict=_predict, detect=_detect, teacher_name="t", max_side=100)
+    pseudo_label([folder], tmp_path / "out", pipeline=_pipeline(), teacher_name="t", max_side=100)
     doc = json.loads((tmp_path / "out" / "person_keypoints.json").read_text())
     assert (doc["images"][0]["width"], doc["images"][0]["height"]) == (100, 50)
     assert cv2.imread(str(tmp_path / "out" / "images" / doc["images"][0]["file_name"])).shape[:2] == (50, 100)
@@ -127,4 +140,4 @@ def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     with pytest.raises(DistilPoseError, match="not-a-folder/out/images: cannot create the output folder"):
-        pseudo_label([tmp_path / "raw"], blocker / "out", predict=_predict, detect=_detect, teacher_name="t")
+        pseudo_label([tmp_path / "raw"], blocker / "out", pipeline=_pipeline(), teacher_name="t")

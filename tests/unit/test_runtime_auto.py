@@ -13,7 +13,8 @@ import torch
 
 from distilpose.inference import auto
 from distilpose.inference.auto import choice_cache_file, choose_runtime
-from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime, weights_digest
+from distilpose.inference.onnx_service import weights_digest
+from distilpose.inference.runtimes import OnnxRuntime, TorchRuntime
 from distilpose.models import create_model
 
 REAL_HOME = os.environ.get("DISTILPOSE_HOME")
@@ -97,7 +98,7 @@ def test_movenet_batched_decoding_equals_the_graphs_own(monkeypatch) -> None:
 
 
 def test_movenet_exports_to_onnx_and_passes_the_parity_check(monkeypatch, tmp_path: Path) -> None:
-    from distilpose.onnx_export import FP32_TOLERANCE, export_onnx
+    from distilpose.inference.onnx_service import FP32_TOLERANCE, export_onnx
 
     model = _real_movenet(monkeypatch, "movenet-lightning")
     report = export_onnx(model, tmp_path / "m.onnx")  # raises when ORT disagrees with PyTorch
@@ -127,7 +128,7 @@ def test_int8_keeps_the_shipped_students_corrections_and_auto_judges_in_pixels(t
     import onnx
     from onnx import numpy_helper
 
-    from distilpose import onnx_export
+    from distilpose.inference import onnx_service as onnx_export
     from distilpose.models.checkpoint import load_model
 
     model, spec = load_model("distilpose-mnv2-lt")  # the shipped weights

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from distilpose.smoothing import IouTracker, KeypointSmoother, OneEuroFilter, box_iou, smoothing_factor
+from distilpose.smoothing import KeypointSmoother, OneEuroFilter, smoothing_factor
 from distilpose.types import Instance
 
 # alpha = 1 / (1 + tau/dt), tau = 1/(2 pi fc). fc = 1 Hz, dt = 1 s: alpha = 2 pi / (2 pi + 1) = 0.8626974.
@@ -62,36 +62,21 @@ def test_jitter_is_reduced_and_fast_motion_keeps_up() -> None:
     assert lag[0.01] < 0.2 * lag[0.0]
 
 
-def test_box_iou_by_hand() -> None:
-    # [0,0,10,10] vs [5,0,10,10]: overlap 5x10 = 50, union 150 -> 1/3.
-    iou = box_iou(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 10, 10], [20, 20, 5, 5]]))
-    np.testing.assert_allclose(iou, [[1 / 3, 0.0]])
-
-
-def test_tracker_keeps_ids_when_order_changes_and_forgets_old_tracks() -> None:
-    tr = IouTracker(min_iou=0.3, max_age=2)
-    a, b = [0, 0, 50, 100], [200, 0, 50, 100]
-    assert tr.assign(np.array([a, b])) == [1, 2]
-    assert tr.assign(np.array([[203, 2, 50, 100], [2, 1, 50, 100]])) == [2, 1]  # swapped order, moved a bit
-    assert tr.assign(np.array([[400, 0, 50, 100]])) == [3]  # a new person
-    tr.assign(np.zeros((0, 4)))
-    tr.assign(np.zeros((0, 4)))
-    assert tr.assign(np.array([a])) == [4]  # track 1 was unmatched for 3 frames > max_age: forgotten
-
-
-def _person(x0: float) -> Instance:
+def _person(x0: float, track_id: int | None = None) -> Instance:
     kp = np.zeros((17, 3))
     kp[:, 0] = x0 + np.arange(17)
     kp[:, 1] = 50 + 5 * np.arange(17)
     kp[:, 2] = 2
-    return Instance(kp, bbox=(x0 - 5, 40, 30, 100), scores=np.full(17, 0.9), source="student")
+    return Instance(
+        kp, bbox=(x0 - 5, 40, 30, 100), scores=np.full(17, 0.9), source="student", track_id=track_id
+    )
 
 
 def test_keypoint_smoother_filters_each_person_on_its_own() -> None:
     sm = KeypointSmoother(min_cutoff=1.0, beta=0.0)
-    first = sm([_person(0), _person(300)], 0.0)
+    first = sm([_person(0, 1), _person(300, 2)], 0.0)
     assert [p.track_id for p in first] == [1, 2]
-    moved_a, moved_b = _person(4), _person(304)
+    moved_a, moved_b = _person(4, 1), _person(304, 2)
     second = sm([moved_b, moved_a], 1.0)  # order swapped
     assert [p.track_id for p in second] == [2, 1]
     # Each person is blended with their own previous position only: x = 300 + a*4 (b) and 0 + a*4 (a).
@@ -99,3 +84,25 @@ def test_keypoint_smoother_filters_each_person_on_its_own() -> None:
     np.testing.assert_allclose(second[1].keypoints[:, 0], ALPHA_1HZ_1S * 4 + np.arange(17))
     np.testing.assert_array_equal(second[0].scores, moved_b.scores)
     np.testing.assert_array_equal(moved_b.keypoints[:, 0], 304 + np.arange(17))  # inputs untouched
+
+
+def test_keypoint_smoother_keys_on_the_ids_it_is_given() -> None:
+    """The filter follows the id, not the position: ids swapped by the tracker swap the filters too."""
+    sm = KeypointSmoother(min_cutoff=1.0, beta=0.0)
+    sm([_person(0, 7), _person(300, 8)], 0.0)
+    # id 7 now sits at 304: it is blended with id 7's previous position (0), not with the person at 300
+    out = sm([_person(304, 7)], 1.0)
+    np.testing.assert_allclose(out[0].keypoints[:, 0], ALPHA_1HZ_1S * 304 + np.arange(17))
+
+
+def test_keypoint_smoother_passes_people_without_an_id_and_forgets_old_ids() -> None:
+    sm = KeypointSmoother(min_cutoff=1.0, beta=0.0, forget_after=2)
+    sm([_person(0, 1), _person(300)], 0.0)
+    unsmoothed = sm([_person(4, 1), _person(304)], 1.0)
+    assert unsmoothed[1].track_id is None
+    np.testing.assert_allclose(unsmoothed[1].keypoints[:, 0], 304 + np.arange(17))  # no id: no filter
+    sm([], 2.0)
+    sm([], 3.0)
+    sm([], 4.0)  # id 1 unseen for 3 calls > forget_after: its filter is gone
+    back = sm([_person(100, 1)], 5.0)
+    np.testing.assert_allclose(back[0].keypoints[:, 0], 100 + np.arange(17))  # a fresh filter: first sample

@@ -7,7 +7,7 @@ import pytest
 
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_interpolated, is_keyframe
 from distilpose.keypoints import NUM_KEYPOINTS
-from distilpose.tracking import PoseTracker, TrackerConfig, box_iou, greedy_match, id_errors, oks
+from distilpose.tracking import PoseTracker, TrackerConfig, greedy_match, id_errors
 from distilpose.types import Instance
 
 # A standing person's 17 joints in a 40 x 100 box (nose on top, ankles at the bottom).
@@ -108,19 +108,6 @@ def test_greedy_match_takes_the_best_pairs_first_and_respects_the_gate():
     sim = np.array([[0.9, 0.8], [0.85, 0.1]])
     assert greedy_match(sim, 0.2) == [(0, 0)]  # (1, 1) is below the gate
     assert sorted(greedy_match(sim, 0.05)) == [(0, 0), (1, 1)]
-
-
-def test_iou_and_oks_basics():
-    box = np.array([0.0, 0.0, 10.0, 10.0])
-    assert box_iou(box, box) == 1.0 and box_iou(box, box + [20, 0, 0, 0]) == 0.0
-    a = np.column_stack([_SHAPE, np.ones(NUM_KEYPOINTS)])
-    assert oks(a, a, np.array([0, 0, 40, 100])) == pytest.approx(1.0)
-    far = a.copy()
-    far[:, :2] += 50
-    assert oks(a, far, np.array([0, 0, 40, 100])) < 0.05
-    none_seen = a.copy()
-    none_seen[:, 2] = 0
-    assert oks(a, none_seen, np.array([0, 0, 40, 100])) is None
 
 
 # --------------------------------------------------------------------------------------------- interpolation

@@ -8,7 +8,7 @@ import torch
 
 from distilpose.codecs import boxes_to_centers_scales, crop_images, crops_to_images, decode_heatmaps
 from distilpose.data.normalize import normalize_image
-from distilpose.inference.predictor import Predictor
+from distilpose.inference.loading import load_predictor
 from distilpose.training.config import ConfigError, TeacherConfig
 from distilpose.training.teachers import build_teacher
 from distilpose.video import read_image
@@ -33,7 +33,7 @@ def test_zoo_teacher_heatmaps_peak_where_movenet_puts_the_keypoints():
     assert out.heatmaps.shape == (1, 17, 64, 48) and out.vis_tokens is None
     coords_hm, maxvals = decode_heatmaps(out.heatmaps.numpy(), dark=False)
     from_teacher_grid = crops_to_images(coords_hm, centers, scales, (48, 64))[0]
-    (reference,) = Predictor.from_model("movenet-thunder").predict(image, box)
+    (reference,) = load_predictor("movenet-thunder").predictor.predict(image, box)
     confident = reference.scores > 0.5
     assert confident.sum() >= 5
     error = np.linalg.norm(from_teacher_grid[confident] - reference.keypoints[confident, :2], axis=1)

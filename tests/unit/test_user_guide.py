@@ -1,5 +1,6 @@
 """The user guide stays true: its pictures exist and come from ``docs/make_screenshots.py``, every command it
-shows parses with the real argument parsers, and its shortcut table is the window's shortcuts."""
+shows parses with the real argument parsers. (Its shortcut table is checked against the command registry, and the
+window against the same registry, in ``tests/gui/test_command_registry.py``.)"""
 
 from __future__ import annotations
 
@@ -142,51 +143,3 @@ def test_the_command_check_rejects_what_does_not_exist(line: str) -> None:
 
     with pytest.raises(AssertionError):
         _check(line, build_parser(), studio_parser())
-
-
-# ------------------------------------------------------------------------------------------- shortcuts
-
-
-def _shortcut_rows(text: str) -> list[tuple[list[str], str]]:
-    section = text.split("## Keyboard shortcuts", 1)[1].split("\n## ", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 and cells[0].startswith("`"):
-            rows.append((re.findall(r"`([^`]+)`", cells[0]), cells[1]))
-    return rows
-
-
-def _names(cell: str, name: str) -> bool:
-    """Whether a table cell ("Next Frame, Previous Frame", "Heatmaps (show or hide the dock)") names ``name``."""
-    for entry in cell.split(", "):
-        entry = entry.strip().rstrip("…")
-        if entry == name or (entry.startswith(name + " (") and not name.endswith(")")):
-            return True
-    return False
-
-
-def test_the_shortcut_table_is_the_windows_shortcuts(qtbot, tmp_path, monkeypatch) -> None:
-    from PySide6.QtGui import QAction, QKeySequence
-
-    monkeypatch.setenv("DISTILPOSE_STUDIO_CONFIG", str(tmp_path / "config"))
-    monkeypatch.setenv("DISTILPOSE_HOME", str(tmp_path / "cache"))
-    from distilpose.app.main_window import MainWindow
-
-    window = MainWindow()
-    qtbot.addWidget(window)
-    fmt = QKeySequence.SequenceFormat.PortableText
-    actual: dict[str, list[str]] = {}
-    for action in window.findChildren(QAction):
-        keys = [k.toString(fmt) for k in action.shortcuts() if not k.isEmpty()]
-        if keys:
-            actual[action.text().replace("&", "").rstrip("…")] = keys
-    assert len(actual) > 30
-    rows = _shortcut_rows(_guide())
-    for name, keys in actual.items():
-        matching = [row_keys for row_keys, names in rows if _names(names, name)]
-        assert matching, f"the guide's shortcut table has no row for {name!r} ({', '.join(keys)})"
-        assert set(keys) <= set(matching[0]), f"{name}: the window has {keys}, the guide {matching[0]}"
-    documented = {k for row_keys, _ in rows for k in row_keys}
-    real = {k for keys in actual.values() for k in keys}
-    assert documented <= real, f"shortcuts in the guide that the window does not have: {documented - real}"

@@ -1,1 +1,0 @@
-"""Dock widgets around the canvas: the model panel and the heatmap view."""
