@@ -135,6 +135,31 @@ def score_loss(
     return F.l1_loss(s * w, target * w, reduction="mean")
 
 
+def peak_pick_loss(
+    pick_logits: torch.Tensor, target_coords: torch.Tensor, weight: torch.Tensor, sigma: float = 1.0
+) -> torch.Tensor:
+    """Cross-entropy of the decode's pick, a spatial softmax over ``pick_logits`` (N, K, H, W), against a
+    Gaussian of ``sigma`` grid cells at each target (normalised (x, y)), over the joints with weight > 0.
+
+    The pick is an argmax no gradient reaches; as a classification over grid cells it is trainable, and the
+    logits are exactly what the argmax maximises (:func:`distilpose.models.heads.movenet_pick`), so lowering
+    this loss moves the pick itself. Cells are centred at ``(j + 0.5) / size``.
+    """
+    n, k, h, w = pick_logits.shape
+    wj = _joint_weights(weight, n, k).to(pick_logits.dtype)
+    ys = torch.arange(h, device=pick_logits.device, dtype=pick_logits.dtype) + 0.5
+    xs = torch.arange(w, device=pick_logits.device, dtype=pick_logits.dtype) + 0.5
+    tx = target_coords[..., 0:1].to(pick_logits.dtype) * w
+    ty = target_coords[..., 1:2].to(pick_logits.dtype) * h
+    gx = torch.exp(-((xs.view(1, 1, w) - tx) ** 2) / (2 * sigma**2))  # (N, K, W)
+    gy = torch.exp(-((ys.view(1, 1, h) - ty) ** 2) / (2 * sigma**2))  # (N, K, H)
+    target = (gy[..., :, None] * gx[..., None, :]).flatten(2)
+    target = target / target.sum(-1, keepdim=True).clamp_min(1e-12)
+    ce = -(target * F.log_softmax(pick_logits.flatten(2), dim=-1)).sum(-1)  # (N, K)
+    used = (wj > 0).to(ce.dtype)
+    return (ce * used).sum() / used.sum().clamp_min(1.0)
+
+
 class DistillLossConfig(BaseModel):
     """Loss weights (official: 1, 5e-4, 5e-4, 1, 0.01) and the simulated-heatmap reduction.
 
@@ -156,6 +181,10 @@ class DistillLossConfig(BaseModel):
     #: peak, so it learned to shift every joint by that mean and lost AP on its own training frames (issue
     #: 26, ADR 0014). Prior-based students use a small value: L1 beyond a pixel, whose fit is the median.
     reg_beta: float = Field(1.0, gt=0)
+    #: Weight of :func:`peak_pick_loss`, for a student with a peak-choice head (``peak_head``); 0: off.
+    peak_pick: float = Field(0.0, ge=0)
+    #: The pick target's Gaussian, in grid cells of the 64x48 map (4 crop pixels each).
+    peak_pick_sigma: float = Field(1.0, gt=0)
 
 
 class DistillationLoss(nn.Module):
@@ -163,7 +192,7 @@ class DistillationLoss(nn.Module):
 
     Default simulated-heatmap mode is ``"as_coded"``: it is what produced the published numbers (71.6 / 74.4
     AP); ``"intended"`` (per-sample masking) is available for comparison. Keys: ``reg``, ``vis_token``,
-    ``kpt_token``, ``sim_heatmap``, ``score``, ``total``; a term is present only when its weight is > 0 and,
+    ``kpt_token``, ``sim_heatmap``, ``score``, ``peak_pick``, ``total``; a term is present only when its weight is > 0 and,
     for the token terms, when tokens were given (TDE off: pass ``None``).
     """
 
@@ -184,6 +213,7 @@ class DistillationLoss(nn.Module):
         kpt_tokens: torch.Tensor | None = None,
         teacher_vis_tokens: torch.Tensor | None = None,
         teacher_kpt_tokens: torch.Tensor | None = None,
+        pick_logits: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Student ``coords (N, K, 2)`` normalised, ``scores (N, K[, 1])``, ``sigmas (N, K, 2)`` (heatmap px),
         tokens ``(N, 256, D)`` / ``(N, K, D)``; teacher heatmaps ``(N, K, H, W)`` and tokens; GT targets."""
@@ -223,6 +253,12 @@ class DistillationLoss(nn.Module):
             if scores is None:
                 raise ValueError("the score loss needs the student's scores")
             terms["score"] = cfg.score * score_loss(scores, teacher_heatmaps, coords, tw)
+        if cfg.peak_pick > 0:
+            if pick_logits is None:
+                raise ValueError("the peak_pick loss needs a student with a peak-choice head (peak_head: residual)")
+            terms["peak_pick"] = cfg.peak_pick * peak_pick_loss(
+                pick_logits, target_coords, tw, cfg.peak_pick_sigma
+            )
         if not terms:
             raise ValueError("every loss weight is 0 or its inputs are missing: nothing to optimise")
         terms["total"] = torch.stack(list(terms.values())).sum()

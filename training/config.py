@@ -91,6 +91,9 @@ class OptimizerConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0.0)
     #: The backbone's learning rate as a fraction of ``lr`` (e.g. 0.1 for a pretrained backbone).
     backbone_lr_mult: float = Field(1.0, ge=0.0)
+    #: A peak-choice head's learning rate as a multiple of ``lr``: it learns a new map from scratch, while
+    #: the token head's corrections of a prior student need a small lr (ADR 0022).
+    peak_head_lr_mult: float = Field(1.0, ge=0.0)
 
 
 class ScheduleConfig(_Strict):

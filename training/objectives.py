@@ -74,6 +74,7 @@ class DistillObjective:
             kpt_tokens=kpt if t.kpt_tokens is not None else None,
             teacher_vis_tokens=t.vis_tokens,
             teacher_kpt_tokens=t.kpt_tokens,
+            pick_logits=s.pick_logits,
         )
 
 

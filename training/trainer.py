@@ -63,8 +63,21 @@ RESUME_LOCKED = (
 _BATCH_KEYS = ("image", "target_coords", "target_weights", "target_heatmaps", "heatmap_weights")
 
 
-def param_groups(model: nn.Module, backbone_lr_mult: float) -> list[dict]:
-    """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), the rest at lr."""
+def param_groups(model: nn.Module, backbone_lr_mult: float, peak_head_lr_mult: float = 1.0) -> list[dict]:
+    """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), a
+    peak-choice head (if any) at ``lr * peak_head_lr_mult``, the rest at lr."""
+    groups = _backbone_groups(model, backbone_lr_mult)
+    peak = getattr(getattr(getattr(model, "keypoint_head", None), "tokenhead", None), "peak", None)
+    if peak is None or peak_head_lr_mult == 1.0:
+        return groups
+    ids = {id(p) for p in peak.parameters()}
+    for group in groups:
+        group["params"] = [p for p in group["params"] if id(p) not in ids]
+    groups.append({"params": [p for p in peak.parameters() if p.requires_grad], "lr_mult": peak_head_lr_mult})
+    return [g for g in groups if g["params"]]
+
+
+def _backbone_groups(model: nn.Module, backbone_lr_mult: float) -> list[dict]:
     backbone = getattr(model, "backbone", None)
     if backbone is not None and backbone_lr_mult == 0.0:  # frozen: no gradient computed at all (cheaper)
         backbone.requires_grad_(False)
@@ -225,8 +238,14 @@ class Trainer:
             )
         try:
             model = create_model(cfg.model.name, **cfg.model.overrides)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"model.overrides: {exc}") from None
+        head = getattr(getattr(model, "keypoint_head", None), "tokenhead", None)
+        if cfg.loss.peak_pick > 0 and getattr(head, "peak", None) is None:
+            raise ConfigError(
+                f"loss.peak_pick: {cfg.model.name!r} has no peak-choice head to train "
+                "(set model.overrides.peak_head: residual, or loss.peak_pick: 0)"
+            )
         if not self._will_resume():
             if cfg.model.init_weights is not None:
                 try:
@@ -278,7 +297,7 @@ class Trainer:
             raise ConfigError(f"data.train_ann: {exc}") from None
         self.val_loader = build_val_loader(cfg) if env.is_main else None
         o = cfg.optimizer
-        groups = param_groups(self.model, o.backbone_lr_mult)
+        groups = param_groups(self.model, o.backbone_lr_mult, o.peak_head_lr_mult)
         self.adapter = getattr(objective, "adapter", None)
         if self.adapter is not None:
             groups.append({"params": list(self.adapter.parameters()), "lr_mult": 1.0})

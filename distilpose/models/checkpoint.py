@@ -9,6 +9,7 @@ half-loaded model is the worst outcome.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickle
 import re
@@ -316,7 +317,8 @@ def load_model(
             load_weights(model, shipped, strict=True)
             model.eval()
         return model, model.spec
-    stored = read_metadata(path).get("model")
+    meta = read_metadata(path)
+    stored = meta.get("model")
     if arch is not None and stored is not None and arch != stored:
         raise CheckpointError(f"{path}: the file is a {stored!r} checkpoint, not {arch!r}")
     chosen = arch or stored
@@ -325,7 +327,22 @@ def load_model(
         raise CheckpointError(
             f"{path}: the checkpoint does not name its architecture; pass arch= (one of {', '.join(list_models())})"
         )
-    model = create_model(chosen)
+    try:
+        model = create_model(chosen, **_stored_overrides(path, meta))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its metadata 'overrides' do not build {chosen!r}: {exc}") from None
     load_weights(model, path, strict=strict)
     model.eval()
     return model, model.spec
+
+
+def _stored_overrides(path: Path, meta: Mapping[str, str]) -> dict[str, object]:
+    """The builder options a trained file was made with (the trainer's metadata 'overrides', e.g. a
+    student's ``peak_head``), so the file loads into the architecture that wrote it."""
+    try:
+        overrides = json.loads(meta.get("overrides") or "{}")
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: metadata 'overrides' is not JSON ({exc})") from None
+    if not isinstance(overrides, dict):
+        raise CheckpointError(f"{path}: metadata 'overrides' is not a JSON object")
+    return overrides

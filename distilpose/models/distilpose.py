@@ -45,12 +45,14 @@ class DistilPoseModel(TopDownModel):
         heads: int = _TOKEN_LAYOUT["heads"],
         heatmap_prior: bool | str = False,
         token_channels: int | None = None,
+        peak_head: str = "none",
     ):
         layout = {**_TOKEN_LAYOUT, "patch_size": patch_size, "dim": dim, "heads": heads}
         head = DistilPoseHead(
             in_channels,
             heatmap_prior=heatmap_prior,
             token_channels=token_channels,
+            peak_head=peak_head,
             depth=depth,
             num_keypoints=num_keypoints,
             use_sdpa=use_sdpa,
@@ -60,7 +62,12 @@ class DistilPoseModel(TopDownModel):
 
     def forward(self, x: Tensor) -> PoseOutput:
         self.check_input(x)
-        coords, scores, sigmas, kpt, vis = self.keypoint_head(self.backbone(x))
+        feature = self.backbone(x)
+        head = self.keypoint_head.tokenhead
+        if getattr(head, "peak", None) is not None:  # a peak-choice student: its pick is trained too
+            coords, scores, sigmas, kpt, vis, pick = head.forward_with_pick(feature, self.training)
+            return PoseOutput(coords, scores, sigmas, vis_tokens=vis, kpt_tokens=kpt, pick_logits=pick)
+        coords, scores, sigmas, kpt, vis = self.keypoint_head(feature)
         return PoseOutput(coords=coords, scores=scores, sigmas=sigmas, vis_tokens=vis, kpt_tokens=kpt)
 
     def forward_export(self, x: Tensor) -> tuple[Tensor, ...]:
@@ -149,7 +156,11 @@ def distilpose_mnv2(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPos
 
 
 def _mnv2_student(
-    backbone_type: type[MoveNetFeatures], prior: bool | str, num_keypoints: int, use_sdpa: bool
+    backbone_type: type[MoveNetFeatures],
+    prior: bool | str,
+    num_keypoints: int,
+    use_sdpa: bool,
+    peak_head: str = "none",
 ) -> DistilPoseModel:
     # 8x6 patches (64 visual tokens, not 256) and D = 128: the encoder's MLPs dominate its cost on a CPU.
     # No token teacher exists for this student (MoveNet has none), so it need not match TokenPose's layout.
@@ -165,6 +176,7 @@ def _mnv2_student(
         heads=4,
         heatmap_prior=prior,
         token_channels=getattr(backbone_type, "token_channels", None),
+        peak_head=peak_head,
     )
 
 
@@ -186,5 +198,6 @@ def _mnv2_student(
         init_backbone_from_zoo="movenet-lightning",
     )
 )
-def distilpose_mnv2_lt(num_keypoints: int = 17, use_sdpa: bool = True) -> DistilPoseModel:
-    return _mnv2_student(MoveNetDecodeFeatures, "movenet", num_keypoints, use_sdpa)
+def distilpose_mnv2_lt(num_keypoints: int = 17, use_sdpa: bool = True, peak_head: str = "none") -> DistilPoseModel:
+    # peak_head="residual": a learned bias on the heatmaps before Lightning's pick (ADR 0022)
+    return _mnv2_student(MoveNetDecodeFeatures, "movenet", num_keypoints, use_sdpa, peak_head)

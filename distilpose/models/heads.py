@@ -131,9 +131,17 @@ def movenet_decode(
     are ``(cell + offset) / size`` (MoveNet's convention). Inputs: (N, K, H, W) sigmoid heatmaps, (N, 1, H, W)
     sigmoid centre map, (N, 2K, H, W) regression and offsets, channels (dy, dx) per joint.
     """
-    n, k, h, w = heatmaps.shape
-    ys = torch.arange(h, device=heatmaps.device, dtype=heatmaps.dtype)
-    xs = torch.arange(w, device=heatmaps.device, dtype=heatmaps.dtype)
+    xy, score, _ = movenet_pick(heatmaps, centre, regress, offsets)
+    return xy, score
+
+
+def movenet_regressed(centre: Tensor, regress: Tensor) -> tuple[Tensor, Tensor]:
+    """Each joint's regressed (row, column) on the grid, (N, K) each: the regression at the person centre
+    (the centre map's peak weighted towards the grid centre), MoveNet's guide for the pick."""
+    n, _, h, w = centre.shape
+    k = regress.shape[1] // 2
+    ys = torch.arange(h, device=centre.device, dtype=centre.dtype)
+    xs = torch.arange(w, device=centre.device, dtype=centre.dtype)
     near_centre = 1.0 / (
         torch.sqrt((ys[:, None] - h / 2) ** 2 + (xs[None, :] - w / 2) ** 2) + MOVENET_DISTANCE_BIAS
     )
@@ -141,19 +149,84 @@ def movenet_decode(
     cy = torch.div(c, w, rounding_mode="floor")
     cx = c - cy * w
     reg = regress.flatten(2).gather(-1, c.view(n, 1, 1).expand(n, 2 * k, 1)).view(n, k, 2)
-    ry = cy[:, None].to(heatmaps.dtype) + reg[..., 0]
-    rx = cx[:, None].to(heatmaps.dtype) + reg[..., 1]
+    return cy[:, None].to(regress.dtype) + reg[..., 0], cx[:, None].to(regress.dtype) + reg[..., 1]
+
+
+def _distance_plus_bias(ry: Tensor, rx: Tensor, h: int, w: int) -> Tensor:
+    """(N, K, H, W) distance of every cell to each joint's regressed point, plus MoveNet's 1.8."""
+    ys = torch.arange(h, device=ry.device, dtype=ry.dtype)
+    xs = torch.arange(w, device=ry.device, dtype=ry.dtype)
     dist = torch.sqrt(
         (ys.view(1, 1, h, 1) - ry[..., None, None]) ** 2 + (xs.view(1, 1, 1, w) - rx[..., None, None]) ** 2
     )
-    peak = (heatmaps / (dist + MOVENET_DISTANCE_BIAS)).flatten(2).argmax(-1)  # (N, K)
+    return dist + MOVENET_DISTANCE_BIAS
+
+
+def pick_logits(heatmaps: Tensor, pick_bias: Tensor, dist_bias: Tensor) -> Tensor:
+    """``log(H * exp(bias) / (dist + 1.8))``: the quantity whose argmax is the pick (log H' without log 0:
+    a sigmoid map underflows only far below any peak)."""
+    return torch.log(heatmaps.clamp_min(1e-30)) + pick_bias - torch.log(dist_bias)
+
+
+def regressed_pick_logits(heatmaps: Tensor, ry: Tensor, rx: Tensor, pick_bias: Tensor) -> Tensor:
+    """:func:`pick_logits` from the regressed points of :func:`movenet_regressed` (cached training)."""
+    return pick_logits(heatmaps, pick_bias, _distance_plus_bias(ry, rx, *heatmaps.shape[-2:]))
+
+
+def movenet_pick(
+    heatmaps: Tensor,
+    centre: Tensor,
+    regress: Tensor,
+    offsets: Tensor,
+    pick_bias: Tensor | None = None,
+    with_logits: bool = True,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """:func:`movenet_decode` with a learned bias on the pick.
+
+    ``pick_bias`` (N, K, H, W), a peak-choice head's residual log-odds, multiplies each heatmap by
+    ``exp(bias)`` before the pick (the score stays the map's own value): a zero bias is exactly MoveNet's
+    pick, bit for bit. With it (and ``with_logits``), the third output is the pick's logits
+    ``log(H' / (dist + 1.8))``, the quantity whose argmax is the pick (what
+    :func:`distilpose.losses.peak_pick_loss` trains); else None (inference and export need no logits).
+    """
+    n, k, h, w = heatmaps.shape
+    ry, rx = movenet_regressed(centre, regress)
+    dist_bias = _distance_plus_bias(ry, rx, h, w)
+    adjusted = heatmaps if pick_bias is None else heatmaps * torch.exp(pick_bias)
+    peak = (adjusted / dist_bias).flatten(2).argmax(-1)  # (N, K)
+    logits = pick_logits(heatmaps, pick_bias, dist_bias) if pick_bias is not None and with_logits else None
     py = torch.div(peak, w, rounding_mode="floor")
     px = peak - py * w
     off = offsets.view(n, k, 2, h * w).gather(-1, peak.view(n, k, 1, 1).expand(n, k, 2, 1)).squeeze(-1)
     x = (px.to(heatmaps.dtype) + off[..., 1]) / w
     y = (py.to(heatmaps.dtype) + off[..., 0]) / h
     score = heatmaps.flatten(2).gather(-1, peak[..., None]).squeeze(-1)
-    return torch.stack((x, y), dim=-1), score
+    return torch.stack((x, y), dim=-1), score, logits
+
+
+class PeakChoiceHead(nn.Module):
+    """Residual log-odds for each joint's heatmap, read from the backbone's features and heatmaps, so a
+    student can *choose another peak* than its prior's (issue 26 item 2(b), ADR 0022).
+
+    A depthwise 3x3 then 1x1 (``channels`` -> ``hidden``), ReLU, 1x1 (``hidden`` -> K): the 3x3 sees the
+    neighbourhood of a cell, the 1x1s weigh a peak against the person's features. The last layer starts
+    at zero, so an untrained head leaves the prior's pick unchanged.
+    """
+
+    def __init__(self, channels: int, num_keypoints: int, hidden: int = 64):
+        super().__init__()
+        self.depthwise = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+        self.pointwise = nn.Conv2d(channels, hidden, 1)
+        self.out = nn.Conv2d(hidden, num_keypoints, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, feature: Tensor) -> Tensor:
+        return self.out(F.relu(self.pointwise(self.depthwise(feature))))
+
+
+#: ``peak_head`` values of the MoveNet-prior student: none (MoveNet's own pick) or a learned residual.
+PEAK_HEADS = ("none", "residual")
 
 
 class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
@@ -162,23 +235,46 @@ class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
 
     The backbone's channels: ``token_channels`` (features and heatmaps, what the encoder reads), then the
     centre map (1), regression (2K) and offsets (2K).
+    ``peak_head="residual"`` adds a :class:`PeakChoiceHead` on those token channels whose log-odds bias the
+    heatmaps before the pick (the prior then includes it: the token head corrects the *chosen* peak).
     """
 
-    def __init__(self, in_channels: int, token_channels: int, **encoder_kwargs):
+    def __init__(self, in_channels: int, token_channels: int, peak_head: str = "none", **encoder_kwargs):
         super().__init__(token_channels, **encoder_kwargs)
         self.token_channels = token_channels
+        if peak_head not in PEAK_HEADS:
+            raise ValueError(f"peak_head must be one of {', '.join(PEAK_HEADS)}, not {peak_head!r}")
+        # created after the encoder's init, so its zero last layer stays zero
+        self.peak = PeakChoiceHead(token_channels, self.num_keypoints) if peak_head == "residual" else None
 
-    def prior(self, feature: Tensor) -> tuple[Tensor, Tensor]:
+    def decode(self, feature: Tensor, with_logits: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The prior's coordinates and scores, and the pick's logits (None without a peak head)."""
         k, t = self.num_keypoints, self.token_channels
-        return movenet_decode(
-            feature[:, t - k : t], feature[:, t : t + 1], feature[:, t + 1 : t + 1 + 2 * k], feature[:, t + 1 + 2 * k :]
+        bias = None if self.peak is None else self.peak(feature[:, :t])
+        return movenet_pick(
+            feature[:, t - k : t],
+            feature[:, t : t + 1],
+            feature[:, t + 1 : t + 1 + 2 * k],
+            feature[:, t + 1 + 2 * k :],
+            bias,
+            with_logits,
         )
 
-    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def prior(self, feature: Tensor) -> tuple[Tensor, Tensor]:
+        xy, score, _ = self.decode(feature, with_logits=False)
+        return xy, score
+
+    def forward_with_pick(
+        self, feature: Tensor, with_logits: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+        """:meth:`forward`'s outputs plus the pick's logits, for the loss that trains the peak head."""
         kpt, vis = self.encode(feature[:, : self.token_channels])
         out = self.mlp_head(kpt)
-        xy, peak = self.prior(feature)
-        return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis
+        xy, peak, logits = self.decode(feature, with_logits)
+        return xy + out[..., 0:2], peak + out[..., 2], F.softplus(out[..., 3:5]), kpt, vis, logits
+
+    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        return self.forward_with_pick(feature, with_logits=False)[:5]
 
 
 class TokenPoseHead(nn.Module):
@@ -192,21 +288,25 @@ class TokenPoseHead(nn.Module):
 
 class DistilPoseHead(nn.Module):
     """``heatmap_prior``: False (plain DistilPose), True (heatmap-peak prior) or "movenet" (Lightning's own
-    decoding as the prior; ``token_channels`` then says how many leading channels the encoder reads)."""
+    decoding as the prior; ``token_channels`` then says how many leading channels the encoder reads;
+    ``peak_head`` then adds a learned peak choice)."""
 
     def __init__(
         self,
         in_channels: int,
         heatmap_prior: bool | str = False,
         token_channels: int | None = None,
+        peak_head: str = "none",
         **encoder_kwargs,
     ):
         super().__init__()
         if heatmap_prior == "movenet":
             self.tokenhead = MoveNetPriorRegressionTokenNet(
-                in_channels, token_channels or in_channels, **encoder_kwargs
+                in_channels, token_channels or in_channels, peak_head, **encoder_kwargs
             )
             return
+        if peak_head != "none":
+            raise ValueError("peak_head needs MoveNet's decoding as the prior (heatmap_prior='movenet')")
         net = HeatmapPriorRegressionTokenNet if heatmap_prior else RegressionTokenNet
         self.tokenhead = net(in_channels, **encoder_kwargs)
 

@@ -16,6 +16,7 @@ class PoseOutput:
     sigmas: (N, K, 2) softplus sigma_x, sigma_y in heatmap pixels of the 48x64 grid (students).
     heatmaps: (N, K, 64, 48) raw linear heatmaps (teachers).
     vis_tokens: (N, 256, D) and kpt_tokens: (N, K, D): last encoder layer outputs, used for distillation.
+    pick_logits: (N, K, H, W) a peak-choice student's pick logits, whose argmax is each joint's cell.
     """
 
     coords: Tensor | None = None
@@ -24,6 +25,7 @@ class PoseOutput:
     heatmaps: Tensor | None = None
     vis_tokens: Tensor | None = None
     kpt_tokens: Tensor | None = None
+    pick_logits: Tensor | None = None
 
     def present(self) -> dict[str, Tensor]:
         """The fields that are set, by name (handy for logging, flip averaging and tests)."""
