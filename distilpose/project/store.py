@@ -66,7 +66,7 @@ from distilpose.project.errors import (
     ProjectUnwritableError,
     ProjectVersionError,
 )
-from distilpose.project.jobs import StoreJobs
+from distilpose.project.jobs import JobRecords
 from distilpose.project.read_model import ReadModel
 from distilpose.project.records import (
     EDITABLE_INSTANCE_COLUMNS,
@@ -100,17 +100,23 @@ _INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
 _TREE = ("media", "frames", "instances", "keypoints")
 
 
-class ProjectStore(StoreTracks, StoreJobs):
+class ProjectStore(StoreTracks):
     """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
     :meth:`close`. Its parts: the queries (:class:`~distilpose.project.queries.StoreQueries`, under the
-    track edits that use them), the track edits, the job records and, composed, the read model
-    (:attr:`read`)."""
+    track edits that use them), the track edits and, composed, the read model (:attr:`read`) and the job
+    records (:attr:`job_records`)."""
 
     @functools.cached_property
     def read(self) -> ReadModel:
         """The questions the app asks (frame list, review queues, job data): a composed part of the store,
         the one place outside the edits that queries it (docs/adr/0025)."""
         return ReadModel(self)
+
+    @functools.cached_property
+    def job_records(self) -> JobRecords:
+        """The training and export jobs recorded in the project (add, update, get, all): a composed part of
+        the store, bookkeeping rather than edits (docs/adr/0025)."""
+        return JobRecords(self)
 
     # ----------------------------------------------------------------------------------------- open / close
 
