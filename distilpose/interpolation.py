@@ -8,7 +8,7 @@ to move it toward. The box is interpolated when both keyframes have one.
 
 Interpolated people carry ``extras['interpolated'] = True`` and are unverified: they are guesses until a
 person verifies (or corrects and verifies) them. Pure numpy, no store: the project applies it in
-:meth:`distilpose.project.tracks.StoreTracks.interpolate_track`.
+:meth:`distilpose.project.tracks.Tracking.interpolate_track`.
 """
 
 from __future__ import annotations

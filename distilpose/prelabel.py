@@ -287,8 +287,8 @@ class Prelabeller:
         if self._tracker is None or self._tracked_media != frame.media_id:
             self._tracker = PoseTracker(
                 self.tracker_config,
-                first_id=store.next_track_id(frame.media_id),
-                taken=store.track_ids(frame.media_id),
+                first_id=store.tracking.next_track_id(frame.media_id),
+                taken=store.tracking.track_ids(frame.media_id),
             )
             self._tracked_media = frame.media_id
             self._seed(frame.media_id, frame.index)

@@ -504,9 +504,9 @@ def job_paths(folder: Path, config_path: Path | None = None) -> dict[str, str]:
 
 def new_job(store: ProjectStore, config: dict[str, Any], config_path: Path | None = None) -> tuple[int, dict[str, str]]:
     """Record a queued job in the project; its folder is ``<project folder>/jobs/<id>/``."""
-    job_id = store.add_job("train", config, status="queued")
+    job_id = store.job_records.add("train", config, status="queued")
     paths = job_paths(store.folder / "jobs" / str(job_id), config_path)
-    store.update_job(job_id, paths=paths)
+    store.job_records.update(job_id, paths=paths)
     return job_id, paths
 
 

@@ -6,7 +6,7 @@ interpolated. Verified people are filled diamonds, people placed by hand and not
 (the keyframes interpolation starts from). A line marks the shown frame, and the selected person's track is
 highlighted. A click shows that frame and selects the track's person there.
 
-A view: it reads :meth:`StoreTracks.track_timeline` (two queries) when the store, the project or the media
+A view: it reads ``store.tracking.track_timeline`` (two queries) when the store, the project or the media
 changes, and only repaints for a new frame or selection. It hides itself while the shown media has no tracks.
 """
 
@@ -64,7 +64,7 @@ class TrackTimelineWidget(QWidget):
         if store is None or media_id is None or store.media(media_id).kind not in SEQUENCE_KINDS:
             self.media_id, self.timeline = None, TrackTimeline((), {})
         else:
-            self.media_id, self.timeline = media_id, store.track_timeline(media_id)
+            self.media_id, self.timeline = media_id, store.tracking.track_timeline(media_id)
         self.setFixedHeight(self._height())
         self.setVisible(bool(self.timeline.marks))
         self.update()

@@ -70,7 +70,7 @@ class TrackActions(QObject):
         if target is None:
             return False
         media_id, person = target
-        default = person.track_id if person.track_id is not None else self.state.project.next_track_id(media_id)
+        default = person.track_id if person.track_id is not None else self.state.project.tracking.next_track_id(media_id)
         label = (
             "Track id of this person:"
             if person.track_id is None
@@ -146,7 +146,7 @@ class TrackActions(QObject):
     def previous_keyframe(self, media_id: int, person: Instance) -> int | None:
         """The nearest earlier frame index where the person's track has a keyframe."""
         here = self.state.frame_index
-        have = self.state.project.track_instances(media_id, person.track_id)
+        have = self.state.project.tracking.track_instances(media_id, person.track_id)
         earlier = [i for i, inst in have.items() if i < here - 1 and is_keyframe(inst)]
         return max(earlier) if earlier else None
 
@@ -164,7 +164,7 @@ class TrackActions(QObject):
                 "frames before this one.",
             ) or False
         end = self.state.frame_index
-        inside, missing = self.state.project.frames_between(media_id, start, end)
+        inside, missing = self.state.project.tracking.frames_between(media_id, start, end)
         add_frames = False
         if missing:
             options = [f"Fill the {inside} project frame(s)"] if inside else []

@@ -156,7 +156,7 @@ class JobManager(QObject):
         store = self.store
         if store is None:
             return
-        for record in store.jobs():
+        for record in store.job_records.all():
             if record.kind != "train" or not record.paths.get("events"):
                 continue
             job = Job(record.id, record.status, dict(record.paths), dict(record.config), dict(record.metrics))
@@ -310,7 +310,7 @@ class JobManager(QObject):
             job.progress.add(event)
         store = self.store
         if store is not None and job.status == "running" and any(e["type"] in SAVE_ON for e in events):
-            store.update_job(job.id, metrics=job.progress.summary())  # the row's "last metrics"
+            store.job_records.update(job.id, metrics=job.progress.summary())  # the row's "last metrics"
         self.eventsArrived.emit(job.id, events)
         return True
 
@@ -362,7 +362,7 @@ class JobManager(QObject):
             kwargs["pid"] = pid
         store = self.store
         if store is not None:
-            store.update_job(job.id, **kwargs)
+            store.job_records.update(job.id, **kwargs)
         self.jobChanged.emit(job.id)
 
     # ---------------------------------------------------------------- after a job

@@ -190,7 +190,7 @@ class FrameListDock(QDockWidget):
         store = self.state.project
         if self.track_filter is None or store is None:
             return rows
-        keep = set(store.track_frames(*self.track_filter))
+        keep = set(store.tracking.track_frames(*self.track_filter))
         return [r for r in rows if r.frame_id in keep]
 
     def _media_tracks(self) -> None:
@@ -210,7 +210,7 @@ class FrameListDock(QDockWidget):
                 shown.add(self.track_filter[0])
             for m in sorted(shown):
                 name = store.media(m).path.rsplit("/", 1)[-1]
-                for t in store.tracks(m):
+                for t in store.tracking.tracks(m):
                     text = f"{name} · track {t.track_id} · {plural(t.frames, 'frame')}, {t.first}–{t.last}"
                     options.append((text, (m, t.track_id)))
         current = [self.track_box.itemData(i) for i in range(self.track_box.count())]

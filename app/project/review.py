@@ -70,7 +70,7 @@ def person_names(store: ProjectStore, frame_ids: list[int]) -> dict[int, str]:
     """Instance id -> what the Instances dock and the canvas call the person: ``track 3``, else ``person 1``
     (:func:`distilpose.app.words.person_name`), for the frames ``frame_ids``."""
     positions = person_positions(store, frame_ids)
-    tracks = store.track_ids_of(sorted(positions))
+    tracks = store.tracking.track_ids_of(sorted(positions))
     return {iid: person_name(position, tracks.get(iid)) for iid, position in positions.items()}
 
 

@@ -85,11 +85,12 @@ def _distil(args: argparse.Namespace) -> int:
             job_id, paths = new_job(store, {"spec": spec.to_dict(), "device": spec.device, "cli": True})
             if args.out:
                 paths = job_paths(Path(args.out).absolute())
-                store.update_job(job_id, paths=paths)
+                store.job_records.update(job_id, paths=paths)
             try:
                 prepare_job(store, spec, Path(paths["dir"]))
             except BaseException as exc:
-                store.update_job(job_id, status="failed", metrics={"error": str(exc) or type(exc).__name__})
+                error = {"error": str(exc) or type(exc).__name__}
+                store.job_records.update(job_id, status="failed", metrics=error)
                 raise
         name = job_name(store.path, job_id)
         code = _train(store, job_id, paths, resume=bool(args.resume))
@@ -109,7 +110,7 @@ def _say(text: str) -> None:
 def _find_job(store, ref: str) -> tuple[int, dict[str, str]]:
     from distilpose.errors import DistilPoseError
 
-    jobs = store.jobs()
+    jobs = store.job_records.all()
     for job in jobs:
         if ref == str(job.id) or (job.paths.get("dir") and Path(ref).absolute() == Path(job.paths["dir"])):
             if not Path(job.paths.get("config", "")).is_file():
@@ -128,7 +129,9 @@ def _train(store, job_id: int, paths: dict[str, str], resume: bool) -> int:
     argv = [sys.executable, "-m", "distilpose.cli", "train", paths["config"], "--out", paths["out"]]
     argv += ["--events", paths["events"], *(["--resume"] if resume else [])]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
-    store.update_job(job_id, status="running", pid=proc.pid, metrics={"error": None, "exit_code": None})
+    store.job_records.update(
+        job_id, status="running", pid=proc.pid, metrics={"error": None, "exit_code": None}
+    )
     interrupted = False
     try:
         code = proc.wait()
@@ -138,11 +141,11 @@ def _train(store, job_id: int, paths: dict[str, str], resume: bool) -> int:
             proc.send_signal(signal.SIGTERM)  # a stop request, never a second SIGINT (that aborts)
         code = proc.wait()
     if interrupted or code in (130, 143):
-        store.update_job(job_id, status="cancelled", pid=None, metrics={"exit_code": code})
+        store.job_records.update(job_id, status="cancelled", pid=None, metrics={"exit_code": code})
         return 130
     status = "done" if code == 0 else "failed"
     error = None if code == 0 else f"the trainer ended with exit code {code}"
-    store.update_job(job_id, status=status, pid=None, metrics={"exit_code": code, "error": error})
+    store.job_records.update(job_id, status=status, pid=None, metrics={"exit_code": code, "error": error})
     return code
 
 
@@ -158,7 +161,7 @@ def _report(store, job_id: int, paths: dict[str, str], video, name: str, frames:
         name=name,
         frames=frames or BENCH_FRAMES,
     )
-    store.update_job(job_id, metrics={"report": paths["report"], "verdict": report["verdict"]})
+    store.job_records.update(job_id, metrics={"report": paths["report"], "verdict": report["verdict"]})
     return report
 
 

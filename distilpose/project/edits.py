@@ -33,20 +33,27 @@ from distilpose.project.records import FrameRecord, Snapshot, instance_fields
 from distilpose.types import Instance
 
 
+class TrackIds(Protocol):
+    """What the inverse of a track edit asks of the store's track part (``store.tracking``)."""
+
+    def track_ids_of(self, instance_ids: Sequence[int]) -> dict[int, int | None]: ...
+
+
 class EditTarget(Protocol):
     """What an edit and its inverse use of :class:`distilpose.project.store.ProjectStore` (the operations
-    themselves are looked up by name). A protocol, so that the store, which applies edits, and this module do
-    not import each other."""
+    themselves are looked up by name: :func:`operation`). A protocol, so that the store, which applies edits,
+    and this module do not import each other."""
 
     path: Path
+
+    @property
+    def tracking(self) -> TrackIds: ...
 
     def transaction(self, op: str | None = None, payload: dict | None = None) -> AbstractContextManager[Any]: ...
 
     def instance(self, instance_id: int) -> Instance: ...
 
     def frame(self, frame_id: int) -> FrameRecord: ...
-
-    def track_ids_of(self, instance_ids: Sequence[int]) -> dict[int, int | None]: ...
 
     def _snapshot(self, table: str, row_id: int) -> Snapshot: ...
 
@@ -63,7 +70,7 @@ class Edit:
             raise ProjectError(f"{store.path}: unknown edit {self.op!r}; known: {', '.join(sorted(_OPS))}")
         inverse, _ = entry
         with store.transaction():  # the op logs itself; what it wrote is read before anyone else writes
-            result = getattr(store, self.op)(**self.args)
+            result = operation(store, self.op)(**self.args)
             return inverse(self.args, result, store)
 
     @property
@@ -117,7 +124,7 @@ def _delete_restored(args: Mapping, _: Any, store: EditTarget) -> Edit:
 def _tracks_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
     """The inverse of a track id edit: the previous id of every instance it touched, expecting the ids it
     wrote."""
-    return Edit("set_tracks", {"changes": previous, "expect": store.track_ids_of(previous)})
+    return Edit("set_tracks", {"changes": previous, "expect": store.tracking.track_ids_of(previous)})
 
 
 def _edits_back(args: Mapping, inverses: Any, store: EditTarget) -> Edit:
@@ -162,7 +169,7 @@ _OPS: dict[str, tuple[Callable[[Mapping, Any, EditTarget], Edit], str]] = {
     "set_track": (_patch, "Set track"),
     "set_verified": (_patch, "Verify person"),
     "accept_prediction": (_patch, "Accept prediction"),
-    # track edits (distilpose.project.tracks)
+    # track edits (distilpose.project.tracks, on store.tracking: _PARTS)
     "set_tracks": (_tracks_back, "Change track id"),
     "swap_tracks": (_tracks_back, "Swap tracks"),
     "merge_tracks": (_tracks_back, "Merge tracks"),
@@ -176,3 +183,14 @@ _OPS: dict[str, tuple[Callable[[Mapping, Any, EditTarget], Edit], str]] = {
 
 #: The operations an Edit can name.
 EDIT_OPS: tuple[str, ...] = tuple(_OPS)
+
+#: op -> the attribute of the composed part of the store it lives on (docs/adr/0025); every other op is a
+#: method of the store itself. The op keeps its name there, so history entries and saved edits are unchanged.
+_PARTS: dict[str, str] = {
+    op: "tracking" for op in ("set_tracks", "swap_tracks", "merge_tracks", "split_track", "interpolate_track")
+}
+
+
+def operation(store: EditTarget, op: str) -> Callable[..., Any]:
+    """The bound method that performs ``op`` on ``store``: on the part it lives on, else on the store."""
+    return getattr(getattr(store, _PARTS[op]) if op in _PARTS else store, op)

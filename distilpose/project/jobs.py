@@ -1,6 +1,8 @@
 """Training and export jobs recorded in the project, so the job manager finds them again after a restart.
 
-Job rows are bookkeeping, not edits: they are not undoable and not logged in ``history``.
+A composed part of the store (``store.job_records``, docs/adr/0025), not a base class: it holds the store and
+writes through its transactions, and adds no state. Job rows are bookkeeping, not edits: they are not undoable
+and not logged in ``history``.
 """
 
 from __future__ import annotations
@@ -13,35 +15,37 @@ from distilpose.project.connection import now
 from distilpose.project.errors import ProjectError
 from distilpose.project.records import JOB_STATUSES, JobRecord, json_object
 
-_KEEP: Any = object()  # "leave this field as it is" in update_job
+_KEEP: Any = object()  # "leave this field as it is" in JobRecords.update
 _JOB_COLUMNS = "id, kind, status, config, pid, paths, metrics, created, updated"
 
 
-class StoreJobs(StoreBase):
-    """Job records of the store."""
+class JobRecords:
+    """The job records of ``store.job_records``; see the module docs."""
 
-    def add_job(
-        self, kind: str, config: Mapping, *, paths: Mapping | None = None, status: str = "queued"
-    ) -> int:
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+
+    def add(self, kind: str, config: Mapping, *, paths: Mapping | None = None, status: str = "queued") -> int:
         """Record a (training, export, ...) job so the job manager can find it again after a restart."""
         self._check_status(status)
+        store = self._store
         stamp = now()
-        with self.transaction() as conn:
+        with store.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO jobs (kind, status, config, paths, metrics, created, updated) "
                 "VALUES (?, ?, ?, ?, '{}', ?, ?)",
                 (
                     kind,
                     status,
-                    self._json(config, "job config"),
-                    self._json(paths or {}, "job paths"),
+                    store._json(config, "job config"),
+                    store._json(paths or {}, "job paths"),
                     stamp,
                     stamp,
                 ),
             )
         return int(cur.lastrowid)
 
-    def update_job(
+    def update(
         self,
         job_id: int,
         *,
@@ -54,35 +58,39 @@ class StoreJobs(StoreBase):
         ones."""
         if status is not None:
             self._check_status(status)
-        with self.transaction() as conn:
-            job = self.job(job_id)  # read under the write lock: two updaters merge, never revert each other
+        store = self._store
+        with store.transaction() as conn:
+            job = self.get(job_id)  # read under the write lock: two updaters merge, never revert each other
             conn.execute(
                 "UPDATE jobs SET status = ?, pid = ?, paths = ?, metrics = ?, updated = ? WHERE id = ?",
                 (
                     status or job.status,
                     job.pid if pid is _KEEP else pid,
-                    self._json({**job.paths, **(paths or {})}, "job paths"),
-                    self._json({**job.metrics, **(metrics or {})}, "job metrics"),
+                    store._json({**job.paths, **(paths or {})}, "job paths"),
+                    store._json({**job.metrics, **(metrics or {})}, "job metrics"),
                     now(),
                     job_id,
                 ),
             )
 
-    def job(self, job_id: int) -> JobRecord:
-        row = self.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
+    def get(self, job_id: int) -> JobRecord:
+        """The job ``job_id``; a ProjectError naming the project if there is none."""
+        store = self._store
+        row = store.conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
         if row is None:
-            raise ProjectError(f"{self.path}: no job {job_id} in this project")
-        return self._decode("job", _job_record, row)
+            raise ProjectError(f"{store.path}: no job {job_id} in this project")
+        return store._decode("job", _job_record, row)
 
-    def jobs(self, status: str | None = None) -> list[JobRecord]:
+    def all(self, status: str | None = None) -> list[JobRecord]:
+        """Every job (or those with ``status``), oldest first."""
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-        return [self._decode("job", _job_record, r) for r in self.conn.execute(sql, (status,) if status else ())]
+        rows = self._store.conn.execute(sql, (status,) if status else ())
+        return [self._store._decode("job", _job_record, r) for r in rows]
 
     def _check_status(self, status: str) -> None:
         if status not in JOB_STATUSES:
-            raise ProjectError(
-                f"{self.path}: unknown job status {status!r}; expected one of {', '.join(JOB_STATUSES)}"
-            )
+            known = ", ".join(JOB_STATUSES)
+            raise ProjectError(f"{self._store.path}: unknown job status {status!r}; expected one of {known}")
 
 
 def _job_record(row: tuple) -> JobRecord:

@@ -41,7 +41,7 @@ import os
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +60,15 @@ from distilpose.project.connection import (
     quick_check,
     translate_error,
 )
+from distilpose.project.edits import Edit
 from distilpose.project.errors import (
     EditConflictError,
     ProjectError,
     ProjectUnwritableError,
     ProjectVersionError,
 )
-from distilpose.project.jobs import StoreJobs
+from distilpose.project.jobs import JobRecords
+from distilpose.project.queries import StoreQueries
 from distilpose.project.read_model import ReadModel
 from distilpose.project.records import (
     EDITABLE_INSTANCE_COLUMNS,
@@ -84,7 +86,7 @@ from distilpose.project.records import (
     keypoint_rows,
 )
 from distilpose.project.schema import APPLICATION_ID, CURRENT_VERSION, migrate, missing_schema, read_version
-from distilpose.project.tracks import StoreTracks
+from distilpose.project.tracks import Tracking
 from distilpose.project.transform import copy_instance, moved_instance
 from distilpose.types import SOURCES, Instance
 
@@ -100,17 +102,29 @@ _INSERT_KEYPOINT = "INSERT INTO keypoints ({}) VALUES ({})".format(
 _TREE = ("media", "frames", "instances", "keypoints")
 
 
-class ProjectStore(StoreTracks, StoreJobs):
+class ProjectStore(StoreQueries):
     """An open project file. Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
-    :meth:`close`. Its parts: the queries (:class:`~distilpose.project.queries.StoreQueries`, under the
-    track edits that use them), the track edits, the job records and, composed, the read model
-    (:attr:`read`)."""
+    :meth:`close`. Its parts: the queries (:class:`~distilpose.project.queries.StoreQueries`, its base) and,
+    composed, the track queries and edits (:attr:`tracking`), the read model (:attr:`read`) and the job
+    records (:attr:`job_records`)."""
+
+    @functools.cached_property
+    def tracking(self) -> Tracking:
+        """Person identity in videos: track queries and the undoable track edits (``Edit`` finds those ops
+        here by name), a composed part of the store (docs/adr/0025)."""
+        return Tracking(self)
 
     @functools.cached_property
     def read(self) -> ReadModel:
         """The questions the app asks (frame list, review queues, job data): a composed part of the store,
         the one place outside the edits that queries it (docs/adr/0025)."""
         return ReadModel(self)
+
+    @functools.cached_property
+    def job_records(self) -> JobRecords:
+        """The training and export jobs recorded in the project (add, update, get, all): a composed part of
+        the store, bookkeeping rather than edits (docs/adr/0025)."""
+        return JobRecords(self)
 
     # ----------------------------------------------------------------------------------------- open / close
 
@@ -637,6 +651,16 @@ class ProjectStore(StoreTracks, StoreJobs):
             self._require_prediction(before, "reject")
             conn.execute("DELETE FROM instances WHERE id = ?", (int(instance_id),))
         return before
+
+    # ----------------------------------------------------------------------------------------- batches
+
+    def apply_edits(self, edits: Sequence[Edit]) -> list[Edit]:
+        """Apply edits in order in one transaction; returns their inverses in the order that undoes them."""
+        inverses: list[Edit] = []
+        with self.transaction("apply_edits", {"edits": len(edits)}):
+            for edit in edits:
+                inverses.append(edit.apply(self))
+        return inverses[::-1]
 
     # ----------------------------------------------------------------------------------------- edit machinery
 

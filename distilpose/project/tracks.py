@@ -1,5 +1,5 @@
-"""Person identity in videos: track queries and the undoable track edits of the store (a base class of
-``ProjectStore``).
+"""Person identity in videos: track queries and the undoable track edits of the store (a composed part,
+``store.tracking``, docs/adr/0025).
 
 A track is the set of instances of ONE media (a video, or an image folder played as one) that share a
 ``track_id``: the same number in two videos names two different people, so every operation here takes the
@@ -7,14 +7,15 @@ media, and tracks never cross videos. Within a frame a track id names at most on
 (and change nothing) when they would break that.
 
 Every edit returns what undoes it, as the other store edits do: the id changes return the previous
-``track_id`` of each instance they touched (inverse: :meth:`StoreTracks.set_tracks`), an interpolation the
-list of edits that remove what it added and restore what it replaced (inverse: :meth:`StoreTracks.apply_edits`).
+``track_id`` of each instance they touched (inverse: :meth:`Tracking.set_tracks`), an interpolation the
+list of edits that remove what it added and restore what it replaced (inverse: the store's ``apply_edits``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from distilpose.interpolation import INTERPOLATED, interpolate_pose, is_keyframe, person_kind
 from distilpose.project.connection import now
@@ -73,15 +74,24 @@ class TrackTimeline:
     marks: dict[int, dict[int, str]]
 
 
-class StoreTracks(StoreQueries):
-    """Track queries and edits; see the module docs. The media, frame and instance edits it makes go through
-    :class:`Edit` (which returns their inverses), so this part needs no more of the store than its queries."""
+class Tracking:
+    """Track queries and edits of ``store.tracking``; see the module docs. The media, frame and instance edits
+    it makes go through :class:`Edit` on the store (which returns their inverses), so this part needs no more
+    of the store than its queries."""
+
+    def __init__(self, store: StoreQueries) -> None:
+        self._store = store
+
+    @property
+    def path(self) -> Path:
+        """The project file, which every message names."""
+        return self._store.path
 
     # ----------------------------------------------------------------------------------------- queries
 
     def tracks(self, media_id: int) -> list[TrackSummary]:
         """The tracks of a media, by id."""
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             "SELECT i.track_id, MIN(f.idx), MAX(f.idx), COUNT(*) FROM instances i "
             "JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? AND i.track_id IS NOT NULL "
             "GROUP BY i.track_id ORDER BY i.track_id",
@@ -91,10 +101,10 @@ class StoreTracks(StoreQueries):
 
     def track_timeline(self, media_id: int) -> TrackTimeline:
         """Every track of a media frame by frame, in two queries (a timeline redraws after each edit)."""
-        frames = self.conn.execute(
+        frames = self._store.conn.execute(
             "SELECT idx FROM frames WHERE media_id = ? ORDER BY idx", (int(media_id),)
         ).fetchall()
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             "SELECT i.track_id, f.idx, i.source, i.verified, json_extract(i.extra, ?) FROM instances i "
             "JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? AND i.track_id IS NOT NULL",
             (f"$.{INTERPOLATED}", int(media_id)),
@@ -108,7 +118,7 @@ class StoreTracks(StoreQueries):
     def next_track_id(self, media_id: int) -> int:
         """An id no instance of the media uses yet: the largest + 1 (1 for a media without tracks), or, when
         the largest is SQLite's largest integer (a file brought it in), the lowest free id >= 1."""
-        row = self.conn.execute(
+        row = self._store.conn.execute(
             "SELECT MAX(i.track_id) FROM instances i JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ?",
             (int(media_id),),
         ).fetchone()
@@ -120,7 +130,7 @@ class StoreTracks(StoreQueries):
 
     def track_ids(self, media_id: int) -> set[int]:
         """Every track id the media uses."""
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             "SELECT DISTINCT i.track_id FROM instances i JOIN frames f ON f.id = i.frame_id "
             "WHERE f.media_id = ? AND i.track_id IS NOT NULL",
             (int(media_id),),
@@ -129,17 +139,17 @@ class StoreTracks(StoreQueries):
 
     def track_frames(self, media_id: int, track_id: int) -> list[int]:
         """Ids of the frames of the media that hold the track, by frame index."""
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             _TRACK_ROWS + " AND i.track_id = ? ORDER BY f.idx", (int(media_id), int(track_id))
         ).fetchall()
         return [r[1] for r in rows]
 
     def track_instances(self, media_id: int, track_id: int) -> dict[int, Instance]:
         """The track's instances by frame index."""
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             _TRACK_ROWS + " AND i.track_id = ? ORDER BY f.idx", (int(media_id), int(track_id))
         ).fetchall()
-        return {idx: self.instance(iid) for iid, _fid, idx, _t in rows}
+        return {idx: self._store.instance(iid) for iid, _fid, idx, _t in rows}
 
     # ----------------------------------------------------------------------------------------- id edits
 
@@ -153,7 +163,8 @@ class StoreTracks(StoreQueries):
         if not changes:
             return {}
         stamp = now()
-        with self.transaction("set_tracks", {"changes": {str(k): v for k, v in changes.items()}}) as conn:
+        payload = {"changes": {str(k): v for k, v in changes.items()}}
+        with self._store.transaction("set_tracks", payload) as conn:
             previous = self.track_ids_of(changes)  # under the write lock: nobody changes them meanwhile
             if expect is not None:  # first: a person another window deleted is a conflict, not a bad id
                 self._expect_tracks(previous, {int(i): t for i, t in expect.items()})
@@ -175,7 +186,7 @@ class StoreTracks(StoreQueries):
         out: dict[int, int | None] = {}
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
             chunk = ids[start : start + 500]
-            rows = self.conn.execute(
+            rows = self._store.conn.execute(
                 f"SELECT id, track_id FROM instances WHERE id IN ({', '.join('?' * len(chunk))})", chunk
             ).fetchall()
             out.update({r[0]: r[1] for r in rows})
@@ -187,7 +198,8 @@ class StoreTracks(StoreQueries):
             where = []
             for iid in changed[:3]:
                 if iid in current:
-                    where.append(f"person {iid} on {self.frame_label(self.instance(iid).extras['frame_id'])}")
+                    frame_id = self._store.instance(iid).extras["frame_id"]
+                    where.append(f"person {iid} on {self._store.frame_label(frame_id)}")
                 else:
                     where.append(f"person {iid} (deleted)")
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
@@ -202,7 +214,7 @@ class StoreTracks(StoreQueries):
         ids = list(changes)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = self.conn.execute(
+            rows = self._store.conn.execute(
                 "SELECT i.id, i.frame_id, i.track_id FROM instances i WHERE i.frame_id IN "
                 f"(SELECT frame_id FROM instances WHERE id IN ({', '.join('?' * len(chunk))}))",
                 chunk,
@@ -219,7 +231,7 @@ class StoreTracks(StoreQueries):
                 if len(both) > 1 and any(i in changes for i in both):
                     before = {people[i] for i in both}
                     raise ProjectError(
-                        f"{self.path}: {self.frame_label(fid)} "
+                        f"{self.path}: {self._store.frame_label(fid)} "
                         + (
                             f"already gives persons {', '.join(map(str, sorted(both)))} one track id "
                             f"{before.pop()} (`distilpose project check` lists such frames); give one of them "
@@ -276,11 +288,11 @@ class StoreTracks(StoreQueries):
 
     def _rows(self, media_id: int, from_index: int, track_ids: Sequence[int]) -> list[tuple[int, int, int]]:
         """(instance id, frame index, track id) of the given tracks in the media from ``from_index`` on."""
-        if not self.exists("media", media_id):
+        if not self._store.exists("media", media_id):
             raise ProjectError(f"{self.path}: no media {media_id} in this project")
         ids = [int(t) for t in track_ids]
         marks = ", ".join("?" * len(ids))
-        rows = self.conn.execute(
+        rows = self._store.conn.execute(
             _TRACK_ROWS + f" AND f.idx >= ? AND i.track_id IN ({marks}) ORDER BY f.idx",
             (int(media_id), int(from_index), *ids),
         ).fetchall()
@@ -291,7 +303,7 @@ class StoreTracks(StoreQueries):
     def frames_between(self, media_id: int, start_index: int, end_index: int) -> tuple[int, int]:
         """(project frames, video frames not in the project) strictly between two frame indices of a media:
         what an interpolation would fill, and what it would add when asked to."""
-        inside = self.conn.execute(
+        inside = self._store.conn.execute(
             "SELECT COUNT(*) FROM frames WHERE media_id = ? AND idx > ? AND idx < ?",
             (int(media_id), int(start_index), int(end_index)),
         ).fetchone()[0]
@@ -310,7 +322,7 @@ class StoreTracks(StoreQueries):
         another id or none (the pose overlaps: :func:`same_person`), which the tracker gave a different id;
         a frame where a verified or hand-placed person overlaps is left alone (never touched, never
         duplicated). One transaction; returns the edits that undo it."""
-        media = self.media(media_id)
+        media = self._store.media(media_id)
         if media.kind not in SEQUENCE_KINDS:
             raise ProjectError(f"{self.path}: media {media_id} is an image: there is nothing to interpolate")
         start, end = int(start_index), int(end_index)
@@ -318,15 +330,15 @@ class StoreTracks(StoreQueries):
             raise ProjectError(
                 f"{self.path}: no frame lies strictly between frames {start} and {end} to interpolate"
             )
-        shared = self.conn.execute(
+        shared = self._store.conn.execute(
             "SELECT MIN(f.id) FROM instances i JOIN frames f ON f.id = i.frame_id WHERE f.media_id = ? "
             "AND i.track_id = ? AND f.idx BETWEEN ? AND ? GROUP BY f.id HAVING COUNT(*) > 1 LIMIT 1",
             (int(media_id), int(track_id), start, end),
         ).fetchone()
         if shared is not None:  # an older import let it in: say so rather than pick one of the two
             raise ProjectError(
-                f"{self.path}: {self.frame_label(shared[0])} gives two people track id {track_id}; give one of "
-                "them another id first (`distilpose project check` lists such frames)"
+                f"{self.path}: {self._store.frame_label(shared[0])} gives two people track id {track_id}; "
+                "give one of them another id first (`distilpose project check` lists such frames)"
             )
         have = {i: inst for i, inst in self.track_instances(media_id, track_id).items() if start <= i <= end}
         missing = [i for i in (start, end) if i not in have]
@@ -339,10 +351,10 @@ class StoreTracks(StoreQueries):
         undo: list[Edit] = []
         payload = {"media_id": media_id, "track_id": track_id, "start": start, "end": end}
         payload["add_frames"] = bool(add_frames)
-        with self.transaction("interpolate_track", payload):
+        with self._store.transaction("interpolate_track", payload):
             for ka, kb in zip(keys[:-1], keys[1:], strict=True):
                 for idx in range(ka + 1, kb):
-                    frame = self.frame_at(media_id, idx)
+                    frame = self._store.frame_at(media_id, idx)
                     if frame is None and not add_frames:
                         continue
                     pose = interpolate_pose(have[ka], have[kb], ka, kb, idx)
@@ -363,7 +375,7 @@ class StoreTracks(StoreQueries):
         """The person of another (or no) track on the frame whose pose is ``pose``'s, the most similar."""
         found = [
             (similarity, inst)
-            for inst in self.instances(frame_id)
+            for inst in self._store.instances(frame_id)
             if inst.track_id != track_id and (similarity := same_person(pose, inst)) is not None
         ]
         return max(found, key=lambda pair: pair[0])[1] if found else None
@@ -371,26 +383,17 @@ class StoreTracks(StoreQueries):
     def _put_interpolated(self, media_id: int, index: int, pose: Instance, existing: Instance | None) -> list[Edit]:
         """Write the pose on the frame (replacing ``existing``, else as a new person, adding the frame when it
         is not in the project); returns the inverses, in the order they were made."""
+        store = self._store
         if existing is not None:
             pose.extras.update(id=existing.extras["id"], verified=False)
-            return [Edit("replace_instance", {"instance": pose}).apply(self)]  # type: ignore[arg-type]
+            return [Edit("replace_instance", {"instance": pose}).apply(store)]  # type: ignore[arg-type]
         undo: list[Edit] = []
-        frame = self.frame_at(media_id, index)
+        frame = store.frame_at(media_id, index)
         if frame is None:
-            undo.append(Edit("add_frame", {"media_id": media_id, "index": index}).apply(self))  # type: ignore[arg-type]
+            undo.append(Edit("add_frame", {"media_id": media_id, "index": index}).apply(store))  # type: ignore[arg-type]
         frame_id = undo[-1].args["frame_id"] if frame is None else frame.id  # the inverse names the added frame
-        undo.append(Edit("add_instance", {"frame_id": frame_id, "instance": pose}).apply(self))  # type: ignore[arg-type]
+        undo.append(Edit("add_instance", {"frame_id": frame_id, "instance": pose}).apply(store))  # type: ignore[arg-type]
         return undo
-
-    # ----------------------------------------------------------------------------------------- batches
-
-    def apply_edits(self, edits: Sequence[Edit]) -> list[Edit]:
-        """Apply edits in order in one transaction; returns their inverses in the order that undoes them."""
-        inverses: list[Edit] = []
-        with self.transaction("apply_edits", {"edits": len(edits)}):
-            for edit in edits:
-                inverses.append(edit.apply(self))  # type: ignore[arg-type]
-        return inverses[::-1]
 
 
 def lowest_free_id(taken: set[int]) -> int:

@@ -57,7 +57,7 @@ def test_ctrl_c_keeps_a_resumable_job_and_resume_finishes_it(tmp_path) -> None:
     assert proc.returncode == 130, err
     assert "--resume 1" in err and str(job_dir) in err
     with ProjectStore.open(project) as store:
-        row = store.job(1)
+        row = store.job_records.get(1)
         assert row.status == "cancelled" and row.pid is None and row.metrics["exit_code"] in (130, 143)
     assert (job_dir / "run" / "checkpoints" / "last.pt").is_file()
     assert not (job_dir / "run" / "final").exists() and not (job_dir / "report.json").exists()
@@ -77,7 +77,7 @@ def test_ctrl_c_keeps_a_resumable_job_and_resume_finishes_it(tmp_path) -> None:
     starts = [e for e in read_events(job_dir / "run" / "events.jsonl") if e["type"] == "start"]
     assert len(starts) == 2 and starts[1]["resumed_from"]  # continued, not restarted
     with ProjectStore.open(project) as store:
-        assert store.job(1).status == "done" and len(store.jobs()) == 1
+        assert store.job_records.get(1).status == "done" and len(store.job_records.all()) == 1
 
 
 def test_a_project_that_cannot_be_distilled_is_refused_before_anything_is_written(tmp_path) -> None:
@@ -89,4 +89,4 @@ def test_a_project_that_cannot_be_distilled_is_refused_before_anything_is_writte
     assert f"{project}: the project has no frames: add your camera's video" in done.stderr
     assert not (tmp_path / "jobs").exists()
     with ProjectStore.open(project) as store:
-        assert store.jobs() == []
+        assert store.job_records.all() == []

@@ -46,7 +46,7 @@ def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, 
 
     load_model(result["weights"])  # what --model accepts everywhere
     with ProjectStore.open(project) as store:
-        row = store.job(result["job"])
+        row = store.job_records.get(result["job"])
         assert row.status == "done" and row.metrics["report"] == result["report"]
     cli_dir = project.parent / "jobs" / str(result["job"])
     cli_config = json.loads((cli_dir / "config.json").read_text())

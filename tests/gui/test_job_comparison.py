@@ -51,11 +51,11 @@ def _finished_job(store, folder: Path, config: dict, status: str = "running") ->
     config_path.write_text(json.dumps(config))
     paths = {"dir": str(folder), "config": str(config_path), "out": str(out)}
     paths.update(events=str(out / "events.jsonl"), log=str(out / "log.txt"))
-    job_id = store.add_job("train", {"device": "cpu"}, paths=paths, status=status)
+    job_id = store.job_records.add("train", {"device": "cpu"}, paths=paths, status=status)
     if status == "running":
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
-        store.update_job(job_id, pid=dead.pid)
+        store.job_records.update(job_id, pid=dead.pid)
     return job_id, out
 
 

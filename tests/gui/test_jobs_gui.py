@@ -67,7 +67,7 @@ def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teach
     train = json.loads((job.config_path.parent / config["data"]["train_ann"]).read_text())
     val = json.loads((job.config_path.parent / config["data"]["val_ann"]).read_text())
     assert (len(train["images"]), len(val["images"])) == (6 - VAL_FRAMES, VAL_FRAMES)
-    assert win.state.project.job(job_id).status == "running"
+    assert win.state.project.job_records.get(job_id).status == "running"
 
     # Events reach the plot.
     qtbot.waitUntil(lambda: job.progress.step >= 2, timeout=90_000)
@@ -75,8 +75,10 @@ def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teach
     assert len(xs) >= 2 and len(ys) == len(xs)
     assert len(monitor.lr_curve.getData()[0]) >= 2 and len(monitor.ips_curve.getData()[0]) >= 2
     assert job.progress.total_steps == STEPS and monitor.progress.value() > 0
-    qtbot.waitUntil(lambda: win.state.project.job(job_id).metrics.get("step", 0) >= 1, timeout=30_000)
-    assert "loss/reg" in win.state.project.job(job_id).metrics  # last metrics while it runs
+    qtbot.waitUntil(
+        lambda: win.state.project.job_records.get(job_id).metrics.get("step", 0) >= 1, timeout=30_000
+    )
+    assert "loss/reg" in win.state.project.job_records.get(job_id).metrics  # last metrics while it runs
 
     # Cancel: SIGTERM, final checkpoint, process gone, status cancelled.
     pid = job.pid
@@ -85,8 +87,8 @@ def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teach
     assert not is_job_process(pid, job.config_path)
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
-    assert win.state.project.job(job_id).status == "cancelled"
-    assert win.state.project.job(job_id).pid is None
+    assert win.state.project.job_records.get(job_id).status == "cancelled"
+    assert win.state.project.job_records.get(job_id).pid is None
     before = len(job.progress.steps)
     last_before = job.progress.steps[-1]
     assert last_before < STEPS and job.last_checkpoint.exists()
@@ -104,7 +106,7 @@ def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teach
     assert job.status == "done", job.metrics
     assert job.progress.steps[-1] == STEPS
     assert len(monitor.val_curve.getData()[0]) >= 1  # the eval at the end on the val split
-    row = win.state.project.job(job_id)
+    row = win.state.project.job_records.get(job_id)
     assert row.status == "done" and row.metrics["exit_code"] == 0 and row.metrics["step"] == STEPS
     assert heartbeat.ticks > 50
     assert heartbeat.max_gap < 0.2, f"the GUI thread stalled {heartbeat.max_gap:.3f} s"
@@ -112,7 +114,7 @@ def test_distil_cancel_resume_finish_and_use(qtbot, tmp_path, fake_loader, teach
     # ONNX export in a thread, then swap the student in.
     qtbot.waitUntil(lambda: bool(onnx), timeout=120_000)
     assert onnx == [(job_id, str(job.onnx_path))] and job.onnx_path.stat().st_size > 0
-    assert win.state.project.job(job_id).metrics["onnx"] == str(job.onnx_path)
+    assert win.state.project.job_records.get(job_id).metrics["onnx"] == str(job.onnx_path)
     assert monitor.use_button.isEnabled()
     monitor.use_button.click()
     assert win.live.settings.model == str(job.final_weights)

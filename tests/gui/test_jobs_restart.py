@@ -55,7 +55,7 @@ def test_new_window_reattaches_to_a_running_job(qtbot, tmp_path, fake_loader) ->
     assert manager2.cancel(job_id)
     qtbot.waitUntil(lambda: job2.status == "cancelled", timeout=60_000)
     assert not is_job_process(pid, job2.config_path)
-    assert win2.state.project.job(job_id).status == "cancelled"
+    assert win2.state.project.job_records.get(job_id).status == "cancelled"
 
 
 @pytest.mark.usefixtures("reap_jobs")
@@ -69,7 +69,7 @@ def test_bad_config_key_fails_with_exit_code_and_log_tail(qtbot, tmp_path, fake_
     job = win.training.manager.jobs[job_id]
     qtbot.waitUntil(lambda: job.status != "running", timeout=60_000)
     assert job.status == "failed"
-    row = win.state.project.job(job_id)
+    row = win.state.project.job_records.get(job_id)
     assert row.metrics["exit_code"] == 2
     assert "run.bogus_key: unknown key" in row.metrics["error"] and "exit code 2" in row.metrics["error"]
     assert "run.bogus_key: unknown key" in row.metrics["log_tail"]  # the CLI's stderr, from log.txt
@@ -111,8 +111,8 @@ def _recorded_job(store, tmp_path, events: list[dict]) -> int:
     dead.wait()
     paths = {"dir": str(out.parent), "config": str(tmp_path / "c.json"), "out": str(out)}
     paths.update(events=str(out / "events.jsonl"), log=str(out / "log.txt"))
-    job_id = store.add_job("train", {"device": "cpu"}, paths=paths, status="running")
-    store.update_job(job_id, pid=dead.pid)
+    job_id = store.job_records.add("train", {"device": "cpu"}, paths=paths, status="running")
+    store.job_records.update(job_id, pid=dead.pid)
     return job_id
 
 
@@ -138,7 +138,7 @@ def test_jobs_that_ended_while_no_window_watched(qtbot, tmp_path, fake_loader) -
     manager = win2.training.manager
     assert manager.jobs[finished].status == "done"
     assert manager.jobs[finished].progress.steps == [1, 2, 3]
-    row = win2.state.project.job(torn)
+    row = win2.state.project.job_records.get(torn)
     assert row.status == "failed" and row.pid is None
     assert row.metrics["error"].startswith("the training process ended without a result (exit code unknown")
     assert row.metrics["log_tail"] == "last words of the trainer"

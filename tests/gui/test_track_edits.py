@@ -49,7 +49,7 @@ def test_fix_the_id_on_two_keyframes_then_interpolate_gives_one_person_per_frame
     win.project.accept_action.trigger()  # keyframe 1: accepted (verified)
     _select(win, 8, 1)
     win.project.accept_action.trigger()  # keyframe 2
-    keyframes = {f: store.track_instances(media, 1)[f] for f in (0, 8)}
+    keyframes = {f: store.tracking.track_instances(media, 1)[f] for f in (0, 8)}
 
     choose.append(0)  # fill the project's frames only
     win.tracks.interpolate_action.trigger()
@@ -57,7 +57,7 @@ def test_fix_the_id_on_two_keyframes_then_interpolate_gives_one_person_per_frame
     assert "3 frame(s) of the project lie between, and 4 frame(s) of the video" in text
     assert options == ["Fill the 3 project frame(s)", "Add the 4 video frame(s) and fill them too"]
     assert _counts(win, media) == {0: 1, 2: 1, 4: 1, 6: 1, 8: 1, 10: 1}  # no duplicate, no new frame
-    got = store.track_instances(media, 1)
+    got = store.tracking.track_instances(media, 1)
     assert all(got[f].extras.get("interpolated") for f in (2, 4, 6))
     np.testing.assert_allclose(
         got[4].keypoints[:, 0], (keyframes[0].keypoints[:, 0] + keyframes[8].keypoints[:, 0]) / 2
@@ -67,7 +67,7 @@ def test_fix_the_id_on_two_keyframes_then_interpolate_gives_one_person_per_frame
         assert got[f].extras["verified"] and got[f].extras["id"] == inst.extras["id"]
     assert "on the 3 frame(s) between 0 and 8" in win.statusBar().currentMessage()
     win.project.undo_action.trigger()  # one step
-    assert not any(p.extras.get("interpolated") for p in store.track_instances(media, 1).values())
+    assert not any(p.extras.get("interpolated") for p in store.tracking.track_instances(media, 1).values())
 
     choose.append(1)  # now add the in-between video frames too
     win.tracks.interpolate_action.trigger()

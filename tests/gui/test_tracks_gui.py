@@ -36,7 +36,7 @@ def _people(win, media: int, people: dict[int, float], frames=range(12), verifie
 
 
 def _tracks(win, media: int, track: int) -> list[int]:
-    return sorted(win.state.project.track_instances(media, track))
+    return sorted(win.state.project.tracking.track_instances(media, track))
 
 
 def _select(win, frame: int, track: int) -> None:
@@ -94,13 +94,13 @@ def test_tracks_menu_fixes_identity_one_undo_step_each(qtbot, project_window, sm
     win.tracks.swap_action.trigger()  # 1 <-> 2 from frame 4 on
     assert state.project.instance(state.instances[0].extras["id"]).track_id == 2
     assert _tracks(win, media, 1) == list(range(12))  # still in every frame, now the other person from 4 on
-    xs = {f: inst.keypoints[0, 0] - f for f, inst in state.project.track_instances(media, 1).items()}
+    xs = {f: inst.keypoints[0, 0] - f for f, inst in state.project.tracking.track_instances(media, 1).items()}
     assert {round(xs[f]) for f in range(4)} == {20} and {round(xs[f]) for f in range(4, 12)} == {100}
     for _ in range(3):
         win.project.undo_action.trigger()
     assert _tracks(win, media, 1) == list(range(12)) and _tracks(win, media, 2) == list(range(12))
     assert _tracks(win, media, 3) == []
-    xs = {f: inst.keypoints[0, 0] - f for f, inst in state.project.track_instances(media, 1).items()}
+    xs = {f: inst.keypoints[0, 0] - f for f, inst in state.project.tracking.track_instances(media, 1).items()}
     assert {round(v) for v in xs.values()} == {20} and not win.errors
 
     answers.append(2)  # person 1 on frame 4 cannot also be called 2: person 2 is
@@ -116,7 +116,7 @@ def test_interpolation_from_the_previous_keyframe_is_one_undo_step(qtbot, projec
     _people(win, media, {1: 0.0}, frames=(0, 8), verified=True)
     _select(win, 8, 1)
     win.tracks.interpolate_action.trigger()
-    got = state.project.track_instances(media, 1)
+    got = state.project.tracking.track_instances(media, 1)
     assert sorted(got) == list(range(9))
     assert all(got[f].extras.get("interpolated") for f in range(1, 8))
     np.testing.assert_allclose(got[4].keypoints[:, 0], (got[0].keypoints[:, 0] + got[8].keypoints[:, 0]) / 2)
@@ -124,7 +124,7 @@ def test_interpolation_from_the_previous_keyframe_is_one_undo_step(qtbot, projec
     [item] = win.canvas.instance_items
     assert item.track_tag is not None and item.track_tag.text() == "track 1 · interpolated"
     win.project.undo_action.trigger()
-    assert sorted(state.project.track_instances(media, 1)) == [0, 8]
+    assert sorted(state.project.tracking.track_instances(media, 1)) == [0, 8]
 
 
 def test_frames_dock_filters_by_track(qtbot, project_window, small_video):

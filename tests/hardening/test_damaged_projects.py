@@ -51,7 +51,7 @@ READERS = {
     "stats": project_stats,
     "export": lambda s: export_coco(s, s.path.parent / "out", images="none"),
     "history": lambda s: s.history(),
-    "jobs": lambda s: s.jobs(),
+    "jobs": lambda s: s.job_records.all(),
 }
 DAMAGE = {
     "bad-json-extra": ("UPDATE instances SET extra = '{\"coco\": ' WHERE id = (SELECT MIN(id) FROM instances)",

@@ -100,9 +100,9 @@ def test_the_file_itself_refuses_a_second_person_with_a_track_id(video):
         with pytest.raises(ProjectError, match="frame 3 of clip.mp4 already has a person with track id 1"):
             store.add_instance(frame, person(track_id=1))
         with pytest.raises(ProjectError, match="frame 3 of clip.mp4 would hold two people with track id 2"):
-            store.set_tracks({a: 2})
+            store.tracking.set_tracks({a: 2})
         # a swap inside the frame passes through no duplicate
-        assert store.swap_tracks(store.frame(frame).media_id, 1, 2) == {a: 1, _b: 2}
+        assert store.tracking.swap_tracks(store.frame(frame).media_id, 1, 2) == {a: 1, _b: 2}
         assert store.instance(a).track_id == 2 and check_project(store) == []
 
 
@@ -126,14 +126,14 @@ def test_check_names_frames_an_older_import_gave_two_people_one_track_id(video):
         assert len(problems) == 1
         assert f"frame 3 of clip.mp4: persons {a} and {b} share track id 1" in problems[0]
         with pytest.raises(ProjectError) as info:  # an edit touching them says what is wrong, by frame index
-            store.swap_tracks(media, 1, 9)
+            store.tracking.swap_tracks(media, 1, 9)
         assert f"frame 3 of clip.mp4 already gives persons {a}, {b} one track id 1" in str(info.value)
         assert f"frame {frame} " not in str(info.value)  # never the frame's row id
         with pytest.raises(ProjectError, match="frame 3 of clip.mp4 gives two people track id 1"):
-            store.interpolate_track(media, 1, 0, 5)  # never one of the two picked silently
-        store.set_tracks({b: 2})  # the fix: give one of them another id
+            store.tracking.interpolate_track(media, 1, 0, 5)  # never one of the two picked silently
+        store.tracking.set_tracks({b: 2})  # the fix: give one of them another id
         assert check_project(store) == []
-        assert sorted(store.track_instances(media, 1)) == [3] and sorted(store.track_instances(media, 2)) == [3]
+        assert sorted(store.tracking.track_instances(media, 1)) == [3] and sorted(store.tracking.track_instances(media, 2)) == [3]
 
 
 # --------------------------------------------------------------------------------------------- defect 5
@@ -151,14 +151,14 @@ def test_the_largest_track_id_imports_and_the_next_ids_never_overflow(tmp_path):
         assert store.instance(100).track_id == BIGGEST
         # the images of a COCO file are single images; make the frame's media a sequence, as a video is
         store.conn.raw.execute("UPDATE media SET kind = 'folder' WHERE id = ?", (frame.media_id,))
-        assert store.next_track_id(frame.media_id) == 1
+        assert store.tracking.next_track_id(frame.media_id) == 1
         store.set_track(store.instances(frame.id)[1].extras["id"], 1)
-        assert store.next_track_id(frame.media_id) == 2
-        assert store.split_track(frame.media_id, BIGGEST, 0) == {100: BIGGEST}  # no OverflowError
+        assert store.tracking.next_track_id(frame.media_id) == 2
+        assert store.tracking.split_track(frame.media_id, BIGGEST, 0) == {100: BIGGEST}  # no OverflowError
         assert store.instance(100).track_id == 2
         # the pre-label tracker: seeded with the largest id, new people take free ids that fit
         store.set_track(100, BIGGEST)
-        tracker = PoseTracker(first_id=store.next_track_id(frame.media_id), taken=store.track_ids(frame.media_id))
+        tracker = PoseTracker(first_id=store.tracking.next_track_id(frame.media_id), taken=store.tracking.track_ids(frame.media_id))
         tracker.seed(0, [store.instance(100)])
         new = tracker.update(1, [person(x0=300.0, score=0.9), person(x0=500.0, score=0.9)])
         assert new == [2, 3] and all(0 < t <= BIGGEST for t in new)

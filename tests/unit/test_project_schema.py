@@ -92,7 +92,7 @@ def test_migration_from_v1_keeps_every_row_and_backs_up(tmp_path):
         frame = store.frame(70)
         assert (frame.split, frame.suggested, frame.suggest_reason, frame.extra) == ("val", False, None, {})
         assert store.media(7).path == "images/a.jpg" and store.media(7).width is None
-        job = store.jobs()[0]
+        job = store.job_records.all()[0]
         assert (job.kind, job.status, job.config) == ("train", "done", {"epochs": 3})
         # the new columns work on migrated rows
         inst.sigmas = np.full((17, 2), 2.5)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from distilpose.project.edits import EDIT_OPS, Edit
+from distilpose.project.edits import EDIT_OPS, Edit, operation
 from distilpose.project.errors import ProjectError
 from distilpose.project.store import ProjectStore
 from distilpose.types import Instance
@@ -265,16 +265,32 @@ def test_delete_media_and_restore_bring_back_the_whole_subtree(store, tmp_path):
 
 
 def test_jobs_are_recorded_and_updated(store):
-    job = store.add_job("train", {"model": "distilpose-s", "epochs": 2}, paths={"workdir": "runs/1"})
-    store.update_job(job, status="running", pid=4242)
-    store.update_job(job, metrics={"AP": 0.5}, paths={"log": "runs/1/log.jsonl"})
-    rec = store.job(job)
+    job = store.job_records.add("train", {"model": "distilpose-s", "epochs": 2}, paths={"workdir": "runs/1"})
+    store.job_records.update(job, status="running", pid=4242)
+    store.job_records.update(job, metrics={"AP": 0.5}, paths={"log": "runs/1/log.jsonl"})
+    rec = store.job_records.get(job)
     assert (rec.kind, rec.status, rec.pid) == ("train", "running", 4242)
     assert rec.paths == {"workdir": "runs/1", "log": "runs/1/log.jsonl"} and rec.metrics == {"AP": 0.5}
-    store.update_job(job, status="done", pid=None)
-    assert store.job(job).pid is None and [j.id for j in store.jobs("done")] == [job]
+    store.job_records.update(job, status="done", pid=None)
+    assert store.job_records.get(job).pid is None and [j.id for j in store.job_records.all("done")] == [job]
     with pytest.raises(ProjectError, match="unknown job status 'exploded'"):
-        store.update_job(job, status="exploded")
+        store.job_records.update(job, status="exploded")
+
+
+def test_job_records_are_a_part_that_asks_the_live_store(store):
+    """``store.job_records`` (docs/adr/0025): one part per store, bookkeeping that the audit log never sees,
+    and it reaches the connection through the store, so a closed project says so instead of failing in
+    SQLite."""
+    assert store.job_records is store.job_records
+    logged = store.history()
+    job = store.job_records.add("export", {"format": "onnx"})
+    store.job_records.update(job, status="done")
+    assert store.history() == logged
+    store.close()
+    with pytest.raises(ProjectError, match=r"p\.dpproj: the project is closed"):
+        store.job_records.get(job)
+    with pytest.raises(ProjectError, match="the project is closed"):
+        store.job_records.add("train", {})
 
 
 def test_edits_as_data_undo_and_redo(store):
@@ -292,8 +308,8 @@ def test_edits_as_data_undo_and_redo(store):
     )
     with pytest.raises(ProjectError, match="unknown edit 'explode'"):
         Edit("explode").apply(store)
-    for op in EDIT_OPS:
-        assert callable(getattr(store, op)), op
+    for op in EDIT_OPS:  # on the store or on the part it lives on (store.tracking), one place only
+        assert callable(operation(store, op)) and hasattr(store, op) != hasattr(store.tracking, op), op
 
 
 def test_a_failed_edit_changes_nothing(store, monkeypatch):

@@ -69,14 +69,14 @@ def test_id_edits_are_undoable_and_refuse_two_people_with_one_id(store, tmp_path
     assert _tracks_by_frame(store, ids) == got
 
     with pytest.raises(ProjectError, match="two people with track id 2"):
-        store.set_tracks({ids[(0, 1)]: 2})
+        store.tracking.set_tracks({ids[(0, 1)]: 2})
     with pytest.raises(ProjectError, match="both in frame"):
-        store.merge_tracks(media, 1, 2)
+        store.tracking.merge_tracks(media, 1, 2)
     assert _tracks_by_frame(store, ids) == got  # a refused edit changes nothing
 
     undo = Edit("split_track", {"media_id": media, "track_id": 2, "at_index": 4}).apply(store)
     assert [store.instance(ids[(f, 1)]).track_id for f in range(6)] == [1, 1, 1, 2, 3, 3]
-    assert [(t.track_id, t.first, t.last, t.frames) for t in store.tracks(media)] == [
+    assert [(t.track_id, t.first, t.last, t.frames) for t in store.tracking.tracks(media)] == [
         (1, 0, 5, 6), (2, 0, 3, 4), (3, 4, 5, 2)
     ]  # fmt: skip
     undo.apply(store)
@@ -86,11 +86,11 @@ def test_id_edits_are_undoable_and_refuse_two_people_with_one_id(store, tmp_path
 def test_merge_joins_a_track_the_tracker_broke_in_two(store, tmp_path):
     ids = _video_with_tracks(store, write_avi(tmp_path / "a.avi", 10), range(6), {1: 0.0})
     media = store.media_list()[0].id
-    store.split_track(media, 1, 3)  # frames 3.. become track 2
-    assert store.next_track_id(media) == 3
+    store.tracking.split_track(media, 1, 3)  # frames 3.. become track 2
+    assert store.tracking.next_track_id(media) == 3
     undo = Edit("merge_tracks", {"media_id": media, "keep": 1, "other": 2}).apply(store)
     assert {store.instance(i).track_id for i in ids.values()} == {1}
-    assert store.track_frames(media, 1) == [store.frame_at(media, f).id for f in range(6)]
+    assert store.tracking.track_frames(media, 1) == [store.frame_at(media, f).id for f in range(6)]
     undo.apply(store)
     assert [store.instance(ids[(f, 1)]).track_id for f in range(6)] == [1, 1, 1, 2, 2, 2]
 
@@ -99,12 +99,12 @@ def test_tracks_never_cross_videos(store, tmp_path):
     a = _video_with_tracks(store, write_avi(tmp_path / "a.avi", 5), range(3), {1: 0.0})
     b = _video_with_tracks(store, write_avi(tmp_path / "b.avi", 5), range(3), {1: 0.0})
     media_a, media_b = (m.id for m in store.media_list())
-    store.split_track(media_a, 1, 1)
+    store.tracking.split_track(media_a, 1, 1)
     assert {store.instance(i).track_id for i in b.values()} == {1}  # the other video's track 1 is untouched
     assert [store.instance(a[(f, 1)]).track_id for f in range(3)] == [1, 2, 2]
-    assert store.next_track_id(media_b) == 2 and len(store.track_frames(media_b, 1)) == 3
+    assert store.tracking.next_track_id(media_b) == 2 and len(store.tracking.track_frames(media_b, 1)) == 3
     with pytest.raises(ProjectError, match="no track 5"):
-        store.merge_tracks(media_b, 1, 5)
+        store.tracking.merge_tracks(media_b, 1, 5)
 
 
 def test_interpolation_fills_the_gap_in_one_undoable_step(store, tmp_path):
@@ -118,10 +118,10 @@ def test_interpolation_fills_the_gap_in_one_undoable_step(store, tmp_path):
     other = store.add_instance(mid, person(x0=300.0, track_id=6))  # someone else: untouched
     before = dump_tables(store.path, skip=("history", "sqlite_sequence"))
 
-    assert store.frames_between(media, 2, 6) == (1, 2)  # frame 4 is in the project, 3 and 5 are not
+    assert store.tracking.frames_between(media, 2, 6) == (1, 2)  # frame 4 is in the project, 3 and 5 are not
     args = {"media_id": media, "track_id": 5, "start_index": 2, "end_index": 6, "add_frames": True}
     undo = Edit("interpolate_track", args).apply(store)
-    by_index = store.track_instances(media, 5)
+    by_index = store.tracking.track_instances(media, 5)
     assert sorted(by_index) == [2, 3, 4, 5, 6]
     for idx in (3, 4, 5):
         inst = by_index[idx]
@@ -135,7 +135,7 @@ def test_interpolation_fills_the_gap_in_one_undoable_step(store, tmp_path):
     assert dump_tables(store.path, skip=("history", "sqlite_sequence")) == before
     assert store.frame_at(media, 3) is None
     redo.apply(store)
-    again = store.track_instances(media, 5)
+    again = store.tracking.track_instances(media, 5)
     assert {i: x.extras["id"] for i, x in again.items()} == {i: x.extras["id"] for i, x in by_index.items()}
 
 
@@ -143,13 +143,13 @@ def test_interpolation_keeps_verified_keyframes_between_and_explains_what_is_mis
     media = store.add_media(write_avi(tmp_path / "a.avi", 12))
     for idx, x in ((0, 0.0), (4, 100.0), (8, 0.0)):
         store.add_instance(store.add_frame(media, idx), person(x0=x, track_id=1), verified=True)
-    store.interpolate_track(media, 1, 0, 8, add_frames=True)
-    xs = {i: inst.keypoints[0, 0] for i, inst in store.track_instances(media, 1).items()}
+    store.tracking.interpolate_track(media, 1, 0, 8, add_frames=True)
+    xs = {i: inst.keypoints[0, 0] for i, inst in store.tracking.track_instances(media, 1).items()}
     assert xs == {0: 0.0, 1: 25.0, 2: 50.0, 3: 75.0, 4: 100.0, 5: 75.0, 6: 50.0, 7: 25.0, 8: 0.0}
     with pytest.raises(ProjectError, match="no person on frame"):
-        store.interpolate_track(media, 1, 0, 10)
+        store.tracking.interpolate_track(media, 1, 0, 10)
     with pytest.raises(ProjectError, match="strictly between"):
-        store.interpolate_track(media, 1, 3, 4)
+        store.tracking.interpolate_track(media, 1, 3, 4)
 
 
 def test_interpolation_fills_only_project_frames_unless_asked(store, tmp_path):
@@ -158,14 +158,14 @@ def test_interpolation_fills_only_project_frames_unless_asked(store, tmp_path):
         store.add_instance(store.add_frame(media, idx), person(x0=x, track_id=1), verified=True)
     for idx in (2, 4):
         store.add_frame(media, idx)
-    assert store.frames_between(media, 0, 8) == (2, 5)
+    assert store.tracking.frames_between(media, 0, 8) == (2, 5)
     undo = Edit("interpolate_track", {"media_id": media, "track_id": 1, "start_index": 0, "end_index": 8}).apply(
         store
     )
-    assert sorted(store.track_instances(media, 1)) == [0, 2, 4, 8]  # the project did not grow
+    assert sorted(store.tracking.track_instances(media, 1)) == [0, 2, 4, 8]  # the project did not grow
     assert [f.index for f in store.frames(media)] == [0, 2, 4, 8]
     undo.apply(store)
-    assert sorted(store.track_instances(media, 1)) == [0, 8]
+    assert sorted(store.tracking.track_instances(media, 1)) == [0, 8]
 
 
 def test_interpolation_replaces_the_same_person_under_another_id_and_never_touches_verified(store, tmp_path):
@@ -185,7 +185,7 @@ def test_interpolation_replaces_the_same_person_under_another_id_and_never_touch
         store
     )
     assert [len(store.instances(frames[i])) for i in range(5)] == [1, 1, 2, 1, 1]  # nobody twice
-    got = store.track_instances(media, 1)
+    got = store.tracking.track_instances(media, 1)
     assert sorted(got) == [0, 1, 2, 4]
     assert (got[1].extras["id"], got[2].extras["id"]) == (guess, unnamed)  # replaced in place
     np.testing.assert_allclose(got[2].keypoints[0, 0], 20.0)
@@ -203,8 +203,8 @@ def test_the_timeline_says_what_each_track_is_on_each_frame(store, tmp_path):
     store.add_instance(frames[9], person(x0=90.0, track_id=2))
     store.add_instance(frames[3], person(x0=50.0, source="student", scores=True, track_id=1))
     store.add_instance(frames[6], person(x0=50.0, source="student", scores=True))  # no track: not shown
-    store.interpolate_track(media, 2, 0, 9)
-    timeline = store.track_timeline(media)
+    store.tracking.interpolate_track(media, 2, 0, 9)
+    timeline = store.tracking.track_timeline(media)
     assert timeline.frames == (0, 3, 6, 9)
     assert timeline.marks == {
         1: {3: "predicted"},
@@ -268,5 +268,5 @@ def test_a_version_2_project_gains_the_track_index_and_keeps_its_ids(tmp_path):
         assert store.schema_version == schema.CURRENT_VERSION >= 3
         names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "instances_track" in names
-        assert [(t.track_id, t.frames) for t in store.tracks(1)] == [(4, 1)]
+        assert [(t.track_id, t.frames) for t in store.tracking.tracks(1)] == [(4, 1)]
     assert (tmp_path / "old.dpproj.v2.bak").exists()
