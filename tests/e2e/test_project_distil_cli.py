@@ -49,6 +49,9 @@ def test_ctrl_c_keeps_a_resumable_job_and_resume_finishes_it(tmp_path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as at a terminal: a suite started in the background inherits SIGINT ignored, and Python then never
+        # installs its KeyboardInterrupt handler in the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     job_dir = tmp_path / "jobs" / "1"
     _wait_for_step(job_dir / "run" / "events.jsonl", proc, 6)  # checkpoints every 6 steps
