@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader
 
 from distilpose.coco import save_keypoint_results
@@ -35,7 +35,9 @@ def _forward(model: nn.Module, device: torch.device):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, codec: Codec, loader: DataLoader, device: torch.device, flip: bool) -> list[dict]:
+def predict(
+    model: nn.Module, codec: Codec, loader: DataLoader, device: torch.device, flip: bool
+) -> list[dict]:
     """One prediction per validation box: image id, (K, 3) keypoints in image pixels, box score, area."""
     was_training = model.training
     model.eval()

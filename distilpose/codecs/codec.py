@@ -9,6 +9,7 @@ model's outputs are read one way everywhere. Outputs are named numpy arrays, as 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ def _mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a + b) * 0.5
 
 
-class Codec:
+class Codec(ABC):
     """Shared flip test; subclasses say how to map a mirrored pass back and how to decode."""
 
     def __init__(self, input_size_wh: tuple[int, int], heatmap_size_wh: tuple[int, int]) -> None:
@@ -57,12 +58,13 @@ class Codec:
         both = forward(np.concatenate([batch, flip_images(batch)], axis=0))
         return self.merge_flip({k: v[:n] for k, v in both.items()}, {k: v[n:] for k, v in both.items()})
 
-    def merge_flip(self, plain: Outputs, mirrored: Outputs) -> Outputs:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def merge_flip(self, plain: Outputs, mirrored: Outputs) -> Outputs:
+        """Average the plain pass with the mirrored pass mapped back to the original frame."""
 
-    def decode(self, outputs: Outputs, centers: np.ndarray, scales: np.ndarray) -> Decoded:  # pragma: no cover
+    @abstractmethod
+    def decode(self, outputs: Outputs, centers: np.ndarray, scales: np.ndarray) -> Decoded:
         """Outputs of N crops + their centres (N, 2) and scales (N, 2) (units of 200 px) -> image space."""
-        raise NotImplementedError
 
 
 class HeatmapCodec(Codec):
@@ -86,7 +88,10 @@ class RegressionCodec(Codec):
     name = "RegressionCodec"
 
     def __init__(
-        self, input_size_wh: tuple[int, int], heatmap_size_wh: tuple[int, int], flip_mode: FlipMode = "corrected"
+        self,
+        input_size_wh: tuple[int, int],
+        heatmap_size_wh: tuple[int, int],
+        flip_mode: FlipMode = "corrected",
     ) -> None:
         super().__init__(input_size_wh, heatmap_size_wh)
         self.flip_mode = flip_mode
