@@ -429,7 +429,7 @@ class Trainer:
         if self.env.is_main and self.val_loader is not None:
             metrics = evaluate_model(
                 _unwrap(self.train_model),
-                self.kind,
+                self.model.spec,
                 self.val_loader,
                 self.cfg.data.val_ann,
                 self.env.device,

@@ -1,8 +1,8 @@
 """COCO keypoint AP of the model being trained, with the official top-down test protocol.
 
-Crops of the validation boxes -> model (optionally with flip test) -> decode (regression: normalised
-coords; heatmaps: DARK) -> back-project to the image -> mmpose rescoring (box score x mean keypoint
-score above 0.2) -> OKS-NMS 0.9 per image -> pycocotools AP.
+Crops of the validation boxes -> model (optionally with flip test) -> the model's codec decodes and
+back-projects to the image (:func:`distilpose.codecs.codec.codec_for`, the Predictor's own) -> mmpose
+rescoring (box score x mean keypoint score above 0.2) -> OKS-NMS 0.9 per image -> pycocotools AP.
 """
 
 from __future__ import annotations
@@ -12,59 +12,45 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader
 
 from distilpose.coco import save_keypoint_results
-from distilpose.codecs import (
-    HEATMAP_SIZE_WH,
-    INPUT_SIZE_WH,
-    PIXEL_STD,
-    crops_to_images,
-    decode_heatmaps,
-    decode_regression,
-    flip_test_heatmaps,
-    flip_test_regression,
-)
+from distilpose.codecs import PIXEL_STD
+from distilpose.codecs.codec import Codec, codec_for
 from distilpose.evaluation import evaluate_keypoints, topdown_results
 
+#: The model outputs a codec reads (tokens and the like stay on the device).
+_DECODED = ("coords", "scores", "sigmas", "heatmaps")
 
-def _predict_batch(model: nn.Module, kind: str, images: Tensor, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(coords in crop-frame pixels of the decode grid, keypoint scores) for one batch."""
-    if kind == "regression":
 
-        def forward(x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
-            out = model(x)
-            return out.coords, out.scores, out.sigmas
+def _forward(model: nn.Module, device: torch.device):
+    """``batch (numpy) -> named numpy outputs``, the Runtime contract the codec's flip test calls."""
 
-        coords, scores, _ = flip_test_regression(forward, images) if flip else forward(images)
-        px = decode_regression(coords.float().cpu().numpy(), INPUT_SIZE_WH)
-        return px, scores.reshape(scores.shape[0], -1).float().cpu().numpy()
+    def forward(batch: np.ndarray) -> dict[str, np.ndarray]:
+        out = model(torch.from_numpy(batch).to(device, non_blocking=True)).present()
+        return {k: v.float().cpu().numpy() for k, v in out.items() if k in _DECODED}
 
-    def heat(x: Tensor) -> Tensor:
-        return model(x).heatmaps
-
-    heatmaps = flip_test_heatmaps(heat, images) if flip else heat(images)
-    coords_hm, maxvals = decode_heatmaps(heatmaps.float().cpu().numpy(), dark=True)
-    return coords_hm, maxvals
+    return forward
 
 
 @torch.no_grad()
-def predict(model: nn.Module, kind: str, loader: DataLoader, device: torch.device, flip: bool) -> list[dict]:
+def predict(
+    model: nn.Module, codec: Codec, loader: DataLoader, device: torch.device, flip: bool
+) -> list[dict]:
     """One prediction per validation box: image id, (K, 3) keypoints in image pixels, box score, area."""
     was_training = model.training
     model.eval()
-    grid = INPUT_SIZE_WH if kind == "regression" else HEATMAP_SIZE_WH
+    forward = _forward(model, device)
     people: list[dict[str, Any]] = []
     try:
         for batch in loader:
-            images = batch["image"].to(device, non_blocking=True)
-            coords, scores = _predict_batch(model, kind, images, flip)
             centers = batch["center"].numpy()
             scales = batch["scale"].numpy()
-            xy = crops_to_images(coords, centers, scales, grid)
-            for i in range(len(xy)):
-                kpts = np.concatenate([xy[i], scores[i][:, None]], axis=1)
+            outputs = codec.run(forward, batch["image"].numpy(), flip)
+            decoded = codec.decode(outputs, centers, scales)
+            for i in range(len(decoded.coords)):
+                kpts = np.concatenate([decoded.coords[i], decoded.scores[i][:, None]], axis=1)
                 people.append(
                     {
                         "image_id": int(batch["image_id"][i]),
@@ -80,15 +66,17 @@ def predict(model: nn.Module, kind: str, loader: DataLoader, device: torch.devic
 
 def evaluate_model(
     model: nn.Module,
-    kind: str,
+    spec: Any,
     loader: DataLoader,
     ann_file: Path,
     device: torch.device,
     flip: bool = True,
     results_path: Path | None = None,
 ) -> dict[str, float]:
-    """COCO keypoint metrics (AP, AP50, AP75, APm, APl, AR); optionally saves the results file."""
-    results = topdown_results(predict(model, kind, loader, device, flip))
+    """COCO keypoint metrics (AP, AP50, AP75, APm, APl, AR); optionally saves the results file.
+
+    ``spec`` is the model's ModelSpec: its codec decodes exactly as the Predictor does."""
+    results = topdown_results(predict(model, codec_for(spec), loader, device, flip))
     if results_path is not None:
         save_keypoint_results(results, results_path)
     return evaluate_keypoints(ann_file, results)

@@ -1,7 +1,8 @@
 """Top-down prediction: image + person boxes -> one :class:`Instance` per box, in image coordinates.
 
 One Predictor serves the CLI, the benchmarks, the app's live worker and pseudo-labelling, so preprocessing
-(crop, normalise) and decoding (flip test, heatmap DARK, back-projection) exist exactly once.
+(crop, normalise) exists exactly once; decoding (flip test, heatmap DARK, back-projection) is the model's
+codec (:func:`distilpose.codecs.codec.codec_for`), which training validation uses too.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distilpose.codecs import (
-    PIXEL_STD,
-    crops_to_images,
-    decode_heatmaps,
-)
-from distilpose.codecs.flip import FlipMode, flip_back_heatmaps, flip_back_regression
+from distilpose.codecs import PIXEL_STD
+from distilpose.codecs.codec import codec_for
+from distilpose.codecs.flip import FlipMode
 from distilpose.errors import DistilPoseError
 from distilpose.evaluation import rescore
 from distilpose.inference.preprocess import crop_batch
@@ -55,6 +53,8 @@ class Predictor:
         self.source = source or ("teacher" if spec.is_teacher else "student")
         self.input_size_wh = spec.input_size_wh
         self.heatmap_size_wh = spec.heatmap_size_wh
+        #: How this model's outputs become keypoints (flip test, decoding): the same object validation uses.
+        self.codec = codec_for(spec, flip_mode)
 
     # -- preprocessing -------------------------------------------------------------------------
     def crops(
@@ -71,29 +71,7 @@ class Predictor:
         return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        if not self.flip:
-            return self._call(batch)
-        n = len(batch)
-        both = self._call(np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])], axis=0))
-        plain = {k: v[:n] for k, v in both.items()}
-        mirrored = {k: v[n:] for k, v in both.items()}
-        out = dict(plain)
-        if "coords" in plain:
-            coords, scores, sigmas = flip_back_regression(
-                mirrored["coords"],
-                mirrored.get("scores"),
-                mirrored.get("sigmas"),
-                self.input_size_wh[0],
-                self.flip_mode,
-            )
-            out["coords"] = (plain["coords"] + coords) * 0.5
-            if scores is not None:
-                out["scores"] = (plain["scores"] + scores) * 0.5
-            if sigmas is not None:
-                out["sigmas"] = (plain["sigmas"] + sigmas) * 0.5
-        if "heatmaps" in plain:
-            out["heatmaps"] = (plain["heatmaps"] + flip_back_heatmaps(mirrored["heatmaps"], shift=True)) * 0.5
-        return out
+        return self.codec.run(self._call, batch, self.flip)
 
     # -- prediction -----------------------------------------------------------------------------
     def predict(
@@ -139,24 +117,12 @@ class Predictor:
 
     def _decode(self, out: dict[str, np.ndarray], centers: np.ndarray, scales: np.ndarray):
         """Model outputs -> image-space coords (N,K,2), scores (N,K), sigmas (N,K,2) or None, heatmaps."""
-        heatmaps = out.get("heatmaps")
-        if "coords" in out:
-            crop_px = out["coords"].astype(np.float64) * np.asarray(self.input_size_wh, dtype=np.float64)
-            coords = crops_to_images(crop_px, centers, scales, self.input_size_wh)
-            scores = out["scores"].reshape(len(coords), -1).astype(np.float64)
-            sigmas = None
-            if "sigmas" in out:
-                # heatmap px -> image px: one heatmap px spans scale*200/heatmap_width image px
-                per_px = scales * PIXEL_STD / np.asarray(self.heatmap_size_wh, dtype=np.float64)
-                sigmas = out["sigmas"].astype(np.float64) * per_px[:, None, :]
-            return coords, scores, sigmas, heatmaps
-        if heatmaps is not None:
-            coords_hm, maxvals = decode_heatmaps(heatmaps, dark=True)
-            coords = crops_to_images(coords_hm, centers, scales, self.heatmap_size_wh)
-            return coords, maxvals.astype(np.float64), None, heatmaps
-        raise DistilPoseError(
-            f"runtime {self.runtime.name} returned neither coords nor heatmaps: {sorted(out)}"
-        )
+        if "coords" not in out and "heatmaps" not in out:
+            raise DistilPoseError(
+                f"runtime {self.runtime.name} returned neither coords nor heatmaps: {sorted(out)}"
+            )
+        decoded = self.codec.decode(out, centers, scales)
+        return decoded.coords, decoded.scores, decoded.sigmas, out.get("heatmaps")
 
     def _simulated(self, out: dict[str, np.ndarray]) -> np.ndarray:
         import torch
