@@ -10,7 +10,7 @@ model's outputs are read one way everywhere. Outputs are named numpy arrays, as 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +140,19 @@ class MoveNetCodec(RegressionCodec):
         return out
 
 
-def codec_for(spec: Any, flip_mode: FlipMode = "corrected") -> Codec:
-    """The codec of a ModelSpec: the one place a model's kind (and family) picks its decoding."""
+def codec_for(spec: Any, flip_mode: FlipMode = "corrected", outputs: Sequence[str] | None = None) -> Codec:
+    """The codec of a ModelSpec: the one place a model's kind (and family) picks its decoding.
+
+    ``outputs``, the output names a runtime declares, win over the spec's kind when they say which: a runtime
+    that gives ``coords`` is decoded as regression (as the Predictor always did), one that gives only
+    ``heatmaps`` as heatmaps."""
     sizes = (spec.input_size_wh, spec.heatmap_size_wh)
-    if spec.kind == "heatmap":
+    kind = spec.kind
+    if outputs is not None:
+        kind = "regression" if "coords" in outputs else "heatmap" if "heatmaps" in outputs else kind
+    if kind == "heatmap":
         return HeatmapCodec(*sizes)
-    if spec.kind == "regression":
+    if kind == "regression":
         cls = MoveNetCodec if spec.family == "movenet" else RegressionCodec
         return cls(*sizes, flip_mode=flip_mode)
     raise DistilPoseError(f"model {spec.name!r}: no codec for kind {spec.kind!r}")

@@ -54,7 +54,7 @@ class Predictor:
         self.input_size_wh = spec.input_size_wh
         self.heatmap_size_wh = spec.heatmap_size_wh
         #: How this model's outputs become keypoints (flip test, decoding): the same object validation uses.
-        self.codec = codec_for(spec, flip_mode)
+        self.codec = codec_for(spec, flip_mode, getattr(runtime, "output_names", None))
 
     # -- preprocessing -------------------------------------------------------------------------
     def crops(

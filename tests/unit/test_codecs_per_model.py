@@ -40,6 +40,15 @@ def test_the_spec_picks_the_codec_and_its_geometry(name, codec):
         assert chosen.flip_mode == "official"
 
 
+def test_what_a_runtime_outputs_decides_over_the_spec_s_kind():
+    """A runtime giving coords is decoded as regression even under a heatmap teacher's name (a checkpoint of
+    another kind, a fake), as the Predictor always did; one giving only heatmaps, as heatmaps."""
+    teacher, student = model_spec("tokenpose-stemnet"), model_spec("distilpose-t")
+    assert type(codec_for(teacher, outputs=("coords", "scores", "sigmas"))) is RegressionCodec
+    assert type(codec_for(student, outputs=("heatmaps",))) is HeatmapCodec
+    assert type(codec_for(teacher, outputs=("something",))) is HeatmapCodec  # silent outputs: the spec decides
+
+
 def test_a_missing_output_names_the_codec_and_what_came():
     codec = codec_for(model_spec("distilpose-s"))
     with pytest.raises(DistilPoseError, match=r"RegressionCodec needs the model output 'coords'.*heatmaps"):
