@@ -52,8 +52,7 @@ class LivePipeline:
         reuse: StaticReuse | None = None,
         idle_threads: int | None = None,
     ) -> None:
-        #: Intra-op threads of the pose model on frames when the background detector is idle (ONNX only).
-        self.idle_threads = idle_threads
+        # a second session with ``idle_threads`` intra-op threads, used while the background detector is idle
         if idle_threads is not None and hasattr(getattr(predictor, "runtime", None), "widen"):
             predictor.runtime.widen(idle_threads)
         if smoother is not None and tracker is None:
