@@ -149,6 +149,32 @@ def test_cut_avi_reads_its_whole_gops(tmp_path: Path) -> None:
         assert all(read_number(video.frame(i)) == i for i in range(24))
 
 
+def test_avi_frame_that_does_not_decode_keeps_its_place(tmp_path: Path) -> None:
+    """A B-frame packet of an AVI replaced by bytes that do not decode: it never comes out of the decoder, so
+    the index pass puts it just after the packet decoded before it (the reference frame it is shown before):
+    the frames after it keep their numbers, and that one frame says it cannot be decoded."""
+    whole = tmp_path / "whole.avi"
+    write_numbered_video(whole, 24)
+    damaged = tmp_path / "damaged.avi"
+    with av.open(str(whole)) as inp, av.open(str(damaged), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for n, packet in enumerate(p for p in inp.demux(video=0) if p.size):
+            if n == 11:  # decode order: I P B B P ...; the 12th packet is the B-frame shown 11th
+                junk = av.Packet(b"\x00\x00\x00\x01\x01" + bytes(range(7, 2 + packet.size)))
+                junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
+                packet = junk
+            packet.stream = stream
+            out.mux(packet)
+    with VideoReader(damaged, index_cache=None) as video:
+        assert len(video) == 24 and video.check_frames().undecodable == (10,)
+        for i in [*range(24), 12, 9, 17, 3]:
+            if i == 10:
+                with pytest.raises(MediaError, match=f"{damaged}: frame 10 cannot be decoded"):
+                    video.frame(i)
+            else:
+                assert read_number(video.frame(i)) == i, f"frame {i}"
+
+
 def test_sequential_reads_do_not_seek(numbered: Path, monkeypatch) -> None:
     video = VideoReader(numbered, index_cache=None)
     seeks: list[int] = []
