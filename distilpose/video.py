@@ -18,13 +18,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import cv2
 import numpy as np
 
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import MediaError
+
+if TYPE_CHECKING:
+    import av
 
 #: Suffixes of still images the app and the pipeline open (lower case).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -221,15 +224,15 @@ class FrameIndex:
     pts: tuple[int, ...]
     keyframes: tuple[int, ...]  # frame numbers (indices into pts), ascending
     declared_frames: int  # what the container header claims (0 when it does not say)
-    #: Where to seek for each keyframe when it is not its pts: the keyframe packets' decode times, for a file
-    #: with decode-order stamps (AVI seeks by decode time; a cut AVI lands exactly there, keyframe or not).
-    seek_to: tuple[int, ...] = ()
+    #: The decode time (dts) of each keyframe's packet, parallel to ``keyframes``: where to seek in a
+    #: container that seeks to the exact decode time asked for, keyframe or not (MPEG-TS, a cut AVI).
+    key_dts: tuple[int, ...] = ()
 
-    def seek_target(self, keyframe: int) -> int:
-        """The timestamp to seek to for frame ``keyframe`` (a keyframe, or 0)."""
-        if self.seek_to and keyframe in self.keyframes:
-            return self.seek_to[self.keyframes.index(keyframe)]
-        return self.pts[keyframe]
+    def decode_time(self, keyframe: int) -> int | None:
+        """The dts of frame ``keyframe``'s packet when it is a keyframe and known."""
+        if self.key_dts and keyframe in self.keyframes:
+            return self.key_dts[self.keyframes.index(keyframe)]
+        return None
 
     def keyframe_at_or_before(self, index: int) -> int:
         """Frame number of the last keyframe not after ``index`` (0 when none is: decode from the start)."""
@@ -385,8 +388,8 @@ class VideoReader:
                 doc = json.loads(cache_file.read_text(encoding="utf-8"))
                 if doc.get("version") == INDEX_VERSION:
                     pts, keys = tuple(doc["pts"]), tuple(doc["keyframes"])
-                    seek_to = tuple(int(t) for t in doc.get("seek_to", ()))
-                    index = FrameIndex(pts, keys, int(doc["declared_frames"]), seek_to)
+                    key_dts = tuple(int(t) for t in doc.get("key_dts", ()))
+                    index = FrameIndex(pts, keys, int(doc["declared_frames"]), key_dts)
                     if "undecodable" in doc:
                         undecodable = tuple(int(i) for i in doc["undecodable"])
                         self._check = FrameCheck(len(index.pts), index.declared_frames, undecodable)
@@ -404,8 +407,8 @@ class VideoReader:
             "keyframes": list(index.keyframes),
             "declared_frames": index.declared_frames,
         }
-        if index.seek_to:
-            doc["seek_to"] = list(index.seek_to)
+        if index.key_dts:
+            doc["key_dts"] = list(index.key_dts)
         if check is not None:
             doc["undecodable"] = list(check.undecodable)
         with contextlib.suppress(OSError):  # a read-only cache only costs the next open some time
@@ -453,20 +456,21 @@ class VideoReader:
         self._decoder, self._damage = None, None  # demuxing consumed the container: the first read seeks
         declared = int(self._stream.frames or 0)
         if ascending and len(entries) > 1:
-            return self._in_output_order(entries, shown, declared, decode_time)
-        entries.sort()
-        pts = tuple(p for p, _ in entries)
-        keys = tuple(i for i, (_, key) in enumerate(entries) if key)
-        return FrameIndex(pts, keys or (0,), declared)
+            pts = self._in_output_order(entries, shown, declared)
+        else:
+            pts = tuple(sorted(p for p, _ in entries))
+        key_stamps = {p for p, key in entries if key}
+        keys = tuple(i for i, p in enumerate(pts) if p in key_stamps) or (0,)
+        key_dts = tuple(decode_time.get(pts[k], pts[k]) for k in keys) if pts else ()
+        return FrameIndex(pts, keys, declared, key_dts)
 
     def _in_output_order(
-        self, entries: list[tuple[int, bool]], shown: list[int], declared: int, decode_time: dict[int, int]
-    ) -> FrameIndex:
-        """The index of a file with ascending stamps from its packets (``entries``, decode order) and the
-        stamps its pictures came out with (``shown``). Every frame was decoded, so this is also the frame
-        check (:meth:`check_frames`), kept. A packet that did not decode keeps a place just after the packet
-        decoded before it, so reading that frame says it cannot be decoded. When no picture came out of
-        order, the stamps were presentation times after all: the ordinary index (seeks by pts)."""
+        self, entries: list[tuple[int, bool]], shown: list[int], declared: int
+    ) -> tuple[int, ...]:
+        """The stamps of a file with decode-order stamps in display order, from its packets (``entries``,
+        decode order) and the stamps its pictures came out with (``shown``). Every frame was decoded, so this
+        is also the frame check (:meth:`check_frames`), kept. A packet that did not decode keeps a place just after the packet
+        decoded before it, so reading that frame says it cannot be decoded."""
         stamps = [p for p, _ in entries]
         held = set(stamps)
         order = list(dict.fromkeys(p for p in shown if p in held))
@@ -475,10 +479,7 @@ class VideoReader:
             if stamp in missing:
                 order.insert(0 if before is None else order.index(before) + 1, stamp)
         self._check = FrameCheck(len(order), declared, tuple(sorted(order.index(p) for p in missing)))
-        key_stamps = {p for p, key in entries if key}
-        keys = tuple(i for i, p in enumerate(order) if p in key_stamps) or (0,)
-        seek_to = () if order == stamps else tuple(decode_time.get(order[k], order[k]) for k in keys)
-        return FrameIndex(tuple(order), keys, declared, seek_to)
+        return tuple(order)
 
     # -- decoding -----------------------------------------------------------------------------------------
     def frame(self, index: int) -> np.ndarray:
@@ -494,17 +495,46 @@ class VideoReader:
         return self._decode_until(index)
 
     def _seek(self, keyframe: int) -> None:
+        """Set decoding up from frame ``keyframe`` (a keyframe, or 0). The container is asked for the
+        keyframe's pts; where it lands on a packet that is not a keyframe at or before it (MPEG-TS and a cut
+        AVI seek to the exact decode time asked for, keyframe or not), it is asked again for the keyframe's
+        dts, and failing that the first answer is kept (decoding then says what is missing)."""
+        import itertools
+
+        pts, dts = self.index.pts[keyframe], self.index.decode_time(keyframe)
+        targets = [pts] if dts is None or dts == pts else [pts, dts]
+        for target in targets:
+            head, packets = self._packets_from(target, keyframe)
+            if head and self._starts_at_or_before(head[0], keyframe):
+                break
+        else:
+            if len(targets) > 1:
+                head, packets = self._packets_from(targets[0], keyframe)
+        self._decoder = self._decoded(itertools.chain(head, packets))
+        self._last = None
+
+    def _packets_from(self, target: int, keyframe: int) -> tuple[list, Iterator]:
+        """Seek to ``target`` and demux: the first packet there (none at the end) and the packets after it."""
         import av
 
+        self._damage = None
         try:
-            self._container.seek(
-                self.index.seek_target(keyframe), stream=self._stream, backward=True, any_frame=False
-            )
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError as exc:
             raise MediaError(f"{self.path}: cannot seek to frame {keyframe} ({exc})") from exc
-        self._decoder = self._decoded()
-        self._last = None
-        self._damage = None
+        packets = self._container.demux(self._stream)
+        try:
+            return [next(packets)], packets
+        except StopIteration:
+            return [], iter(())
+        except av.error.FFmpegError as exc:  # damaged right there: decoding says so
+            self._damage = str(exc)
+            return [], iter(())
+
+    def _starts_at_or_before(self, packet: av.Packet, keyframe: int) -> bool:
+        """Whether decoding from ``packet`` produces frame ``keyframe``: a keyframe at or before it."""
+        number = None if packet.pts is None else self._frame_of_pts.get(int(packet.pts))
+        return bool(packet.is_keyframe) and number is not None and number <= keyframe
 
     def _decoded(self, packets: Iterator | None = None) -> Iterator:
         """The stream's frames from the current position (or from ``packets``, the stream's). A packet that

@@ -175,6 +175,19 @@ def test_avi_frame_that_does_not_decode_keeps_its_place(tmp_path: Path) -> None:
                 assert read_number(video.frame(i)) == i, f"frame {i}"
 
 
+def test_mpeg_ts_seeks_land_on_keyframes(tmp_path: Path) -> None:
+    """MPEG-TS seeks to the exact decode time asked for, keyframe or not: asked for a keyframe's pts, it
+    landed on the P-frame decoded at that time, and no frame of a .ts file was readable. The reader sees
+    the packet it landed on is no keyframe and asks again for the keyframe's dts."""
+    path = tmp_path / "numbered.ts"
+    write_numbered_video(path, 40)
+    with VideoReader(path, index_cache=None) as video:
+        assert len(video) == 40 and video.index.keyframes == (0, 8, 16, 24, 32)
+        assert [read_number(rgb) for _, rgb in video.frames()] == list(range(40))
+        for i in [37, 3, 8, 7, 31, 0, 39, 16, 15, 24, 2]:
+            assert read_number(video.frame(i)) == i, f"frame {i}"
+
+
 def test_sequential_reads_do_not_seek(numbered: Path, monkeypatch) -> None:
     video = VideoReader(numbered, index_cache=None)
     seeks: list[int] = []
