@@ -3,7 +3,9 @@
 Video seeking is frame-accurate: a one-time index of every frame's presentation timestamp (built by demuxing,
 no decoding, and cached on disk) maps a frame number to its pts; a seek jumps to the nearest keyframe at or
 before it and decodes forward to that exact pts. Sequential reads never seek, so playback and batch export
-decode each frame once.
+decode each frame once. A container that stores no presentation times (AVI: the demuxer stamps packets in
+decode order) holding a codec that reorders frames (B-frames) is indexed once by decoding, in the decoder's
+output order, which is the display order; each frame is still found by the stamp its picture carries.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import cv2
 import numpy as np
@@ -24,12 +26,16 @@ import numpy as np
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import MediaError
 
+if TYPE_CHECKING:
+    import av
+
 #: Suffixes of still images the app and the pipeline open (lower case).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Suffixes treated as video files (anything FFmpeg reads works; these are offered in dialogs).
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-#: Bump when the on-disk index format changes, so stale cache files are ignored.
-INDEX_VERSION = 1
+#: Bump when the on-disk index format changes, so stale cache files are ignored (2: AVI with B-frames is
+#: indexed in output order; a version 1 index of such a file lists its frames in decode order).
+INDEX_VERSION = 2
 #: A seek costs about this many decoded frames; below that, decoding forward past a keyframe is cheaper.
 SEEK_COST_FRAMES = 8
 
@@ -211,11 +217,22 @@ def _check_index(index: int, count: int, name: str) -> None:
 
 @dataclass(frozen=True)
 class FrameIndex:
-    """Presentation timestamps of every decodable frame, in display order, and which frames are keyframes."""
+    """The timestamp each frame's picture carries, in display order, and which frames are keyframes. For most
+    files these are presentation timestamps, ascending; for an AVI with B-frames they are decode-order stamps,
+    so not ascending (the picture shown third may carry stamp 4)."""
 
     pts: tuple[int, ...]
     keyframes: tuple[int, ...]  # frame numbers (indices into pts), ascending
     declared_frames: int  # what the container header claims (0 when it does not say)
+    #: The decode time (dts) of each keyframe's packet, parallel to ``keyframes``: where to seek in a
+    #: container that seeks to the exact decode time asked for, keyframe or not (MPEG-TS, a cut AVI).
+    key_dts: tuple[int, ...] = ()
+
+    def decode_time(self, keyframe: int) -> int | None:
+        """The dts of frame ``keyframe``'s packet when it is a keyframe and known."""
+        if self.key_dts and keyframe in self.keyframes:
+            return self.key_dts[self.keyframes.index(keyframe)]
+        return None
 
     def keyframe_at_or_before(self, index: int) -> int:
         """Frame number of the last keyframe not after ``index`` (0 when none is: decode from the start)."""
@@ -312,7 +329,9 @@ class VideoReader:
         if not self.index.pts:
             self.close()
             raise MediaError(f"{self.path}: the video has no decodable frames (corrupt or truncated)")
-        self._start_pts = self.index.pts[0]
+        # Presentation times: the stamps ascending (the same tuple for most files; for a decode-order stamped
+        # AVI the stamps count frames, so their ascending order is the display clock).
+        self._times = tuple(sorted(self.index.pts))
         self._frame_of_pts = {p: i for i, p in enumerate(self.index.pts)}
         self._decoder: Iterator | None = None
         self._last: int | None = None  # frame number the decoder produced last
@@ -355,7 +374,7 @@ class VideoReader:
 
     def time_of(self, index: int) -> float:
         """Presentation time of frame ``index`` in seconds from the first frame."""
-        return (self.index.pts[index] - self._start_pts) * self._time_base
+        return (self._times[index] - self._times[0]) * self._time_base
 
     def frame_name(self, index: int) -> str:
         return f"{self.path.name}#frame={index}"
@@ -369,14 +388,15 @@ class VideoReader:
                 doc = json.loads(cache_file.read_text(encoding="utf-8"))
                 if doc.get("version") == INDEX_VERSION:
                     pts, keys = tuple(doc["pts"]), tuple(doc["keyframes"])
-                    index = FrameIndex(pts, keys, int(doc["declared_frames"]))
+                    key_dts = tuple(int(t) for t in doc.get("key_dts", ()))
+                    index = FrameIndex(pts, keys, int(doc["declared_frames"]), key_dts)
                     if "undecodable" in doc:
                         undecodable = tuple(int(i) for i in doc["undecodable"])
                         self._check = FrameCheck(len(index.pts), index.declared_frames, undecodable)
                     return index
         index = self._build_index()
         if cache_file is not None:
-            self._save_index(cache_file, index, None)
+            self._save_index(cache_file, index, self._check)  # an index built by decoding knows the check
         return index
 
     def _save_index(self, cache_file: Path, index: FrameIndex, check: FrameCheck | None) -> None:
@@ -387,34 +407,84 @@ class VideoReader:
             "keyframes": list(index.keyframes),
             "declared_frames": index.declared_frames,
         }
+        if index.key_dts:
+            doc["key_dts"] = list(index.key_dts)
         if check is not None:
             doc["undecodable"] = list(check.undecodable)
         with contextlib.suppress(OSError):  # a read-only cache only costs the next open some time
             atomic_write_json(cache_file, doc)
 
     def _build_index(self) -> FrameIndex:
-        """Demux every packet of the stream (no decoding): pts and keyframe flags, sorted into display order."""
+        """Demux every packet of the stream: pts and keyframe flags, sorted into display order. No decoding,
+        except for a file whose stamps are not presentation times.
+
+        Stamps that ascend in decode order while the codec reorders frames (B-frames) are decode-order stamps:
+        AVI stores no presentation times, and its demuxer counts packets. Sorting them would put a B-frame's
+        picture at its decode position, so such a file is decoded in the same pass and indexed in the
+        decoder's output order, the display order. A file with presentation stamps shows a stamp lower than
+        the one before at its first B-frame, and its decoding stops there."""
         import av
 
         entries: list[tuple[int, bool]] = []
-        try:
+        decode_time: dict[int, int] = {}  # stamp -> dts of the keyframe packets
+        ascending = bool(getattr(self._stream.codec_context, "has_b_frames", False))
+
+        def packets() -> Iterator:
+            nonlocal ascending
             for packet in self._container.demux(self._stream):
-                if packet.pts is None or packet.size == 0:
-                    continue  # the flush packet at the end, or a packet without timing
-                entries.append((int(packet.pts), bool(packet.is_keyframe)))
+                if packet.pts is not None and packet.size > 0:  # not the flush packet, nor one without timing
+                    stamp = int(packet.pts)
+                    ascending = ascending and (not entries or stamp > entries[-1][0])
+                    entries.append((stamp, bool(packet.is_keyframe)))
+                    if packet.is_keyframe and packet.dts is not None:
+                        decode_time[stamp] = int(packet.dts)
+                yield packet
+
+        demuxed = packets()
+        shown: list[int] = []  # the stamps of the decoded pictures in output order, while ``ascending``
+        if ascending:
+            for frame in self._decoded(demuxed):
+                if not ascending:
+                    break
+                if frame.pts is not None:
+                    shown.append(int(frame.pts))
+        try:
+            for _ in demuxed:
+                pass
         except av.error.FFmpegError:
             pass  # a damaged tail: keep the frames found before it (reported through ``truncated``)
-        entries.sort()
-        pts = tuple(p for p, _ in entries)
-        keys = tuple(i for i, (_, key) in enumerate(entries) if key)
-        self._decoder = None  # demuxing consumed the container: the first read seeks
-        return FrameIndex(pts, keys or (0,), int(self._stream.frames or 0))
+        self._decoder, self._damage = None, None  # demuxing consumed the container: the first read seeks
+        declared = int(self._stream.frames or 0)
+        if ascending and len(entries) > 1:
+            pts = self._in_output_order(entries, shown, declared)
+        else:
+            pts = tuple(sorted(p for p, _ in entries))
+        key_stamps = {p for p, key in entries if key}
+        keys = tuple(i for i, p in enumerate(pts) if p in key_stamps) or (0,)
+        key_dts = tuple(decode_time.get(pts[k], pts[k]) for k in keys) if pts else ()
+        return FrameIndex(pts, keys, declared, key_dts)
+
+    def _in_output_order(
+        self, entries: list[tuple[int, bool]], shown: list[int], declared: int
+    ) -> tuple[int, ...]:
+        """The stamps of a file with decode-order stamps in display order, from its packets (``entries``,
+        decode order) and the stamps its pictures came out with (``shown``). Every frame was decoded, so this
+        is also the frame check (:meth:`check_frames`), kept. A packet that did not decode keeps a place just after the packet
+        decoded before it, so reading that frame says it cannot be decoded."""
+        stamps = [p for p, _ in entries]
+        held = set(stamps)
+        order = list(dict.fromkeys(p for p in shown if p in held))
+        missing = held.difference(order)
+        for before, stamp in zip([None, *stamps[:-1]], stamps, strict=True):
+            if stamp in missing:
+                order.insert(0 if before is None else order.index(before) + 1, stamp)
+        self._check = FrameCheck(len(order), declared, tuple(sorted(order.index(p) for p in missing)))
+        return tuple(order)
 
     # -- decoding -----------------------------------------------------------------------------------------
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (display order) as RGB uint8; exact, whatever the GOP structure."""
         _check_index(index, len(self), self.name)
-        target = self.index.pts[index]
         keyframe = self.index.keyframe_at_or_before(index)
         # Decode forward from where the decoder is unless seeking to a later keyframe saves real work.
         forward = self._last is not None and self._last < index
@@ -422,28 +492,58 @@ class VideoReader:
             forward = index - self._last <= index - keyframe + SEEK_COST_FRAMES
         if not forward:
             self._seek(keyframe)
-        return self._decode_until(index, target)
+        return self._decode_until(index)
 
     def _seek(self, keyframe: int) -> None:
+        """Set decoding up from frame ``keyframe`` (a keyframe, or 0). The container is asked for the
+        keyframe's pts; where it lands on a packet that is not a keyframe at or before it (MPEG-TS and a cut
+        AVI seek to the exact decode time asked for, keyframe or not), it is asked again for the keyframe's
+        dts, and failing that the first answer is kept (decoding then says what is missing)."""
+        import itertools
+
+        pts, dts = self.index.pts[keyframe], self.index.decode_time(keyframe)
+        targets = [pts] if dts is None or dts == pts else [pts, dts]
+        for target in targets:
+            head, packets = self._packets_from(target, keyframe)
+            if head and self._starts_at_or_before(head[0], keyframe):
+                break
+        else:
+            if len(targets) > 1:
+                head, packets = self._packets_from(targets[0], keyframe)
+        self._decoder = self._decoded(itertools.chain(head, packets))
+        self._last = None
+
+    def _packets_from(self, target: int, keyframe: int) -> tuple[list, Iterator]:
+        """Seek to ``target`` and demux: the first packet there (none at the end) and the packets after it."""
         import av
 
+        self._damage = None
         try:
-            self._container.seek(
-                self.index.pts[keyframe], stream=self._stream, backward=True, any_frame=False
-            )
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError as exc:
             raise MediaError(f"{self.path}: cannot seek to frame {keyframe} ({exc})") from exc
-        self._decoder = self._decoded()
-        self._last = None
-        self._damage = None
+        packets = self._container.demux(self._stream)
+        try:
+            return [next(packets)], packets
+        except StopIteration:
+            return [], iter(())
+        except av.error.FFmpegError as exc:  # damaged right there: decoding says so
+            self._damage = str(exc)
+            return [], iter(())
 
-    def _decoded(self) -> Iterator:
-        """The stream's frames from the current position. A packet that does not decode (cut short, damaged)
-        is skipped, not the end: the frames the decoder holds for reordering (B-frames) still come out, and
-        frames after it that decode are kept; what was skipped is reported by the frame asked for."""
+    def _starts_at_or_before(self, packet: av.Packet, keyframe: int) -> bool:
+        """Whether decoding from ``packet`` produces frame ``keyframe``: a keyframe at or before it."""
+        number = None if packet.pts is None else self._frame_of_pts.get(int(packet.pts))
+        return bool(packet.is_keyframe) and number is not None and number <= keyframe
+
+    def _decoded(self, packets: Iterator | None = None) -> Iterator:
+        """The stream's frames from the current position (or from ``packets``, the stream's). A packet that
+        does not decode (cut short, damaged) is skipped, not the end: the frames the decoder holds for
+        reordering (B-frames) still come out, and frames after it that decode are kept; what was skipped is
+        reported by the frame asked for."""
         import av
 
-        packets = self._container.demux(self._stream)
+        packets = self._container.demux(self._stream) if packets is None else packets
         while True:
             try:
                 packet = next(packets)
@@ -454,6 +554,9 @@ class VideoReader:
                 with contextlib.suppress(av.error.FFmpegError):
                     yield from self._stream.codec_context.decode(None)
                 return
+            if packet.is_corrupt:  # the file ends inside it (a cut AVI): its picture would be part guesswork
+                self._damage = "the file ends inside this frame's data"
+                continue
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -461,18 +564,21 @@ class VideoReader:
                 continue
             yield from frames
 
-    def _decode_until(self, index: int, target: int) -> np.ndarray:
+    def _decode_until(self, index: int) -> np.ndarray:
+        """Decode forward to frame ``index``, telling frames by their stamp's place in the index (not by stamp
+        order: an AVI's stamps are in decode order, its pictures come out in display order)."""
         import av
 
         assert self._decoder is not None
         try:
             for frame in self._decoder:
-                if frame.pts is None:
+                number = None if frame.pts is None else self._frame_of_pts.get(int(frame.pts))
+                if number is None:
                     continue
-                self._last = self._frame_of_pts.get(int(frame.pts), self._last)
-                if frame.pts < target:
+                self._last = number
+                if number < index:
                     continue
-                if frame.pts > target:  # the exact frame was not produced: the file is damaged there
+                if number > index:  # the exact frame was not produced: the file is damaged there
                     break
                 rgb = frame.to_ndarray(format="rgb24")
                 rgb.setflags(write=False)

@@ -46,6 +46,29 @@ def test_video_stepping_seeking_and_playing(qtbot, live_window, small_video) -> 
     assert win.errors == []
 
 
+def test_an_avi_with_b_frames_plays_and_seeks_to_the_right_pictures(qtbot, live_window, tmp_path) -> None:
+    """H.264 in AVI (no presentation times: stamps in decode order): opening and playing it reported 'frame N
+    is missing from the file' for frames that decode. Each frame shown is the one its number says, played
+    through and sought."""
+    from tests.unit.test_video import read_number, write_numbered_video
+
+    win, state = live_window, live_window.state
+    clip = tmp_path / "numbered.avi"
+    write_numbered_video(clip, 30)
+    assert win.open_video(clip)
+    assert state.media_kind == "video" and state.frame_count == 30
+    shown: list[tuple[int, int]] = []
+    state.frameChanged.connect(lambda: shown.append((state.frame_index, read_number(state.image))))
+    win.player.rate = 0  # as fast as frames can be shown
+    win.play_action.trigger()
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=20_000)
+    assert shown == [(i, i) for i in range(1, 30)]
+    for i in (17, 4, 3, 25, 0, 9):
+        win.transport.slider.setValue(i)
+        assert state.frame_index == i and read_number(state.image) == i
+    assert win.errors == []
+
+
 def test_live_inference_follows_the_video(qtbot, live_window, small_video) -> None:
     win = live_window
     assert win.open_video(small_video)

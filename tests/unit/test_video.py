@@ -35,13 +35,21 @@ def read_number(rgb: np.ndarray) -> int:
     return sum(1 << b for b, on in enumerate(bits) if on)
 
 
-def write_numbered_video(path: Path, n: int, gop: int = 8, faststart: bool = False) -> None:
-    """H.264 with B-frames and a keyframe every ``gop`` frames, so seeking must decode forward."""
+def write_numbered_video(
+    path: Path, n: int, gop: int = 8, faststart: bool = False, codec: str = "libx264"
+) -> None:
+    """H.264 with B-frames and a keyframe every ``gop`` frames, so seeking must decode forward. The container
+    follows the suffix (an ``.avi`` stores no presentation times); ``codec="mpeg4"``: MPEG-4 Part 2, 2
+    B-frames."""
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
-        stream = out.add_stream("libx264", rate=25)
+        stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=2", "crf": "18"}
+        if codec == "libx264":
+            params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=2"
+            stream.options = {"x264-params": params, "crf": "18"}
+        else:
+            stream.options = {"g": str(gop), "bf": "2", "qscale": "2"}
         for i in range(n):
             for packet in stream.encode(av.VideoFrame.from_ndarray(numbered_frame(i), format="rgb24")):
                 out.mux(packet)
@@ -72,6 +80,112 @@ def test_every_frame_is_exact_in_any_access_order(numbered: Path) -> None:
         assert video.time_of(10) == pytest.approx(10 / 25)
         with pytest.raises(MediaError, match=r"frame 40 out of range \(0..39\)"):
             video.frame(40)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_avi_with_b_frames_gives_every_frame_in_display_order(tmp_path: Path, codec: str) -> None:
+    """Found on an NTU RGB+D sample (H.264 in AVI): AVI stores no presentation times, so the demuxer's stamps
+    count packets in decode order, and the picture shown third carries stamp 4. Indexed by sorted stamps,
+    frames were looked for at the wrong place: 'frame 1 is missing from the file' for a file that decodes
+    whole. (MPEG-4 Part 2 in AVI gets real stamps from its parser: the ordinary index, kept.)"""
+    path = tmp_path / "numbered.avi"
+    write_numbered_video(path, 40, codec=codec)
+    with VideoReader(path, index_cache=None) as video:
+        assert len(video) == 40 and not video.truncated
+        assert video.index.keyframes[0] == 0 and len(video.index.keyframes) >= 5  # seeks decode forward
+        sequential = [rgb.copy() for _, rgb in video.frames()]
+        assert [read_number(f) for f in sequential] == list(range(40))
+        assert video.check_frames().undecodable == ()
+        assert [video.time_of(i) for i in (0, 1, 2, 3, 39)] == pytest.approx([0, 0.04, 0.08, 0.12, 1.56])
+    with VideoReader(path, index_cache=None) as video:  # random access, seeking back and forward
+        for i in [37, 3, 2, 8, 7, 9, 31, 0, 39, 16, 15, 17, 1, 24, 2, 30, 10, 11]:
+            got = video.frame(i)
+            assert read_number(got) == i, f"frame {i}"
+            np.testing.assert_array_equal(got, sequential[i])
+
+
+def test_avi_index_is_cached_with_its_check(tmp_path: Path, monkeypatch) -> None:
+    """The decode-order AVI is decoded once to index it; that pass is also the frame check, cached with the
+    index, so ``project add`` and the next open decode nothing more."""
+    path = tmp_path / "numbered.avi"
+    write_numbered_video(path, 24)
+    cache = tmp_path / "cache"
+    first = VideoReader(path, index_cache=cache)
+    monkeypatch.setattr(VideoReader, "_build_index", lambda self: pytest.fail("index rebuilt despite cache"))
+    second = VideoReader(path, index_cache=cache)
+    assert second.index == first.index and second.index.pts != tuple(sorted(second.index.pts))
+    monkeypatch.setattr(VideoReader, "_seek", lambda self, k: pytest.fail("decoded again to check"))
+    assert second.check_frames().undecodable == ()
+    monkeypatch.undo()
+    assert [read_number(second.frame(i)) for i in (23, 5, 6)] == [23, 5, 6]
+
+
+def test_cut_avi_reads_its_whole_gops(tmp_path: Path) -> None:
+    """An AVI cut inside its fourth GOP (so without the index at its end) seeks exactly to the decode time
+    asked for, keyframe or not: a seek by stamp began decoding one packet after the keyframe, and every
+    frame was 'missing from the file'. The GOPs before the cut read exactly, at their numbers; a frame of the
+    cut GOP is the frame of its stamp in the whole file, or a MediaError naming the file."""
+    whole = tmp_path / "whole.avi"
+    write_numbered_video(whole, 40)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avi"
+    with av.open(str(whole)) as container:
+        at = [packet.pos for packet in container.demux(video=0) if packet.size][28]  # 29th, decode order
+    cut.write_bytes(data[: at + 10])
+    with VideoReader(whole, index_cache=None) as video:
+        number_of_stamp = {p: i for i, p in enumerate(video.index.pts)}
+    with VideoReader(cut, index_cache=None) as video:
+        assert video.truncated and 24 < len(video) < 32
+        readable = set()
+        for i in [*range(len(video) - 1, -1, -1), 3, 20, 9, 17, 0]:
+            try:
+                rgb = video.frame(i)
+            except MediaError as exc:
+                assert str(exc).startswith(f"{cut}: frame {i} ")
+                continue
+            assert read_number(rgb) == number_of_stamp[video.index.pts[i]], f"frame {i}"
+            readable.add(i)
+        assert set(range(24)) <= readable
+        assert all(read_number(video.frame(i)) == i for i in range(24))
+
+
+def test_avi_frame_that_does_not_decode_keeps_its_place(tmp_path: Path) -> None:
+    """A B-frame packet of an AVI replaced by bytes that do not decode: it never comes out of the decoder, so
+    the index pass puts it just after the packet decoded before it (the reference frame it is shown before):
+    the frames after it keep their numbers, and that one frame says it cannot be decoded."""
+    whole = tmp_path / "whole.avi"
+    write_numbered_video(whole, 24)
+    damaged = tmp_path / "damaged.avi"
+    with av.open(str(whole)) as inp, av.open(str(damaged), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for n, packet in enumerate(p for p in inp.demux(video=0) if p.size):
+            if n == 11:  # decode order: I P B B P ...; the 12th packet is the B-frame shown 11th
+                junk = av.Packet(b"\x00\x00\x00\x01\x01" + bytes(range(7, 2 + packet.size)))
+                junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
+                packet = junk
+            packet.stream = stream
+            out.mux(packet)
+    with VideoReader(damaged, index_cache=None) as video:
+        assert len(video) == 24 and video.check_frames().undecodable == (10,)
+        for i in [*range(24), 12, 9, 17, 3]:
+            if i == 10:
+                with pytest.raises(MediaError, match=f"{damaged}: frame 10 cannot be decoded"):
+                    video.frame(i)
+            else:
+                assert read_number(video.frame(i)) == i, f"frame {i}"
+
+
+def test_mpeg_ts_seeks_land_on_keyframes(tmp_path: Path) -> None:
+    """MPEG-TS seeks to the exact decode time asked for, keyframe or not: asked for a keyframe's pts, it
+    landed on the P-frame decoded at that time, and no frame of a .ts file was readable. The reader sees
+    the packet it landed on is no keyframe and asks again for the keyframe's dts."""
+    path = tmp_path / "numbered.ts"
+    write_numbered_video(path, 40)
+    with VideoReader(path, index_cache=None) as video:
+        assert len(video) == 40 and video.index.keyframes == (0, 8, 16, 24, 32)
+        assert [read_number(rgb) for _, rgb in video.frames()] == list(range(40))
+        for i in [37, 3, 8, 7, 31, 0, 39, 16, 15, 24, 2]:
+            assert read_number(video.frame(i)) == i, f"frame {i}"
 
 
 def test_sequential_reads_do_not_seek(numbered: Path, monkeypatch) -> None:
