@@ -121,6 +121,21 @@ def init_backbone_from_zoo(model: nn.Module, zoo_name: str) -> None:
         ) from None
 
 
+def load_start_weights(model: nn.Module, path: Path | str) -> None:
+    """Load a student to start from, strictly, except that a peak-choice head the file lacks starts at zero.
+
+    A peak head starts as the identity (its last layer is zero, ADR 0022), so a trained student without one
+    (the shipped file) is a valid start for the same architecture with one: only that head's keys may be
+    missing. Anything else that does not match is the CheckpointError it always was.
+    """
+    head = getattr(getattr(model, "keypoint_head", None), "tokenhead", None)
+    new_head = "keypoint_head.tokenhead.peak." if getattr(head, "peak", None) is not None else None
+    report = load_weights(model, path, strict=False)
+    missing = [k for k in report.missing if new_head is None or not k.startswith(new_head)]
+    if missing or report.unexpected or report.mismatched:
+        load_weights(model, path, strict=True)  # raises, naming every difference
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: a bug or a bad hyper-parameter, not a user input error."""
 
@@ -249,7 +264,7 @@ class Trainer:
         if not self._will_resume():
             if cfg.model.init_weights is not None:
                 try:
-                    load_weights(model, cfg.model.init_weights, strict=True)
+                    load_start_weights(model, cfg.model.init_weights)
                 except CheckpointError as exc:
                     raise ConfigError(f"model.init_weights: {exc}") from None
             if cfg.model.init_backbone_from is not None:
