@@ -17,10 +17,11 @@ POOL_MIN_CORES = 8
 
 def opencv_on_calling_thread(cores: int | None = None) -> bool:
     """Have each OpenCV call run on the thread that makes it on a machine with few cores; returns whether it
-    did. A 2 MP colour conversion (a played frame to the canvas's pixels) took 0.5 ms at the median either way,
-    but its p99 was 4.7-8 ms (worst 32 ms) with OpenCV's 2-thread pool beside one busy process on 2 cores,
-    against 0.6-1.9 ms without (ADR 0020, amendment 4). Process-wide: the app and ``bench --pipeline`` both set
-    it, so the bench measures the threads the window runs."""
+    did. A 2 MP colour conversion (a played frame to the canvas's pixels) beside one or two busy processes on 2
+    cores: 0.3-0.5 ms at the median either way, but with OpenCV's 2-thread pool a rare call waited 20-44 ms for
+    the pool thread (the worst of 900 calls, in 4 of 5 runs), on the calling thread the worst was 1.3-8.6 ms
+    (ADR 0020, amendment 4). Process-wide: the app and ``bench --pipeline`` both set it, so the bench measures
+    the threads the window runs."""
     cores = (os.cpu_count() or 1) if cores is None else cores
     if cores >= POOL_MIN_CORES:
         return False
