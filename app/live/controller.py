@@ -29,7 +29,8 @@ from distilpose.app.live.workers import (
     default_loader,
 )
 from distilpose.app.state import AppState
-from distilpose.errors import DistilPoseError
+from distilpose.app.tasks import error_message
+from distilpose.errors import MediaError
 from distilpose.models import DEFAULT_ALIAS, default_choice
 from distilpose.models.bundled import STILL_SOURCES
 from distilpose.pipeline import FrameResult
@@ -272,11 +273,14 @@ class LiveController(QObject):
         if self._reader is None or self._reader.next_index != index:
             self._start_reader(index)  # the first tick, or the user moved the slider: read from there
         assert self._reader is not None
+        reading = self._reader.running  # asked first: a reader that ends after this has buffered its frames
         try:
-            decoded = self._reader.take()
-        except DistilPoseError as exc:
+            decoded = self._reader.take()  # raises the error of a frame that cannot be decoded
+            if decoded is None and not reading:  # the reader stopped short of this frame: nothing more comes
+                raise MediaError(f"{getattr(state.source, 'path', state.source.name)}: frame {index} was not read")
+        except Exception as exc:  # the window stays; the player pauses on the frame before
             self._close_reader()
-            self.errorOccurred.emit("Cannot read the frame", str(exc))
+            self.errorOccurred.emit("Cannot read the frame", error_message(exc))
             return False
         if decoded is None:
             return True  # still being decoded: the next tick takes it

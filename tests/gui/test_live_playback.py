@@ -160,3 +160,39 @@ def test_moving_the_slider_while_playing_reads_on_from_there(qtbot, live_window,
     assert after == list(range(13, 20))  # on from the slider's frame, in order, none skipped
     assert all(abs(grey - 10 * frame) < 4 for frame, grey in shown)  # each with its own picture
     assert not win.errors
+
+
+def test_a_frame_that_cannot_be_read_while_playing_pauses_with_a_message(
+    qtbot, live_window, tmp_path, fake_loader, monkeypatch
+) -> None:
+    """The reader's error reaches the window at its frame, after the frames before it were shown; an
+    unexpected one (a bug) too: the player pauses, the window stays, and nothing ticks on without frames."""
+    from distilpose.errors import MediaError
+    from distilpose.video import VideoReader
+
+    win, state = live_window, live_window.state
+    frame = VideoReader.frame
+    for bad, error, words in (
+        (5, MediaError("clip.mp4: frame 5 cannot be decoded (corrupt or truncated file)"), "frame 5 cannot be"),
+        (3, RuntimeError("decoder blew up"), "unexpected error: RuntimeError: decoder blew up"),
+    ):
+        video = write_video(tmp_path / f"clip{bad}.mp4", 10)
+        assert win.open_video(video)
+        win.live.set_enabled(True)
+        wait_idle(qtbot, state)
+
+        def broken(self, index, bad=bad, error=error):
+            if index == bad:
+                raise error
+            return frame(self, index)
+
+        monkeypatch.setattr(VideoReader, "frame", broken)
+        win.errors.clear()
+        win.player.rate = 0
+        win.player.play()
+        qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+        assert [title for title, _ in win.errors] == ["Cannot read the frame"]
+        assert words in win.errors[0][1]
+        wait_idle(qtbot, state)
+        assert state.frame_index == bad - 1 and state.prediction.index == bad - 1  # the frames before, shown
+        monkeypatch.setattr(VideoReader, "frame", frame)
