@@ -157,9 +157,8 @@ def test_close_stops_the_thread_while_it_waits_for_room_or_decodes() -> None:
     held = Frames(50, hold=True)
     reader = ReadAhead(lambda: held, start=0)
     held.wait_read(1)  # inside a decode
-    closing = threading.Thread(target=reader.close)
-    closing.start()
+    reader.close(timeout=0)  # asked to stop while it decodes (not waiting for it)
     held.release.set()  # the decode ends; the thread sees the close and stops
-    closing.join(WAIT)
+    reader.close()  # now wait for it
     assert not reader.running and reader.take() is None
-    assert [i for i, _ in held.read] == [0]
+    assert [i for i, _ in held.read] == [0]  # nothing read after the close
