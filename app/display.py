@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import MutableMapping
 
+from distilpose.cpu_pools import POOL_MIN_CORES  # below it, the cores are taken by the model and the detector
+
 DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY")
 #: Qt's switch for its GUI thread pool, which its raster engine hands large fills and image scaling to.
 NO_GUI_THREADPOOL = "QT_NO_GUI_THREADPOOL"
-#: From this many cores on, Qt's GUI pool is left on: below it, the cores are taken by the model and the detector.
-POOL_MIN_CORES = 8
 
 
 def has_display(env: MutableMapping[str, str] | None = None) -> bool:

@@ -19,6 +19,7 @@ from distilpose.app.main_window import MainWindow
 from distilpose.app.paths import app_icon_path
 from distilpose.app.screenshot import take_screenshot
 from distilpose.app.state import DEFAULT_THRESHOLD, AppState
+from distilpose.cpu_pools import opencv_on_calling_thread
 from distilpose.errors import DistilPoseError, MediaError
 from distilpose.inference.options import add_inference_args
 from distilpose.keypoints import NAMES
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 def application() -> QApplication:
     """The process's QApplication (reused when one exists, e.g. under pytest-qt) with the app's identity set."""
     paint_on_gui_thread()  # before anything paints: Qt reads it when its pool is first asked for
+    opencv_on_calling_thread()  # the frame's conversion to the canvas's pixels, the crops, the detector's resize
     app = QApplication.instance() or QApplication(sys.argv[:1])
     gc_main_thread.install(app)  # Qt objects are never destroyed by a worker thread's collection
     app.setApplicationName(APP_NAME)

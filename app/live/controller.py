@@ -3,7 +3,8 @@
 The controller lives in the GUI thread. A frame shown while paused (a step, a seek, a new image) goes to the
 :class:`InferenceWorker`'s one-frame slot (latest wins) and its result is drawn when it comes back, only if
 that frame is still the one on screen. While a video plays with live inference on, the player hands each tick
-to :meth:`LiveController.live_step`: the next frame is decoded and given to the model, and the picture moves on
+to :meth:`LiveController.live_step`: the next frame, decoded ahead in a thread of its own
+(:class:`~distilpose.read_ahead.ReadAhead`, never on the GUI thread), is given to the model, and the picture moves on
 only when its result arrives (:meth:`AppState.show_frame`), so every skeleton on screen belongs to the frame on
 screen. Frames the model cannot keep up with are dropped, never shown late. Work in flight is registered with
 ``state.pending`` so ``--screenshot`` waits for the model and the first result.
@@ -28,10 +29,12 @@ from distilpose.app.live.workers import (
     default_loader,
 )
 from distilpose.app.state import AppState
-from distilpose.errors import DistilPoseError
+from distilpose.app.tasks import error_message
+from distilpose.errors import MediaError
 from distilpose.models import DEFAULT_ALIAS, default_choice
 from distilpose.models.bundled import STILL_SOURCES
 from distilpose.pipeline import FrameResult
+from distilpose.read_ahead import ReadAhead, read_ahead
 
 #: Seconds of results the FPS is averaged over.
 FPS_WINDOW_S = 2.0
@@ -148,7 +151,8 @@ class LiveController(QObject):
         self._done_job = 0  # the newest job that came back (result or failure)
         self._job_media: dict[int, int] = {}  # job id -> media generation it was taken from
         self._play_jobs: set[int] = set()  # jobs decoded by live_step: shown with their result
-        self._cursor: int | None = None  # the last frame live_step decoded
+        self._cursor: int | None = None  # the last frame live_step gave the model
+        self._reader: ReadAhead | None = None  # decodes the frames after the cursor while playing
         self._presenting = False
         self._media = 0
         self._request_id = 0
@@ -178,6 +182,7 @@ class LiveController(QObject):
             self._send_settings()
             self._submit_current()
         else:
+            self._close_reader()
             self._end_frame_pending()
             self.state.set_prediction(None)
         self._sync_player()
@@ -231,6 +236,7 @@ class LiveController(QObject):
 
     def shutdown(self) -> None:
         """Stop the worker thread (window closing); pending work is released."""
+        self._close_reader()
         self._end_frame_pending()
         self._end_settings_pending()
         if self.worker is not None:
@@ -248,10 +254,12 @@ class LiveController(QObject):
         return self._done_job < self._job_id
 
     def live_step(self) -> bool:
-        """One player tick while playing with live inference: decode the next frame and give it to the model
-        (its result shows it). Unpaced (rate 0), the next frame is decoded as soon as the model has taken the
-        previous one, so decoding and drawing overlap the model's work and no frame is dropped. Returns False
-        when the video is done (the last frame shown), which pauses the player."""
+        """One player tick while playing with live inference: give the model the next frame (its result shows
+        it). Frames are decoded ahead in the reader's thread, so a result that arrives is drawn at once, never
+        after a decode (ADR 0020, amendment 4); a frame not decoded yet waits for the next tick. Unpaced (rate
+        0), the next frame goes to the model as soon as it has taken the previous one, so decoding and drawing
+        overlap the model's work and no frame is dropped. Returns False when the video is done (the last frame
+        shown), which pauses the player."""
         state, player = self.state, self.player
         if state.media_kind not in ("video", "folder") or self.worker is None:
             return False
@@ -262,20 +270,40 @@ class LiveController(QObject):
         index = self._cursor + 1
         if index >= state.frame_count:
             return self._in_flight()  # keep ticking until the last result is on screen
+        if self._reader is None or self._reader.next_index != index:
+            self._start_reader(index)  # the first tick, or the user moved the slider: read from there
+        assert self._reader is not None
+        reading = self._reader.running  # asked first: a reader that ends after this has buffered its frames
         try:
-            start = time.perf_counter()
-            image = state.source.frame(index)
-            decode_ms = (time.perf_counter() - start) * 1000.0
-        except DistilPoseError as exc:
-            self.errorOccurred.emit("Cannot read the frame", str(exc))
+            decoded = self._reader.take()  # raises the error of a frame that cannot be decoded
+            if decoded is None and not reading:  # the reader stopped short of this frame: nothing more comes
+                raise MediaError(f"{getattr(state.source, 'path', state.source.name)}: frame {index} was not read")
+        except Exception as exc:  # the window stays; the player pauses on the frame before
+            self._close_reader()
+            self.errorOccurred.emit("Cannot read the frame", error_message(exc))
             return False
+        if decoded is None:
+            return True  # still being decoded: the next tick takes it
         self._cursor = index
         self.playback.requested += 1
-        self._submit(image, index, state.frame_time(index), decode_ms, play=True)
+        self._submit(decoded.image, index, state.frame_time(index), decoded.decode_ms, play=True)
         return True
+
+    def _start_reader(self, index: int) -> None:
+        self._close_reader()
+        self._reader = read_ahead(self.state.source, index)
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _on_playing_changed(self, playing: bool) -> None:
         self._cursor = None
+        self._close_reader()
+        live = playing and self.player is not None and self.player.live_step is not None
+        if live and 0 <= self.state.frame_index < self.state.frame_count - 1:
+            self._start_reader(self.state.frame_index + 1)  # decoding starts before the first tick
         if not playing and self.playback.shown:
             self.playback.cpu_last = time.process_time()
         if playing:
@@ -372,6 +400,7 @@ class LiveController(QObject):
             return  # a camera stopped: its last frame stays, and so may the results for it
         self._media += 1  # results for frames of the previous media are dropped on arrival
         self._cursor = None
+        self._close_reader()
         self._reset_stats()
         if not self._model_chosen:
             choice = default_choice(self.state.source.kind)

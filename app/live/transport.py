@@ -1,8 +1,9 @@
 """Moving through a video or an image folder: play/pause, frame steps, a seek bar and jump-to-frame, and the
 camera feed.
 
-Playback decodes on the GUI thread (1-3 ms a frame, sequential reads never seek) and paces itself with a
-timer at the video's frame rate; inference runs behind it in the worker, dropping frames it cannot keep up with.
+Playback paces itself with a timer at the video's frame rate. Without live inference it decodes on the GUI
+thread (1-3 ms a frame, sequential reads never seek); with it, each tick goes to the live view, which decodes
+ahead in a thread of its own and runs inference in the worker, dropping frames it cannot keep up with.
 """
 
 from __future__ import annotations

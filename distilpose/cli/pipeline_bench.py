@@ -37,6 +37,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
 def run_pipeline_bench(args: argparse.Namespace) -> int:
     import torch
 
+    from distilpose.cpu_pools import opencv_on_calling_thread
     from distilpose.inference.loading import load_predictor
     from distilpose.inference.options import AUTO, RUNTIME
     from distilpose.inference.pipeline_bench import (
@@ -53,6 +54,7 @@ def run_pipeline_bench(args: argparse.Namespace) -> int:
     runtimes = RUNTIME.parse_list(args.runtime)
     threads = args.threads or LIVE_THREADS
     torch.set_num_threads(threads)
+    opencv_on_calling_thread()  # as the app does: the bench measures the threads the window runs
     redetect = REDETECT_EVERY if args.redetect_every is None else args.redetect_every
     names = [m.strip() for m in (args.models or default_live_model()).split(",") if m.strip()]
     variants = [parse_variant(v) for v in getattr(args, "variants", "app").split(",") if v.strip()]

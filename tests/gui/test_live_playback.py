@@ -105,3 +105,94 @@ def test_play_writes_the_windows_own_figures(qtbot, tmp_path: Path) -> None:
     assert stats["starved_ms"] >= 0  # the model's wait for frames the window had not decoded yet
     assert all(0 <= s["p50"] <= s["p99"] for s in stages.values())
     assert stages["draw"]["p50"] >= stages["image"]["p50"]  # drawing a frame includes its picture
+
+
+def test_a_played_video_is_decoded_off_the_gui_thread(qtbot, live_window, tmp_path, fake_loader, monkeypatch) -> None:
+    """A decode on the GUI thread made a result that arrived meanwhile wait for it before it was drawn (the
+    pose2sim clip's p99, ADR 0020 amendment 4): while playing, every frame is decoded by the reader's thread."""
+    from distilpose.video import VideoReader
+
+    win, state = live_window, live_window.state
+    video = write_video(tmp_path / "clip.mp4", 15)
+    assert win.open_video(video)
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    decoded: list[tuple[int, str]] = []
+    frame = VideoReader.frame
+
+    def record(self, index):
+        decoded.append((index, threading.current_thread().name))
+        return frame(self, index)
+
+    monkeypatch.setattr(VideoReader, "frame", record)
+    win.player.rate = 0
+    win.player.play()
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+    assert [i for i, _ in decoded] == list(range(1, 15))  # each frame once, in order
+    assert {name for _, name in decoded} == {"frame-reader"}  # never on the GUI thread
+    report = win.live.playback_report()
+    assert report["shown"] == report["shown_with_own_result"] == 14 and report["dropped"] == 0
+    assert abs(_grey(state.image) - 140) < 4 and not win.errors  # the last frame, with its own result
+    assert win.live._reader is None  # the reader stopped with the player
+
+
+def test_moving_the_slider_while_playing_reads_on_from_there(qtbot, live_window, tmp_path, fake_loader) -> None:
+    win, state = live_window, live_window.state
+    video = write_video(tmp_path / "clip.mp4", 20)
+    assert win.open_video(video)
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    gate = Gate(fake_loader.runtimes[-1])  # the model holds a frame while the user moves the slider
+    shown: list[tuple[int, float]] = []
+    state.predictionsChanged.connect(
+        lambda: shown.append((state.frame_index, _grey(state.image))) if state.prediction is not None else None
+    )
+    win.player.rate = 0
+    try:
+        win.player.play()
+        qtbot.waitUntil(gate.entered.is_set, timeout=10_000)
+        win.transport.slider.setValue(12)  # a seek while frame 1 is in the model
+        assert state.frame_index == 12
+    finally:
+        gate.open()
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+    after = [frame for frame, _ in shown if frame > 1]
+    assert after == list(range(13, 20))  # on from the slider's frame, in order, none skipped
+    assert all(abs(grey - 10 * frame) < 4 for frame, grey in shown)  # each with its own picture
+    assert not win.errors
+
+
+def test_a_frame_that_cannot_be_read_while_playing_pauses_with_a_message(
+    qtbot, live_window, tmp_path, fake_loader, monkeypatch
+) -> None:
+    """The reader's error reaches the window at its frame, after the frames before it were shown; an
+    unexpected one (a bug) too: the player pauses, the window stays, and nothing ticks on without frames."""
+    from distilpose.errors import MediaError
+    from distilpose.video import VideoReader
+
+    win, state = live_window, live_window.state
+    frame = VideoReader.frame
+    for bad, error, words in (
+        (5, MediaError("clip.mp4: frame 5 cannot be decoded (corrupt or truncated file)"), "frame 5 cannot be"),
+        (3, RuntimeError("decoder blew up"), "unexpected error: RuntimeError: decoder blew up"),
+    ):
+        video = write_video(tmp_path / f"clip{bad}.mp4", 10)
+        assert win.open_video(video)
+        win.live.set_enabled(True)
+        wait_idle(qtbot, state)
+
+        def broken(self, index, bad=bad, error=error):
+            if index == bad:
+                raise error
+            return frame(self, index)
+
+        monkeypatch.setattr(VideoReader, "frame", broken)
+        win.errors.clear()
+        win.player.rate = 0
+        win.player.play()
+        qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+        assert [title for title, _ in win.errors] == ["Cannot read the frame"]
+        assert words in win.errors[0][1]
+        wait_idle(qtbot, state)
+        assert state.frame_index == bad - 1 and state.prediction.index == bad - 1  # the frames before, shown
+        monkeypatch.setattr(VideoReader, "frame", frame)

@@ -67,6 +67,39 @@ def test_the_app_paints_without_qts_thread_pool_on_two_cores() -> None:
     assert not any("pooled" in name for name in _threads_after_painting("app"))
 
 
+# Converts a 1088x1920 played frame to the canvas's pixels (`shared_pixmap`, on the GUI thread), then prints
+# how many threads the conversion started. argv[1] == "app": the app's `application()` on a 2-core machine.
+CONVERT = """
+import os, sys
+os.cpu_count = lambda: 2
+import numpy as np
+from distilpose.app.canvas import shared_pixmap
+from distilpose.app.main import application
+from PySide6.QtWidgets import QApplication
+app = application() if sys.argv[1] == "app" else QApplication(sys.argv[:1])
+before = len(os.listdir("/proc/self/task"))
+shared_pixmap(np.zeros((1920, 1088, 3), np.uint8))
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+def _threads_started_converting(how: str) -> int:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", CONVERT, how], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # two fresh processes importing the app: ~10 s, more under load
+def test_the_app_converts_frames_without_opencvs_thread_pool_on_two_cores() -> None:
+    """OpenCV split a frame's conversion with a pool thread and waited for it to get a core (ADR 0020,
+    amendment 4)."""
+    assert _threads_started_converting("bare") >= 1  # the control: OpenCV starts its pool for a large frame
+    assert _threads_started_converting("app") == 0  # the app's process converts on the calling thread
+
+
 def test_the_title_keeps_still_while_playing(qtbot, live_window, tmp_path, fake_loader) -> None:
     win, state = live_window, live_window.state
     assert win.open_video(write_video(tmp_path / "clip.mp4", 12))
