@@ -63,11 +63,21 @@ RESUME_LOCKED = (
 _BATCH_KEYS = ("image", "target_coords", "target_weights", "target_heatmaps", "heatmap_weights")
 
 
-def param_groups(model: nn.Module, backbone_lr_mult: float, peak_head_lr_mult: float = 1.0) -> list[dict]:
+def param_groups(
+    model: nn.Module, backbone_lr_mult: float, peak_head_lr_mult: float = 1.0, freeze_token_head: bool = False
+) -> list[dict]:
     """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), a
-    peak-choice head (if any) at ``lr * peak_head_lr_mult``, the rest at lr."""
-    groups = _backbone_groups(model, backbone_lr_mult)
+    peak-choice head (if any) at ``lr * peak_head_lr_mult``, the rest at lr, or frozen (no gradient
+    computed) with ``freeze_token_head``."""
     peak = getattr(getattr(getattr(model, "keypoint_head", None), "tokenhead", None), "peak", None)
+    if freeze_token_head:
+        keep = {id(p) for p in peak.parameters()} if peak is not None else set()
+        backbone = getattr(model, "backbone", None)
+        keep |= {id(p) for p in backbone.parameters()} if backbone is not None else set()
+        for p in model.parameters():
+            if id(p) not in keep:
+                p.requires_grad_(False)
+    groups = _backbone_groups(model, backbone_lr_mult)
     if peak is None or peak_head_lr_mult == 1.0:
         return groups
     ids = {id(p) for p in peak.parameters()}
@@ -312,7 +322,12 @@ class Trainer:
             raise ConfigError(f"data.train_ann: {exc}") from None
         self.val_loader = build_val_loader(cfg) if env.is_main else None
         o = cfg.optimizer
-        groups = param_groups(self.model, o.backbone_lr_mult, o.peak_head_lr_mult)
+        groups = param_groups(self.model, o.backbone_lr_mult, o.peak_head_lr_mult, o.freeze_token_head)
+        if not any(g["params"] for g in groups):
+            raise ConfigError(
+                "optimizer: nothing to train (the backbone and the token head are frozen and there is no "
+                "peak-choice head)"
+            )
         self.adapter = getattr(objective, "adapter", None)
         if self.adapter is not None:
             groups.append({"params": list(self.adapter.parameters()), "lr_mult": 1.0})

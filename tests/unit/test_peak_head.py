@@ -107,6 +107,14 @@ def test_the_peak_head_gets_its_own_learning_rate_multiple() -> None:
     assert len(param_groups(model, 0.0)) == 1  # multiple 1: one group, as before
 
 
+def test_a_frozen_token_head_leaves_only_the_peak_head_to_train() -> None:
+    model = create_model("distilpose-mnv2-lt", peak_head="residual")
+    groups = param_groups(model, 0.0, peak_head_lr_mult=10.0, freeze_token_head=True)
+    peak = {id(p) for p in model.keypoint_head.tokenhead.peak.parameters()}
+    assert [g["lr_mult"] for g in groups] == [10.0] and {id(p) for p in groups[0]["params"]} == peak
+    assert {id(p) for p in model.parameters() if p.requires_grad} == peak
+
+
 def test_a_peak_loss_without_a_peak_head_is_refused_by_name(tmp_path: Path) -> None:
     teacher = write_random_teacher(tmp_path / "teacher.safetensors")
     cfg = smoke_config(tmp_path, teacher_weights=teacher, max_steps=1)

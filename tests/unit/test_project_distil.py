@@ -204,12 +204,19 @@ def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_
     start = {"name": "distilpose-mnv2-lt", "init_weights": str(bundled_weights("distilpose-mnv2-lt"))}
     # the default recipe (ADR 0028): a peak-choice head learns from the labels, the teacher is not run again
     assert cfg["model"] == {**start, "overrides": {"peak_head": "residual"}}
-    assert cfg["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0, "peak_head_lr_mult": 1e-2 / 1.5e-5}
+    assert cfg["optimizer"] == {
+        "lr": 1.5e-5,
+        "backbone_lr_mult": 0.0,
+        "peak_head_lr_mult": 1e-2 / 1.5e-5,
+        "freeze_token_head": True,
+    }
     assert cfg["loss"] == {"reg_beta": 0.005, "peak_pick": 1.0, "sim_heatmap": 0.0, "score": 0.0}
+    assert cfg["run"]["epochs"] == 20 and cfg["schedule"]["step_epochs"] == [15]  # longer runs over-fit
 
     paper = build_config(DistilSpec.for_budget(recipe="distilpose"), tmp_path, with_val=True)
     assert paper["model"] == start and paper["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
     assert paper["loss"] == {"reg_beta": 0.005}  # the trainer fix of issue 26 (ADR 0014), teacher online
+    assert paper["run"]["epochs"] == 1_000_000 and paper["schedule"]["step_epochs"] == []
 
 
 def test_the_peak_recipe_leaves_a_student_without_a_peak_head_option_as_it_is(tmp_path) -> None:
