@@ -414,10 +414,6 @@ class LiveController(QObject):
 
     # ---------------------------------------------------------------- worker slots (queued: GUI thread)
     def _on_result(self, job_id: int, result: FrameResult) -> None:
-        # Hand the GIL over first: the worker that emitted this result takes its next frame now and is inside
-        # the runtime (which releases the GIL) before this slot's Qt calls hold the GIL for the whole draw.
-        # Without it the worker waited out the draw every frame (the `starved` stage, ADR 0020 amendment 5).
-        time.sleep(0)
         media = self._job_media.pop(job_id, None)
         for old in [j for j in self._job_media if j < job_id]:
             del self._job_media[old]  # replaced in the slot: never coming back

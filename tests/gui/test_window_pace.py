@@ -145,37 +145,6 @@ def test_the_process_cpu_clock_is_read_twice_a_play_not_per_frame(
     assert report["cpu_ms_per_frame"] == (reads[1] - reads[0]) * 1000.0 / 10 > 0
 
 
-def test_each_played_result_hands_the_gil_to_the_worker_before_it_is_drawn(
-    qtbot, live_window, tmp_path, fake_loader, monkeypatch
-) -> None:
-    import threading
-
-    from distilpose.app.live import controller as live
-
-    events: list[str] = []
-    sleep = live.time.sleep
-
-    def recorded(seconds: float) -> None:
-        if seconds == 0 and threading.current_thread() is threading.main_thread():
-            events.append("yield")
-        sleep(seconds)
-
-    win, state = live_window, live_window.state
-    assert win.open_video(write_video(tmp_path / "clip.mp4", 12))
-    win.live.set_enabled(True)
-    wait_idle(qtbot, state)
-    monkeypatch.setattr(live.time, "sleep", recorded)
-    state.predictionsChanged.connect(lambda: events.append("drawn") if win.player.playing else None)
-    win.player.rate = 0
-    win.player.play()
-    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
-    # The result slot runs on the GUI thread holding the GIL for its Qt calls; the worker that emitted the
-    # result waits for the GIL to take its next frame. Yielding first lets it start that frame (the runtime
-    # then releases the GIL) before the draw: the worker no longer waits out every draw (ADR 0020 amendment 5).
-    drawn = [i for i, e in enumerate(events) if e == "drawn"]
-    assert len(drawn) == 11 and all(i > 0 and events[i - 1] == "yield" for i in drawn), events
-
-
 def test_the_window_repaints_outside_python() -> None:
     # An event() override wraps every event of the window, its repaint and flush included, in a Python call
     # that holds the GIL; the worker's Python steps waited behind it. WindowUnblocked is an event filter's.
