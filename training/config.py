@@ -94,6 +94,9 @@ class OptimizerConfig(_Strict):
     #: A peak-choice head's learning rate as a multiple of ``lr``: it learns a new map from scratch, while
     #: the token head's corrections of a prior student need a small lr (ADR 0022).
     peak_head_lr_mult: float = Field(1.0, ge=0.0)
+    #: Freeze the token head (everything but the backbone and a peak head): a job that teaches only the pick
+    #: keeps the student's learned corrections (ADR 0028).
+    freeze_token_head: bool = False
 
 
 class ScheduleConfig(_Strict):

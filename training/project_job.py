@@ -27,6 +27,7 @@ import numpy as np
 from distilpose.atomic import atomic_write_json
 from distilpose.errors import DistilPoseError
 from distilpose.inference.options import DEFAULT_TEACHER
+from distilpose.models import accepts_override
 from distilpose.models.bundled import DEFAULT_STUDENT
 from distilpose.project import ProjectStore
 from distilpose.project.coco_io import ANNOTATION_FILE, export_coco
@@ -53,6 +54,18 @@ MIN_PEOPLE = 50
 SHORT_VIDEO_S = 60.0
 #: History operations that mean a person corrected an instance's keypoints or placement.
 CORRECTION_OPS = ("move_keypoint", "set_keypoint", "set_visibility", "move_instance")
+#: How a job trains (ADR 0028): ``peak`` (the default) adds a peak-choice head to a student that takes one and
+#: trains it and the token head on the labels alone (the pre-labels are the teacher's: its forward pass is
+#: not run again); ``distilpose`` is the paper's recipe (teacher online: simulated heatmaps and score terms).
+JobRecipe = Literal["peak", "distilpose"]
+JOB_RECIPES: tuple[str, ...] = ("peak", "distilpose")
+DEFAULT_RECIPE: JobRecipe = "peak"
+#: The ``peak`` recipe's schedule (ADR 0028): the peak head's learning rate (a map learned from zero, ADR
+#: 0022), divided by 10 after PEAK_DECAY_EPOCH, at most PEAK_EPOCHS passes over the train split (the time
+#: budget may end it sooner): longer runs fit the train frames and lose on the held-out ones.
+PEAK_HEAD_LR = 1e-2
+PEAK_EPOCHS = 20
+PEAK_DECAY_EPOCH = 15
 #: Job defaults (the shipped student's recipe: lr 1.5e-5, backbone frozen; batch and ten minutes for 2 cores).
 DEFAULT_LR = 1.5e-5
 DEFAULT_BACKBONE_LR_MULT = 0.0
@@ -88,6 +101,7 @@ class DistilSpec:
     backbone_lr_mult: float = DEFAULT_BACKBONE_LR_MULT
     #: Extra ``run`` settings (checkpoint_every_steps, log_every_steps, ...) on top of the derived ones.
     run: dict[str, Any] = field(default_factory=dict)
+    recipe: JobRecipe = DEFAULT_RECIPE
 
     @classmethod
     def for_budget(
@@ -97,6 +111,7 @@ class DistilSpec:
         student: str | None = None,
         steps: int | None = None,
         minutes: float | None = None,
+        recipe: JobRecipe = DEFAULT_RECIPE,
     ) -> DistilSpec:
         """The job defaults with a step budget, or a time budget (default :data:`DEFAULT_MINUTES`)."""
         if steps is not None and steps < 1:
@@ -112,6 +127,7 @@ class DistilSpec:
             time_budget_s=None if minutes is None else minutes * 60.0,
             batch_size=DEFAULT_BATCH,
             workers=DEFAULT_WORKERS,
+            recipe=recipe,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -440,17 +456,26 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
     if with_val:
         data.update(val_ann=str(VAL_DATA / ANNOTATION_FILE), val_images=str(VAL_DATA / "images"))
     student = student_section(spec.student)
+    loss: dict[str, Any] = {"reg_beta": REG_BETA}
+    optimizer: dict[str, Any] = {"lr": spec.lr, "backbone_lr_mult": spec.backbone_lr_mult}
+    schedule: dict[str, Any] = {
+        "warmup_iters": min(500, max(1, steps // 10)) if steps else TIME_BUDGET_WARMUP_STEPS,
+        "step_epochs": [],
+    }
+    if spec.recipe == "peak" and accepts_override(student["name"], "peak_head"):
+        student["overrides"] = {"peak_head": "residual"}
+        loss.update(peak_pick=1.0, sim_heatmap=0.0, score=0.0)
+        optimizer.update(peak_head_lr_mult=PEAK_HEAD_LR / spec.lr, freeze_token_head=True)
+        run["epochs"] = PEAK_EPOCHS
+        schedule["step_epochs"] = [PEAK_DECAY_EPOCH]
     config = {
         "name": f"distil_{student['name']}",
         "model": student,
         "teacher": teacher_section(spec.teacher),
         "data": data,
-        "loss": {"reg_beta": REG_BETA},
-        "optimizer": {"lr": spec.lr, "backbone_lr_mult": spec.backbone_lr_mult},
-        "schedule": {
-            "warmup_iters": min(500, max(1, steps // 10)) if steps else TIME_BUDGET_WARMUP_STEPS,
-            "step_epochs": [],
-        },
+        "loss": loss,
+        "optimizer": optimizer,
+        "schedule": schedule,
         "run": {k: v for k, v in run.items() if v is not None or k == "eval_every_epochs"},
     }
     config_from_dict(json.loads(json.dumps(config)), job_dir, f"{job_dir / CONFIG_NAME}")

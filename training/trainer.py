@@ -63,11 +63,21 @@ RESUME_LOCKED = (
 _BATCH_KEYS = ("image", "target_coords", "target_weights", "target_heatmaps", "heatmap_weights")
 
 
-def param_groups(model: nn.Module, backbone_lr_mult: float, peak_head_lr_mult: float = 1.0) -> list[dict]:
+def param_groups(
+    model: nn.Module, backbone_lr_mult: float, peak_head_lr_mult: float = 1.0, freeze_token_head: bool = False
+) -> list[dict]:
     """Adam groups: the backbone at ``lr * backbone_lr_mult`` (``lr_mult`` is read by the schedule), a
-    peak-choice head (if any) at ``lr * peak_head_lr_mult``, the rest at lr."""
-    groups = _backbone_groups(model, backbone_lr_mult)
+    peak-choice head (if any) at ``lr * peak_head_lr_mult``, the rest at lr, or frozen (no gradient
+    computed) with ``freeze_token_head``."""
     peak = getattr(getattr(getattr(model, "keypoint_head", None), "tokenhead", None), "peak", None)
+    if freeze_token_head:
+        keep = {id(p) for p in peak.parameters()} if peak is not None else set()
+        backbone = getattr(model, "backbone", None)
+        keep |= {id(p) for p in backbone.parameters()} if backbone is not None else set()
+        for p in model.parameters():
+            if id(p) not in keep:
+                p.requires_grad_(False)
+    groups = _backbone_groups(model, backbone_lr_mult)
     if peak is None or peak_head_lr_mult == 1.0:
         return groups
     ids = {id(p) for p in peak.parameters()}
@@ -119,6 +129,21 @@ def init_backbone_from_zoo(model: nn.Module, zoo_name: str) -> None:
         raise ConfigError(
             f"{where}: {zoo_name}'s feature extractor does not fit this model's backbone: {exc}"
         ) from None
+
+
+def load_start_weights(model: nn.Module, path: Path | str) -> None:
+    """Load a student to start from, strictly, except that a peak-choice head the file lacks starts at zero.
+
+    A peak head starts as the identity (its last layer is zero, ADR 0022), so a trained student without one
+    (the shipped file) is a valid start for the same architecture with one: only that head's keys may be
+    missing. Anything else that does not match is the CheckpointError it always was.
+    """
+    head = getattr(getattr(model, "keypoint_head", None), "tokenhead", None)
+    new_head = "keypoint_head.tokenhead.peak." if getattr(head, "peak", None) is not None else None
+    report = load_weights(model, path, strict=False)
+    missing = [k for k in report.missing if new_head is None or not k.startswith(new_head)]
+    if missing or report.unexpected or report.mismatched:
+        load_weights(model, path, strict=True)  # raises, naming every difference
 
 
 class TrainingDiverged(RuntimeError):
@@ -249,7 +274,7 @@ class Trainer:
         if not self._will_resume():
             if cfg.model.init_weights is not None:
                 try:
-                    load_weights(model, cfg.model.init_weights, strict=True)
+                    load_start_weights(model, cfg.model.init_weights)
                 except CheckpointError as exc:
                     raise ConfigError(f"model.init_weights: {exc}") from None
             if cfg.model.init_backbone_from is not None:
@@ -297,7 +322,12 @@ class Trainer:
             raise ConfigError(f"data.train_ann: {exc}") from None
         self.val_loader = build_val_loader(cfg) if env.is_main else None
         o = cfg.optimizer
-        groups = param_groups(self.model, o.backbone_lr_mult, o.peak_head_lr_mult)
+        groups = param_groups(self.model, o.backbone_lr_mult, o.peak_head_lr_mult, o.freeze_token_head)
+        if not any(g["params"] for g in groups):
+            raise ConfigError(
+                "optimizer: nothing to train (the backbone and the token head are frozen and there is no "
+                "peak-choice head)"
+            )
         self.adapter = getattr(objective, "adapter", None)
         if self.adapter is not None:
             groups.append({"params": list(self.adapter.parameters()), "lr_mult": 1.0})

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from distilpose.inference.options import DEFAULT_TEACHER
 
+#: The job's recipes, the default first (``distilpose.training.project_job.JOB_RECIPES``; a test keeps them equal).
+RECIPES = ("peak", "distilpose")
+
 
 def register_distil(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -35,6 +38,13 @@ def register_distil(sub: argparse._SubParsersAction) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, metavar="N", help="time budget (default 10 on a CPU)")
     budget.add_argument("--steps", type=int, metavar="N", help="step budget instead of a time budget")
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=RECIPES[0],
+        help="peak (default): a peak-choice head and the token head learn from the labels alone, the teacher "
+        "is not run again; distilpose: the paper's recipe, the teacher online (simulated heatmaps, score)",
+    )
     p.add_argument("--batch", type=int, metavar="B", help="batch size (default: the job default)")
     p.add_argument("--workers", type=int, metavar="W", help="data-loading processes (default 1)")
     p.add_argument("--out", metavar="DIR", help="job folder (default: <project folder>/jobs/<job id>)")
@@ -70,7 +80,11 @@ def _distil(args: argparse.Namespace) -> int:
             job_id, paths = _find_job(store, args.resume)
         else:
             spec = DistilSpec.for_budget(
-                teacher=args.teacher, student=args.student, steps=args.steps, minutes=args.minutes
+                teacher=args.teacher,
+                student=args.student,
+                steps=args.steps,
+                minutes=args.minutes,
+                recipe=args.recipe,
             )
             if args.batch:
                 spec.batch_size = args.batch

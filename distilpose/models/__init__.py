@@ -22,6 +22,7 @@ from distilpose.models.readiness import has_trained_weights, model_readiness, zo
 from distilpose.models.registry import (
     DEFAULT_ALIAS,
     ModelSpec,
+    accepts_override,
     create_model,
     list_models,
     model_spec,
@@ -35,6 +36,7 @@ __all__ = [
     "ModelSpec",
     "PoseOutput",
     "TopDownModel",
+    "accepts_override",
     "count_macs",
     "count_params",
     "create_model",

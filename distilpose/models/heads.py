@@ -225,8 +225,45 @@ class PeakChoiceHead(nn.Module):
         return self.out(F.relu(self.pointwise(self.depthwise(feature))))
 
 
-#: ``peak_head`` values of the MoveNet-prior student: none (MoveNet's own pick) or a learned residual.
-PEAK_HEADS = ("none", "residual")
+class ContextPeakHead(nn.Module):
+    """:class:`PeakChoiceHead` with a field of view of the whole person (issue 26, ADR 0028).
+
+    The 3x3 head sees ~20 crop pixels, too little to tell this person's joint from a bystander's or left
+    from right. Here a stem (depthwise 3x3, 1x1 to ``hidden``) is followed by residual blocks of dilated
+    depthwise 3x3 + 1x1 (dilations 2, 4, 8: ~31 cells, 124 crop pixels of the 256x192 crop), then a 1x1 to
+    K that starts at zero, so an untrained head is the prior exactly. ~10k parameters, ~15 M MACs a crop.
+    """
+
+    def __init__(self, channels: int, num_keypoints: int, hidden: int = 32, dilations: tuple[int, ...] = (2, 4, 8)):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(),
+        )
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(hidden, hidden, 3, padding=d, dilation=d, groups=hidden, bias=False),
+                nn.Conv2d(hidden, hidden, 1),
+                nn.ReLU(),
+            )
+            for d in dilations
+        )
+        self.out = nn.Conv2d(hidden, num_keypoints, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, feature: Tensor) -> Tensor:
+        x = self.stem(feature)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.out(x)
+
+
+#: ``peak_head`` values of the MoveNet-prior student: none (MoveNet's own pick), a learned residual read
+#: from a cell's neighbourhood, or one read with the whole person in view.
+PEAK_HEADS = ("none", "residual", "context")
+PEAK_HEAD_CLASSES = {"residual": PeakChoiceHead, "context": ContextPeakHead}
 
 
 class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
@@ -245,7 +282,9 @@ class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
         if peak_head not in PEAK_HEADS:
             raise ValueError(f"peak_head must be one of {', '.join(PEAK_HEADS)}, not {peak_head!r}")
         # created after the encoder's init, so its zero last layer stays zero
-        self.peak = PeakChoiceHead(token_channels, self.num_keypoints) if peak_head == "residual" else None
+        self.peak = (
+            PEAK_HEAD_CLASSES[peak_head](token_channels, self.num_keypoints) if peak_head != "none" else None
+        )
 
     def decode(self, feature: Tensor, with_logits: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
         """The prior's coordinates and scores, and the pick's logits (None without a peak head)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Literal
 
@@ -150,6 +151,12 @@ def create_model(name: str, **overrides: object) -> nn.Module:
     """
     spec, builder = _lookup(name)
     return _finish(spec, builder, overrides)
+
+
+def accepts_override(name: str, option: str) -> bool:
+    """Whether ``create_model(name, **{option: ...})`` is an option of that architecture's builder (e.g. the
+    prior student's ``peak_head``), without building it."""
+    return option in inspect.signature(_lookup(name)[1]).parameters
 
 
 _families_loaded = False

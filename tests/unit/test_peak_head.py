@@ -107,6 +107,14 @@ def test_the_peak_head_gets_its_own_learning_rate_multiple() -> None:
     assert len(param_groups(model, 0.0)) == 1  # multiple 1: one group, as before
 
 
+def test_a_frozen_token_head_leaves_only_the_peak_head_to_train() -> None:
+    model = create_model("distilpose-mnv2-lt", peak_head="residual")
+    groups = param_groups(model, 0.0, peak_head_lr_mult=10.0, freeze_token_head=True)
+    peak = {id(p) for p in model.keypoint_head.tokenhead.peak.parameters()}
+    assert [g["lr_mult"] for g in groups] == [10.0] and {id(p) for p in groups[0]["params"]} == peak
+    assert {id(p) for p in model.parameters() if p.requires_grad} == peak
+
+
 def test_a_peak_loss_without_a_peak_head_is_refused_by_name(tmp_path: Path) -> None:
     teacher = write_random_teacher(tmp_path / "teacher.safetensors")
     cfg = smoke_config(tmp_path, teacher_weights=teacher, max_steps=1)
@@ -119,3 +127,55 @@ def test_a_peak_loss_without_a_peak_head_is_refused_by_name(tmp_path: Path) -> N
     path.write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match=r"model\.overrides: .*peak_head"):
         train_main(path, out=tmp_path / "run2", device="cpu", show_progress=False)
+
+
+def test_a_student_file_without_a_peak_head_starts_one_at_zero_and_other_mismatches_are_refused(
+    tmp_path: Path,
+) -> None:
+    from distilpose.training.trainer import load_start_weights
+
+    torch.manual_seed(0)
+    plain = create_model("distilpose-mnv2-lt")
+    path = tmp_path / "shipped-like.safetensors"
+    save_weights(plain, path)
+    student = create_model("distilpose-mnv2-lt", peak_head="residual")
+    load_start_weights(student, path)
+    got = student.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in plain.state_dict().items())
+    assert not student.keypoint_head.tokenhead.peak.out.weight.any()  # the head starts as the identity
+
+    other = tmp_path / "other.safetensors"
+    save_weights(create_model("distilpose-s"), other)
+    with pytest.raises(CheckpointError, match=r"other\.safetensors"):
+        load_start_weights(student, other)
+    with pytest.raises(CheckpointError, match=r"other\.safetensors"):
+        load_start_weights(create_model("distilpose-mnv2-lt"), other)  # no peak head: strict as before
+
+
+class _TeacherThatMustNotRun:
+    has_tokens = False
+
+    def __call__(self, images: torch.Tensor):
+        raise AssertionError("the teacher ran although no loss term reads it")
+
+
+def test_the_teacher_is_not_run_when_only_label_terms_are_weighted() -> None:
+    from distilpose.losses import DistillLossConfig
+    from distilpose.training.objectives import DistillObjective
+
+    torch.manual_seed(0)
+    student = create_model("distilpose-mnv2-lt", peak_head="residual").train()
+    batch = {
+        "image": torch.rand(2, 3, 256, 192),
+        "target_coords": torch.rand(2, 17, 2),
+        "target_weights": torch.ones(2, 17, 1),
+    }
+    labels_only = DistillLossConfig(sim_heatmap=0.0, score=0.0, peak_pick=1.0, reg_beta=0.005)
+    objective = DistillObjective(_TeacherThatMustNotRun(), labels_only, student)
+    assert not objective.needs_teacher
+    losses = objective(student, batch)
+    assert set(losses) == {"reg", "peak_pick", "total"} and torch.isfinite(losses["total"])
+    losses["total"].backward()
+    assert student.keypoint_head.tokenhead.peak.out.weight.grad.abs().sum() > 0  # the pick loss reaches the head
+    with pytest.raises(AssertionError, match="the teacher ran"):
+        DistillObjective(_TeacherThatMustNotRun(), DistillLossConfig(), student)(student, batch)

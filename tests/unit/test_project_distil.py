@@ -201,9 +201,31 @@ def test_a_ten_minute_job_warms_up_and_checkpoints_within_its_budget_and_starts_
     # About 90 steps fit in ten minutes on 2 cores: a 100-step warm-up would never reach the learning rate.
     assert cfg["schedule"]["warmup_iters"] == 10 and cfg["run"]["checkpoint_every_steps"] == 20
     assert cfg["run"]["eval_every_epochs"] is None and cfg["run"]["eval_at_end"] is True
-    assert cfg["model"] == {"name": "distilpose-mnv2-lt", "init_weights": str(bundled_weights("distilpose-mnv2-lt"))}
-    assert cfg["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
-    assert cfg["loss"] == {"reg_beta": 0.005}  # the trainer fix of issue 26 (ADR 0014)
+    start = {"name": "distilpose-mnv2-lt", "init_weights": str(bundled_weights("distilpose-mnv2-lt"))}
+    # the default recipe (ADR 0028): a peak-choice head learns from the labels, the teacher is not run again
+    assert cfg["model"] == {**start, "overrides": {"peak_head": "residual"}}
+    assert cfg["optimizer"] == {
+        "lr": 1.5e-5,
+        "backbone_lr_mult": 0.0,
+        "peak_head_lr_mult": 1e-2 / 1.5e-5,
+        "freeze_token_head": True,
+    }
+    assert cfg["loss"] == {"reg_beta": 0.005, "peak_pick": 1.0, "sim_heatmap": 0.0, "score": 0.0}
+    assert cfg["run"]["epochs"] == 20 and cfg["schedule"]["step_epochs"] == [15]  # longer runs over-fit
+
+    paper = build_config(DistilSpec.for_budget(recipe="distilpose"), tmp_path, with_val=True)
+    assert paper["model"] == start and paper["optimizer"] == {"lr": 1.5e-5, "backbone_lr_mult": 0.0}
+    assert paper["loss"] == {"reg_beta": 0.005}  # the trainer fix of issue 26 (ADR 0014), teacher online
+    assert paper["run"]["epochs"] == 1_000_000 and paper["schedule"]["step_epochs"] == []
+
+
+def test_the_peak_recipe_leaves_a_student_without_a_peak_head_option_as_it_is(tmp_path) -> None:
+    from distilpose.cli.project_distil import RECIPES
+    from distilpose.training.project_job import JOB_RECIPES, build_config
+
+    assert RECIPES == JOB_RECIPES  # the CLI offers the job's recipes, default first
+    cfg = build_config(DistilSpec.for_budget(student="distilpose-s"), tmp_path, with_val=False)
+    assert "overrides" not in cfg["model"] and cfg["loss"] == {"reg_beta": 0.005}
 
 
 # --------------------------------------------------------------------------------------------- the verdict

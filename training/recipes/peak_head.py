@@ -29,7 +29,7 @@ import torch
 
 from distilpose.atomic import atomic_write_text
 from distilpose.losses import peak_pick_loss
-from distilpose.models.heads import PeakChoiceHead, movenet_regressed, regressed_pick_logits
+from distilpose.models.heads import PEAK_HEAD_CLASSES, movenet_regressed, regressed_pick_logits
 
 STUDENT = "distilpose-mnv2-lt"
 #: Channels the head reads (FPN features + heatmaps) and where the decode heads start in the backbone output.
@@ -144,7 +144,7 @@ def _batch(c: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, torch.Tensor
     return {name: torch.from_numpy(np.asarray(c[name][rows], dtype=np.float32)) for name in c}
 
 
-def _picked(b: dict[str, torch.Tensor], head: PeakChoiceHead | None) -> torch.Tensor:
+def _picked(b: dict[str, torch.Tensor], head: torch.nn.Module | None) -> torch.Tensor:
     """(N, K, 2) normalised positions the decode gives (offsets refined) with or without the head."""
     hm = b["features"][:, TOKEN_CHANNELS - K :]
     bias = torch.zeros_like(hm) if head is None else head(b["features"])
@@ -156,7 +156,7 @@ def _picked(b: dict[str, torch.Tensor], head: PeakChoiceHead | None) -> torch.Te
     return torch.stack(((px + off[..., 1]) / w, (py + off[..., 0]) / h), -1)
 
 
-def far_share(c: dict[str, np.ndarray], head: PeakChoiceHead | None, batch: int = 64) -> tuple[float, float]:
+def far_share(c: dict[str, np.ndarray], head: torch.nn.Module | None, batch: int = 64) -> tuple[float, float]:
     """Share of labelled joints more than FAR_PX from their label, and the median error (crop pixels)."""
     errors = []
     scale = torch.tensor([CROP[1], CROP[0]], dtype=torch.float32)
@@ -171,13 +171,21 @@ def far_share(c: dict[str, np.ndarray], head: PeakChoiceHead | None, batch: int 
 
 
 def train_head(
-    c: dict[str, np.ndarray], steps: int, lr: float, batch: int, sigma: float, seed: int, log=print
-) -> PeakChoiceHead:
+    c: dict[str, np.ndarray],
+    steps: int,
+    lr: float,
+    batch: int,
+    sigma: float,
+    seed: int,
+    log=print,
+    kind: str = "residual",
+    weight_decay: float = 0.0,
+) -> torch.nn.Module:
     """Adam on the pick's cross-entropy, lr cosine-decayed to zero; the head starts at the prior (zero)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    head = PeakChoiceHead(TOKEN_CHANNELS, K)
-    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    head = PEAK_HEAD_CLASSES[kind](TOKEN_CHANNELS, K)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     n = len(c["targets"])
     t0 = time.perf_counter()
@@ -197,20 +205,20 @@ def train_head(
     return head.eval()
 
 
-def save_student(head: PeakChoiceHead, base: Path | None, out: Path, note: dict[str, str]) -> None:
+def save_student(head: torch.nn.Module, base: Path | None, out: Path, note: dict[str, str], kind: str = "residual") -> None:
     """The whole student: ``base`` (a distilpose-mnv2-lt file; None: the untrained prior) + this peak head."""
     from distilpose.models import create_model
     from distilpose.models.checkpoint import load_weights, save_weights
     from distilpose.training.trainer import init_backbone_from_zoo
 
-    model = create_model(STUDENT, peak_head="residual")
+    model = create_model(STUDENT, peak_head=kind)
     init_backbone_from_zoo(model, "movenet-lightning")
     if base is not None:
         plain = create_model(STUDENT)
         load_weights(plain, base, strict=True)
         model.load_state_dict(plain.state_dict(), strict=False)
     model.keypoint_head.tokenhead.peak.load_state_dict(head.state_dict())
-    meta = {"model": STUDENT, "overrides": json.dumps({"peak_head": "residual"}), **note}
+    meta = {"model": STUDENT, "overrides": json.dumps({"peak_head": kind}), **note}
     save_weights(model, out, metadata=meta)
 
 
