@@ -179,3 +179,22 @@ def test_the_teacher_is_not_run_when_only_label_terms_are_weighted() -> None:
     assert student.keypoint_head.tokenhead.peak.out.weight.grad.abs().sum() > 0  # the pick loss reaches the head
     with pytest.raises(AssertionError, match="the teacher ran"):
         DistillObjective(_TeacherThatMustNotRun(), DistillLossConfig(), student)(student, batch)
+
+
+def test_an_untrained_context_peak_head_is_the_prior_and_sees_the_whole_person() -> None:
+    from distilpose.models.heads import ContextPeakHead
+
+    torch.manual_seed(0)
+    prior = create_model("distilpose-mnv2-lt").eval()
+    student = create_model("distilpose-mnv2-lt", peak_head="context").eval()
+    student.load_state_dict(prior.state_dict(), strict=False)
+    x = torch.rand(1, 3, 256, 192) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(prior(x).coords, student(x).coords)  # its last layer starts at zero
+    head = ContextPeakHead(41, 17)
+    torch.nn.init.ones_(head.out.weight)
+    feature = torch.zeros(1, 41, 64, 48, requires_grad=True)
+    head(feature)[0, :, 32, 24].sum().backward()
+    rows = feature.grad.abs().sum(dim=(0, 1, 3)).nonzero().flatten()
+    # dilations 2, 4, 8 after a 3x3: one output cell reads 31 rows of cells (124 crop pixels), not 3
+    assert rows.min() == 32 - 15 and rows.max() == 32 + 15
