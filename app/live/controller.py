@@ -330,6 +330,7 @@ class LiveController(QObject):
             return
         worker = InferenceWorker(self._loader)
         worker.resultReady.connect(self._on_result)
+        worker.jobTaken.connect(self._on_job_taken)
         worker.jobFailed.connect(self._on_job_failed)
         worker.settingsApplied.connect(self._on_settings_applied)
         worker.settingsFailed.connect(self._on_settings_failed)
@@ -413,6 +414,14 @@ class LiveController(QObject):
             self._submit_current()
 
     # ---------------------------------------------------------------- worker slots (queued: GUI thread)
+    def _on_job_taken(self) -> None:
+        """Unpaced play: the model took its waiting frame, so hand it the next decoded one now (the player's
+        timer is only the fallback for a frame still being decoded, and for the end of the video)."""
+        player = self.player
+        if player is not None and player.playing and player.rate == 0 and player.live_step is not None:
+            if not self.live_step():
+                player.pause()
+
     def _on_result(self, job_id: int, result: FrameResult) -> None:
         media = self._job_media.pop(job_id, None)
         for old in [j for j in self._job_media if j < job_id]:

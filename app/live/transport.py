@@ -20,6 +20,10 @@ from distilpose.video import Camera
 
 #: Frames per second when stepping through a folder of images.
 FOLDER_FPS = 5.0
+#: Unpaced play with live inference: the model is handed its next frame when it takes one (the worker's
+#: `jobTaken`); this timer only catches a frame that was still being decoded then, and the end of the video.
+#: A 1 ms poll woke the GUI thread ~16 times per frame at 60 FPS (ADR 0020 amendment 5).
+UNPACED_LIVE_POLL_MS = 4
 
 
 class Player(QObject):
@@ -54,7 +58,10 @@ class Player(QObject):
         if self.state.frame_index >= self.state.frame_count - 1:
             self.seek(0)  # play again from the start
         fps = self.rate if self.rate is not None else getattr(self.state.source, "fps", None) or FOLDER_FPS
-        self.timer.start(max(1, round(1000.0 / fps)) if fps > 0 else 1)
+        if fps > 0:
+            self.timer.start(max(1, round(1000.0 / fps)))
+        else:  # unpaced: live inference refills the model when it takes a frame; the timer is the fallback
+            self.timer.start(UNPACED_LIVE_POLL_MS if self.live_step is not None else 1)
         self.playingChanged.emit(True)
 
     def pause(self) -> None:

@@ -119,6 +119,9 @@ class InferenceWorker(QThread):
     """
 
     resultReady = Signal(int, object)  # job id, FrameResult
+    #: The worker took the waiting frame: the slot is free for the next one (unpaced play refills it now
+    #: instead of polling for it).
+    jobTaken = Signal()
     jobFailed = Signal(int, str)  # job id, message
     settingsApplied = Signal(int, object)  # request id, ModelStatus
     settingsFailed = Signal(int, str)  # request id, message
@@ -192,6 +195,7 @@ class InferenceWorker(QThread):
                 self._apply(*settings)
                 self._idle_since = None  # a new model: no stream to have waited in
             elif job is not None:
+                self.jobTaken.emit()
                 self._process(job)
 
     def _apply(self, request_id: int, settings: LiveSettings) -> None:

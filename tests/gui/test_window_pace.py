@@ -145,6 +145,27 @@ def test_the_process_cpu_clock_is_read_twice_a_play_not_per_frame(
     assert report["cpu_ms_per_frame"] == (reads[1] - reads[0]) * 1000.0 / 10 > 0
 
 
+def test_unpaced_live_play_hands_the_model_its_next_frame_when_it_takes_one_not_on_a_poll(
+    qtbot, live_window, tmp_path, fake_loader
+) -> None:
+    from distilpose.app.live.transport import UNPACED_LIVE_POLL_MS
+
+    win, state = live_window, live_window.state
+    assert win.open_video(write_video(tmp_path / "clip.mp4", 24))
+    win.live.set_enabled(True)
+    wait_idle(qtbot, state)
+    taken: list[int] = []
+    win.live.worker.jobTaken.connect(lambda: taken.append(win.player.timer.interval()))
+    win.player.rate = 0
+    win.player.play()
+    # a 1 ms poll woke the GUI thread ~16 times per frame at 60 FPS; the worker's signal now refills its slot
+    assert win.player.timer.interval() == UNPACED_LIVE_POLL_MS >= 4
+    qtbot.waitUntil(lambda: not win.player.playing, timeout=30_000)
+    report = win.live.playback_report()
+    assert report["shown"] == 23 and report["dropped"] == 0 and len(taken) >= 23
+    assert state.frame_index == 23 and not win.errors
+
+
 def test_the_window_repaints_outside_python() -> None:
     # An event() override wraps every event of the window, its repaint and flush included, in a Python call
     # that holds the GIL; the worker's Python steps waited behind it. WindowUnblocked is an event filter's.
