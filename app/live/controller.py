@@ -418,9 +418,9 @@ class LiveController(QObject):
         """Unpaced play: the model took its waiting frame, so hand it the next decoded one now (the player's
         timer is only the fallback for a frame still being decoded, and for the end of the video)."""
         player = self.player
-        if player is not None and player.playing and player.rate == 0 and player.live_step is not None:
-            if not self.live_step():
-                player.pause()
+        live = player is not None and player.playing and player.rate == 0 and player.live_step is not None
+        if live and not self.live_step():
+            player.pause()
 
     def _on_result(self, job_id: int, result: FrameResult) -> None:
         media = self._job_media.pop(job_id, None)
