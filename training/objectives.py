@@ -54,28 +54,22 @@ class DistillObjective:
                 raise ValueError("a teacher whose tokens need an adapter needs the student to size it")
             self.adapter = _size_adapter(teacher, student)
         self.loss = DistillationLoss(config)
-        #: Whether any term reads the teacher's outputs. With labels that are the teacher's own predictions
-        #: (a project's pre-labels) and only label terms weighted, its forward pass (~3x the student's on a
-        #: CPU) is skipped.
-        self.needs_teacher = config.sim_heatmap > 0 or config.score > 0 or (
-            teacher.has_tokens and (config.vis_token > 0 or config.kpt_token > 0)
-        )
+        #: Whether any term reads the teacher's outputs (``config`` has the token terms off for a teacher
+        #: without tokens). With labels that are the teacher's own predictions (a project's pre-labels) and only
+        #: label terms weighted, its forward pass (~3x the student's on a CPU) is skipped.
+        self.needs_teacher = any(w > 0 for w in (config.sim_heatmap, config.score, config.vis_token, config.kpt_token))
 
     def __call__(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         images = batch["image"]
-        if not self.needs_teacher:
-            s = model(images)
-            return self.loss(
-                coords=s.coords,
-                target_coords=batch["target_coords"],
-                target_weights=batch["target_weights"],
-                pick_logits=s.pick_logits,
-            )
-        with torch.no_grad():
-            t = self.teacher(images)  # same augmented, normalised batch as the student
+        t = None
+        if self.needs_teacher:
+            with torch.no_grad():
+                t = self.teacher(images)  # same augmented, normalised batch as the student
         s = model(images)
+        teacher_vis = t.vis_tokens if t is not None else None
+        teacher_kpt = t.kpt_tokens if t is not None else None
         vis, kpt = s.vis_tokens, s.kpt_tokens
-        if self.adapter is not None and vis is not None and kpt is not None:
+        if self.adapter is not None and teacher_vis is not None and vis is not None and kpt is not None:
             vis, kpt = self.adapter.vis(vis), self.adapter.kpt(kpt)
         return self.loss(
             coords=s.coords,
@@ -83,11 +77,11 @@ class DistillObjective:
             target_weights=batch["target_weights"],
             scores=s.scores,
             sigmas=s.sigmas,
-            teacher_heatmaps=t.heatmaps,
-            vis_tokens=vis if t.vis_tokens is not None else None,
-            kpt_tokens=kpt if t.kpt_tokens is not None else None,
-            teacher_vis_tokens=t.vis_tokens,
-            teacher_kpt_tokens=t.kpt_tokens,
+            teacher_heatmaps=t.heatmaps if t is not None else None,
+            vis_tokens=vis if teacher_vis is not None else None,
+            kpt_tokens=kpt if teacher_kpt is not None else None,
+            teacher_vis_tokens=teacher_vis,
+            teacher_kpt_tokens=teacher_kpt,
             pick_logits=s.pick_logits,
         )
 

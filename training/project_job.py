@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -58,7 +58,7 @@ CORRECTION_OPS = ("move_keypoint", "set_keypoint", "set_visibility", "move_insta
 #: trains it and the token head on the labels alone (the pre-labels are the teacher's: its forward pass is
 #: not run again); ``distilpose`` is the paper's recipe (teacher online: simulated heatmaps and score terms).
 JobRecipe = Literal["peak", "distilpose"]
-JOB_RECIPES: tuple[str, ...] = ("peak", "distilpose")
+JOB_RECIPES: tuple[str, ...] = get_args(JobRecipe)
 DEFAULT_RECIPE: JobRecipe = "peak"
 #: The ``peak`` recipe's schedule (ADR 0028): the peak head's learning rate (a map learned from zero, ADR
 #: 0022), divided by 10 after PEAK_DECAY_EPOCH, at most PEAK_EPOCHS passes over the train split (the time

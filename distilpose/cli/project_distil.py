@@ -42,8 +42,9 @@ def register_distil(sub: argparse._SubParsersAction) -> None:
         "--recipe",
         choices=RECIPES,
         default=RECIPES[0],
-        help="peak (default): a peak-choice head and the token head learn from the labels alone, the teacher "
-        "is not run again; distilpose: the paper's recipe, the teacher online (simulated heatmaps, score)",
+        help="peak (default): a peak-choice head learns from the labels alone which peak to pick, the rest of "
+        "the student stays as it was and the teacher is not run again; distilpose: the paper's recipe, the "
+        "teacher online (simulated heatmaps, score)",
     )
     p.add_argument("--batch", type=int, metavar="B", help="batch size (default: the job default)")
     p.add_argument("--workers", type=int, metavar="W", help="data-loading processes (default 1)")
