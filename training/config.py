@@ -97,6 +97,9 @@ class OptimizerConfig(_Strict):
     #: Freeze the token head (everything but the backbone and a peak head): a job that teaches only the pick
     #: keeps the student's learned corrections (ADR 0028).
     freeze_token_head: bool = False
+    #: L2-SP weight: ``backbone_l2sp * sum((w - w_start)^2)`` over the trainable backbone weights is added to
+    #: the loss (``training.anchor``), so a fine-tuned pretrained backbone stays near its start; 0: off.
+    backbone_l2sp: float = Field(0.0, ge=0.0)
 
 
 class ScheduleConfig(_Strict):

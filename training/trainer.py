@@ -30,6 +30,7 @@ from distilpose.atomic import atomic_write_json
 from distilpose.errors import CheckpointError, DistilPoseError
 from distilpose.models import create_model, model_spec
 from distilpose.models.checkpoint import init_backbone_from_teacher, load_weights, save_weights
+from distilpose.training.anchor import StartingPointAnchor
 from distilpose.training.checkpointing import (
     LAST_NAME,
     capture_rng_state,
@@ -286,6 +287,15 @@ class Trainer:
                 init_backbone_from_zoo(model, cfg.model.init_backbone_from_zoo)
         return model
 
+    def _anchor(self, weight: float) -> StartingPointAnchor | None:
+        """L2-SP on the trainable backbone (``optimizer.backbone_l2sp``); None when off."""
+        if weight <= 0:
+            return None
+        backbone = getattr(self.model, "backbone", None)
+        if backbone is None or not any(p.requires_grad for p in backbone.parameters()):
+            raise ConfigError("optimizer.backbone_l2sp: the backbone does not train (backbone_lr_mult is 0)")
+        return StartingPointAnchor(backbone, weight)
+
     def _will_resume(self) -> bool:
         return self.resume and self.paths.last.exists()
 
@@ -333,6 +343,7 @@ class Trainer:
             groups.append({"params": list(self.adapter.parameters()), "lr_mult": 1.0})
         self.optimizer = torch.optim.Adam(groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
         self.schedule = WarmupStepSchedule(self.optimizer, o.lr, cfg.schedule)
+        self.anchor = self._anchor(o.backbone_l2sp)
         if self._will_resume():
             self._load(self.paths.last)
         self.train_model: nn.Module = self.model
@@ -375,6 +386,13 @@ class Trainer:
             if "adapter_state" not in ck:
                 raise CheckpointError(f"{path}: the checkpoint has no token adapter state to resume")
             self.adapter.load_state_dict(ck["adapter_state"], strict=True)
+        if self.anchor is not None:
+            if "anchor_state" not in ck:
+                raise CheckpointError(f"{path}: the checkpoint has no L2-SP starting point to resume")
+            try:
+                self.anchor.load_state_dict(ck["anchor_state"])
+            except ValueError as exc:
+                raise CheckpointError(f"{path}: {exc}") from None
         self.optimizer.load_state_dict(ck["optimizer"])
         st = self.state
         st.step, st.epoch, st.batch_in_epoch = int(ck["step"]), int(ck["epoch"]), int(ck["batch_in_epoch"])
@@ -429,6 +447,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(),
             **({"adapter_state": self.adapter.state_dict()} if self.adapter is not None else {}),
+            **({"anchor_state": self.anchor.state_dict()} if self.anchor is not None else {}),
             "step": st.step,
             "epoch": st.epoch,
             "batch_in_epoch": st.batch_in_epoch,
@@ -479,6 +498,9 @@ class Trainer:
         dev = self.env.device
         batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items() if k in _BATCH_KEYS}
         losses = self.objective(self.train_model, batch)
+        if self.anchor is not None:
+            losses["l2sp"] = self.anchor()
+            losses["total"] = losses["total"] + losses["l2sp"]
         total = losses["total"]
         if any_rank(self.env, not bool(torch.isfinite(total))):  # every rank stops, none waits in all-reduce
             terms = {k: float(v.detach()) for k, v in losses.items()}

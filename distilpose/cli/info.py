@@ -61,8 +61,11 @@ def model_info(name_or_path: str, arch: str | None = None) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     else:
         spec = model_spec(name_or_path)  # UnknownModelError lists the names
-        with torch.device("meta"):  # shapes only: instant, no memory for weights
+        if spec.pretrained == "zoo":  # the builder reads the zoo's weights: real tensors, not meta ones
             model = create_model(name_or_path)
+        else:
+            with torch.device("meta"):  # shapes only: instant, no memory for weights
+                model = create_model(name_or_path)
     c = measure(model, spec.input_size)
     info = _spec_fields(spec)
     info.update(

@@ -30,6 +30,15 @@ MOBILENET_V2_STAGES = (
 #: Blocks whose outputs feed the FPN laterals (strides 16, 8, 4), in MoveNet's order.
 LATERAL_BLOCKS = (9, 5, 2)
 FPN_CHANNELS = (64, 32, 24)
+#: MobileNetV2 width multiplier of each single-pose MoveNet: the same layout, wider stages (ADR 0029).
+MOVENET_WIDTHS = {"movenet-lightning": 1.0, "movenet-thunder": 1.75}
+
+
+def scaled_channels(channels: int, width: float) -> int:
+    """MobileNetV2's channel rounding (to a multiple of 8, never below 90 % of the scaled width)."""
+    scaled = channels * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
 
 
 def _same_pad(x: Tensor, kernel: int, stride: int) -> Tensor:
@@ -107,9 +116,10 @@ class MobileNetV2FPN(nn.Module):
 
     out_channels = FPN_CHANNELS[-1]
 
-    def __init__(self, imagenet_input: bool = False) -> None:
+    def __init__(self, imagenet_input: bool = False, width: float = 1.0) -> None:
         super().__init__()
         self.imagenet_input = imagenet_input
+        self.width = width
         if imagenet_input:  # x_imagenet -> rgb/127.5 - 1, a fixed per-channel affine
             from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 
@@ -117,13 +127,14 @@ class MobileNetV2FPN(nn.Module):
             shift = torch.tensor(IMAGENET_MEAN.tolist()) * 2.0 - 1.0
             self.register_buffer("input_scale", scale.view(1, 3, 1, 1), persistent=False)
             self.register_buffer("input_shift", shift.view(1, 3, 1, 1), persistent=False)
-        self.stem = TfConv(3, 32, 3, 2, act="relu6")
+        cin = scaled_channels(32, width)
+        self.stem = TfConv(3, cin, 3, 2, act="relu6")
         blocks: list[nn.Module] = []
-        cin = 32
         for t, c, n, s in MOBILENET_V2_STAGES:
+            cout = scaled_channels(c, width)
             for i in range(n):
-                blocks.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
-                cin = c
+                blocks.append(InvertedResidual(cin, cout, s if i == 0 else 1, t))
+                cin = cout
         self.blocks = nn.ModuleList(blocks)
         self.top = TfConv(cin, 1280, act="relu6")
         self.fpn_top = TfConv(1280, FPN_CHANNELS[0])
@@ -162,9 +173,9 @@ class MoveNetFeatures(nn.Module):
 
     out_channels = FPN_CHANNELS[-1] + 17
 
-    def __init__(self, imagenet_input: bool = True) -> None:
+    def __init__(self, imagenet_input: bool = True, width: float = 1.0) -> None:
         super().__init__()
-        self.fpn = MobileNetV2FPN(imagenet_input=imagenet_input)
+        self.fpn = MobileNetV2FPN(imagenet_input=imagenet_input, width=width)
         self.heatmap_hidden = SeparableConv(FPN_CHANNELS[-1], 96)
         self.heatmap_out = TfConv(96, 17)
 
@@ -192,8 +203,8 @@ class MoveNetDecodeFeatures(MoveNetFeatures):
     #: How many leading channels the token encoder reads (features and heatmaps).
     token_channels = MoveNetFeatures.out_channels
 
-    def __init__(self, imagenet_input: bool = True) -> None:
-        super().__init__(imagenet_input)
+    def __init__(self, imagenet_input: bool = True, width: float = 1.0) -> None:
+        super().__init__(imagenet_input, width)
         for name, channels in DECODE_HEADS.items():
             setattr(self, f"{name}_hidden", SeparableConv(FPN_CHANNELS[-1], 96))
             setattr(self, f"{name}_out", TfConv(96, channels))

@@ -1,9 +1,14 @@
-"""MoveNet SinglePose (Google, Apache-2.0) as registered teachers, from the zoo's TF.js importer.
+"""MoveNet SinglePose (Google, Apache-2.0) as registered teachers, with the zoo's pretrained weights.
 
 The wrapper speaks the same contract as every model here: ImageNet-normalised NCHW crops in,
 ``forward_export`` -> (coords normalised x, y; scores; heatmaps), so the Predictor, runtimes, export and
 bench treat MoveNet like any other model. Its heatmaps light up every person in the crop, so the
-coordinates come from the graph's own regression-guided decoding, never from a global argmax.
+coordinates come from MoveNet's own regression-guided decoding, never from a global argmax.
+
+The network is :class:`PlainMoveNet`: the graph's weights in a plain module (``MobileNetV2FPN`` at the
+model's width) and its decoding re-implemented (``heads.movenet_decode``). It gives the TF.js graph's
+numbers (tested against the independent reference outputs) and exports to a leaner ONNX graph: 1.3x
+(Thunder) and 2.2x (Lightning) less time a crop than the graph's own export (ADR 0029).
 """
 
 from __future__ import annotations
@@ -12,8 +17,41 @@ import torch
 from torch import nn
 
 from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+from distilpose.keypoints import NUM_KEYPOINTS
+from distilpose.models.heads import movenet_decode
+from distilpose.models.mobilenet_fpn import MOVENET_WIDTHS, MoveNetDecodeFeatures
 from distilpose.models.outputs import PoseOutput
 from distilpose.models.registry import ModelSpec, register_model
+
+
+class PlainMoveNet(nn.Module):
+    """MoveNet SinglePose as a plain module: ``forward(rgb)`` with NCHW RGB 0..255 crops (any size divisible
+    by 32) -> ``(keypoints (N, 17, 3) as normalised x, y and score, heatmaps (N, 17, H/4, W/4))``, plus the
+    24-channel FPN features with ``features=True``: the interface of the graph-backed ``zoo.movenet.MoveNet``."""
+
+    def __init__(self, width: float) -> None:
+        super().__init__()
+        self.net = MoveNetDecodeFeatures(imagenet_input=False, width=width)
+
+    @classmethod
+    def from_zoo(cls, name: str) -> PlainMoveNet:
+        """The cached zoo model's weights (checksums verified) in a plain module."""
+        from distilpose.zoo.movenet_backbone import movenet_backbone_state
+
+        module = cls(MOVENET_WIDTHS[name])
+        state = movenet_backbone_state(name, heatmap_head=True, decode_heads=True)
+        module.net.load_state_dict(state, strict=True, assign=True)  # assign: also fills a shapes-only (meta) build
+        return module.eval()
+
+    def forward(self, rgb: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, ...]:
+        out = self.net(rgb / 127.5 - 1.0)  # MoveNet's own input scaling
+        t, k = MoveNetDecodeFeatures.token_channels, NUM_KEYPOINTS
+        heatmaps = out[:, t - k : t]
+        xy, score = movenet_decode(heatmaps, out[:, t : t + 1], out[:, t + 1 : t + 1 + 2 * k], out[:, t + 1 + 2 * k :])
+        keypoints = torch.cat([xy, score[..., None]], dim=-1)
+        if features:
+            return keypoints, heatmaps, out[:, : t - k]
+        return keypoints, heatmaps
 
 
 class MoveNetPose(nn.Module):
@@ -44,9 +82,7 @@ class MoveNetPose(nn.Module):
 
 
 def _build(name: str) -> nn.Module:
-    from distilpose.zoo.movenet import load_movenet
-
-    return MoveNetPose(load_movenet(name)).eval()
+    return MoveNetPose(PlainMoveNet.from_zoo(name)).eval()
 
 
 _COMMON = dict(

@@ -1,4 +1,6 @@
-"""Single-pose MoveNet (Thunder / Lightning) as a batched PyTorch module over square crops.
+"""Single-pose MoveNet (Thunder / Lightning) as a batched PyTorch module over square crops, run by the TF.js
+graph interpreter: the reference that the registered models' plain module (``models.movenet.PlainMoveNet``,
+faster to export) is checked against.
 
 The TF.js graph is batch-1 only: it unstacks and restacks its input, and its decoding gathers at fixed
 batch index 0. So the backbone runs on the whole batch by feeding the float crops right after that

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from distilpose.errors import CheckpointError
-from distilpose.models.mobilenet_fpn import LATERAL_BLOCKS, MOBILENET_V2_STAGES
+from distilpose.models.mobilenet_fpn import LATERAL_BLOCKS, MOBILENET_V2_STAGES, MOVENET_WIDTHS
 
 _PREFIX = "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/"
 _FPN_NODES = ("", "_1", "_2")  # Keras' numbering of the three FPN levels
@@ -83,8 +83,10 @@ def movenet_backbone_state(
     from distilpose.zoo import FetchError, get_card, is_cached, model_path
     from distilpose.zoo.tfjs import read_tfjs
 
-    if name != "movenet-lightning":
-        raise CheckpointError(f"{name}: only movenet-lightning's feature extractor matches MobileNetV2FPN")
+    if name not in MOVENET_WIDTHS:
+        raise CheckpointError(
+            f"{name}: only {' and '.join(MOVENET_WIDTHS)}'s feature extractors match MobileNetV2FPN"
+        )
     if not is_cached(name):
         raise FetchError(f"{name} is not in the cache; run `distilpose models fetch {name}`")
     card = get_card(name)

@@ -84,3 +84,14 @@ def test_info_errors(tmp_path, capsys):
     assert "pass arch=" in capsys.readouterr().err
     assert main(["info", str(official), "--arch", "distilpose-t", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "distilpose-t"
+
+
+@pytest.mark.parametrize(("name", "gmacs"), [("movenet-thunder", 1.22), ("movenet-lightning", 0.27)])
+def test_info_counts_a_zoo_movenet(name, gmacs, capsys):
+    """The MoveNets are plain modules with the zoo's weights: counted like any model (this used to crash)."""
+    from tests.conftest import require_zoo_model
+
+    require_zoo_model(name)
+    info = _info(capsys, name)
+    assert info["gmacs"] == pytest.approx(gmacs, rel=0.02)  # the registry's figure, measured
+    assert info["params"] > 2e6

@@ -74,11 +74,11 @@ def test_lightning_weights_reproduce_the_graph_features() -> None:
     assert (got - want).abs().max().item() < 1e-3
 
 
-def test_only_lightning_fits() -> None:
+def test_only_single_pose_movenets_fit() -> None:
     from distilpose.zoo.movenet_backbone import movenet_backbone_state
 
-    with pytest.raises(CheckpointError, match="movenet-thunder"):
-        movenet_backbone_state("movenet-thunder")
+    with pytest.raises(CheckpointError, match="movenet-multipose"):
+        movenet_backbone_state("movenet-multipose")
 
 
 def _blob(h: int, w: int, cy: float, cx: float, s: float = 1.5) -> torch.Tensor:
@@ -115,31 +115,42 @@ def test_an_untrained_prior_head_predicts_the_heatmap_positions() -> None:
     assert torch.allclose(coords, xy) and torch.allclose(scores, peak)
 
 
-def test_lightnings_own_decoding_is_reproduced_from_its_heads() -> None:
-    """movenet_decode on MoveNetDecodeFeatures' heads gives the graph's keypoints on real crops."""
-    require_zoo_model("movenet-lightning")
+@pytest.mark.parametrize(("name", "size"), [("movenet-lightning", 192), ("movenet-thunder", 256)])
+def test_each_movenets_own_decoding_is_reproduced_from_its_heads(name: str, size: int) -> None:
+    """movenet_decode on MoveNetDecodeFeatures' heads (at the model's width) gives the graph's keypoints on
+    real crops: Thunder is Lightning's layout 1.75x wider, so one plain module runs either at any crop size."""
+    require_zoo_model(name)
     import cv2
 
     from distilpose.models.bundled import resources_root
     from distilpose.models.heads import movenet_decode
-    from distilpose.models.mobilenet_fpn import MoveNetDecodeFeatures
+    from distilpose.models.mobilenet_fpn import MOVENET_WIDTHS, MoveNetDecodeFeatures
     from distilpose.video import read_image
     from distilpose.zoo.movenet import load_movenet
     from distilpose.zoo.movenet_backbone import movenet_backbone_state
 
     image = read_image(resources_root() / "samples" / "astronaut.jpg")
-    crops = [cv2.resize(image[:, s : s + image.shape[0]], (192, 192)) for s in (0, 40)]
-    crops.append(cv2.resize(image, (192, 192)))
+    crops = [cv2.resize(image[:, s : s + image.shape[0]], (size, size)) for s in (0, 40)]
+    crops.append(cv2.resize(image, (size, size)))
     x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
-    backbone = MoveNetDecodeFeatures(imagenet_input=False).eval()
-    backbone.load_state_dict(movenet_backbone_state("movenet-lightning", heatmap_head=True, decode_heads=True))
+    backbone = MoveNetDecodeFeatures(imagenet_input=False, width=MOVENET_WIDTHS[name]).eval()
+    backbone.load_state_dict(movenet_backbone_state(name, heatmap_head=True, decode_heads=True), strict=True)
     with torch.no_grad():
-        expected, _ = load_movenet("movenet-lightning")(x)
+        expected, _ = load_movenet(name)(x)
         out = backbone(x / 127.5 - 1.0)
     t = MoveNetDecodeFeatures.token_channels
     xy, scores = movenet_decode(out[:, t - 17 : t], out[:, t : t + 1], out[:, t + 1 : t + 35], out[:, t + 35 :])
     assert torch.allclose(xy, expected[..., :2], atol=1e-3)
     assert torch.allclose(scores, expected[..., 2], atol=1e-3)
+    assert scores.mean() > 0.3  # a real person was found, not two empty maps agreeing
+
+
+def test_thunder_width_follows_mobilenet_v2_rounding() -> None:
+    from distilpose.models.mobilenet_fpn import scaled_channels
+
+    # Thunder's graph: stem 56, stages 32, 40, 56, 112, 168, 280, 560 channels (width 1.75)
+    assert [scaled_channels(c, 1.75) for c in (32, 16, 24, 32, 64, 96, 160, 320)] == [56, 32, 40, 56, 112, 168, 280, 560]
+    assert [scaled_channels(c, 1.0) for c in (32, 16, 24, 320)] == [32, 16, 24, 320]
 
 
 def test_an_untrained_lightning_prior_student_predicts_lightnings_decoding() -> None:

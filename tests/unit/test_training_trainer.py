@@ -231,3 +231,38 @@ def test_model_teacher_is_frozen_and_stays_in_eval_mode() -> None:
     assert not any(p.requires_grad for p in model.parameters())
     assert out.heatmaps.shape == (1, 17, 64, 48) and not out.heatmaps.requires_grad
     assert out.vis_tokens.shape == (1, 256, 192) and out.kpt_tokens.shape == (1, 17, 192)
+
+
+def test_l2sp_anchor_pulls_towards_the_start_and_resumes_exactly(tmp_path: Path, teacher_file: Path) -> None:
+    raw = smoke_config(tmp_path, teacher_weights=teacher_file, max_steps=4, checkpoint_every_steps=2)
+    raw["optimizer"] = {**raw.get("optimizer", {}), "backbone_l2sp": 10.0}
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert _train(_write(tmp_path, raw), full) == 0
+    steps = [e for e in read_events(full / "events.jsonl") if e["type"] == "step"]
+    anchored = [e["losses"]["l2sp"] for e in steps]
+    assert anchored[0] == 0.0 and anchored[-1] > 0.0  # zero at the start, grows as the backbone moves
+    assert all(e["loss"] == pytest.approx(sum(e["losses"].values()), rel=1e-5) for e in steps)
+    # a resumed run anchors to where the run started (kept in the checkpoint), so it ends bit for bit the same
+    short = dict(raw, run={**raw["run"], "max_steps": 2})
+    assert _train(_write(tmp_path, short, "short.json"), part) == 0
+    assert _train(_write(tmp_path, raw), part, resume=True) == 0
+    a = load_state_dict_file(full / "final" / "model.safetensors")
+    b = load_state_dict_file(part / "final" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the pull is real: a heavier anchor keeps the backbone nearer its start
+    free = dict(raw, optimizer={**raw["optimizer"], "backbone_l2sp": 0.0})
+    assert _train(_write(tmp_path, free, "free.json"), tmp_path / "free") == 0
+    start = create_model("distilpose-t").state_dict()
+    c = load_state_dict_file(tmp_path / "free" / "final" / "model.safetensors")
+
+    def moved(state: dict) -> float:
+        return sum(float((state[k] - start[k]).pow(2).sum()) for k in start if k.startswith("backbone."))
+
+    assert moved(a) < moved(c)
+
+
+def test_l2sp_on_a_frozen_backbone_is_refused(tmp_path: Path, teacher_file: Path) -> None:
+    raw = smoke_config(tmp_path, teacher_weights=teacher_file, max_steps=1)
+    raw["optimizer"] = {**raw.get("optimizer", {}), "backbone_l2sp": 1.0, "backbone_lr_mult": 0.0}
+    with pytest.raises(ConfigError, match="backbone_l2sp"):
+        _train(_write(tmp_path, raw), tmp_path / "run")

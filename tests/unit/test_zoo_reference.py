@@ -90,6 +90,29 @@ def test_movenet_wrapper_runs_a_batch_like_the_graph(name, size):
     )
 
 
+@pytest.mark.parametrize(("name", "size"), [("movenet-thunder", 256), ("movenet-lightning", 192)])
+def test_the_registered_movenets_plain_module_matches_the_reference(name, size):
+    """What the registry builds (the graph's weights in a plain module, ADR 0029) gives the independent
+    reference's keypoints and heatmaps, through the wrapper every runtime exports."""
+    from distilpose.models import create_model
+
+    ref = _reference(name)
+    _require(name)
+    model = create_model(name).eval()
+    crops = torch.from_numpy(ref["input"]).permute(0, 3, 1, 2).float()
+    imagenet = (crops - model.mean) / model.std
+    with torch.no_grad():
+        coords, scores, heatmaps = model.forward_export(imagenet)
+    yx_score = ref["keypoints"][:, 0]
+    # within a tenth of a crop pixel (Lightning's offsets differ by up to 0.05 px; Thunder's by 1e-4 px)
+    np.testing.assert_allclose(coords.numpy() * size, yx_score[..., [1, 0]] * size, atol=0.1, rtol=0)
+    np.testing.assert_allclose(scores.numpy(), yx_score[..., 2], atol=ATOL, rtol=0)
+    assert heatmaps.shape == (4, 17, size // 4, size // 4)
+    np.testing.assert_allclose(
+        heatmaps.numpy(), ref["keypoint_heatmaps"].transpose(0, 3, 1, 2), atol=ATOL, rtol=0
+    )
+
+
 def test_centernet_outputs_match_reference():
     graph, ref = _graph("centernet")
     with torch.no_grad():
