@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from distilpose.training.objectives import Objective
+
 
 class StartingPointAnchor:
     """``weight * sum((p - p_start)^2)`` over a module's trainable parameters, ``p_start`` captured once.
@@ -36,3 +38,16 @@ class StartingPointAnchor:
             raise ValueError(f"the anchor's starting point lacks {sorted(missing)[:3]}")
         self.start = {name: state[name].detach().clone().to(self.start[name].device) for name in self.start}
 
+
+class AnchoredObjective:
+    """An objective plus the anchor's term (``l2sp``, in ``total``): what one step minimises stays one call."""
+
+    def __init__(self, objective: Objective, anchor: StartingPointAnchor) -> None:
+        self.objective = objective
+        self.anchor = anchor
+
+    def __call__(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        losses = self.objective(model, batch)
+        losses["l2sp"] = self.anchor()
+        losses["total"] = losses["total"] + losses["l2sp"]
+        return losses

@@ -30,7 +30,7 @@ from distilpose.atomic import atomic_write_json
 from distilpose.errors import CheckpointError, DistilPoseError
 from distilpose.models import create_model, model_spec
 from distilpose.models.checkpoint import init_backbone_from_teacher, load_weights, save_weights
-from distilpose.training.anchor import StartingPointAnchor
+from distilpose.training.anchor import AnchoredObjective, StartingPointAnchor
 from distilpose.training.checkpointing import (
     LAST_NAME,
     capture_rng_state,
@@ -344,6 +344,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
         self.schedule = WarmupStepSchedule(self.optimizer, o.lr, cfg.schedule)
         self.anchor = self._anchor(o.backbone_l2sp)
+        if self.anchor is not None:
+            self.objective = AnchoredObjective(objective, self.anchor)
         if self._will_resume():
             self._load(self.paths.last)
         self.train_model: nn.Module = self.model
@@ -498,9 +500,6 @@ class Trainer:
         dev = self.env.device
         batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items() if k in _BATCH_KEYS}
         losses = self.objective(self.train_model, batch)
-        if self.anchor is not None:
-            losses["l2sp"] = self.anchor()
-            losses["total"] = losses["total"] + losses["l2sp"]
         total = losses["total"]
         if any_rank(self.env, not bool(torch.isfinite(total))):  # every rank stops, none waits in all-reduce
             terms = {k: float(v.detach()) for k, v in losses.items()}

@@ -173,6 +173,19 @@ def regressed_pick_logits(heatmaps: Tensor, ry: Tensor, rx: Tensor, pick_bias: T
     return pick_logits(heatmaps, pick_bias, _distance_plus_bias(ry, rx, *heatmaps.shape[-2:]))
 
 
+def movenet_maps(feature: Tensor, token_channels: int, num_keypoints: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """MoveNet's four decoding maps out of ``MoveNetDecodeFeatures``' channels (features, then the K heatmaps
+    ending at ``token_channels``, then the centre map, the 2K regressions and the 2K offsets): the inputs of
+    :func:`movenet_pick` / :func:`movenet_decode`, in that order."""
+    t, k = token_channels, num_keypoints
+    return (
+        feature[:, t - k : t],
+        feature[:, t : t + 1],
+        feature[:, t + 1 : t + 1 + 2 * k],
+        feature[:, t + 1 + 2 * k :],
+    )
+
+
 def movenet_pick(
     heatmaps: Tensor,
     centre: Tensor,
@@ -288,16 +301,9 @@ class MoveNetPriorRegressionTokenNet(HeatmapPriorRegressionTokenNet):
 
     def decode(self, feature: Tensor, with_logits: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
         """The prior's coordinates and scores, and the pick's logits (None without a peak head)."""
-        k, t = self.num_keypoints, self.token_channels
+        t = self.token_channels
         bias = None if self.peak is None else self.peak(feature[:, :t])
-        return movenet_pick(
-            feature[:, t - k : t],
-            feature[:, t : t + 1],
-            feature[:, t + 1 : t + 1 + 2 * k],
-            feature[:, t + 1 + 2 * k :],
-            bias,
-            with_logits,
-        )
+        return movenet_pick(*movenet_maps(feature, t, self.num_keypoints), bias, with_logits)
 
     def prior(self, feature: Tensor) -> tuple[Tensor, Tensor]:
         xy, score, _ = self.decode(feature, with_logits=False)

@@ -119,7 +119,6 @@ class MobileNetV2FPN(nn.Module):
     def __init__(self, imagenet_input: bool = False, width: float = 1.0) -> None:
         super().__init__()
         self.imagenet_input = imagenet_input
-        self.width = width
         if imagenet_input:  # x_imagenet -> rgb/127.5 - 1, a fixed per-channel affine
             from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 

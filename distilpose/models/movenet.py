@@ -18,7 +18,7 @@ from torch import nn
 
 from distilpose.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from distilpose.keypoints import NUM_KEYPOINTS
-from distilpose.models.heads import movenet_decode
+from distilpose.models.heads import movenet_decode, movenet_maps
 from distilpose.models.mobilenet_fpn import MOVENET_WIDTHS, MoveNetDecodeFeatures
 from distilpose.models.outputs import PoseOutput
 from distilpose.models.registry import ModelSpec, register_model
@@ -39,19 +39,18 @@ class PlainMoveNet(nn.Module):
         from distilpose.zoo.movenet_backbone import movenet_backbone_state
 
         module = cls(MOVENET_WIDTHS[name])
-        state = movenet_backbone_state(name, heatmap_head=True, decode_heads=True)
-        module.net.load_state_dict(state, strict=True, assign=True)  # assign: also fills a shapes-only (meta) build
+        module.net.load_state_dict(movenet_backbone_state(name, heatmap_head=True, decode_heads=True), strict=True)
         return module.eval()
 
     def forward(self, rgb: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, ...]:
         out = self.net(rgb / 127.5 - 1.0)  # MoveNet's own input scaling
         t, k = MoveNetDecodeFeatures.token_channels, NUM_KEYPOINTS
-        heatmaps = out[:, t - k : t]
-        xy, score = movenet_decode(heatmaps, out[:, t : t + 1], out[:, t + 1 : t + 1 + 2 * k], out[:, t + 1 + 2 * k :])
+        maps = movenet_maps(out, t, k)
+        xy, score = movenet_decode(*maps)
         keypoints = torch.cat([xy, score[..., None]], dim=-1)
         if features:
-            return keypoints, heatmaps, out[:, : t - k]
-        return keypoints, heatmaps
+            return keypoints, maps[0], out[:, : t - k]
+        return keypoints, maps[0]
 
 
 class MoveNetPose(nn.Module):
