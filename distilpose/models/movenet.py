@@ -39,7 +39,10 @@ class PlainMoveNet(nn.Module):
         from distilpose.zoo.movenet_backbone import movenet_backbone_state
 
         module = cls(MOVENET_WIDTHS[name])
-        module.net.load_state_dict(movenet_backbone_state(name, heatmap_head=True, decode_heads=True), strict=True)
+        state = movenet_backbone_state(name, heatmap_head=True, decode_heads=True)
+        # assign: a shapes-only build (under torch.device("meta"), e.g. counting GMACs) takes the real weights
+        # instead of silently ignoring them with a warning per tensor
+        module.net.load_state_dict(state, strict=True, assign=True)
         return module.eval()
 
     def forward(self, rgb: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, ...]:
