@@ -7,6 +7,7 @@ decision (signal, time budget) is agreed collectively so every rank leaves the l
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -60,7 +61,11 @@ def init_distributed(requested_device: str | None) -> DistEnv:
 
 
 def shutdown(env: DistEnv) -> None:
+    """Destroy the process group while the interpreter is fully alive. Call it after dropping every DDP
+    wrapper: one still alive keeps gloo's group (and its threads) until interpreter teardown, where freeing
+    it aborts the process now and then ("terminate called without an active exception")."""
     if env.distributed and dist.is_initialized():
+        gc.collect()  # wrappers caught in reference cycles release the group here, not at exit
         dist.destroy_process_group()
 
 

@@ -73,5 +73,6 @@ def train_main(
         raise
     finally:
         writer.close()
+        trainer = None  # the DDP wrapper holds the process group: let it go before the group is destroyed
         if env is not None:
             shutdown(env)

@@ -95,22 +95,19 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_default(args: argparse.Namespace) -> int:
-    from distilpose.models.bundled import DEFAULT_STUDENT, default_choice, meets_default_bar
+    from distilpose.models.bundled import LIVE_CANDIDATES, bar_status, default_choice
 
     choice = default_choice(args.source)
     flip = " with flip test" if choice.flip else ""
-    if choice.model == DEFAULT_STUDENT:
-        why = f"the shipped student meets its bar (resources/models/{DEFAULT_STUDENT}/metrics.json)"
-    elif args.source in ("image", "folder"):
+    if args.source in ("image", "folder"):
         why = "the most accurate model (one picture: speed barely matters)"
-    else:
-        from distilpose.models.bundled import bundled_weights, metrics_match_weights
-
-        if bundled_weights(DEFAULT_STUDENT) is not None and not metrics_match_weights():
-            met = "is not measured: metrics.json does not name its weights' sha256, so it does not meet"
-        else:
-            met = "meets" if meets_default_bar() else "does not meet"
-        why = f"{DEFAULT_STUDENT} {met} its bar for video (resources/models/{DEFAULT_STUDENT}/metrics.json)"
+    else:  # each live candidate in turn, up to the one chosen (resources/models/<name>/metrics.json)
+        passed_over = []
+        for name in LIVE_CANDIDATES:
+            passed_over.append(f"{name} {bar_status(name)}")
+            if name == choice.model:
+                break
+        why = "; ".join(passed_over) + " (resources/models/<name>/metrics.json)"
     print(f"default for {args.source}: {choice.model}{flip}; {why}")
     print(choice.model)
     return 0

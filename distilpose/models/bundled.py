@@ -4,9 +4,11 @@ A registered name whose folder holds ``model.safetensors`` loads those weights w
 accepted (app, ``distilpose eval``, ``bench``, ``export``), so the default student is used by name like a
 zoo model. Where ``resources/`` is: :func:`distilpose.resources.resources_root`.
 
-Defaults by source (ADR 0008): a still image or a folder gets the most accurate model (one picture, speed
-barely matters); video and camera get the shipped student once its recorded measurements meet its bar, else
-the teacher. The name ``"default"`` (``registry.DEFAULT_ALIAS``) means the video default everywhere.
+Defaults by source (ADR 0008, ADR 0030): a still image or a folder gets the most accurate model (one
+picture, speed barely matters); video and camera get the first live candidate whose recorded measurements
+(``resources/models/<name>/metrics.json``, for exactly the weights it loads) meet its bar: the trained student
+(its bar includes beating its untrained prior), then that prior under its own name, else the teacher. The
+name ``"default"`` (``registry.DEFAULT_ALIAS``) means the video default everywhere.
 """
 
 from __future__ import annotations
@@ -22,8 +24,13 @@ from distilpose.resources import resources_root
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 
-#: The product's own distilled student (ADR 0008): the one default student, for live use and for training.
+#: The product's own distilled student (ADR 0008): the student distillation jobs train, and the live default
+#: once its recorded measurements show it beats its untrained prior (ADR 0030).
 DEFAULT_STUDENT = "distilpose-mnv2-lt"
+#: That student's untrained prior under an honest name: MoveNet Lightning's network on the student's crop.
+STUDENT_PRIOR = "movenet-lightning-256x192"
+#: The models video and camera may default to, in order of preference (each only when its bar is met).
+LIVE_CANDIDATES = (DEFAULT_STUDENT, STUDENT_PRIOR)
 #: The most accurate model here (with flip test): stills, and video until the student meets its bar.
 MOST_ACCURATE = "movenet-thunder"
 FALLBACK_LIVE_MODEL = MOST_ACCURATE
@@ -55,29 +62,58 @@ def bundled_metrics(name: str = DEFAULT_STUDENT) -> dict:
 WEIGHTS_SHA256 = "weights_sha256"
 
 
-def metrics_match_weights(name: str = DEFAULT_STUDENT) -> bool:
-    """Whether the shipped ``metrics.json`` says it measured exactly the shipped weights file (its
-    :data:`WEIGHTS_SHA256`); a file without the hash, or with another file's, describes other weights."""
-    weights = bundled_weights(name)
-    recorded = bundled_metrics(name).get(WEIGHTS_SHA256)
-    if weights is None or not isinstance(recorded, str):
-        return False
+def weights_sha256(name_or_path: str) -> str | None:
+    """The sha256 of the weights ``name_or_path`` loads: a checkpoint file's, a registered model's shipped
+    file's, or, for a zoo model, the one its card pins (loading checks the cached file against it); None
+    when there are none (random initial weights) or the file cannot be read."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        from distilpose.models.registry import model_spec
+
+        try:
+            spec = model_spec(name_or_path)
+        except DistilPoseError:
+            return None
+        shipped = bundled_weights(spec.name)
+        if shipped is None:
+            if spec.zoo_name is None:
+                return None
+            from distilpose.zoo.cards import get_card
+
+            return get_card(spec.zoo_name).weights_file.sha256
+        path = shipped
     try:
-        return sha256_file(weights) == recorded.lower()
+        return sha256_file(path)
     except OSError:
-        return False
+        return None
+
+
+def metrics_match_weights(name: str = DEFAULT_STUDENT) -> bool:
+    """Whether ``resources/models/<name>/metrics.json`` says it measured exactly the weights ``name`` loads
+    (its :data:`WEIGHTS_SHA256`); a file without the hash, or with another file's, describes other weights."""
+    recorded = bundled_metrics(name).get(WEIGHTS_SHA256)
+    return isinstance(recorded, str) and weights_sha256(name) == recorded.lower()
 
 
 def meets_default_bar(name: str = DEFAULT_STUDENT) -> bool:
-    """Whether the shipped student's recorded measurements meet the bar for being the video default.
+    """Whether a live candidate's recorded measurements meet the bar for being the video default.
 
-    ``metrics.json`` beside the weights carries ``"meets_default_bar"``, written by the recipe's
-    ``finalize`` from held-out video AP against Lightning, the speed ratio to Thunder and the stills bar
-    (see that folder's README), and the sha256 of the weights it measured: metrics of other weights (a
-    retrained file shipped without re-measuring) are ignored, as are missing weights or a missing,
-    unreadable or non-true value.
+    ``resources/models/<name>/metrics.json`` carries ``"meets_default_bar"``, written by
+    :mod:`~distilpose.training.recipes.student_metrics` from held-out video AP against Lightning (and, for a
+    trained student, against its untrained prior), the speed ratio to Thunder and the stills bar, and the
+    sha256 of the weights it measured: metrics of other weights (a retrained file shipped without
+    re-measuring) are ignored, as are missing weights or a missing, unreadable or non-true value.
     """
     return metrics_match_weights(name) and bundled_metrics(name).get("meets_default_bar") is True
+
+
+def bar_status(name: str) -> str:
+    """Why live candidate ``name`` is or is not the video default, as a phrase ("meets its bar", ...)."""
+    if not bundled_metrics(name):
+        return "has no recorded measurements"
+    if not metrics_match_weights(name):
+        return "is not measured: its metrics.json does not name the sha256 of the weights it loads"
+    return "meets its bar" if meets_default_bar(name) else "does not meet its bar"
 
 
 @dataclass(frozen=True)
@@ -93,7 +129,8 @@ def default_choice(source: str = "video") -> DefaultChoice:
     if source in STILL_SOURCES:
         return DefaultChoice(MOST_ACCURATE, flip=True)
     if source in MOVING_SOURCES:
-        return DefaultChoice(DEFAULT_STUDENT if meets_default_bar() else FALLBACK_LIVE_MODEL, flip=False)
+        live = next((name for name in LIVE_CANDIDATES if meets_default_bar(name)), FALLBACK_LIVE_MODEL)
+        return DefaultChoice(live, flip=False)
     kinds = ", ".join((*STILL_SOURCES, *MOVING_SOURCES))
     raise DistilPoseError(f"unknown source kind {source!r}; choose from {kinds}")
 

@@ -1,4 +1,4 @@
-"""MoveNet SinglePose (Google, Apache-2.0) as registered teachers, with the zoo's pretrained weights.
+"""MoveNet SinglePose (Google, Apache-2.0) as registered models, with the zoo's pretrained weights.
 
 The wrapper speaks the same contract as every model here: ImageNet-normalised NCHW crops in,
 ``forward_export`` -> (coords normalised x, y; scores; heatmaps), so the Predictor, runtimes, export and
@@ -8,7 +8,9 @@ coordinates come from MoveNet's own regression-guided decoding, never from a glo
 The network is :class:`PlainMoveNet`: the graph's weights in a plain module (``MobileNetV2FPN`` at the
 model's width) and its decoding re-implemented (``heads.movenet_decode``). It gives the TF.js graph's
 numbers (tested against the independent reference outputs) and exports to a leaner ONNX graph: 1.3x
-(Thunder) and 2.2x (Lightning) less time a crop than the graph's own export (ADR 0029).
+(Thunder) and 2.2x (Lightning) less time a crop than the graph's own export (ADR 0029). It runs at any crop
+divisible by 32, so Lightning's network also runs on the default student's 256x192 crop: that is the
+student's untrained prior, and the live default while no trained student beats it (ADR 0030).
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ class MoveNetPose(nn.Module):
         return PoseOutput(coords=coords, scores=scores, heatmaps=heatmaps)
 
 
-def _build(name: str) -> nn.Module:
-    return MoveNetPose(PlainMoveNet.from_zoo(name)).eval()
+def _build(card: str) -> nn.Module:
+    return MoveNetPose(PlainMoveNet.from_zoo(card)).eval()
 
 
 _COMMON = dict(
@@ -122,4 +124,21 @@ def movenet_thunder() -> nn.Module:
     )
 )
 def movenet_lightning() -> nn.Module:
+    return _build("movenet-lightning")
+
+
+@register_model(
+    ModelSpec(
+        name="movenet-lightning-256x192",  # bundled.STUDENT_PRIOR: the default student's untrained prior
+        gmacs=0.36,
+        description="MoveNet Lightning's pretrained network and decoding on a 256x192 crop (64x48 heatmaps): "
+        "the default student's untrained prior, the fast live model",
+        input_size=(256, 192),
+        heatmap_size=(64, 48),
+        zoo_card="movenet-lightning",
+        **{**_COMMON, "notes": "Lightning's real pretrained weights; fetch them once with "
+           "`distilpose models fetch movenet-lightning`."},
+    )
+)
+def movenet_lightning_256x192() -> nn.Module:
     return _build("movenet-lightning")

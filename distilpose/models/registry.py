@@ -51,6 +51,9 @@ class ModelSpec(BaseModel):
     #: Where trained weights come from when the model is loaded by name: the model zoo's cache, the weights
     #: shipped in ``resources/models/<name>/`` (:mod:`distilpose.models.bundled`), or nowhere (random init).
     pretrained: Literal["zoo", "bundled", "none"] = "none"
+    #: The zoo card whose files a ``pretrained="zoo"`` model loads, when not the model's own name (one
+    #: network's weights run at another crop size under a name of its own).
+    zoo_card: str | None = None
     #: The zoo model whose pretrained feature extractor a training run starts the backbone from.
     init_backbone_from_zoo: str | None = None
 
@@ -60,6 +63,11 @@ class ModelSpec(BaseModel):
         if isinstance(data, dict) and data.get("role") is None:
             data = {**data, "role": "teacher" if data.get("kind") == "heatmap" else "student"}
         return data
+
+    @property
+    def zoo_name(self) -> str | None:
+        """The zoo card this model's pretrained weights come from, or None when they are not the zoo's."""
+        return (self.zoo_card or self.name) if self.pretrained == "zoo" else None
 
     @property
     def is_teacher(self) -> bool:

@@ -37,11 +37,12 @@ def test_prelabel_asks_for_a_trained_model_and_is_one_undo_step(
         names = [dialog.model_combo.itemData(i) for i in range(dialog.model_combo.count())]
         # trained models first, most accurate first (the stills AP recorded beside the shipped student)
         assert names[0] == "movenet-thunder"
-        assert set(names[:3]) == {"movenet-thunder", "distilpose-mnv2-lt", "movenet-lightning"}
+        trained = {"movenet-thunder", "distilpose-mnv2-lt", "movenet-lightning", "movenet-lightning-256x192"}
+        assert set(names[:4]) == trained
         recorded = recorded_stills_ap()
-        aps = [recorded.get(n, -1.0) for n in names[:3]]  # unmeasured models go last
+        aps = [recorded.get(n, -1.0) for n in names[:4]]  # unmeasured models go last
         assert aps == sorted(aps, reverse=True)
-        assert names[3] is None  # a separator, then the models that cannot pre-label
+        assert names[4] is None  # a separator, then the models that cannot pre-label
         assert dialog.model_combo.currentData() == "movenet-thunder" and dialog.flip_box.isChecked()
         assert ok.isEnabled()
         # an untrained model is listed apart, with the reason, and cannot be chosen

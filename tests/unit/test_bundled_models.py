@@ -22,14 +22,17 @@ from distilpose.models.bundled import (
     default_model,
     meets_default_bar,
     metrics_match_weights,
+    weights_sha256,
 )
 from distilpose.models.checkpoint import load_model, save_weights
 from distilpose.models.readiness import Readiness, has_trained_weights, model_readiness, zoo_missing
 from distilpose.resources import RESOURCES_ENV
+from tests.conftest import require_zoo_model
 
 # Written here, not imported from the module under test: a changed default must change this test too.
 DEFAULT_STUDENT = "distilpose-mnv2-lt"  # the shipped student (ADR 0008)
-MOST_ACCURATE = FALLBACK_LIVE_MODEL = "movenet-thunder"  # stills, and video until the student meets its bar
+MOST_ACCURATE = FALLBACK_LIVE_MODEL = "movenet-thunder"  # stills, and video until a live candidate passes
+STUDENT_PRIOR = "movenet-lightning-256x192"  # the student's untrained prior, the next live candidate (ADR 0030)
 DEFAULT_ALIAS = "default"
 
 
@@ -113,6 +116,53 @@ def test_no_weights_no_default(resources: Path) -> None:
     assert default_live_model() == FALLBACK_LIVE_MODEL
 
 
+def _record_zoo_metrics(resources: Path, name: str, metrics: dict) -> None:
+    """Measurements of a zoo-backed model: a folder with metrics.json and no weights of its own."""
+    folder = resources / "models" / name
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_prior_is_the_live_default_while_no_trained_student_beats_it(resources: Path) -> None:
+    """The trained student first when its bar (which includes beating its prior) is met; else the prior, named
+    for what it is, when its own measurements of exactly the zoo weights it loads pass; else the teacher."""
+    from distilpose.zoo.cards import get_card
+
+    lightning_sha = get_card("movenet-lightning").weights_file.sha256
+    assert weights_sha256(STUDENT_PRIOR) == lightning_sha  # the pinned weights its loading verifies
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": False})
+    _record_zoo_metrics(resources, STUDENT_PRIOR, {"meets_default_bar": True, WEIGHTS_SHA256: lightning_sha})
+    assert metrics_match_weights(STUDENT_PRIOR) and meets_default_bar(STUDENT_PRIOR)
+    assert default_live_model() == STUDENT_PRIOR and resolve_name(DEFAULT_ALIAS) == STUDENT_PRIOR
+    assert default_choice("camera") == DefaultChoice(STUDENT_PRIOR, flip=False)
+    assert default_choice("image").model == MOST_ACCURATE
+    student_metrics = resources / "models" / DEFAULT_STUDENT / "metrics.json"
+    student_metrics.write_text(json.dumps({"meets_default_bar": True,
+                                           WEIGHTS_SHA256: weights_sha256(DEFAULT_STUDENT)}))
+    assert default_live_model() == DEFAULT_STUDENT  # a student that passes comes first
+    student_metrics.write_text(json.dumps({"meets_default_bar": False}))
+    prior_metrics = resources / "models" / STUDENT_PRIOR / "metrics.json"
+    prior_metrics.write_text(json.dumps({"meets_default_bar": True, WEIGHTS_SHA256: "1" * 64}))
+    assert not metrics_match_weights(STUDENT_PRIOR) and default_live_model() == FALLBACK_LIVE_MODEL
+
+
+def test_the_prior_model_is_the_shipped_students_untrained_prior() -> None:
+    """Its name is honest: Lightning's network on the student's crop gives exactly the keypoints the shipped
+    student starts from before its learned corrections (``prior_coords``)."""
+    require_zoo_model("movenet-lightning")
+    student, _ = load_model(DEFAULT_STUDENT)  # the shipped weights
+    student.eval()
+    prior = create_model(STUDENT_PRIOR).eval()
+    assert model_spec(STUDENT_PRIOR).input_size == model_spec(DEFAULT_STUDENT).input_size == (256, 192)
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 256, 192) * 0.5
+    with torch.no_grad():
+        start = student.prior_coords(x)
+        coords, scores, heatmaps = prior.forward_export(x)
+    assert start is not None and torch.allclose(coords, start, atol=1e-4)
+    assert heatmaps.shape == (2, 17, 64, 48) and scores.shape == (2, 17)
+
+
 def test_models_rank_by_the_recorded_stills_ap(resources: Path) -> None:
     from distilpose.models.bundled import by_accuracy, recorded_stills_ap
 
@@ -181,13 +231,16 @@ def test_models_default_prints_the_name_on_its_last_line(resources: Path, capsys
 
 
 def test_roles_and_pretrained_sources_come_from_the_specs() -> None:
-    assert list_models("teacher") == ["movenet-lightning", "movenet-thunder", "tokenpose-hrnet-w48",
-                                      "tokenpose-stemnet"]
+    assert list_models("teacher") == ["movenet-lightning", "movenet-lightning-256x192", "movenet-thunder",
+                                      "tokenpose-hrnet-w48", "tokenpose-stemnet"]
     assert list_models("student") == [
         "distilpose-l", "distilpose-mnv2", "distilpose-mnv2-lt", "distilpose-s", "distilpose-t"
     ]
     assert sorted(list_models("teacher") + list_models("student")) == list_models()
     assert model_spec("movenet-thunder").pretrained == "zoo"
+    assert model_spec("movenet-thunder").zoo_name == "movenet-thunder"
+    assert model_spec(STUDENT_PRIOR).zoo_name == "movenet-lightning"  # Lightning's weights, its own crop
+    assert model_spec(DEFAULT_STUDENT).zoo_name is None
     assert model_spec(DEFAULT_STUDENT).pretrained == "bundled"
     assert model_spec(DEFAULT_STUDENT).init_backbone_from_zoo == "movenet-lightning"
     assert model_spec("distilpose-t").pretrained == "none" and model_spec("distilpose-t").role == "student"
@@ -196,12 +249,18 @@ def test_roles_and_pretrained_sources_come_from_the_specs() -> None:
 def test_readiness_says_where_weights_come_from(resources: Path, tmp_path: Path, monkeypatch) -> None:
     import distilpose.zoo
 
-    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: False)
+    cached: set[str] = set()
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: name in cached)
     thunder = model_readiness("movenet-thunder")
     assert not thunder.ready and thunder.source == "zoo" and "Not fetched" in thunder.detail
     assert zoo_missing("movenet-thunder") and not zoo_missing("distilpose-t")
     assert has_trained_weights("movenet-thunder")  # loading it gives trained weights once fetched
-    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: True)
+    assert zoo_missing(STUDENT_PRIOR) and not model_readiness(STUDENT_PRIOR).ready
+    cached.add("movenet-lightning")  # the card whose weights the prior loads: it is ready, Thunder is not
+    prior = model_readiness(STUDENT_PRIOR)
+    assert prior.ready and prior.source == "zoo" and "Lightning" in prior.title and not zoo_missing(STUDENT_PRIOR)
+    assert zoo_missing("movenet-thunder")
+    cached.add("movenet-thunder")
     assert model_readiness("movenet-thunder").ready and not zoo_missing("movenet-thunder")
     untrained = model_readiness("distilpose-t")
     assert (untrained.ready, untrained.source) == (False, "none") and "No trained weights" in untrained.detail

@@ -21,7 +21,10 @@ IMAGE = np.zeros((360, 640, 3), np.uint8)
 
 
 def _person(x0: float, y0: float, x1: float, y1: float) -> Instance:
-    return _instance([(x0, y0), (x1, y0), (x0, y1), (x1, y1)], [0.9] * 4)
+    """A confident person: all 17 keypoints on the box's corners (a track in no trouble, so no alarm asks for
+    a detection and the schedule is the interval's alone)."""
+    corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)]
+    return _instance([corners[k % 4] for k in range(17)], [0.9] * 17)
 
 
 def test_merge_keeps_missed_tracks_adds_newcomers_and_refreshes_matches() -> None:
@@ -64,7 +67,7 @@ def test_background_detection_never_holds_a_frame_and_picks_up_a_newcomer() -> N
         tracker.update([_person(20, 30, 80, 180)])
         for _ in range(2):  # frames 1, 2: tracked
             tracker.detect(IMAGE)
-            assert not tracker.last_detected
+            assert not tracker.last_detected and not tracker.worker.busy
             tracker.update([_person(20, 30, 80, 180)])
         gated.boxes = np.array([walker, [300.0, 40, 50, 160]])  # someone walks in
         boxes, _ = tracker.detect(IMAGE)  # frame 3: due, handed to the worker; this frame does not wait
@@ -252,6 +255,7 @@ def test_a_newcomer_found_by_the_first_pass_is_tracked_while_the_tiles_run() -> 
         tracker.detect(IMAGE)  # frame 0: in line
         tracker.update([_person(20, 30, 80, 180)])
         tracker.detect(IMAGE)  # frame 1: tracked
+        assert tracker.worker is not None and not tracker.worker.busy and tracker.alarm is None
         tracker.update([_person(20, 30, 80, 180)])
         detector.first = np.array([walker, newcomer])  # someone walks in, found by the whole-frame pass
         detector.second = np.array([small])  # and the tiles find a small person

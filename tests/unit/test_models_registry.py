@@ -18,6 +18,7 @@ EXPECTED = {
     "tokenpose-hrnet-w48",
     "tokenpose-stemnet",
     "movenet-thunder",
+    "movenet-lightning-256x192",
     "movenet-lightning",
 }
 

@@ -75,11 +75,13 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
     """Ship ``run``'s final student into ``dest`` with its config, data list and measured metrics.
 
     The metrics (:mod:`distilpose.training.recipes.student_metrics`) are measured on the shipped (float16)
-    file: AP on the held-out videos and the still sets beside Lightning and Thunder, live FPS from one
-    ``bench --pipeline`` run, and the bars that decide whether it becomes the video default.
+    file: AP on the held-out videos and the still sets beside its untrained prior, Lightning and Thunder, live
+    FPS from one ``bench --pipeline`` run, and the bars that decide whether it becomes the video default. The
+    prior's own metrics, from the same run, go into the prior's folder beside ``dest`` (by default
+    ``resources/models/<prior>/``): the default while no student beats it (ADR 0030).
     """
     from distilpose.models.checkpoint import load_model, read_metadata, save_weights
-    from distilpose.training.recipes.student_metrics import markdown, measure
+    from distilpose.training.recipes.student_metrics import as_candidate, markdown, measure
 
     final = run / "final" / "model.safetensors"
     student, _ = load_model(final)
@@ -95,6 +97,11 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
     )
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(markdown(metrics))
+    if "prior" in metrics["models"]:
+        prior = {**as_candidate(metrics, "prior"), "machine": metrics["machine"]}
+        folder = dest.parent / metrics["models"]["prior"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.json").write_text(json.dumps(prior, indent=2) + "\n")
     return metrics
 
 
