@@ -16,8 +16,8 @@ from distilpose.app.paths import default_sample, resources_dir
 from distilpose.inference.options import default_for
 
 HEADLESS_OUTPUT = Path("out") / "distilpose-studio.png"
-#: The live model `make run` starts on: the shipped default student once it meets its bar (speed and held-out
-#: AP, recorded beside its weights), else the real pretrained teacher fetched by `make run` (ADR 0008).
+#: The live model `make run` starts on: the first live candidate whose recorded measurements meet its bar and
+#: whose weights are here (ADR 0008, ADR 0030: today the student's untrained prior), else the teacher.
 DEFAULT_MODEL = default_for("video").model
 DEFAULT_VIDEO = "sports2d-demo-640.mp4"
 DEFAULT_FRAME = 30

@@ -73,6 +73,8 @@ def train_main(
         raise
     finally:
         writer.close()
-        trainer = None  # the DDP wrapper holds the process group: let it go before the group is destroyed
+        if trainer is not None:
+            trainer.release()  # the DDP wrappers hold the process group: let them go before it is destroyed
+        trainer = None
         if env is not None:
             shutdown(env)

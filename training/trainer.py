@@ -349,6 +349,7 @@ class Trainer:
         if self._will_resume():
             self._load(self.paths.last)
         self.train_model: nn.Module = self.model
+        self._adapter_holder = None  # the objective whose adapter DDP wraps (see release)
         if env.distributed:
             ids = [env.device.index] if env.device.type == "cuda" else None
             self.train_model = DistributedDataParallel(
@@ -356,6 +357,7 @@ class Trainer:
             )
             if self.adapter is not None:  # its gradients must be averaged across ranks too
                 objective.adapter = DistributedDataParallel(self.adapter, device_ids=ids)  # type: ignore[attr-defined]
+                self._adapter_holder = objective
         self.steps_per_epoch = max(1, self.data.steps_per_epoch)
         budget = []
         if cfg.run.max_steps is not None:
@@ -523,6 +525,15 @@ class Trainer:
             if any_rank(self.env, timed_out):
                 return "time_budget"
         return None
+
+    def release(self) -> None:
+        """Unwrap the DDP wrappers, which hold the process group, so the group is destroyed while the
+        interpreter is fully alive (``distributed.shutdown``), also when a failure's traceback keeps this
+        trainer alive; freed at interpreter teardown, gloo's threads now and then abort the process."""
+        self.train_model = self.model
+        if self._adapter_holder is not None:
+            self._adapter_holder.adapter = self.adapter  # type: ignore[attr-defined]
+            self._adapter_holder = None
 
     def train(self) -> int:
         cfg, st = self.cfg, self.state

@@ -50,7 +50,7 @@ def default_loader(name: str, runtime: str, flip: bool) -> LoadedModel:
 class LiveSettings:
     """Everything the worker needs to build its pipeline; the model panel edits a copy and sends it."""
 
-    model: str = field(default_factory=default_live_model)  # the shipped student, or the teacher until it is
+    model: str = field(default_factory=default_live_model)  # the video default (bundled.default_choice)
     runtime: str = RUNTIME.default  # the fastest runtime checked against PyTorch on this machine
     flip: bool = False
     teacher: str | None = None  # comparison mode: a second model on the same boxes

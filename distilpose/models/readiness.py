@@ -39,24 +39,12 @@ def has_trained_weights(name_or_path: str | os.PathLike) -> bool:
     return weights_source(name_or_path) != "none"
 
 
-def _zoo_card(name: str) -> str | None:
-    """The zoo card registered model ``name`` loads its weights from (a card's own name counts), or None."""
-    from distilpose import zoo
-    from distilpose.models.registry import model_spec
-
-    try:
-        card = model_spec(name).zoo_name
-    except DistilPoseError:
-        card = name
-    return card if card in zoo.CARDS else None
-
-
 def zoo_missing(name: str) -> bool:
     """A zoo model (pretrained weights downloaded on request) that is not in the cache yet."""
     from distilpose import zoo  # looked up at call time: tests replace zoo.is_cached
-    from distilpose.models.registry import resolve_name
+    from distilpose.models.registry import resolve_name, zoo_card_of
 
-    card = _zoo_card(resolve_name(name))
+    card = zoo_card_of(resolve_name(name))
     return card is not None and not zoo.is_cached(card)
 
 
@@ -88,7 +76,9 @@ def model_readiness(name: str) -> Readiness:
         shipped = bundled_weights(model_spec(name).name)
         assert shipped is not None
         return Readiness(name, name, True, f"Ready: bundled with the app ({shipped.parent})", source)
-    card = _zoo_card(name)
+    from distilpose.models.registry import zoo_card_of
+
+    card = zoo_card_of(name)
     if card is not None:
         title = zoo.get_card(card).title if card == name else f"{name} ({zoo.get_card(card).title})"
         if zoo.is_cached(card):

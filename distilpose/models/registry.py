@@ -133,6 +133,19 @@ def resolve_name(name: str, source: str = "video") -> str:
     return resolve(source) if resolve is not None else name
 
 
+def zoo_card_of(name: str) -> str | None:
+    """The zoo card whose files ``name`` loads: a registered model's (:attr:`ModelSpec.zoo_name`, which may be
+    another model's card), or a card's own name (the detectors); None for a model whose weights are not the
+    zoo's, or an unknown name."""
+    from distilpose.zoo.cards import CARDS
+
+    try:
+        card = model_spec(name).zoo_name
+    except UnknownModelError:
+        card = name
+    return card if card in CARDS else None
+
+
 def _lookup(name: str) -> tuple[ModelSpec, Builder]:
     _ensure_families_loaded()
     name = resolve_name(name)

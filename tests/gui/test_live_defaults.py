@@ -14,7 +14,10 @@ DEFAULT_STUDENT, MOST_ACCURATE = "distilpose-mnv2-lt", "movenet-thunder"
 def test_each_source_gets_its_default_until_a_model_is_chosen(
     qtbot, figure_files, small_video, monkeypatch
 ) -> None:
+    from distilpose import zoo
+
     monkeypatch.setattr(bundled, "meets_default_bar", lambda name=DEFAULT_STUDENT: True)
+    monkeypatch.setattr(zoo, "is_cached", lambda name: True)  # fetched: the measured rule, not the offline one
     state = AppState()
     live = LiveController(state)
     state.open_path(figure_files.image)

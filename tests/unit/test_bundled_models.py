@@ -38,7 +38,11 @@ DEFAULT_ALIAS = "default"
 
 @pytest.fixture
 def resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Shipped weights in a temp folder; every zoo model counts as fetched unless a test says otherwise."""
+    import distilpose.zoo
+
     monkeypatch.setenv(RESOURCES_ENV, str(tmp_path))
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: True)
     return tmp_path
 
 
@@ -144,6 +148,57 @@ def test_the_prior_is_the_live_default_while_no_trained_student_beats_it(resourc
     prior_metrics = resources / "models" / STUDENT_PRIOR / "metrics.json"
     prior_metrics.write_text(json.dumps({"meets_default_bar": True, WEIGHTS_SHA256: "1" * 64}))
     assert not metrics_match_weights(STUDENT_PRIOR) and default_live_model() == FALLBACK_LIVE_MODEL
+
+
+def test_a_model_that_runs_now_wins_over_a_better_one_not_fetched(resources: Path, monkeypatch, capsys) -> None:
+    """A fresh machine without the model zoo (no npm, no network) still opens on a model that runs: the
+    shipped student, whose file holds all its weights, for video and for stills; with the zoo fetched the
+    choice is the measured one again."""
+    import distilpose.zoo
+    from distilpose.zoo.cards import get_card
+
+    lightning_sha = get_card("movenet-lightning").weights_file.sha256
+    _ship(resources, DEFAULT_STUDENT, {"meets_default_bar": False})
+    _record_zoo_metrics(resources, STUDENT_PRIOR, {"meets_default_bar": True, WEIGHTS_SHA256: lightning_sha})
+    cached: set[str] = set()
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: name in cached)
+    assert default_choice("video") == DefaultChoice(DEFAULT_STUDENT, flip=False)
+    assert default_choice("image") == DefaultChoice(DEFAULT_STUDENT, flip=True)
+    assert main(["models", "default"]) == 0
+    said = capsys.readouterr().out
+    assert f"{STUDENT_PRIOR} meets its bar but its weights are not fetched" in said
+    assert f"{DEFAULT_STUDENT} is the best model whose weights are here" in said
+    cached.add("movenet-lightning")  # the prior's weights: it passes and runs; Thunder is still missing
+    assert default_live_model() == STUDENT_PRIOR and default_choice("image").model == DEFAULT_STUDENT
+    cached.add("movenet-thunder")
+    assert default_choice("image") == DefaultChoice(MOST_ACCURATE, flip=True)
+    (resources / "models" / DEFAULT_STUDENT / "model.safetensors").unlink()  # nothing runs: the measured
+    cached.clear()  # choice, whose weights the app offers to fetch
+    assert default_choice("video").model == STUDENT_PRIOR and default_choice("image").model == MOST_ACCURATE
+
+
+def test_every_zoo_backed_model_names_a_real_card_and_unknown_names_never_run() -> None:
+    from distilpose.models.bundled import LIVE_CANDIDATES, runs_now
+    from distilpose.models.registry import zoo_card_of
+    from distilpose.zoo.cards import CARDS
+
+    zoo_backed = [name for name in list_models() if model_spec(name).pretrained == "zoo"]
+    assert zoo_backed and all(model_spec(name).zoo_name in CARDS for name in zoo_backed)
+    assert zoo_card_of(STUDENT_PRIOR) == "movenet-lightning" and zoo_card_of("centernet") == "centernet"
+    assert zoo_card_of(DEFAULT_STUDENT) is None and zoo_card_of("no-such-model") is None
+    assert not runs_now("no-such-model") and weights_sha256("no-such-model") is None
+    assert all(name in list_models() for name in LIVE_CANDIDATES)  # a typo there would break every default
+
+
+def test_the_default_alias_resolves_in_a_fresh_interpreter_from_the_registry_alone() -> None:
+    """The registry does not import the defaults (that would be an import circle): ``bundled`` registers the
+    alias when ``distilpose.models`` is imported, which importing the registry always does first."""
+    import subprocess
+    import sys
+
+    code = "from distilpose.models.registry import resolve_name; print(resolve_name('default', 'image'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == default_choice("image").model != DEFAULT_ALIAS
 
 
 def test_the_prior_model_is_the_shipped_students_untrained_prior() -> None:

@@ -14,6 +14,7 @@ from distilpose.training.config import CONFIG_DIR
 from distilpose.training.recipes.ablation import VARIANTS, train_command
 from distilpose.training.recipes.default_student import HELD_OUT, merge_parts
 from distilpose.training.recipes.student_metrics import as_candidate, decide, passed
+from tests.conftest import require_zoo_model
 
 
 def _part(folder: Path, video: str, image: str) -> Path:
@@ -85,6 +86,7 @@ def test_the_live_default_is_the_prior_because_the_shipped_student_does_not_beat
     the same run under its own name, is the video default; both files record the weights they measured."""
     from distilpose.models.bundled import STUDENT_PRIOR, default_live_model, metrics_match_weights
 
+    require_zoo_model("movenet-lightning")  # without it the shipped student, which runs, is the default
     student = json.loads((bundled_dir(DEFAULT_STUDENT) / "metrics.json").read_text())
     prior = json.loads((bundled_dir(STUDENT_PRIOR) / "metrics.json").read_text())
     assert student["models"]["prior"] == prior["models"]["student"] == STUDENT_PRIOR
@@ -167,3 +169,8 @@ def test_a_student_must_lift_itself_above_its_prior_everywhere_and_on_coco_by_th
     assert as_prior["video_ap"]["a"] == {"student": 0.90, "lightning": 0.8, "thunder": 0.95}
     assert as_prior["pipeline"]["fps"] == {"student": 31.0, "lightning": 34.0, "thunder": 12.0}
     assert "prior" not in as_prior["bars"] and as_prior["meets_default_bar"] == passed(as_prior["bars"])
+    noted = {**full, "remeasured_note": "about the student", "weights_sha256": "f" * 64}
+    assert "remeasured_note" not in as_candidate(noted, "prior")  # prose about the student stays with it
+    assert "weights_sha256" not in as_candidate(noted, "prior")  # "p" loads no weights: no hash, not the student's
+    with pytest.raises(ValueError, match="lack video_runtime"):
+        as_candidate({k: v for k, v in full.items() if k != "video_runtime"}, "prior")

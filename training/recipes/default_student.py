@@ -71,14 +71,14 @@ def fetch_videos(out: Path) -> list[Path]:
     return paths
 
 
-def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
+def finalize(run: Path, data: Path, shared: Path, dest: Path, prior_out: Path | None = None) -> dict:
     """Ship ``run``'s final student into ``dest`` with its config, data list and measured metrics.
 
     The metrics (:mod:`distilpose.training.recipes.student_metrics`) are measured on the shipped (float16)
     file: AP on the held-out videos and the still sets beside its untrained prior, Lightning and Thunder, live
     FPS from one ``bench --pipeline`` run, and the bars that decide whether it becomes the video default. The
-    prior's own metrics, from the same run, go into the prior's folder beside ``dest`` (by default
-    ``resources/models/<prior>/``): the default while no student beats it (ADR 0030).
+    prior's own metrics from the same run go to ``prior_out`` when given (``resources/models/<prior>/metrics.json``
+    decides the video default while no student beats the prior, ADR 0030: write it from a quiet machine).
     """
     from distilpose.models.checkpoint import load_model, read_metadata, save_weights
     from distilpose.training.recipes.student_metrics import as_candidate, markdown, measure
@@ -97,11 +97,8 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path) -> dict:
     )
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(markdown(metrics))
-    if "prior" in metrics["models"]:
-        prior = {**as_candidate(metrics, "prior"), "machine": metrics["machine"]}
-        folder = dest.parent / metrics["models"]["prior"]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "metrics.json").write_text(json.dumps(prior, indent=2) + "\n")
+    if prior_out is not None and "prior" in metrics["models"]:
+        prior_out.write_text(json.dumps(as_candidate(metrics, "prior"), indent=2) + "\n")
     return metrics
 
 
@@ -116,13 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--dest", type=Path, default=None, help="finalize: default resources/models/<the default student>"
     )
+    p.add_argument("--prior-out", type=Path, help="finalize: also write the prior's metrics (same run) here")
     args = p.parse_args(argv)
     if args.action == "finalize":
         from distilpose.models.bundled import DEFAULT_STUDENT, bundled_dir
 
         if args.run is None or args.data is None:
             p.error("finalize needs --run and --data")
-        finalize(args.run, args.data, args.shared, args.dest or bundled_dir(DEFAULT_STUDENT))
+        finalize(args.run, args.data, args.shared, args.dest or bundled_dir(DEFAULT_STUDENT), args.prior_out)
         return 0
     if args.out is None:
         p.error("prepare needs --out")

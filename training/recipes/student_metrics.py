@@ -132,17 +132,26 @@ def passed(bars: dict) -> bool:
     return all(bar["passed"] for bar in bars.values())
 
 
+#: What a run measured (``measure``'s keys): what :func:`as_candidate` carries over, nothing written beside it.
+MEASURED = ("video_ap", "video_runtime", "video_labels", "stills_ap", "stills_runtime", "pipeline", "machine")
+
+
 def as_candidate(metrics: dict, label: str) -> dict:
     """The metrics of the run's model ``label`` (e.g. the prior) as the candidate: its rows become the
-    "student" rows, the measured student's are dropped, and its own weights hash and bars replace them."""
+    "student" rows, the measured student's are dropped, its own weights hash and bars replace the student's,
+    and nothing else written about the student (notes) comes along."""
+    needed = ("models", "video_ap", "video_runtime", "stills_ap", "stills_runtime", "pipeline")
+    missing = [key for key in needed if key not in metrics]
+    if missing or label not in metrics["models"]:
+        raise ValueError(f"these metrics lack {', '.join(missing) or label}: re-measure with student_metrics")
     keep = [lab for lab in metrics["models"] if lab not in ("student", label)]
 
     def rows(per_set: dict) -> dict:
         return {name: {"student": row[label], **{k: row[k] for k in keep}} for name, row in per_set.items()}
 
     models = {"student": metrics["models"][label], **{k: metrics["models"][k] for k in keep}}
-    out = {key: value for key, value in metrics.items() if key not in ("bars", "meets_default_bar")}
-    out.update(models=models, **weights_hash(models["student"]))
+    out = {"models": models, **weights_hash(models["student"])}
+    out.update({key: metrics[key] for key in MEASURED if key in metrics})
     for key in ("video_ap", "video_runtime", "stills_ap", "stills_runtime"):
         out[key] = rows(metrics[key])
     pipe = metrics["pipeline"]
