@@ -16,27 +16,31 @@ from distilpose.app.paths import default_sample, resources_dir
 from distilpose.inference.options import default_for
 
 HEADLESS_OUTPUT = Path("out") / "distilpose-studio.png"
-#: The live model `make run` starts on: the first live candidate whose recorded measurements meet its bar and
-#: whose weights are here (ADR 0008, ADR 0030: today the student's untrained prior), else the teacher.
-DEFAULT_MODEL = default_for("video").model
 DEFAULT_VIDEO = "sports2d-demo-640.mp4"
 DEFAULT_FRAME = 30
+
+
+def default_model() -> str:
+    """The live model `make run` starts on, decided when it starts (what is fetched counts): the first live
+    candidate whose recorded measurements meet its bar and whose weights are here (ADR 0008, ADR 0030)."""
+    return default_for("video").model
 
 
 def default_model_ready(name: str | None = None) -> bool:
     """A zoo model is ready once fetched; the shipped student whenever its weights are present."""
     from distilpose.models.readiness import model_readiness
 
-    return model_readiness(name or DEFAULT_MODEL).ready
+    return model_readiness(name or default_model()).ready
 
 
 def default_view() -> list[str]:
     """The sample video on the default model when the model is cached, else the sample image alone."""
     video = resources_dir() / "samples" / DEFAULT_VIDEO
-    if video.is_file() and default_model_ready():
-        return [str(video), "--model", DEFAULT_MODEL, "--frame", str(DEFAULT_FRAME)]
+    model = default_model()
+    if video.is_file() and default_model_ready(model):
+        return [str(video), "--model", model, "--frame", str(DEFAULT_FRAME)]
     print(
-        f"distilpose-studio: {DEFAULT_MODEL} is not fetched yet (run `distilpose models fetch all`); "
+        f"distilpose-studio: {model} is not fetched yet (run `distilpose models fetch all`); "
         "opening the sample image without a model",
         file=sys.stderr,
     )

@@ -530,10 +530,11 @@ class Trainer:
         """Unwrap the DDP wrappers, which hold the process group, so the group is destroyed while the
         interpreter is fully alive (``distributed.shutdown``), also when a failure's traceback keeps this
         trainer alive; freed at interpreter teardown, gloo's threads now and then abort the process."""
-        self.train_model = self.model
-        if self._adapter_holder is not None:
-            self._adapter_holder.adapter = self.adapter  # type: ignore[attr-defined]
-            self._adapter_holder = None
+        if hasattr(self, "model"):  # a set-up that failed half-way has no model yet
+            self.train_model = self.model
+        holder, self._adapter_holder = getattr(self, "_adapter_holder", None), None
+        if holder is not None:
+            holder.adapter = self.adapter  # type: ignore[attr-defined]
 
     def train(self) -> int:
         cfg, st = self.cfg, self.state
