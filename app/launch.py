@@ -37,13 +37,11 @@ def default_view() -> list[str]:
     """The sample video on the default model when the model is cached, else the sample image alone."""
     video = resources_dir() / "samples" / DEFAULT_VIDEO
     model = default_model()
-    if video.is_file() and default_model_ready(model):
+    ready = default_model_ready(model)
+    if video.is_file() and ready:
         return [str(video), "--model", model, "--frame", str(DEFAULT_FRAME)]
-    print(
-        f"distilpose-studio: {model} is not fetched yet (run `distilpose models fetch all`); "
-        "opening the sample image without a model",
-        file=sys.stderr,
-    )
+    why = f"{model} is not fetched yet (run `distilpose models fetch all`)" if not ready else f"{video} is missing"
+    print(f"distilpose-studio: {why}; opening the sample image without a model", file=sys.stderr)
     sample = default_sample()
     if sample is None:
         print("distilpose-studio: the default sample image is missing; starting empty", file=sys.stderr)

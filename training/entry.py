@@ -70,11 +70,14 @@ def train_main(
             else ("interrupted" if isinstance(exc, KeyboardInterrupt) else "internal"),
             traceback=None if user_error else _traceback_tail(exc),
         )
+        traceback.clear_frames(exc.__traceback__)  # its frames' locals hold the DDP wrappers (see shutdown)
         raise
     finally:
         writer.close()
-        if trainer is not None:
-            trainer.release()  # the DDP wrappers hold the process group: let them go before it is destroyed
-        trainer = None
-        if env is not None:
-            shutdown(env)
+        try:
+            if trainer is not None:
+                trainer.release()  # the DDP wrappers hold the process group: let them go before it is destroyed
+            trainer = None
+        finally:
+            if env is not None:
+                shutdown(env)

@@ -124,8 +124,9 @@ def run_default(args: argparse.Namespace) -> int:
     stand_in = choice.model != MOST_ACCURATE if choice.flip else not meets_default_bar(choice.model)
     if not runs_now(choice.model):
         why += f"; its weights are not fetched yet: `distilpose models fetch {choice.model}`"
-    elif stand_in and choice.model in LIVE_CANDIDATES:  # a better model is not fetched
-        why += f"; {choice.model} is the best model whose weights are here"
+    elif stand_in and choice.model in LIVE_CANDIDATES:  # a model chosen before it is not fetched
+        why += (f"; {choice.model} is the first live candidate whose weights are here "
+                "(`distilpose models fetch all` for the models that need the zoo)")
     print(f"default for {args.source}: {choice.model}{flip}; {why}")
     print(choice.model)
     return 0

@@ -141,23 +141,21 @@ def runs_now(name: str) -> bool:
     return zoo.is_cached(card)
 
 
-def _runnable(preferred: str) -> str:
-    """``preferred`` when it runs now, else the first live candidate that does (the shipped student needs no
-    download), else ``preferred`` still: the app then offers to fetch the zoo."""
-    if runs_now(preferred):
-        return preferred
-    return next((name for name in LIVE_CANDIDATES if runs_now(name)), preferred)
+def _first_that_runs(preferred: list[str], otherwise: str) -> str:
+    """The first of ``preferred`` that runs now, then any live candidate that does (the shipped student needs
+    no download), else ``otherwise``: a zoo model, whose fetch the app offers."""
+    return next((name for name in (*preferred, *LIVE_CANDIDATES) if runs_now(name)), otherwise)
 
 
 def default_choice(source: str = "video") -> DefaultChoice:
     """The default for a source kind: ``image``/``folder`` (stills) or ``video``/``camera``. A model that can
     run now wins over a better one whose weights are not fetched yet."""
     if source in STILL_SOURCES:
-        return DefaultChoice(_runnable(MOST_ACCURATE), flip=True)
+        return DefaultChoice(_first_that_runs([MOST_ACCURATE], MOST_ACCURATE), flip=True)
     if source in MOVING_SOURCES:
         passed = [name for name in LIVE_CANDIDATES if meets_default_bar(name)]
-        ready = next((name for name in passed if runs_now(name)), None)
-        return DefaultChoice(ready or _runnable(passed[0] if passed else FALLBACK_LIVE_MODEL), flip=False)
+        to_fetch = next((name for name in passed if zoo_card_of(name)), FALLBACK_LIVE_MODEL)
+        return DefaultChoice(_first_that_runs([*passed, FALLBACK_LIVE_MODEL], to_fetch), flip=False)
     kinds = ", ".join((*STILL_SOURCES, *MOVING_SOURCES))
     raise DistilPoseError(f"unknown source kind {source!r}; choose from {kinds}")
 

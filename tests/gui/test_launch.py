@@ -78,6 +78,19 @@ def test_default_view_opens_the_video_on_the_default_model_when_it_is_ready(monk
     assert default_view() == [str(default_sample())]
 
 
+def test_make_run_decides_its_model_when_it_starts(monkeypatch) -> None:
+    """What is fetched when `make run` starts counts: without the zoo the shipped student plays the sample,
+    with it the measured default (today the student's prior, tests/unit/test_bundled_models.py)."""
+    import distilpose.zoo
+
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: False)
+    offline = default_view()
+    monkeypatch.setattr(distilpose.zoo, "is_cached", lambda name: True)
+    fetched = default_view()
+    assert offline[1:3] == ["--model", "distilpose-mnv2-lt"]
+    assert fetched[1:3] == ["--model", default_live_model()] and fetched[2] != offline[2]
+
+
 def test_readiness_of_zoo_models_and_of_the_shipped_student(monkeypatch) -> None:
     import distilpose.zoo
 

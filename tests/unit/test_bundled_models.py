@@ -167,7 +167,10 @@ def test_a_model_that_runs_now_wins_over_a_better_one_not_fetched(resources: Pat
     assert main(["models", "default"]) == 0
     said = capsys.readouterr().out
     assert f"{STUDENT_PRIOR} meets its bar but its weights are not fetched" in said
-    assert f"{DEFAULT_STUDENT} is the best model whose weights are here" in said
+    assert f"{DEFAULT_STUDENT} is the first live candidate whose weights are here" in said
+    cached.add("movenet-thunder")  # the teacher runs, the prior (passing) does not: the teacher, not the student
+    assert default_choice("video").model == FALLBACK_LIVE_MODEL
+    cached.discard("movenet-thunder")
     cached.add("movenet-lightning")  # the prior's weights: it passes and runs; Thunder is still missing
     assert default_live_model() == STUDENT_PRIOR and default_choice("image").model == DEFAULT_STUDENT
     cached.add("movenet-thunder")

@@ -266,3 +266,18 @@ def test_l2sp_on_a_frozen_backbone_is_refused(tmp_path: Path, teacher_file: Path
     raw["optimizer"] = {**raw.get("optimizer", {}), "backbone_l2sp": 1.0, "backbone_lr_mult": 0.0}
     with pytest.raises(ConfigError, match="backbone_l2sp"):
         _train(_write(tmp_path, raw), tmp_path / "run")
+
+
+def test_release_unwraps_what_ddp_wrapped_and_tolerates_a_half_built_trainer() -> None:
+    """The DDP wrappers hold the process group; ``train_main`` releases them before destroying it, also after a
+    set-up that failed before the model existed."""
+    from types import SimpleNamespace
+
+    from distilpose.training.trainer import Trainer
+
+    bare = Trainer.__new__(Trainer)  # what a failed setup leaves: no model, no wrappers
+    bare.release()
+    holder = SimpleNamespace(adapter="ddp(adapter)")
+    bare.model, bare.train_model, bare.adapter, bare._adapter_holder = "model", "ddp(model)", "adapter", holder
+    bare.release()
+    assert bare.train_model == "model" and holder.adapter == "adapter" and bare._adapter_holder is None

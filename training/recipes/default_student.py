@@ -98,6 +98,7 @@ def finalize(run: Path, data: Path, shared: Path, dest: Path, prior_out: Path | 
     (dest / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(markdown(metrics))
     if prior_out is not None and "prior" in metrics["models"]:
+        prior_out.parent.mkdir(parents=True, exist_ok=True)
         prior_out.write_text(json.dumps(as_candidate(metrics, "prior"), indent=2) + "\n")
     return metrics
 
