@@ -32,7 +32,7 @@ from distilpose.app.state import AppState
 from distilpose.app.tasks import error_message
 from distilpose.errors import MediaError
 from distilpose.models import DEFAULT_ALIAS, default_choice
-from distilpose.models.bundled import STILL_SOURCES
+from distilpose.models.bundled import STILL_SOURCES, DefaultChoice, stands_in
 from distilpose.pipeline import FrameResult
 from distilpose.read_ahead import ReadAhead, read_ahead
 
@@ -212,6 +212,8 @@ class LiveController(QObject):
         """Why the live model is this one, in words for the model panel."""
         if self._model_chosen:
             return "your pick"
+        if stands_in(DefaultChoice(self.settings.model, self._flip_by_default)):
+            return "the default while the model zoo is not fetched (its weights ship with the app)"
         if self.state.media_kind in STILL_SOURCES:
             return "the default for stills (most accurate)"
         return "the default for video (keeps up live)"

@@ -106,8 +106,8 @@ def run_default(args: argparse.Namespace) -> int:
         MOST_ACCURATE,
         bar_status,
         default_choice,
-        meets_default_bar,
         runs_now,
+        stands_in,
     )
 
     choice = default_choice(args.source)
@@ -121,10 +121,9 @@ def run_default(args: argparse.Namespace) -> int:
         why += " (resources/models/<name>/metrics.json)"
         if choice.model not in LIVE_CANDIDATES:
             why += f"; so the most accurate model, {choice.model}"
-    stand_in = choice.model != MOST_ACCURATE if choice.flip else not meets_default_bar(choice.model)
     if not runs_now(choice.model):
         why += f"; its weights are not fetched yet: `distilpose models fetch {choice.model}`"
-    elif stand_in and choice.model in LIVE_CANDIDATES:  # a model chosen before it is not fetched
+    elif stands_in(choice):  # a model chosen before it is not fetched
         why += (f"; {choice.model} is the first live candidate whose weights are here "
                 "(`distilpose models fetch all` for the models that need the zoo)")
     print(f"default for {args.source}: {choice.model}{flip}; {why}")

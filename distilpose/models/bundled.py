@@ -160,6 +160,14 @@ def default_choice(source: str = "video") -> DefaultChoice:
     raise DistilPoseError(f"unknown source kind {source!r}; choose from {kinds}")
 
 
+def stands_in(choice: DefaultChoice) -> bool:
+    """Whether ``choice`` is a live candidate standing in for a better default whose weights are not here
+    (stills without Thunder, video without a passing candidate that runs)."""
+    if choice.model not in LIVE_CANDIDATES:
+        return False
+    return choice.model != MOST_ACCURATE if choice.flip else not meets_default_bar(choice.model)
+
+
 def default_model(source: str = "video") -> str:
     """The default model's name for a source kind (video when omitted)."""
     return default_choice(source).model

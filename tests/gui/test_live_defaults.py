@@ -48,3 +48,24 @@ def test_a_chosen_model_does_not_inherit_the_stills_flip_test(qtbot, figure_file
     live.update_settings(model="distilpose-s")
     assert live.settings.flip
     live.shutdown()
+
+
+def test_the_panel_says_when_the_shipped_student_stands_in_for_an_unfetched_zoo(
+    qtbot, figure_files, small_video, monkeypatch
+) -> None:
+    from distilpose import zoo
+
+    cached: set[str] = set()
+    monkeypatch.setattr(zoo, "is_cached", lambda name: name in cached)
+    state = AppState()
+    live = LiveController(state)
+    state.open_path(small_video)
+    assert live.settings.model == DEFAULT_STUDENT and "not fetched" in live.model_reason()
+    state.open_path(figure_files.image)
+    assert live.settings.model == DEFAULT_STUDENT and "not fetched" in live.model_reason()
+    cached.update(("movenet-lightning", "movenet-thunder"))  # the zoo arrives
+    state.open_path(small_video)
+    assert live.settings.model == "movenet-lightning-256x192" and live.model_reason().endswith("(keeps up live)")
+    state.open_path(figure_files.image)
+    assert live.settings.model == MOST_ACCURATE and live.model_reason().endswith("(most accurate)")
+    live.shutdown()
