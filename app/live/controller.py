@@ -212,11 +212,10 @@ class LiveController(QObject):
         """Why the live model is this one, in words for the model panel."""
         if self._model_chosen:
             return "your pick"
+        kind = "stills" if self.state.media_kind in STILL_SOURCES else "video"
         if stands_in(DefaultChoice(self.settings.model, self._flip_by_default)):
-            return "the default while the model zoo is not fetched (its weights ship with the app)"
-        if self.state.media_kind in STILL_SOURCES:
-            return "the default for stills (most accurate)"
-        return "the default for video (keeps up live)"
+            return f"the default for {kind} while the model zoo is not fetched (its weights ship with the app)"
+        return f"the default for {kind} ({'most accurate' if kind == 'stills' else 'keeps up live'})"
 
     def _apply(self, **changes: object) -> None:
         new = replace(self.settings, **changes)
