@@ -107,10 +107,13 @@ def test_two_processes_editing_one_person_keep_both_edits(project):
     path, iid = project
     boxes = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(iid), "bbox"], cwd=REPO_ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert boxes.stdout.readline().strip() == "started"
-    verify = subprocess.run([sys.executable, "-c", _WRITER, str(path), str(iid), "verified"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=100)  # fmt: skip
-    out, err = boxes.communicate(timeout=100)
+    try:
+        assert boxes.stdout.readline().strip() == "started"
+        verify = subprocess.run([sys.executable, "-c", _WRITER, str(path), str(iid), "verified"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=100)  # fmt: skip
+        out, err = boxes.communicate(timeout=100)
+    finally:  # a test stopped by its timeout must not leave the loop running (one spun for 40 min once)
+        boxes.kill()
     assert verify.returncode == 0, verify.stderr  # it got the lock (within its retries) and was acknowledged
     assert boxes.returncode == 0 and verify.returncode == 0, err + verify.stderr
     with ProjectStore.open(path) as store:
