@@ -27,7 +27,7 @@ from distilpose.app.live.controller import LiveController
 from distilpose.app.live.workers import ModelStatus
 from distilpose.app.state import AppState
 from distilpose.detection import CenterNetDetector
-from distilpose.inference.options import DETECTOR, RUNTIME
+from distilpose.inference.options import DEFAULT_TEACHER, DETECTOR, RUNTIME
 from distilpose.models import has_trained_weights, list_models, model_spec, zoo_missing
 from distilpose.models.bundled import bundled_weights
 
@@ -41,6 +41,18 @@ UNTRAINED_STYLE = "color: #e0a000; font-weight: bold"
 TRAINED_STYLE = "color: #50c050"
 
 
+def model_role(name: str) -> str:
+    """What a registered model is to the user: a student, the teacher (the distillation default, or a heatmap
+    teacher), or another pretrained network. The registry's role says who *can* teach, which makes MoveNet
+    Lightning (the fast live default on video) a "teacher" too; the panel must not call it that."""
+    spec = model_spec(name)
+    if not spec.is_teacher:
+        return "student"
+    if name == DEFAULT_TEACHER or spec.kind == "heatmap":
+        return "teacher"
+    return "pretrained"
+
+
 def _offer_models(combo: QComboBox) -> None:
     """Trained models first (shipped, zoo); the untrained ones apart below a separator and a heading: they
     give random keypoints and some take a minute to build, so nobody picks one from the main list by chance."""
@@ -50,13 +62,13 @@ def _offer_models(combo: QComboBox) -> None:
     names = list_models()
     untrained = [n for n in names if not has_trained_weights(n)]
     for name in (n for n in names if n not in untrained):
-        combo.addItem(f"{name} ({model_spec(name).role})", name)
+        combo.addItem(f"{name} ({model_role(name)})", name)
     if untrained:
         combo.insertSeparator(combo.count())
         combo.addItem("Not trained (random weights): train or load a checkpoint", UNTRAINED_HEADER)
         combo.model().item(combo.count() - 1).setEnabled(False)
         for name in untrained:
-            combo.addItem(f"{name} ({model_spec(name).role}, not trained)", name)
+            combo.addItem(f"{name} ({model_role(name)}, not trained)", name)
     _mark_fetched(combo)
 
 

@@ -29,6 +29,10 @@ def test_panel_offers_every_model_and_says_when_weights_are_untrained(live_windo
     assert data[-1] == CHECKPOINT_ITEM  # untrained models apart: test_desk_layers_and_words.py
     assert "student" in panel.model_combo.itemText(data.index("distilpose-t"))
     assert "teacher" in panel.model_combo.itemText(data.index("tokenpose-hrnet-w48"))
+    # the distillation teacher is the teacher; the fast Lightnings (one is the video default) are not
+    assert panel.model_combo.itemText(data.index("movenet-thunder")).startswith("movenet-thunder (teacher")
+    for name in ("movenet-lightning", "movenet-lightning-256x192"):
+        assert panel.model_combo.itemText(data.index(name)).startswith(f"{name} (pretrained")
     assert panel.weights_label.text() == "⚠ NOT TRAINED (random weights)"
     assert "predictions are meaningless" in panel.weights_label.toolTip()
     assert [panel.runtime_combo.itemData(i) for i in range(panel.runtime_combo.count())] == [
