@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from distilpose.coco import CocoDataset, CocoImage, load_coco
+from distilpose.coco import CocoDataset, CocoImage, KeypointResult, load_coco
 from distilpose.errors import DistilPoseError
 from distilpose.inference.coco_run import GtPerson, gt_people  # noqa: F401  (re-exported)
 from distilpose.keypoints import NUM_KEYPOINTS
@@ -107,6 +107,15 @@ def pck(
 
 
 # ---------------------------------------------------------------------------------------------- scoring
+class Scored(NamedTuple):
+    """A model's scores on a set, and the predictions they came from (for :mod:`distilpose.ap_interval`)."""
+
+    ap: float
+    pck: float
+    instances: int
+    results: list[KeypointResult]
+
+
 def evaluate_predictor(
     predictor,
     dataset: CocoDataset,
@@ -116,8 +125,9 @@ def evaluate_predictor(
     label: str = "",
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> tuple[float, float, int]:
-    """(AP, PCK@0.2, number of people) of ``predictor`` on ``people`` (from :func:`gt_people`).
+) -> Scored:
+    """AP, PCK@0.2, number of people and the scored predictions of ``predictor`` on ``people`` (from
+    :func:`gt_people`).
 
     The top-down post-processing and COCOeval are the library's (:func:`topdown_results`,
     :func:`evaluate_keypoints`), with the thresholds of :mod:`distilpose.inference.coco_run`, so the AP equals
@@ -145,7 +155,7 @@ def evaluate_predictor(
             progress(label, done, len(people))
     results = topdown_results(results_in, vis_thr=VIS_THR, nms_thr=OKS_THR)
     ap = evaluate_keypoints(dataset, results)["AP"]
-    return ap, (hits / labelled if labelled else math.nan), len(results_in)
+    return Scored(ap, (hits / labelled if labelled else math.nan), len(results_in), results)
 
 
 def measure_fps(
@@ -175,13 +185,15 @@ def compare_models(
     should_stop: Callable[[], bool] | None = None,
     warmup: int = WARMUP_CALLS,
     iters: int = TIMED_CALLS,
+    results_out: dict[str, list[KeypointResult]] | None = None,
 ) -> list[ComparisonRow]:
     """One row per model, in order, scored on the ground-truth boxes of ``ann`` (images under ``images``).
 
     A model that fails to load or run gets a row with ``error`` and the others are still scored; a bad
     annotation file or image folder raises (no model could be scored). ``should_stop`` is checked before
     each model and each image and raises :class:`ComparisonCancelled`. ``threads`` is the torch thread
-    count (1 = what the app's live worker uses, so FPS matches the live view).
+    count (1 = what the app's live worker uses, so FPS matches the live view). ``results_out`` receives each
+    scored model's predictions under its label.
     """
     from distilpose.inference.loading import load_predictor
     from distilpose.video import read_image
@@ -201,7 +213,7 @@ def compare_models(
         row = ComparisonRow(entry.label, os.fspath(entry.model))
         try:
             predictor = load_predictor(entry.model, flip=flip, threads=threads).predictor
-            row.ap, row.pck, row.instances = evaluate_predictor(
+            scored = evaluate_predictor(
                 predictor,
                 dataset,
                 images_dir,
@@ -210,6 +222,9 @@ def compare_models(
                 progress=progress,
                 should_stop=should_stop,
             )
+            row.ap, row.pck, row.instances = scored.ap, scored.pck, scored.instances
+            if results_out is not None:
+                results_out[entry.label] = scored.results
             _check(should_stop)
             row.fps, row.latency_ms = measure_fps(predictor, timing_rgb, first_people[0].box, warmup, iters)
         except ComparisonCancelled:

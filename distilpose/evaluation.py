@@ -162,12 +162,13 @@ def _check_results_match(
         raise CocoFormatError(res_name, problems)
 
 
-def _cocoeval(gt_doc: dict, res: list[dict], iou_type: str = "keypoints") -> np.ndarray:
-    # pycocotools prints progress on stdout; keep the CLI's and app's output clean.
+def cocoeval_matched(gt_doc: dict, res: list[dict], iou_type: str = "keypoints"):
+    """pycocotools' COCOeval after ``evaluate()``: each image's detections matched to its ground truth, not yet
+    accumulated (what :mod:`distilpose.ap_interval` resamples)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress on stdout
         gt = COCO()
         gt.dataset = gt_doc
         gt.createIndex()
@@ -176,6 +177,12 @@ def _cocoeval(gt_doc: dict, res: list[dict], iou_type: str = "keypoints") -> np.
         ev.params.kpt_oks_sigmas = np.asarray(OKS_SIGMAS, dtype=np.float64)
         ev.params.catIds = [c["id"] for c in gt_doc["categories"] if c.get("keypoints")]
         ev.evaluate()
+    return ev
+
+
+def _cocoeval(gt_doc: dict, res: list[dict], iou_type: str = "keypoints") -> np.ndarray:
+    ev = cocoeval_matched(gt_doc, res, iou_type)
+    with contextlib.redirect_stdout(io.StringIO()):  # keep the CLI's and app's output clean
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats, dtype=np.float64)

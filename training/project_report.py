@@ -4,7 +4,9 @@ On the job's val split (the project's labels: verified people, else the teacher'
 new student, the student it started from, MoveNet Lightning (what a user would run at student speed) and the
 teacher, with OKS AP from pycocotools on the labels' boxes (:func:`distilpose.compare.compare_models`), and
 measures the live FPS of each in one ``distilpose bench --pipeline`` run on a project video (same frames,
-same load: the ratios are what to read). It ends in one sentence: use the new student or not. The app's
+same load: the ratios are what to read). ``gain`` holds the new student's AP over each other model with a
+paired bootstrap interval over the val images (:mod:`distilpose.ap_interval`): a val split of fifty people
+cannot tell 0.01 AP from luck, and the report says so. It ends in one sentence: use the new student or not. The app's
 monitor and `distilpose project distil` show the same file. Qt-free.
 """
 
@@ -17,7 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from distilpose.ap_interval import gain_intervals
 from distilpose.atomic import atomic_write_json
+from distilpose.coco import load_coco
 from distilpose.compare import Comparison, ComparisonRow, ModelEntry, compare_models
 from distilpose.errors import DistilPoseError
 
@@ -82,12 +86,21 @@ def make_report(
     if cfg.data.val_ann is None or cfg.data.val_images is None:
         report["note"] = f"{NO_VAL}: {config_path} has no data.val_ann"
     else:
+        results: dict[str, list] = {}
         rows = compare_models(
-            models, cfg.data.val_ann, cfg.data.val_images, progress=progress, should_stop=should_stop, iters=1
+            models,
+            cfg.data.val_ann,
+            cfg.data.val_images,
+            progress=progress,
+            should_stop=should_stop,
+            iters=1,
+            results_out=results,
         )
         report["ap"] = {r.label: r.ap for r in rows}
         report["people"] = max((r.instances for r in rows), default=0)
         report["errors"] = {r.label: r.error for r in rows if r.error}
+        intervals = gain_intervals(load_coco(cfg.data.val_ann), results, of=NEW)
+        report["gain"] = {label: interval.as_dict() for label, interval in intervals.items()}
     if video:
         if should_stop is not None and should_stop():
             raise DistilPoseError("report cancelled")
@@ -147,8 +160,21 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _gain_clause(report: dict[str, Any], label: str) -> str:
+    """'; +0.010 AP, 95 % interval -0.012 to +0.031: too few people to be sure' for the new student's gain over
+    ``label``, from the report's bootstrap (:mod:`distilpose.ap_interval`); '' when there is none."""
+    g = (report.get("gain") or {}).get(label)
+    if not g:
+        return ""
+    text = f"; {g['gain']:+.3f} AP, {g['level'] * 100:.0f} % interval {g['low']:+.3f} to {g['high']:+.3f}"
+    if g["sure"]:
+        return text
+    return f"{text}: {report.get('people', 'the')} people cannot tell them apart"
+
+
 def verdict(report: dict[str, Any]) -> tuple[bool, str]:
-    """(use the new student?, one sentence why), from the report's numbers alone."""
+    """(use the new student?, one sentence why), from the report's numbers alone. The answer follows the AP
+    on the val split; the sentence says when the split is too small for the difference to be more than luck."""
     ap, fps = report.get("ap") or {}, report.get("fps") or {}
     new, start, light = ap.get(NEW), ap.get(START), ap.get(LIGHTNING)
     if new is None:
@@ -157,20 +183,22 @@ def verdict(report: dict[str, Any]) -> tuple[bool, str]:
     speed = ""
     if fps.get(NEW) and fps.get(TEACHER):
         speed = f", at {fps[NEW]:.1f} FPS live ({fps[NEW] / fps[TEACHER]:.1f}x the teacher's)"
+    over_start, over_light = _gain_clause(report, START), _gain_clause(report, LIGHTNING)
     if start is not None and new <= start:
         return False, (
             f"Keep the student it started from: on the val split the new student scores {new:.3f} AP, "
-            f"not above {start:.3f}."
+            f"not above {start:.3f}{over_start}."
         )
     if light is not None and new < light:
         return True, (
-            f"Use the new student over the one it started from ({new:.3f} vs {start:.3f} AP on the val split), "
-            f"but MoveNet Lightning scores higher here ({light:.3f}){speed}."
+            f"Use the new student over the one it started from ({new:.3f} vs {start:.3f} AP on the val split"
+            f"{over_start}), but MoveNet Lightning scores higher here ({light:.3f}{over_light}){speed}."
         )
     base = f"{start:.3f}" if start is not None else "—"
     return True, (
         f"Use the new student: on the val split it scores {new:.3f} AP, above the student it started from "
-        f"({base}) and MoveNet Lightning ({'—' if light is None else f'{light:.3f}'}){speed}."
+        f"({base}{over_start}) and MoveNet Lightning ({'—' if light is None else f'{light:.3f}'}{over_light})"
+        f"{speed}."
     )
 
 

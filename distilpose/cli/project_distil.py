@@ -191,6 +191,7 @@ def _print_result(job_id: int, name: str, paths: dict[str, str], report: dict, a
             "report": paths["report"],
             "ap": report["ap"],
             "fps": report["fps"],
+            "gain": report.get("gain") or {},
             "models": report["models"],
             "use_new_student": report["use_new_student"],
             "verdict": report["verdict"],

@@ -40,6 +40,11 @@ def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, 
     assert set(result["ap"]) == {"new student", "started from", "movenet-lightning", "teacher"}
     assert result["ap"]["new student"] is not None and 0.0 <= result["ap"]["new student"] <= 1.0
     assert report["people"] == 6 and report["verdict"] == result["verdict"]
+    # the new student's gain over its start, with the bootstrap interval the verdict reads
+    over_start = result["gain"]["started from"]
+    assert over_start == report["gain"]["started from"]
+    assert over_start["gain"] == pytest.approx(result["ap"]["new student"] - result["ap"]["started from"], abs=1e-9)
+    assert over_start["low"] <= over_start["gain"] <= over_start["high"]
     assert result["fps"]["new student"] > 0 and result["fps"]["teacher"] > 0  # one bench --pipeline run
     assert report["pipeline"]["video"].endswith("clip.avi") and report["pipeline"]["frames"] == 2
     from distilpose.models.checkpoint import load_model

@@ -114,11 +114,11 @@ def test_oracle_scores_perfect_and_shifted_oracle_misses(val_set) -> None:
     dataset = load_coco(ann)
     people = gt_people(dataset)
     assert [len(p) for _i, p in people] == [1, 1]
-    ap, pck_value, n = evaluate_predictor(OraclePredictor(dataset), dataset, images, people)
+    ap, pck_value, n, _results = evaluate_predictor(OraclePredictor(dataset), dataset, images, people)
     assert (ap, pck_value, n) == (pytest.approx(1.0), 1.0, 2)
     # 0.15 x the longer side is inside the 0.2 radius; 0.25 x is outside for every joint.
-    _ap, near, _n = evaluate_predictor(OraclePredictor(dataset, 0.15), dataset, images, people)
-    ap_far, far, _n = evaluate_predictor(OraclePredictor(dataset, 0.25), dataset, images, people)
+    _ap, near, _n, _r = evaluate_predictor(OraclePredictor(dataset, 0.15), dataset, images, people)
+    ap_far, far, _n, _r = evaluate_predictor(OraclePredictor(dataset, 0.25), dataset, images, people)
     assert (near, far) == (1.0, 0.0)
     assert ap_far < 0.5
 

@@ -5,6 +5,7 @@ pre-labels, corrected people weighted), the checks before anything starts, the r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,25 @@ def test_the_verdict_says_in_one_sentence_whether_to_use_the_new_student() -> No
     assert use and "MoveNet Lightning scores higher here (0.800)" in text
     use, text = verdict({"ap": {}, "note": "no validation split: c.json has no data.val_ann"})
     assert not use and "no validation split" in text
+
+
+def test_the_verdict_says_when_the_val_split_cannot_tell_the_students_apart() -> None:
+    def gain(value: float, low: float, high: float) -> dict:
+        return {"gain": value, "low": low, "high": high, "level": 0.95, "sure": low > 0 or high < 0}
+
+    ap = {"new student": 0.823, "started from": 0.813, "movenet-lightning": 0.851}
+    report = {"ap": ap, "people": 50, "gain": {"started from": gain(0.010, -0.012, 0.031),
+                                                "movenet-lightning": gain(-0.028, -0.07, 0.02)}}
+    use, text = verdict(report)
+    assert use and re.sub(r"\d\.\d", "", text).count(".") == 1 and text.endswith(".")  # one sentence
+    assert "+0.010 AP, 95 % interval -0.012 to +0.031: 50 people cannot tell them apart" in text
+    report["gain"]["started from"] = gain(0.010, 0.004, 0.016)
+    use, text = verdict(report)
+    assert "+0.010 AP, 95 % interval +0.004 to +0.016)" in text and "cannot tell" not in text.split("Lightning")[0]
+    report["ap"] = {**ap, "new student": 0.80}
+    report["gain"]["started from"] = gain(-0.013, -0.03, 0.01)
+    use, text = verdict(report)
+    assert not use and text.startswith("Keep the student it started from") and "cannot tell them apart" in text
 
 
 # --------------------------------------------------------------------------------------------- prelabel flags
