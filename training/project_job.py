@@ -216,6 +216,13 @@ class ProjectData:
     video_seconds: list[float] = field(default_factory=list)
     #: An absolute path of a video of the project, for the report's live FPS (None without one).
     video: str | None = None
+    #: The train split's pre-labels to learn from, by the model that made them ('' when not recorded).
+    prelabel_models: dict[str, int] = field(default_factory=dict)
+
+    def foreign_prelabels(self, teacher: str) -> dict[str, int]:
+        """The train split's pre-labels made by a model other than ``teacher``, by model: a student distilled
+        from them learns that model's mistakes, not the teacher's view."""
+        return {m: n for m, n in self.prelabel_models.items() if m and not same_model(m, teacher)}
 
     def problem(self) -> str | None:
         """Why a job cannot start on this project (what it needs), or None."""
@@ -251,10 +258,19 @@ class ProjectData:
             f"{self.train.prelabels} teacher pre-labels on {self.train.frames} frames of the train split."
         )
 
-    def warnings(self, with_val: bool = True) -> list[str]:
-        """Too little to learn from: fewer than :data:`MIN_PEOPLE` people, or one short video; and (with
-        ``with_val``) nobody labelled to score the job on."""
+    def warnings(self, with_val: bool = True, teacher: str | None = None) -> list[str]:
+        """Too little to learn from: fewer than :data:`MIN_PEOPLE` people, or one short video; pre-labels made
+        by another model than ``teacher``; and (with ``with_val``) nobody labelled to score the job on."""
         out = []
+        foreign = self.foreign_prelabels(teacher) if teacher else {}
+        if foreign:
+            made = ", ".join(f"{n} by {m}" for m, n in sorted(foreign.items()))
+            out.append(
+                f"{sum(foreign.values())} of the {self.train.prelabels} pre-labels to learn from were made by "
+                f"another model than the teacher {teacher} ({made}): the student would learn that model's "
+                f"mistakes. Pre-label with the teacher: `distilpose project prelabel PROJECT --model {teacher} "
+                "--flip` (or Project > Pre-label)."
+            )
         if 0 < self.train.people < MIN_PEOPLE:
             out.append(
                 f"Only {self.train.people} people to learn from (fewer than {MIN_PEOPLE}): the student will "
@@ -313,7 +329,21 @@ def project_data(store: ProjectStore) -> ProjectData:
                 split.corrected += is_corrected(p, corrected)
             else:
                 split.prelabels += 1
+                if split is data.train:
+                    model = str(p.extras.get("model") or "")
+                    data.prelabel_models[model] = data.prelabel_models.get(model, 0) + 1
     return data
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model references name one model: equal registered names (after the ``default`` alias),
+    or one checkpoint file."""
+    from distilpose.models.registry import resolve_name
+
+    if resolve_name(a) == resolve_name(b):
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.is_file() and pb.is_file() and pa.resolve() == pb.resolve()
 
 
 def project_video(store: ProjectStore) -> str | None:

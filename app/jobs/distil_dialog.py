@@ -154,6 +154,7 @@ class DistilDialog(QDialog):
             self.teacher_combo.currentTextChanged,
         ):
             signal.connect(self._update_estimate)
+        self.teacher_combo.currentTextChanged.connect(self._show_project)  # whose pre-labels these are
         self._update_estimate()
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -178,7 +179,8 @@ class DistilDialog(QDialog):
         if project is None:
             return
         self.learns_label.setText(project.learns_from())
-        lines = project.warnings(with_val=False)  # the note under the validation box says that one
+        # the note under the validation box says the val one; the teacher's pre-labels are checked by name
+        lines = project.warnings(with_val=False, teacher=self.teacher_combo.currentText().strip() or None)
         if propose:
             lines.insert(0, "This project is video: split it by time, so the val split is the end of each "
                          "video after a one-second gap (frames of one video are near-duplicates).")

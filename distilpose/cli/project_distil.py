@@ -95,7 +95,7 @@ def _distil(args: argparse.Namespace) -> int:
             if problem:
                 raise DistilPoseError(problem)
             _say(data.learns_from())
-            for warning in data.warnings():
+            for warning in data.warnings(teacher=spec.teacher):
                 _say(f"warning: {warning}")
             job_id, paths = new_job(store, {"spec": spec.to_dict(), "device": spec.device, "cli": True})
             if args.out:

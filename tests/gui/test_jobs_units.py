@@ -170,3 +170,28 @@ def test_dialog_refuses_choices_that_cannot_start(qtbot, tmp_path) -> None:
         90.0,
         "cpu",
     )
+
+
+def test_dialog_names_prelabels_that_another_model_made(qtbot) -> None:
+    from distilpose.app.jobs.distil_dialog import DistilDialog
+    from distilpose.training.project_job import ProjectData, SplitPeople
+
+    project = ProjectData(
+        "p.dpproj",
+        frames=80,
+        videos=1,
+        split_frames={"train": 60, "val": 20},
+        train=SplitPeople(prelabels=60, frames=60),
+        val=SplitPeople(prelabels=20, frames=20),
+        video_seconds=[30.0],
+        prelabel_models={"movenet-thunder": 50, "movenet-lightning-256x192": 10},
+    )
+    dialog = DistilDialog(lambda *_: None, project=project)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.teacher_combo.currentText() == "movenet-thunder"
+    text = dialog.warning_label.text()
+    assert "10 of the 60 pre-labels to learn from were made by another model" in text
+    assert "(10 by movenet-lightning-256x192)" in text and dialog.warning_label.isVisible()
+    dialog.teacher_combo.setCurrentText("movenet-lightning-256x192")  # the warning follows the teacher
+    assert "50 of the 60 pre-labels" in dialog.warning_label.text()

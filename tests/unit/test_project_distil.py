@@ -176,6 +176,25 @@ def test_bad_projects_are_refused_before_anything_starts_with_what_they_need(sto
     assert "One short video (2 s)" in warnings and "No labelled people in the val split" in warnings
 
 
+def test_prelabels_made_by_another_model_than_the_teacher_are_named_before_the_job(store, tmp_path):
+    media, frames = _video(store, tmp_path, 20)
+    store.set_splits(dict.fromkeys(frames, "train"))
+    for f in frames:
+        for inst in store.instances(f):
+            store.delete_instance(inst.extras["id"])
+    for i, f in enumerate(frames[:6]):
+        inst = _teacher_prediction()
+        inst.extras["model"] = "movenet-thunder" if i < 4 else "movenet-lightning-256x192"  # as prelabel stores it
+        store.add_instance(f, inst)
+    data = check_project(store)
+    assert data.prelabel_models == {"movenet-thunder": 4, "movenet-lightning-256x192": 2}
+    warned = " ".join(data.warnings(teacher="movenet-thunder"))
+    assert "2 of the 6 pre-labels to learn from were made by another model than the teacher movenet-thunder" in warned
+    assert "(2 by movenet-lightning-256x192)" in warned and "--model movenet-thunder --flip" in warned
+    assert "another model" not in " ".join(data.warnings())  # no teacher named: nothing to compare
+    assert data.foreign_prelabels("movenet-lightning-256x192") == {"movenet-thunder": 4}
+
+
 def test_an_untrained_or_unknown_teacher_is_refused(tmp_path):
     assert "is not trained" in teacher_problem("tokenpose-hrnet-w48")
     assert "neither a checkpoint file nor a registered model" in teacher_problem("resnet50")
