@@ -8,6 +8,7 @@ replaces when the edit is committed and the state announces the new instances.
 from __future__ import annotations
 
 import colorsys
+from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QTransform
@@ -227,7 +228,11 @@ class InstanceItem(QGraphicsItem):
             return
         inst = self.instance
         score = f" {inst.score:.2f}" if inst.score is not None else ""
-        self.tag = TagItem(f"{inst.source}{score} · A accept · R reject", self)
+        # the model that made it (a stored prediction records it), else its role: "teacher" would also name a
+        # pretrained Lightning (the live default), which is no teacher here
+        made_by = inst.extras.get("model")
+        who = Path(str(made_by)).name if made_by else inst.source
+        self.tag = TagItem(f"{who}{score} · A accept · R reject", self)
         font = QFont()
         font.setPointSizeF(8.0)
         self.tag.setFont(font)

@@ -170,7 +170,7 @@ class HeatmapDock(QDockWidget):
         self.keypoint_combo.setCurrentIndex(k)  # the edited joint
         self.person_spin.setEnabled(False)  # the person is the one selected on the canvas
         self._syncing = False
-        self.model_pane.show(f"teacher {hm.model}: {NAMES[k]}", hm.heatmaps[k], marked)
+        self.model_pane.show(f"heatmap of {hm.model}: {NAMES[k]}", hm.heatmaps[k], marked)
         self.teacher_pane.show("", None, None, "")
         self.info_label.setText(
             f"Editing person {iid}, {NAMES[k]}: the ring is the joint, bright is where {hm.model} puts it.\n"
@@ -207,7 +207,9 @@ class HeatmapDock(QDockWidget):
             self.info_label.setText("")
             return
         student = result.instances[person]
-        self.model_pane.show(*self._pane(student, k, student.source))
+        # "live model", not the instance's source: the live default (pretrained Lightning) is a "teacher" by
+        # registry role, and the pane's kind (simulated or heatmap) already says what a student draws
+        self.model_pane.show(*self._pane(student, k, "live model"))
         teacher = result.teacher[person] if result.teacher and person < len(result.teacher) else None
         if teacher is None:
             self.teacher_pane.show("comparison", None, None, "pick a model to\ncompare with")

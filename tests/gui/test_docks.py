@@ -114,7 +114,7 @@ def test_heatmap_dock_shows_the_selected_keypoint(with_heatmaps) -> None:
     inst = with_heatmaps.state.prediction.instances[0]
     pane = dock.model_pane
     np.testing.assert_array_equal(pane.heatmap, inst.extras["heatmaps"][9])
-    assert pane.title == "student: simulated"
+    assert pane.title == "live model: simulated"
     # left_wrist at normalised (0.7, 0.55) of the crop -> heatmap (33.6, 35.2); the ring sits on its pixel centre.
     np.testing.assert_allclose(pane.marked, POSE[9] * (48, 64), atol=1e-4)
     x, y = pane.marker.getData()

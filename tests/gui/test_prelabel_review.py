@@ -3,6 +3,8 @@ predictions, the review queue's order, frame suggestions, and freezing a live fr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -50,6 +52,7 @@ def test_prelabel_accept_reject_and_undo(qtbot, project_window, tmp_path) -> Non
     assert [r.status for r in state.frames] == ["to check", "to check"]
     assert state.undo_stack.text(state.undo_stack.count() - 1) == f"Pre-label 2 frame(s) with {PRELABEL_MODEL}"
     assert win.canvas.instance_items[0].prediction and win.canvas.instance_items[0].tag is not None
+    assert win.canvas.instance_items[0].tag.text().startswith(f"{Path(PRELABEL_MODEL).name} ")  # who made it
 
     # Accept on the second frame (shown last), reject on the first.
     assert state.frame_id == second

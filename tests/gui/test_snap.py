@@ -78,7 +78,7 @@ def test_snap_during_a_drag_is_one_undoable_edit(qtbot, project_window) -> None:
     dragged = canvas.mapToScene(near_weak)
     # The dock shows the joint's teacher heatmap with the marker where the joint is being dragged.
     pane = win.heatmap_dock.model_pane
-    assert np.array_equal(pane.heatmap, heatmaps[k]) and pane.title == "teacher synthetic: left_wrist"
+    assert np.array_equal(pane.heatmap, heatmaps[k]) and pane.title == "heatmap of synthetic: left_wrist"
     np.testing.assert_allclose(pane.marked, image_to_heatmap([[dragged.x(), dragged.y()]], CROP)[0])
     win.project.snap_action.trigger()  # S
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=near_weak)  # ends nothing: snapped already
