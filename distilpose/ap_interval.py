@@ -22,7 +22,8 @@ import numpy as np
 from distilpose.coco import CocoDataset, KeypointResult
 from distilpose.evaluation import cocoeval_matched
 
-#: Bootstrap rounds per interval.
+#: Bootstrap rounds per interval: the ends of a 95 % interval moved by <= 0.003 AP over five seeds on the
+#: 43 val frames of the Sports2D job (ADR 0031).
 ROUNDS = 1000
 LEVEL = 0.95
 

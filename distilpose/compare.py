@@ -223,10 +223,10 @@ def compare_models(
                 should_stop=should_stop,
             )
             row.ap, row.pck, row.instances = scored.ap, scored.pck, scored.instances
-            if results_out is not None:
-                results_out[entry.label] = scored.results
             _check(should_stop)
             row.fps, row.latency_ms = measure_fps(predictor, timing_rgb, first_people[0].box, warmup, iters)
+            if results_out is not None:  # only a row that was scored in full
+                results_out[entry.label] = scored.results
         except ComparisonCancelled:
             raise
         except Exception as exc:  # this model's row says why; the others are still worth having

@@ -336,14 +336,23 @@ def project_data(store: ProjectStore) -> ProjectData:
 
 
 def same_model(a: str, b: str) -> bool:
-    """Whether two model references name one model: equal registered names (after the ``default`` alias),
-    or one checkpoint file."""
+    """Whether two model references name one model: equal registered names (``default`` read for stills and
+    for video), or one checkpoint file, also when one side is only its file name (a pre-label records the
+    name of the file it was made with). Never raises: the dialog calls it on every keystroke."""
     from distilpose.models.registry import resolve_name
 
-    if resolve_name(a) == resolve_name(b):
-        return True
-    pa, pb = Path(a).expanduser(), Path(b).expanduser()
-    return pa.is_file() and pb.is_file() and pa.resolve() == pb.resolve()
+    def names(ref: str) -> set[str]:
+        return {ref, resolve_name(ref, "image"), resolve_name(ref, "video")}
+
+    try:
+        if names(a) & names(b):
+            return True
+        pa, pb = Path(a).expanduser(), Path(b).expanduser()
+        if pa.is_file() and pb.is_file():
+            return pa.resolve() == pb.resolve()
+        return (pa.is_file() and pa.name == b) or (pb.is_file() and pb.name == a)
+    except (OSError, RuntimeError, ValueError):  # '~nosuchuser/…', a name too long for the file system
+        return False
 
 
 def project_video(store: ProjectStore) -> str | None:

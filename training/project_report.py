@@ -161,15 +161,17 @@ def _finite(value: Any) -> Any:
 
 
 def _gain_clause(report: dict[str, Any], label: str) -> str:
-    """'; +0.010 AP, 95 % interval -0.012 to +0.031: too few people to be sure' for the new student's gain over
-    ``label``, from the report's bootstrap (:mod:`distilpose.ap_interval`); '' when there is none."""
+    """'; new student +0.010 AP, 95 % interval -0.012 to +0.031: 50 people cannot tell them apart' (the new
+    student's gain over ``label`` from the report's bootstrap, :mod:`distilpose.ap_interval`); '' without one."""
     g = (report.get("gain") or {}).get(label)
     if not g:
         return ""
-    text = f"; {g['gain']:+.3f} AP, {g['level'] * 100:.0f} % interval {g['low']:+.3f} to {g['high']:+.3f}"
+    text = f"; new student {g['gain']:+.3f} AP, {g['level'] * 100:.0f} % interval {g['low']:+.3f} to {g['high']:+.3f}"
     if g["sure"]:
         return text
-    return f"{text}: {report.get('people', 'the')} people cannot tell them apart"
+    people = report.get("people")
+    who = "the val people" if not people else "1 person" if people == 1 else f"{people} people"
+    return f"{text}: {who} cannot tell them apart"
 
 
 def verdict(report: dict[str, Any]) -> tuple[bool, str]:
@@ -184,6 +186,7 @@ def verdict(report: dict[str, Any]) -> tuple[bool, str]:
     if fps.get(NEW) and fps.get(TEACHER):
         speed = f", at {fps[NEW]:.1f} FPS live ({fps[NEW] / fps[TEACHER]:.1f}x the teacher's)"
     over_start, over_light = _gain_clause(report, START), _gain_clause(report, LIGHTNING)
+    base = f"{start:.3f}" if start is not None else "—"
     if start is not None and new <= start:
         return False, (
             f"Keep the student it started from: on the val split the new student scores {new:.3f} AP, "
@@ -191,10 +194,9 @@ def verdict(report: dict[str, Any]) -> tuple[bool, str]:
         )
     if light is not None and new < light:
         return True, (
-            f"Use the new student over the one it started from ({new:.3f} vs {start:.3f} AP on the val split"
+            f"Use the new student over the one it started from ({new:.3f} vs {base} AP on the val split"
             f"{over_start}), but MoveNet Lightning scores higher here ({light:.3f}{over_light}){speed}."
         )
-    base = f"{start:.3f}" if start is not None else "—"
     return True, (
         f"Use the new student: on the val split it scores {new:.3f} AP, above the student it started from "
         f"({base}{over_start}) and MoveNet Lightning ({'—' if light is None else f'{light:.3f}'}{over_light})"

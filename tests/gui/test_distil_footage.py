@@ -44,7 +44,7 @@ def test_cli_and_dialog_build_the_same_job_and_the_cli_reports(qtbot, tmp_path, 
     over_start = result["gain"]["started from"]
     assert over_start == report["gain"]["started from"]
     assert over_start["gain"] == pytest.approx(result["ap"]["new student"] - result["ap"]["started from"], abs=1e-9)
-    assert over_start["low"] <= over_start["gain"] <= over_start["high"]
+    assert over_start["low"] <= over_start["high"] and isinstance(over_start["sure"], bool)
     assert result["fps"]["new student"] > 0 and result["fps"]["teacher"] > 0  # one bench --pipeline run
     assert report["pipeline"]["video"].endswith("clip.avi") and report["pipeline"]["frames"] == 2
     from distilpose.models.checkpoint import load_model

@@ -79,3 +79,29 @@ def test_a_model_without_predictions_is_left_out() -> None:
     gains = gain_intervals(ds, {"new": _predictions(ds, 3.0, 1), "none": []}, of="new", rounds=20)
     assert gains == {}
     assert gain_intervals(ds, {"new": [], "old": _predictions(ds, 3.0, 1)}, of="new", rounds=20) == {}
+
+
+def test_a_resampled_ap_is_the_ap_of_the_set_with_those_images_repeated() -> None:
+    from distilpose.ap_interval import _keypoint_ap
+    from distilpose.evaluation import cocoeval_matched
+
+    ds = _video_set(12)
+    results = _predictions(ds, 5.0, 3)
+    ev = cocoeval_matched(ds.to_json_dict(), [r.to_json_dict() for r in results])
+    saved = ev.evalImgs
+    draw = np.array([3, 3, 4, 5, 0, 1, 1, 1, 9, 10, 11, 2])  # positions in the sorted image ids, with repeats
+    resampled = _keypoint_ap(ev, draw)
+    assert ev.evalImgs is saved  # the matches are put back for the next round
+    # the same set rebuilt by hand: each drawn image a new image (new ids), its people and predictions copied
+    doc = ds.to_json_dict()
+    ids = sorted(im["id"] for im in doc["images"])
+    images, anns, preds = [], [], []
+    for new_id, pos in enumerate(draw, start=1):
+        old = ids[pos]
+        images.append({**next(im for im in doc["images"] if im["id"] == old), "id": new_id})
+        anns += [{**a, "id": len(anns) + i + 1, "image_id": new_id}
+                 for i, a in enumerate(a for a in doc["annotations"] if a["image_id"] == old)]  # fmt: skip
+        preds += [KeypointResult(image_id=new_id, keypoints=r.keypoints, score=r.score) for r in results if r.image_id == old]
+    rebuilt = parse_coco({**doc, "images": images, "annotations": anns})
+    assert resampled == pytest.approx(evaluate_keypoints(rebuilt, preds)["AP"], abs=1e-12)
+    assert _keypoint_ap(ev) == pytest.approx(evaluate_keypoints(ds, results)["AP"], abs=1e-12)

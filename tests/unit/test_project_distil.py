@@ -195,6 +195,23 @@ def test_prelabels_made_by_another_model_than_the_teacher_are_named_before_the_j
     assert data.foreign_prelabels("movenet-lightning-256x192") == {"movenet-thunder": 4}
 
 
+def test_same_model_reads_names_aliases_and_checkpoint_files_and_never_raises(tmp_path):
+    from distilpose.training.project_job import same_model
+
+    ckpt = tmp_path / "best.safetensors"
+    ckpt.write_bytes(b"x")
+    assert same_model("movenet-thunder", "movenet-thunder") and not same_model("movenet-thunder", "movenet-lightning")
+    assert same_model(str(ckpt), "best.safetensors")  # a pre-label records the file's name only
+    assert same_model(str(ckpt), str(tmp_path / "." / "best.safetensors"))
+    assert not same_model(str(ckpt), "other.safetensors")
+    from distilpose.models.registry import resolve_name
+
+    for kind in ("image", "video"):  # the alias names the stills default and the video default
+        assert same_model("default", resolve_name("default", kind))
+    assert not same_model("~nosuchuser-xyz/model.pt", "movenet-thunder")  # expanduser raises: no match
+    assert not same_model("a" * 300, "movenet-thunder")  # a name too long for the file system: no match
+
+
 def test_an_untrained_or_unknown_teacher_is_refused(tmp_path):
     assert "is not trained" in teacher_problem("tokenpose-hrnet-w48")
     assert "neither a checkpoint file nor a registered model" in teacher_problem("resnet50")
@@ -269,19 +286,33 @@ def test_the_verdict_says_when_the_val_split_cannot_tell_the_students_apart() ->
     def gain(value: float, low: float, high: float) -> dict:
         return {"gain": value, "low": low, "high": high, "level": 0.95, "sure": low > 0 or high < 0}
 
+    def one_sentence(text: str) -> bool:
+        return re.sub(r"\d\.\d", "", text).count(".") == 1 and text.endswith(".")
+
     ap = {"new student": 0.823, "started from": 0.813, "movenet-lightning": 0.851}
     report = {"ap": ap, "people": 50, "gain": {"started from": gain(0.010, -0.012, 0.031),
                                                 "movenet-lightning": gain(-0.028, -0.07, 0.02)}}
     use, text = verdict(report)
-    assert use and re.sub(r"\d\.\d", "", text).count(".") == 1 and text.endswith(".")  # one sentence
-    assert "+0.010 AP, 95 % interval -0.012 to +0.031: 50 people cannot tell them apart" in text
+    assert use and one_sentence(text)
+    assert "(0.823 vs 0.813 AP on the val split; new student +0.010 AP, 95 % interval -0.012 to +0.031: 50 " \
+           "people cannot tell them apart)" in text
+    assert "(0.851; new student -0.028 AP, 95 % interval -0.070 to +0.020: 50 people cannot" in text
     report["gain"]["started from"] = gain(0.010, 0.004, 0.016)
     use, text = verdict(report)
     assert "+0.010 AP, 95 % interval +0.004 to +0.016)" in text and "cannot tell" not in text.split("Lightning")[0]
-    report["ap"] = {**ap, "new student": 0.80}
-    report["gain"]["started from"] = gain(-0.013, -0.03, 0.01)
+    # above both, the gain over the start not sure: still "use", with the doubt in the sentence
+    report = {"ap": {**ap, "new student": 0.86}, "people": 1,
+              "gain": {"started from": gain(0.047, -0.01, 0.09), "movenet-lightning": gain(0.009, -0.02, 0.04)}}
+    use, text = verdict(report)
+    assert use and one_sentence(text) and text.startswith("Use the new student: on the val split it scores 0.860")
+    assert text.count("1 person cannot tell them apart") == 2
+    # worse than the start
+    report = {"ap": {**ap, "new student": 0.80}, "people": 50, "gain": {"started from": gain(-0.013, -0.03, 0.01)}}
     use, text = verdict(report)
     assert not use and text.startswith("Keep the student it started from") and "cannot tell them apart" in text
+    # the start's row failed and Lightning is above: no crash, the start shown as unknown
+    use, text = verdict({"ap": {"new student": 0.7, "started from": None, "movenet-lightning": 0.8}})
+    assert use and "(0.700 vs — AP on the val split)" in text
 
 
 # --------------------------------------------------------------------------------------------- prelabel flags

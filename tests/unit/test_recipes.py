@@ -172,5 +172,28 @@ def test_a_student_must_lift_itself_above_its_prior_everywhere_and_on_coco_by_th
     noted = {**full, "remeasured_note": "about the student", "weights_sha256": "f" * 64}
     assert "remeasured_note" not in as_candidate(noted, "prior")  # prose about the student stays with it
     assert "weights_sha256" not in as_candidate(noted, "prior")  # "p" loads no weights: no hash, not the student's
+    gained = {**full, "gain": {"a": {"prior": {"gain": 0.01, "low": -0.01, "high": 0.03, "sure": False}}}}
+    assert "gain" not in as_candidate(gained, "prior")  # the student's gains are not the prior's
     with pytest.raises(ValueError, match="lack video_runtime"):
         as_candidate({k: v for k, v in full.items() if k != "video_runtime"}, "prior")
+
+
+def test_the_metrics_table_says_which_gains_a_set_can_tell_apart(tmp_path: Path) -> None:
+    from distilpose.training.recipes.student_metrics import gain_intervals_of, gain_lines
+    from tests.unit.test_ap_interval import _predictions, _video_set
+
+    ds = _video_set()
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(ds.to_json_dict()))
+    files = {}
+    for label, noise in (("student", 2.0), ("prior", 2.0), ("thunder", 0.5)):
+        files[label] = tmp_path / f"{label}.json"
+        files[label].write_text(json.dumps([r.to_json_dict() for r in _predictions(ds, noise, 1)]))
+    gains = gain_intervals_of(ann, files, of="student")
+    assert gains["prior"] == {"gain": 0.0, "low": 0.0, "high": 0.0, "level": 0.95, "sure": False}
+    assert gains["thunder"]["sure"] and gains["thunder"]["high"] < 0  # the teacher is surely better
+    metrics = {"models": {"student": "s", "prior": "p", "thunder": "t"}, "gain": {"clip": gains}}
+    lines = gain_lines(metrics)
+    assert lines[1] == "| set | student - prior | student - thunder |"
+    assert lines[3].startswith("| clip | +0.000 (+0.000 to +0.000) | -") and lines[3].endswith(" sure |")
+    assert gain_lines({"models": metrics["models"]}) == []  # metrics measured before the intervals

@@ -68,10 +68,14 @@ def eval_ap(model: Path | str, ann: Path, images: Path, flip: bool = True) -> fl
     return eval_ap_runtime(model, ann, images, flip)[0]
 
 
-def eval_ap_runtime(model: Path | str, ann: Path, images: Path, flip: bool = True) -> tuple[float, str]:
-    """:func:`eval_ap` and the runtime that produced it (``eval``'s ``auto``: what also runs live)."""
+def eval_ap_runtime(
+    model: Path | str, ann: Path, images: Path, flip: bool = True, results: Path | None = None
+) -> tuple[float, str]:
+    """:func:`eval_ap` and the runtime that produced it (``eval``'s ``auto``: what also runs live); the scored
+    predictions are written to ``results`` when given (``eval --out``)."""
     cmd = [sys.executable, "-m", "distilpose.cli", "eval", "--model", str(model), "--ann", str(ann)]
     cmd += ["--images", str(images), "--boxes", "gt", "--json"] + (["--flip"] if flip else [])
+    cmd += ["--out", str(results)] if results is not None else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     doc = json.loads(out.strip().splitlines()[-1])
     return float(doc["AP"]), str(doc["runtime"])

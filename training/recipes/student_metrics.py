@@ -52,18 +52,38 @@ def heldout_videos(data: Path) -> dict[str, tuple[Path, Path]]:
 
 def table(
     models: dict[str, str], sets: dict[str, tuple[Path, Path]], flip: bool
-) -> tuple[dict[str, dict], dict[str, dict]]:
-    """``{set: {label: AP}}`` for each model (label -> name or checkpoint) on each (annotations, images), and
-    ``{set: {label: runtime}}``: the runtime ``eval``'s ``auto`` chose for each AP (the one that runs live)."""
+) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
+    """``{set: {label: AP}}`` for each model (label -> name or checkpoint) on each (annotations, images),
+    ``{set: {label: runtime}}``: the runtime ``eval``'s ``auto`` chose for each AP (the one that runs live), and
+    ``{set: {label: gain}}``: the first model's AP minus each other's with its paired bootstrap interval
+    (:func:`gain_intervals`), so the table says which differences the set can tell apart."""
+    import tempfile
+
     from distilpose.training.recipes.ablation import eval_ap_runtime
 
     aps: dict[str, dict] = {}
     runtimes: dict[str, dict] = {}
-    for name, (ann, images) in sets.items():
-        measured = {label: eval_ap_runtime(ref, ann, images, flip=flip) for label, ref in models.items()}
-        aps[name] = {label: ap for label, (ap, _) in measured.items()}
-        runtimes[name] = {label: runtime for label, (_, runtime) in measured.items()}
-    return aps, runtimes
+    gains: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="student-metrics-") as tmp:
+        for name, (ann, images) in sets.items():
+            results = {label: Path(tmp) / f"{name}-{label}.json" for label in models}
+            measured = {
+                label: eval_ap_runtime(ref, ann, images, flip=flip, results=results[label])
+                for label, ref in models.items()
+            }
+            aps[name] = {label: ap for label, (ap, _) in measured.items()}
+            runtimes[name] = {label: runtime for label, (_, runtime) in measured.items()}
+            gains[name] = gain_intervals_of(ann, results, of=next(iter(models)))
+    return aps, runtimes, gains
+
+
+def gain_intervals_of(ann: Path, results: dict[str, Path], of: str) -> dict[str, dict]:
+    """``of``'s AP gain over each other model whose results file is given, with its interval (as dicts)."""
+    from distilpose.ap_interval import gain_intervals
+    from distilpose.coco import load_coco, load_keypoint_results
+
+    loaded = {label: load_keypoint_results(path) for label, path in results.items()}
+    return {label: g.as_dict() for label, g in gain_intervals(load_coco(ann), loaded, of=of).items()}
 
 
 def pipeline_fps(models: dict[str, str], video: Path, frames: int = 100) -> dict:
@@ -168,8 +188,8 @@ def measure(student: str, data: Path, shared: Path, video: Path = BENCH_VIDEO) -
     models = {"student": student, "prior": STUDENT_PRIOR, "lightning": LIGHTNING, "thunder": THUNDER}
     if not Path(student).is_file() and resolve_name(student) == STUDENT_PRIOR:
         del models["prior"]  # the prior measured as the candidate
-    video_ap, video_runtime = table(models, heldout_videos(data), flip=False)
-    stills_ap, stills_runtime = table(models, heldout_sets(shared), flip=True)
+    video_ap, video_runtime, video_gain = table(models, heldout_videos(data), flip=False)
+    stills_ap, stills_runtime, stills_gain = table(models, heldout_sets(shared), flip=True)
     metrics = {
         "models": models,
         **weights_hash(student),
@@ -179,6 +199,7 @@ def measure(student: str, data: Path, shared: Path, video: Path = BENCH_VIDEO) -
         "OKS AP with pycocotools, every model on the labels' boxes, no flip",
         "stills_ap": stills_ap,
         "stills_runtime": stills_runtime,
+        "gain": {**video_gain, **stills_gain},  # the student's AP over each other model, with its interval
         "pipeline": pipeline_fps(models, video),
     }
     bars = decide(metrics)
@@ -205,7 +226,27 @@ def markdown(metrics: dict) -> str:
     lines.append(f"stills bar ({bars['stills']['rule']}): {'passed' if bars['stills']['passed'] else 'missed'}")
     if "prior" in bars:
         lines.append(f"prior bar ({bars['prior']['rule']}): {'passed' if bars['prior']['passed'] else 'missed'}")
+    lines += gain_lines(metrics)
     return "\n".join(lines)
+
+
+def gain_lines(metrics: dict) -> list[str]:
+    """The first model's AP gain over each other one per set, with its 95 % interval ("sure" when the
+    interval excludes zero); none for metrics written before the intervals were measured."""
+    gains = metrics.get("gain") or {}
+    if not gains:
+        return []
+    first = next(iter(metrics["models"]))
+    others = [label for label in metrics["models"] if label != first]
+    lines = ["", f"| set | {first} - " + f" | {first} - ".join(others) + " |", "|---" * (len(others) + 1) + "|"]
+    for name, per in gains.items():
+        cells = []
+        for label in others:
+            g = per.get(label)
+            cells.append("—" if g is None else f"{g['gain']:+.3f} ({g['low']:+.3f} to {g['high']:+.3f})"
+                         + (" sure" if g["sure"] else ""))  # fmt: skip
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
