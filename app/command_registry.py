@@ -115,6 +115,11 @@ _COMMANDS: tuple[Command, ...] = (
     Command("project.add_images", "Add Images to Project…", ("Ctrl+I",)),
     Command("project.add_folder", "Add Folder to Project…"),
     Command("project.add_video", "Add Video Frames to Project…"),
+    Command(
+        "project.relink",
+        "&Relink Missing Media…",
+        tip="Find the project's media files that moved (by name and content, under a folder you choose)",
+    ),
     Command("project.next_frame", "Next Project Frame", ("std:MoveToNextPage",)),
     Command("project.previous_frame", "Previous Project Frame", ("std:MoveToPreviousPage",)),
     Command(
@@ -201,7 +206,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("&Project", (
         "project.new", "project.open", "@recent_projects", "project.close", SEPARATOR,
-        "project.add_images", "project.add_folder", "project.add_video", SEPARATOR,
+        "project.add_images", "project.add_folder", "project.add_video", "project.relink", SEPARATOR,
         "project.next_frame", "project.previous_frame", "project.next_to_check", SEPARATOR,
         "project.prelabel_frame", "project.prelabel_all", "project.freeze",
     )),

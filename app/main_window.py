@@ -62,6 +62,7 @@ from distilpose.app.preferences import run_on_open, set_run_on_open
 from distilpose.app.project.actions import ProjectActions
 from distilpose.app.project.dataset_panel import DatasetPanel
 from distilpose.app.project.frame_list import FrameListDock
+from distilpose.app.project.missing_banner import MissingMediaBanner
 from distilpose.app.project.review_queue import ReviewQueueDock
 from distilpose.app.recent import RecentFiles
 from distilpose.app.state import AppState
@@ -180,6 +181,8 @@ class MainWindow(QMainWindow):
         outer_column.setContentsMargins(0, 0, 0, 0)
         outer_column.setSpacing(0)
         outer_column.addWidget(self.read_only_banner)
+        self.missing_media_banner = MissingMediaBanner()  # media files of the project that moved (ADR 0032)
+        outer_column.addWidget(self.missing_media_banner)
         outer_column.addWidget(self.central_stack, 1)
         self.setCentralWidget(outer)
         # Drops go to the window (one handler), not to the graphics view which would swallow them.

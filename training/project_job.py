@@ -218,6 +218,8 @@ class ProjectData:
     video: str | None = None
     #: The train split's pre-labels to learn from, by the model that made them ('' when not recorded).
     prelabel_models: dict[str, int] = field(default_factory=dict)
+    #: Media with frames in the train or val split whose file is not there (what ``relink`` finds).
+    missing_media: list[str] = field(default_factory=list)
 
     def foreign_prelabels(self, teacher: str) -> dict[str, int]:
         """The train split's pre-labels made by a model other than ``teacher``, by model: a student distilled
@@ -241,6 +243,13 @@ class ProjectData:
             return (
                 f"{self.path}: the project has no train split: split it first "
                 "(`distilpose project split PROJECT --by time`, or Dataset panel > Split by time)"
+            )
+        if self.missing_media:
+            listed = "; ".join(self.missing_media[:5]) + ("; ..." if len(self.missing_media) > 5 else "")
+            return (
+                f"{self.path}: {len(self.missing_media)} media file(s) with frames to train or score on are "
+                f"missing ({listed}): find them with `distilpose project relink PROJECT --search FOLDER` "
+                "(or Project > Relink Missing Media)"
             )
         if self.train.people == 0:
             return (
@@ -306,7 +315,14 @@ def project_data(store: ProjectStore) -> ProjectData:
     data.frames = len(frames)
     for f in frames:
         data.split_frames[f.split] = data.split_frames.get(f.split, 0) + 1
+    from distilpose.project.relink import missing_media
+
+    used = {f.media_id for f in frames if f.split in TRAIN_SPLITS or f.split in VAL_SPLITS}
+    gone = missing_media(store, used)
+    data.missing_media = [m.describe() for m in gone]
     for m in videos:
+        if any(g.record.id == m.id for g in gone):
+            continue  # its length is unknown: no "short video" guess from a file that is not there
         n = len(store.frames(media_id=m.id))
         fps = video_fps(store, m.id)
         count = _video_frame_count(store, m.id)

@@ -72,6 +72,8 @@ class ProjectActions(QObject):
         self.last_prelabel: PrelabelChoice | None = None  # preselected in the next pre-label dialog
         self.job: BackgroundTask | None = None
         self.last_export = None
+        self.missing: list = []  # the open project's media files that are not there (relink.MissingMedia)
+        self._relinked = False  # a relink was pushed this session: undo/redo re-check the missing files
         self._make_actions()
         self._connect()
         self._update_enabled()
@@ -85,6 +87,7 @@ class ProjectActions(QObject):
         self.add_images_action = a("project.add_images", self.ask_add_images)
         self.add_folder_action = a("project.add_folder", self.ask_add_folder)
         self.add_video_action = a("project.add_video", self.ask_add_video)
+        self.relink_action = a("project.relink", self.ask_relink)
         self.undo_action = a("edit.undo", self.state.undo)
         self.redo_action = a("edit.redo", self.state.redo)
         self.visible_action = a("edit.mark_visible", lambda: self.editor.set_visibility(2))
@@ -116,7 +119,7 @@ class ProjectActions(QObject):
             self.template_action, self.accept_live_action, self.copy_previous_action, self.delete_person_action,
             self.accept_action, self.reject_action, self.verify_action, self.unverify_action,
             self.next_person_action, self.prev_person_action,
-            self.add_images_action, self.add_folder_action, self.add_video_action,
+            self.add_images_action, self.add_folder_action, self.add_video_action, self.relink_action,
             self.next_frame_action, self.prev_frame_action, self.next_to_check_action,
             self.prelabel_frame_action, self.prelabel_all_action, self.freeze_action, self.close_project_action,
         ]  # fmt: skip
@@ -155,6 +158,9 @@ class ProjectActions(QObject):
         stack.undoTextChanged.connect(self._update_history)
         stack.redoTextChanged.connect(self._update_history)
         state.projectChanged.connect(self._update_enabled)
+        state.projectChanged.connect(self.update_missing_media)
+        stack.indexChanged.connect(self._after_history)
+        self.window.missing_media_banner.searchRequested.connect(self.ask_relink)
         self._update_history()
 
     def _status(self, text: str) -> None:
@@ -207,8 +213,90 @@ class ProjectActions(QObject):
         self._status(f"Opened project {path} ({len(self.state.frames)} frames)")
         for notice in self.state.project.notices:  # a stray write-ahead log moved aside, say
             self.window.report_error("The project was opened with a warning", notice)
-        if position is not None and self.state.frames:
+        self.update_missing_media()
+        position = self._showable(position)
+        if position is not None:
             self.show_position(position)
+        return True
+
+    def _showable(self, position: int | None) -> int | None:
+        """``position`` in the frame list, or the next frame after it (wrapping) whose media file is there:
+        the missing ones are named in the bar, not in an error box for the frame that happens to be first."""
+        rows = self.state.frames
+        if position is None or not rows:
+            return None
+        gone = {m.record.id for m in self.missing}
+        if not gone:
+            return position
+        store = self.state.project
+        for offset in range(len(rows)):
+            i = (min(max(position, 0), len(rows) - 1) + offset) % len(rows)
+            if store.frame(rows[i].frame_id).media_id not in gone:
+                return i
+        return None
+
+    # ---------------------------------------------------------------- media that moved
+    def update_missing_media(self) -> None:
+        """Name the open project's missing media files in the window's bar (hidden when none)."""
+        from distilpose.project.relink import missing_media
+
+        try:
+            self.missing = missing_media(self.state.project) if self.state.project is not None else []
+        except DistilPoseError:  # the project is closing (its undo history is cleared first)
+            self.missing = []
+        self.window.missing_media_banner.show_missing(self.missing)
+
+    def _after_history(self, _index: int) -> None:
+        """An undo or redo may have moved a relink back or forth: check again, but only in a session that
+        relinked (a check stats every media file: not for every keypoint edit of a large project)."""
+        if self._relinked:
+            self.update_missing_media()
+
+    def ask_relink(self) -> int:
+        """Ask for a folder, find the missing media under it and point the project at them as one undoable
+        step; returns how many were relinked."""
+        from distilpose.project.relink import missing_media, relink_edit, search
+
+        if self.state.project is None:
+            return 0
+        missing = missing_media(self.state.project)
+        if not missing:
+            self._status("No media file of the project is missing")
+            return 0
+        folder = self.dialogs.folder(self.window, f"Search a Folder for {len(missing)} Missing Media File(s)")
+        if not folder:
+            return 0
+        found = search(missing, [folder])
+        try:
+            edits = [relink_edit(self.state.project, media_id, path) for media_id, path in found.items()]
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot relink the media", str(exc))
+            return 0
+        if edits and not self.state.push(commands.StoreCommand(f"Relink {len(edits)} media", edits)):
+            return 0
+        self._relinked = self._relinked or bool(edits)
+        self.update_missing_media()
+        still = [m for m in missing if m.record.id not in found]
+        if still:
+            self.window.report_error(
+                "Some media files are still missing",
+                f"Found {len(edits)} of {len(missing)} under {folder}. Still missing:\n"
+                + "\n".join(f"  {m.describe()}" for m in still[:8]),
+            )
+        else:
+            self._status(f"Relinked {len(edits)} media file(s) found under {folder}")
+        if edits and self.state.frame_id is not None:
+            self.show_frame(self.state.frame_id)  # the shown frame reads its file again
+        elif edits and self.state.frames:
+            self.show_position(0)  # nothing could be shown while the file was missing
+        return len(edits)
+
+    def show_frame(self, frame_id: int) -> bool:
+        try:
+            self.state.go_to_frame(frame_id)
+        except DistilPoseError as exc:
+            self.window.report_error("Cannot show the frame", str(exc))
+            return False
         return True
 
     def show_position(self, position: int) -> bool:

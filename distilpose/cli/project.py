@@ -8,6 +8,7 @@ import sys
 
 from distilpose.cli.project_batch import register_batch
 from distilpose.cli.project_distil import register_distil
+from distilpose.cli.project_relink import register_relink
 from distilpose.project.records import SPLITS
 from distilpose.project.splits import SPLIT_UNITS
 
@@ -82,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     register_batch(sub)  # add, prelabel (distilpose.cli.project_batch)
     register_distil(sub)  # distil (distilpose.cli.project_distil)
+    register_relink(sub)  # relink (distilpose.cli.project_relink)
 
 
 def _create(args: argparse.Namespace) -> int:

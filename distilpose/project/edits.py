@@ -121,6 +121,10 @@ def _delete_restored(args: Mapping, _: Any, store: EditTarget) -> Edit:
     return Edit("delete_frame", {"frame_id": snap.id, "expect": snap})
 
 
+def _relink_back(args: Mapping, previous: str, store: EditTarget) -> Edit:
+    return Edit("relink_media", {"media_id": args["media_id"], "stored": previous, "expect": args["stored"]})
+
+
 def _tracks_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
     """The inverse of a track id edit: the previous id of every instance it touched, expecting the ids it
     wrote."""
@@ -152,6 +156,7 @@ def _suggested_back(args: Mapping, previous: Any, store: EditTarget) -> Edit:
 _OPS: dict[str, tuple[Callable[[Mapping, Any, EditTarget], Edit], str]] = {
     "add_media": (lambda a, r, s: undo_add_row(s, "media", r), "Add media"),
     "delete_media": (_restore_snapshot, "Remove media"),
+    "relink_media": (_relink_back, "Relink media"),
     "add_frame": (lambda a, r, s: undo_add_row(s, "frames", r), "Add frame"),
     "delete_frame": (_restore_snapshot, "Remove frame"),
     "restore": (_delete_restored, "Restore"),

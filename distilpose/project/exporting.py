@@ -143,25 +143,35 @@ def check_sources(plan: ExportPlan, need_pixels: bool) -> None:
     image one that stays inside the folder (no symbolic link out of it), and an image by its header, of a
     size the image reader accepts (:func:`distilpose.video.image_size`). A project file is data: a media path
     that names ``/home/me/.ssh/id_rsa`` must not end up in a dataset."""
-    missing, refused = [], []
+    missing: dict[str, list[int]] = {}  # source file -> the frames that need it (a video: all its frames)
+    refused = []
     for item in plan.items:
         if not need_pixels and item.width is not None and item.height is not None:
             continue
         try:
             problem = _source_problem(item)
         except FileNotFoundError:
-            missing.append(f"frame {item.frame.id}: {item.source} not found")
+            missing.setdefault(str(item.source), []).append(item.frame.id)
             continue
         if problem:
             refused.append(f"frame {item.frame.id} (media {item.media.id}): {problem}")
     heads = []
     if missing:
-        heads.append(f"{len(missing)} image(s) of the export are missing")
+        n = sum(len(v) for v in missing.values())
+        heads.append(f"{n} image(s) of the export are missing (if the media moved, find them with "
+                     "`distilpose project relink PROJECT --search FOLDER`, or Project > Relink Missing Media)")
     if refused:
         heads.append(f"{len(refused)} image(s) of the export are not images the project may export")
     if heads:
-        listed = (missing + refused)[:50]
+        gone = [f"{source} not found ({len(ids)} frame(s): {_ids(ids)})" for source, ids in missing.items()]
+        listed = (gone + refused)[:50]
         raise DistilPoseError("; ".join(heads) + ":\n" + "\n".join(f"  - {m}" for m in listed))
+
+
+def _ids(ids: list[int], shown: int = 5) -> str:
+    """'frame 1, 2, 3, 4, 5 and 148 more' for a message."""
+    head = ", ".join(str(i) for i in ids[:shown])
+    return f"frame {head}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def _source_problem(item: ExportItem) -> str | None:

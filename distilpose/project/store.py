@@ -324,6 +324,23 @@ class ProjectStore(StoreQueries):
             conn.execute("DELETE FROM media WHERE id = ?", (int(media_id),))
         return snap
 
+    def relink_media(self, media_id: int, stored: str, expect: str | None = None) -> str:
+        """Point a media at another file (``stored``: the stored form, :func:`files.to_stored`) and return
+        the path it had, for undo. ``expect`` (undo): refused unless the media still has that path. What the
+        new file must be (found, same kind and content) is :mod:`distilpose.project.relink`'s to check: undo
+        puts back a path whose file is gone."""
+        with self.transaction("relink_media", {"media_id": media_id, "path": stored}) as conn:
+            before = self.media(media_id).path
+            if expect is not None and before != expect:
+                raise EditConflictError(
+                    f"{self.path}: media {media_id} now points at {before}, not {expect}: changed elsewhere"
+                )
+            row = conn.execute("SELECT id FROM media WHERE path = ? AND id != ?", (stored, int(media_id))).fetchone()
+            if row is not None:
+                raise ProjectError(f"{self.path}: {stored} is already media {row[0]} of the project")
+            conn.execute("UPDATE media SET path = ? WHERE id = ?", (stored, int(media_id)))
+        return before
+
     def restore(self, snapshot: Snapshot) -> None:
         """Put back what :meth:`delete_media` or :meth:`delete_frame` removed, with the same ids."""
         if self.exists(snapshot.table, snapshot.id):

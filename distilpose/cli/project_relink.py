@@ -1,0 +1,48 @@
+"""`distilpose project relink`: point a project at media files that moved (:mod:`distilpose.project.relink`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register_relink(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "relink",
+        help="find media files that moved and point the project at them again",
+        description="Lists the media whose file is not where the project says. --search looks for each one "
+        "by name under the folders given and links it only when it is the same file (kind, size and content "
+        "as recorded); --media ID PATH links one by hand, with the same check. Exit status 0 when no media "
+        "is missing afterwards, 1 otherwise.",
+    )
+    p.add_argument("project", metavar="PROJECT")
+    p.add_argument("--search", action="append", default=[], metavar="DIR", help="folder to search (repeatable)")
+    p.add_argument("--media", nargs=2, action="append", default=[], metavar=("ID", "PATH"),
+                   help="link media ID to PATH (repeatable)")  # fmt: skip
+    p.set_defaults(func=_relink)
+
+
+def _relink(args: argparse.Namespace) -> int:
+    from distilpose.cli.project_open import open_project
+    from distilpose.errors import DistilPoseError
+    from distilpose.project.relink import missing_media, relink_edit, search
+
+    with open_project(args.project) as store:
+        chosen: dict[int, str] = {}
+        for media_id, path in args.media:
+            if not media_id.isdigit():
+                raise DistilPoseError(f"--media {media_id} {path}: the media id must be a number")
+            chosen[int(media_id)] = path
+        missing = missing_media(store)
+        found = search([m for m in missing if m.record.id not in chosen], args.search) if args.search else {}
+        edits = [relink_edit(store, media_id, path) for media_id, path in {**found, **chosen}.items()]
+        store.apply_edits(edits)  # every link checked first; all or nothing
+        for edit in edits:
+            print(f"media {edit.args['media_id']}: {edit.args['expect']} -> {edit.args['stored']}")
+        still = missing_media(store)
+    for m in still:
+        print(f"missing: {m.describe()}", file=sys.stderr)
+    if still and not args.search and not args.media:
+        print(f"find them with: distilpose project relink {args.project} --search FOLDER", file=sys.stderr)
+    print(f"{args.project}: {len(edits)} media relinked, {len(still)} missing")
+    return 1 if still else 0

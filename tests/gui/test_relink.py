@@ -1,0 +1,68 @@
+"""Opening a project whose media moved: a bar above the image names the missing files (no modal question), its
+button searches a folder the user picks, relinks them as one undoable step and shows the frame
+(distilpose.project.relink in the app, ADR 0032)."""
+
+from __future__ import annotations
+
+import shutil
+
+from distilpose.app.dialogs import Dialogs
+from distilpose.app.main_window import MainWindow
+from distilpose.app.state import AppState
+from distilpose.project import ProjectStore
+from tests.unit.test_project_tracks import write_avi
+
+
+def test_a_project_whose_video_moved_is_relinked_on_opening_and_the_relink_undoes(qtbot, tmp_path, fake_loader):
+    (tmp_path / "clips").mkdir()
+    video = write_avi(tmp_path / "clips" / "walk.avi", 6)
+    project = tmp_path / "p.dpproj"
+    with ProjectStore.create(project) as store:
+        media = store.add_media(video)
+        for i in range(3):
+            store.add_frame(media, i)
+    moved = tmp_path / "archive" / "2026"
+    moved.mkdir(parents=True)
+    shutil.move(video, moved / "walk.avi")
+
+    errors: list[tuple[str, str]] = []
+    dialogs = Dialogs(folder=lambda *_: str(tmp_path / "archive"))
+    win = MainWindow(AppState(), dialogs=dialogs, model_loader=fake_loader,
+                     error_sink=lambda _p, title, text: errors.append((title, text)))  # fmt: skip
+    qtbot.addWidget(win)
+    win.show()
+    assert win.project.open_project(tmp_path / "p.dpproj")  # opens without asking anything
+    banner = win.missing_media_banner
+    assert banner.isVisible() and banner.label.text().startswith("1 media file(s) of this project are not where")
+    assert "clips/walk.avi" in banner.label.text()
+    store = win.state.project
+    banner.search_button.click()
+    assert store.media(media).path == "archive/2026/walk.avi" and not banner.isVisible()
+    assert win.state.frame_id is not None and win.state.image is not None  # the frame shows, from the moved file
+    assert win.state.undo_stack.undoText() == "Relink 1 media"
+    assert win.state.undo()
+    assert store.media(media).path == "clips/walk.avi" and banner.isVisible()  # missing again: the bar is back
+    assert win.state.redo() and store.media(media).path == "archive/2026/walk.avi" and not banner.isVisible()
+    # Nothing missing now: the menu action says so and asks nothing.
+    assert win.project.relink_action.isEnabled()
+    assert win.project.ask_relink() == 0 and errors == []
+
+
+def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_missing(qtbot, tmp_path, fake_loader):
+    (tmp_path / "clips").mkdir()
+    video = write_avi(tmp_path / "clips" / "walk.avi", 4)
+    project = tmp_path / "p.dpproj"
+    with ProjectStore.create(project) as store:
+        store.add_frame(store.add_media(video), 0)
+    video.unlink()
+    errors: list[tuple[str, str]] = []
+    win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *_: str(tmp_path)),
+                     model_loader=fake_loader, error_sink=lambda _p, t, x: errors.append((t, x)))  # fmt: skip
+    qtbot.addWidget(win)
+    win.show()
+    assert win.project.open_project(project)
+    assert win.missing_media_banner.label.text().startswith("1 media file(s)")
+    assert win.project.ask_relink() == 0  # searched, nothing of that name and content anywhere
+    title, text = errors[-1]
+    assert title == "Some media files are still missing" and "Found 0 of 1 under" in text and "walk.avi" in text
+    assert win.state.undo_stack.count() == 0 and win.missing_media_banner.isVisible()
