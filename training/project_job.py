@@ -248,7 +248,7 @@ class ProjectData:
             listed = "; ".join(self.missing_media[:5]) + ("; ..." if len(self.missing_media) > 5 else "")
             return (
                 f"{self.path}: {len(self.missing_media)} media file(s) with frames to train or score on are "
-                f"missing ({listed}): find them with `distilpose project relink PROJECT --search FOLDER` "
+                f"missing ({listed}): find them with `distilpose project relink {self.path} --search FOLDER` "
                 "(or Project > Relink Missing Media)"
             )
         if self.train.people == 0:

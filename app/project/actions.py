@@ -37,6 +37,8 @@ PROJECT_SUFFIX = ".dpproj"
 PROJECT_FILTER = f"DistilPose projects (*{PROJECT_SUFFIX});;All files (*)"
 #: The answers to "this folder holds an export already" (the last one, Cancel, is the default).
 OVERWRITE, CHOOSE_ANOTHER = "Overwrite", "Choose Another…"
+#: The undo text of a relink step ("Relink 2 media"): undo/redo of it re-check the missing files.
+RELINK_TEXT = "Relink"
 
 def recent_projects() -> RecentFiles:
     return RecentFiles(config_dir() / "recent_projects.json")
@@ -73,7 +75,6 @@ class ProjectActions(QObject):
         self.job: BackgroundTask | None = None
         self.last_export = None
         self.missing: list = []  # the open project's media files that are not there (relink.MissingMedia)
-        self._relinked = False  # a relink was pushed this session: undo/redo re-check the missing files
         self._make_actions()
         self._connect()
         self._update_enabled()
@@ -213,8 +214,7 @@ class ProjectActions(QObject):
         self._status(f"Opened project {path} ({len(self.state.frames)} frames)")
         for notice in self.state.project.notices:  # a stray write-ahead log moved aside, say
             self.window.report_error("The project was opened with a warning", notice)
-        self.update_missing_media()
-        position = self._showable(position)
+        position = self._showable(position)  # self.missing: projectChanged has just checked
         if position is not None:
             self.show_position(position)
         return True
@@ -226,69 +226,85 @@ class ProjectActions(QObject):
         if position is None or not rows:
             return None
         gone = {m.record.id for m in self.missing}
-        if not gone:
-            return position
-        store = self.state.project
+        start = min(max(position, 0), len(rows) - 1)
         for offset in range(len(rows)):
-            i = (min(max(position, 0), len(rows) - 1) + offset) % len(rows)
-            if store.frame(rows[i].frame_id).media_id not in gone:
+            i = (start + offset) % len(rows)
+            if rows[i].media_id not in gone:
                 return i
         return None
 
-    # ---------------------------------------------------------------- media that moved
+    # ---------------------------------------------------------------- media that moved (ADR 0032)
     def update_missing_media(self) -> None:
-        """Name the open project's missing media files in the window's bar (hidden when none)."""
+        """Name the open project's missing media files in the window's bar (hidden when none); its search
+        button is off while the project is read-only (a relink is an edit)."""
         from distilpose.project.relink import missing_media
 
+        store = self.state.project
         try:
-            self.missing = missing_media(self.state.project) if self.state.project is not None else []
-        except DistilPoseError:  # the project is closing (its undo history is cleared first)
+            self.missing = missing_media(store) if store is not None else []
+        except DistilPoseError:  # the project is closing
             self.missing = []
-        self.window.missing_media_banner.show_missing(self.missing)
+        banner = self.window.missing_media_banner
+        banner.show_missing(self.missing)
+        read_only = store.read_only if store is not None else None
+        banner.search_button.setEnabled(not read_only)
+        banner.search_button.setToolTip(
+            f"The project is open read-only ({read_only}): relinking is an edit" if read_only else ""
+        )
 
-    def _after_history(self, _index: int) -> None:
-        """An undo or redo may have moved a relink back or forth: check again, but only in a session that
-        relinked (a check stats every media file: not for every keypoint edit of a large project)."""
-        if self._relinked:
+    def _after_history(self, index: int) -> None:
+        """A relink was just pushed, undone or redone: check the files again (not after other edits: a check
+        stats every media file, too much for every keypoint move of a large project)."""
+        stack = self.state.undo_stack
+        near = (stack.command(i) for i in (index - 1, index) if 0 <= i < stack.count())
+        if any(c is not None and c.text().startswith(RELINK_TEXT) for c in near):
             self.update_missing_media()
 
     def ask_relink(self) -> int:
         """Ask for a folder, find the missing media under it and point the project at them as one undoable
         step; returns how many were relinked."""
-        from distilpose.project.relink import missing_media, relink_edit, search
+        from distilpose.project.relink import (
+            MAX_SEARCHED,
+            missing_media,
+            present_media_paths,
+            relink_edit,
+            search,
+        )
 
-        if self.state.project is None:
+        store = self.state.project
+        if store is None:
             return 0
-        missing = missing_media(self.state.project)
+        missing = missing_media(store)
         if not missing:
             self._status("No media file of the project is missing")
+            return 0
+        if store.read_only:
+            self.window.report_error("Cannot relink the media", f"The project is open read-only: {store.read_only}")
             return 0
         folder = self.dialogs.folder(self.window, f"Search a Folder for {len(missing)} Missing Media File(s)")
         if not folder:
             return 0
-        found = search(missing, [folder])
+        result = search(missing, [folder], present_media_paths(store))
         try:
-            edits = [relink_edit(self.state.project, media_id, path) for media_id, path in found.items()]
+            edits = [relink_edit(store, media_id, path) for media_id, path in result.found.items()]
         except DistilPoseError as exc:
             self.window.report_error("Cannot relink the media", str(exc))
             return 0
-        if edits and not self.state.push(commands.StoreCommand(f"Relink {len(edits)} media", edits)):
+        if edits and not self.state.push(commands.StoreCommand(f"{RELINK_TEXT} {len(edits)} media", edits)):
             return 0
-        self._relinked = self._relinked or bool(edits)
-        self.update_missing_media()
-        still = [m for m in missing if m.record.id not in found]
+        still = [m for m in missing if m.record.id not in result.found]
         if still:
             self.window.report_error(
                 "Some media files are still missing",
                 f"Found {len(edits)} of {len(missing)} under {folder}. Still missing:\n"
-                + "\n".join(f"  {m.describe()}" for m in still[:8]),
+                + "\n".join(_still_missing_lines(still, result.ambiguous, result.stopped, MAX_SEARCHED)),
             )
         else:
             self._status(f"Relinked {len(edits)} media file(s) found under {folder}")
         if edits and self.state.frame_id is not None:
             self.show_frame(self.state.frame_id)  # the shown frame reads its file again
-        elif edits and self.state.frames:
-            self.show_position(0)  # nothing could be shown while the file was missing
+        elif edits and (first := self._showable(0)) is not None:
+            self.show_position(first)  # nothing could be shown while the file was missing
         return len(edits)
 
     def show_frame(self, frame_id: int) -> bool:
@@ -698,3 +714,18 @@ class ProjectActions(QObject):
         if self.job is not None:
             self.job.wait(120_000)
         self.assist.shutdown()
+
+
+def _still_missing_lines(still, ambiguous: dict, stopped: bool, cap: int, shown: int = 8) -> list[str]:
+    """The lines of "still missing": the files (the first ``shown``), the candidates of those nothing recorded
+    can tell apart, and a search that stopped at its cap."""
+    lines = [f"  {m.describe()}" for m in still[:shown]]
+    if len(still) > shown:
+        lines.append(f"  … and {len(still) - shown} more")
+    for m in still:
+        if m.record.id in ambiguous:
+            options = ", ".join(str(p) for p in ambiguous[m.record.id][:3])
+            lines.append(f"  {m.record.path} could be any of: {options} (nothing recorded tells them apart)")
+    if stopped:
+        lines.append(f"The search stopped after {cap:,} entries: choose a smaller folder.")
+    return lines

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from distilpose.project.relink import MAX_SEARCHED
+
 
 def register_relink(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,24 +27,31 @@ def register_relink(sub: argparse._SubParsersAction) -> None:
 def _relink(args: argparse.Namespace) -> int:
     from distilpose.cli.project_open import open_project
     from distilpose.errors import DistilPoseError
-    from distilpose.project.relink import missing_media, relink_edit, search
+    from distilpose.project.relink import missing_media, present_media_paths, relink_edit, search
 
-    with open_project(args.project) as store:
+    listing = not args.search and not args.media
+    with open_project(args.project, read_only=listing) as store:  # listing never writes the project
         chosen: dict[int, str] = {}
         for media_id, path in args.media:
             if not media_id.isdigit():
                 raise DistilPoseError(f"--media {media_id} {path}: the media id must be a number")
             chosen[int(media_id)] = path
         missing = missing_media(store)
-        found = search([m for m in missing if m.record.id not in chosen], args.search) if args.search else {}
-        edits = [relink_edit(store, media_id, path) for media_id, path in {**found, **chosen}.items()]
-        store.apply_edits(edits)  # every link checked first; all or nothing
+        result = search([m for m in missing if m.record.id not in chosen], args.search, present_media_paths(store))
+        edits = [relink_edit(store, media_id, path) for media_id, path in {**result.found, **chosen}.items()]
+        if edits:
+            store.apply_edits(edits)  # every link checked first; all or nothing
         for edit in edits:
-            print(f"media {edit.args['media_id']}: {edit.args['expect']} -> {edit.args['stored']}")
+            print(f"{edit.args['expect']} -> {edit.args['stored']}")
         still = missing_media(store)
     for m in still:
         print(f"missing: {m.describe()}", file=sys.stderr)
-    if still and not args.search and not args.media:
+        for path in result.ambiguous.get(m.record.id, []):
+            print(f"  could be {path} (nothing recorded to tell; link it with --media {m.record.id} PATH)",
+                  file=sys.stderr)  # fmt: skip
+    if result.stopped:
+        print(f"the search stopped after {MAX_SEARCHED:,} entries: name a smaller folder", file=sys.stderr)
+    if still and listing:
         print(f"find them with: distilpose project relink {args.project} --search FOLDER", file=sys.stderr)
     print(f"{args.project}: {len(edits)} media relinked, {len(still)} missing")
     return 1 if still else 0

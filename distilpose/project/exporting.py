@@ -151,7 +151,8 @@ def check_sources(plan: ExportPlan, need_pixels: bool) -> None:
         try:
             problem = _source_problem(item)
         except FileNotFoundError:
-            missing.setdefault(str(item.source), []).append(item.frame.id)
+            key = str(item.source) if item.media.kind == "image" else item.media.path  # a video or folder: once
+            missing.setdefault(key, []).append(item.frame.id)
             continue
         if problem:
             refused.append(f"frame {item.frame.id} (media {item.media.id}): {problem}")

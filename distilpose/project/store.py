@@ -333,11 +333,12 @@ class ProjectStore(StoreQueries):
             before = self.media(media_id).path
             if expect is not None and before != expect:
                 raise EditConflictError(
-                    f"{self.path}: media {media_id} now points at {before}, not {expect}: changed elsewhere"
+                    f"{self.path}: another window relinked this media to {before} since this edit (expected {expect}); "
+                    "nothing was changed"
                 )
             row = conn.execute("SELECT id FROM media WHERE path = ? AND id != ?", (stored, int(media_id))).fetchone()
             if row is not None:
-                raise ProjectError(f"{self.path}: {stored} is already media {row[0]} of the project")
+                raise ProjectError(f"{self.path}: {stored} is another media of the project already")
             conn.execute("UPDATE media SET path = ? WHERE id = ?", (stored, int(media_id)))
         return before
 

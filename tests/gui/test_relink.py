@@ -66,3 +66,26 @@ def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_miss
     title, text = errors[-1]
     assert title == "Some media files are still missing" and "Found 0 of 1 under" in text and "walk.avi" in text
     assert win.state.undo_stack.count() == 0 and win.missing_media_banner.isVisible()
+
+
+def test_a_read_only_project_names_its_missing_media_but_does_not_offer_to_relink(qtbot, tmp_path, fake_loader):
+    (tmp_path / "clips").mkdir()
+    video = write_avi(tmp_path / "clips" / "walk.avi", 4)
+    project = tmp_path / "p.dpproj"
+    with ProjectStore.create(project) as store:
+        store.add_frame(store.add_media(video), 0)
+    video.unlink()
+    asked: list[str] = []
+    errors: list[tuple[str, str]] = []
+    win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *a: asked.append(a[1]) or str(tmp_path)),
+                     model_loader=fake_loader, error_sink=lambda _p, t, x: errors.append((t, x)))  # fmt: skip
+    qtbot.addWidget(win)
+    win.show()
+    assert win.project.open_project(project)
+    win.state.project.read_only = "the disk is full"  # as ProjectStore.open(or_read_only=True) sets it
+    win.project.update_missing_media()
+    banner = win.missing_media_banner
+    assert banner.isVisible() and not banner.search_button.isEnabled()
+    assert "read-only (the disk is full)" in banner.search_button.toolTip()
+    assert win.project.ask_relink() == 0 and asked == []  # no folder asked for: the edit would be refused
+    assert errors[-1] == ("Cannot relink the media", "The project is open read-only: the disk is full")
