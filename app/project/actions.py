@@ -308,16 +308,15 @@ class ProjectActions(QObject):
         return len(edits)
 
     def show_frame(self, frame_id: int) -> bool:
-        try:
-            self.state.go_to_frame(frame_id)
-        except DistilPoseError as exc:
-            self.window.report_error("Cannot show the frame", str(exc))
-            return False
-        return True
+        return self._show(self.state.go_to_frame, frame_id)
 
     def show_position(self, position: int) -> bool:
+        return self._show(self.state.go_to_position, position)
+
+    def _show(self, go, where: int) -> bool:
+        """Show a frame (``go`` is the state's way to it); a failure is reported, not raised."""
         try:
-            self.state.go_to_position(position)
+            go(where)
         except DistilPoseError as exc:
             self.window.report_error("Cannot show the frame", str(exc))
             return False

@@ -48,13 +48,19 @@ def test_a_project_whose_video_moved_is_relinked_on_opening_and_the_relink_undoe
     assert win.project.ask_relink() == 0 and errors == []
 
 
-def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_missing(qtbot, tmp_path, fake_loader):
+def _project_whose_video_is_gone(tmp_path):
+    """``p.dpproj`` with one frame of ``clips/walk.avi``, then the video deleted."""
     (tmp_path / "clips").mkdir()
     video = write_avi(tmp_path / "clips" / "walk.avi", 4)
     project = tmp_path / "p.dpproj"
     with ProjectStore.create(project) as store:
         store.add_frame(store.add_media(video), 0)
     video.unlink()
+    return project
+
+
+def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_missing(qtbot, tmp_path, fake_loader):
+    project = _project_whose_video_is_gone(tmp_path)
     errors: list[tuple[str, str]] = []
     win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *_: str(tmp_path)),
                      model_loader=fake_loader, error_sink=lambda _p, t, x: errors.append((t, x)))  # fmt: skip
@@ -69,12 +75,7 @@ def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_miss
 
 
 def test_a_read_only_project_names_its_missing_media_but_does_not_offer_to_relink(qtbot, tmp_path, fake_loader):
-    (tmp_path / "clips").mkdir()
-    video = write_avi(tmp_path / "clips" / "walk.avi", 4)
-    project = tmp_path / "p.dpproj"
-    with ProjectStore.create(project) as store:
-        store.add_frame(store.add_media(video), 0)
-    video.unlink()
+    project = _project_whose_video_is_gone(tmp_path)
     asked: list[str] = []
     errors: list[tuple[str, str]] = []
     win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *a: asked.append(a[1]) or str(tmp_path)),
