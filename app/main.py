@@ -222,8 +222,8 @@ def open_project_args(window: MainWindow, args: argparse.Namespace) -> bool:
             editor.add_video_frame(target, args.frame)
         else:
             editor.add_images([target])
-    elif window.state.frames:
-        project.show_position(args.frame)
+    elif (position := project.showable_position(args.frame)) is not None:
+        project.show_position(position)  # a frame whose file is there (the bar names the missing ones)
     return True
 
 

@@ -214,12 +214,12 @@ class ProjectActions(QObject):
         self._status(f"Opened project {path} ({len(self.state.frames)} frames)")
         for notice in self.state.project.notices:  # a stray write-ahead log moved aside, say
             self.window.report_error("The project was opened with a warning", notice)
-        position = self._showable(position)  # self.missing: projectChanged has just checked
+        position = self.showable_position(position)  # self.missing: projectChanged has just checked
         if position is not None:
             self.show_position(position)
         return True
 
-    def _showable(self, position: int | None) -> int | None:
+    def showable_position(self, position: int | None) -> int | None:
         """``position`` in the frame list, or the next frame after it (wrapping) whose media file is there:
         the missing ones are named in the bar, not in an error box for the frame that happens to be first."""
         rows = self.state.frames
@@ -303,7 +303,7 @@ class ProjectActions(QObject):
             self._status(f"Relinked {len(edits)} media file(s) found under {folder}")
         if edits and self.state.frame_id is not None:
             self.show_frame(self.state.frame_id)  # the shown frame reads its file again
-        elif edits and (first := self._showable(0)) is not None:
+        elif edits and (first := self.showable_position(0)) is not None:
             self.show_position(first)  # nothing could be shown while the file was missing
         return len(edits)
 

@@ -4,7 +4,7 @@ dialog (a scripted ``--project`` run, a screenshot), and the note stays while th
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from distilpose.project.relink import MissingMedia
@@ -22,7 +22,7 @@ class MissingMediaBanner(QWidget):
         super().__init__(parent)
         self.setObjectName("missing_media_banner")
         self.setStyleSheet("#missing_media_banner { background: #8a5a00; } QLabel { color: white; }")
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # a plain QWidget draws no background
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 4, 6, 4)
         self.label = QLabel()

@@ -4,6 +4,7 @@ button searches a folder the user picks, relinks them as one undoable step and s
 
 from __future__ import annotations
 
+import argparse
 import shutil
 
 from distilpose.app.dialogs import Dialogs
@@ -90,3 +91,28 @@ def test_a_read_only_project_names_its_missing_media_but_does_not_offer_to_relin
     assert "read-only (the disk is full)" in banner.search_button.toolTip()
     assert win.project.ask_relink() == 0 and asked == []  # no folder asked for: the edit would be refused
     assert errors[-1] == ("Cannot relink the media", "The project is open read-only: the disk is full")
+
+
+def test_opening_starts_on_the_first_frame_whose_file_is_there(qtbot, tmp_path, fake_loader):
+    from distilpose.app.main import open_project_args
+
+    (tmp_path / "clips").mkdir()
+    gone, kept = (write_avi(tmp_path / "clips" / name, 4) for name in ("gone.avi", "kept.avi"))
+    project = tmp_path / "p.dpproj"
+    with ProjectStore.create(project) as store:
+        for video in (gone, kept):
+            media = store.add_media(video)
+            for i in range(2):
+                store.add_frame(media, i)
+    gone.unlink()
+    errors: list[tuple[str, str]] = []
+    win = MainWindow(AppState(), model_loader=fake_loader, error_sink=lambda _p, t, x: errors.append((t, x)))
+    qtbot.addWidget(win)
+    assert win.project.open_project(project)  # position 0 is gone.avi #0: it starts on kept.avi #0
+    shown = win.state.project.frame(win.state.frame_id)
+    assert win.state.project.media_path(shown.media_id).name == "kept.avi" and shown.index == 0
+    assert errors == [] and win.project.showable_position(3) == 3 and win.project.showable_position(1) == 2
+
+    # `distilpose-studio --project P --frame 1` (frame 1 of the list is gone.avi #1)
+    assert open_project_args(win, argparse.Namespace(project=str(project), path=None, frame=1))
+    assert win.state.frame_id == win.state.frames[2].frame_id and errors == []
