@@ -246,6 +246,7 @@ class ProjectActions(QObject):
             self.missing = []
         banner = self.window.missing_media_banner
         banner.show_missing(self.missing)
+        self.window.frame_list.model.set_missing_media(m.record.id for m in self.missing)
         read_only = store.read_only if store is not None else None
         banner.search_button.setEnabled(not read_only)
         banner.search_button.setToolTip(

@@ -37,6 +37,7 @@ from distilpose.errors import DistilPoseError
 
 COLUMNS = ("#", "Frame", "People", "Split", "Status")
 STATUS_COLORS = {status: QColor(*status_color(status)) for status in (EMPTY, TO_CHECK, LABELLED, VERIFIED)}
+MISSING_COLOR = QColor(128, 128, 128)  # a frame whose media file is missing (its row, whatever its status)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -48,6 +49,13 @@ class FrameTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.rows: list[FrameRow] = []
+        #: Media whose file is missing (ADR 0032): their frames are greyed and say so.
+        self.missing_media: frozenset[int] = frozenset()
+
+    def set_missing_media(self, media_ids) -> None:
+        self.missing_media = frozenset(media_ids)
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
 
     def set_rows(self, rows: list[FrameRow]) -> None:
         if [r.frame_id for r in rows] == [r.frame_id for r in self.rows]:
@@ -77,12 +85,17 @@ class FrameTableModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self.text(row, index.row(), col)
+        gone = row.media_id in self.missing_media
+        if role == Qt.ItemDataRole.ForegroundRole and gone:
+            return QBrush(MISSING_COLOR)
         if role == Qt.ItemDataRole.ForegroundRole and col == 4:
             return QBrush(STATUS_COLORS[row.status])
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"frame id {row.frame_id}: {row.media_path}" + (
                 f" frame {row.index}" if row.kind != "image" else ""
             )
+            if gone:
+                tip += "\nits file is missing: Project > Relink Missing Media"
             if row.suggested:
                 tip += f"\nsuggested for review: {row.suggest_reason or 'no reason given'}"
             return tip

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from PySide6.QtCore import Qt
+
 from distilpose.app.dialogs import Dialogs
 from distilpose.app.main_window import MainWindow
 from distilpose.app.state import AppState
@@ -112,6 +114,11 @@ def test_opening_starts_on_the_first_frame_whose_file_is_there(qtbot, tmp_path, 
     shown = win.state.project.frame(win.state.frame_id)
     assert win.state.project.media_path(shown.media_id).name == "kept.avi" and shown.index == 0
     assert errors == [] and win.project.showable_position(3) == 3 and win.project.showable_position(1) == 2
+    model = win.frame_list.model  # the frames of the missing file are greyed and say why
+    tips = [model.data(model.index(r, 1), Qt.ItemDataRole.ToolTipRole) for r in range(4)]
+    assert ["file is missing" in t for t in tips] == [True, True, False, False]
+    greys = [model.data(model.index(r, 4), Qt.ItemDataRole.ForegroundRole).color().name() for r in range(4)]
+    assert greys[:2] == ["#808080"] * 2 and "#808080" not in greys[2:]
 
     # `distilpose-studio --project P --frame 1` (frame 1 of the list is gone.avi #1)
     assert open_project_args(win, argparse.Namespace(project=str(project), path=None, frame=1))
