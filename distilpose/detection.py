@@ -144,16 +144,18 @@ class CenterNetDetector:
         *_, boxes = self.detect_passes(image_rgb)
         return boxes
 
-    def detect_passes(self, image_rgb: np.ndarray) -> Iterator[Boxes]:
+    def detect_passes(self, image_rgb: np.ndarray, extra: bool = True) -> Iterator[Boxes]:
         """The boxes found so far, once after the whole-frame pass when tiles or flip follow, then all of
         them (what :meth:`detect` returns): a background detection hands the first on at once, so a person
-        who entered is tracked a pass earlier instead of after all three (ADR 0020)."""
+        who entered is tracked a pass earlier instead of after all three (ADR 0020). ``extra=False``: the
+        whole-frame pass alone (a schedule that runs the tiles and flip only now and then)."""
         floor = min(self.fallback_threshold, self.score_threshold)
         h, w = image_rgb.shape[:2]
         passes = [np.asarray(self.model.detect_people(image_rgb, min_score=floor), dtype=np.float64).reshape(-1, 5)]
-        if (self.tiles and square_tiles(w, h)) or self.flip:
+        tiles, flip = self.tiles and extra, self.flip and extra
+        if (tiles and square_tiles(w, h)) or flip:
             yield self.select(passes[0], h)
-        if self.tiles:
+        if tiles:
             for x0, y0, side in square_tiles(w, h):
                 tile = np.ascontiguousarray(image_rgb[y0 : y0 + side, x0 : x0 + side])
                 dets = np.asarray(self.model.detect_people(tile, min_score=floor), dtype=np.float64).reshape(-1, 5)
@@ -165,7 +167,7 @@ class CenterNetDetector:
                 dets[:, [0, 2]] += x0
                 dets[:, [1, 3]] += y0
                 passes.append(_outside(dets, passes[0], self.score_threshold))
-        if self.flip:
+        if flip:
             mirrored = np.ascontiguousarray(image_rgb[:, ::-1])
             dets = np.asarray(self.model.detect_people(mirrored, min_score=floor), dtype=np.float64).reshape(-1, 5)
             dets[:, [0, 2]] = w - dets[:, [2, 0]]
@@ -389,14 +391,14 @@ def merge_detections(
     return (boxes, scores), np.concatenate([origin, np.asarray(missed, dtype=int)])
 
 
-def detection_passes(detector: PersonDetector, image_rgb: np.ndarray) -> Iterator[Boxes]:
+def detection_passes(detector: PersonDetector, image_rgb: np.ndarray, extra: bool = True) -> Iterator[Boxes]:
     """The detector's boxes found so far after each of its passes (``detect_passes``), the last being all of
-    them; a detector without passes yields its one result."""
+    them; a detector without passes yields its one result. ``extra=False``: its first pass alone."""
     passes = getattr(detector, "detect_passes", None)
     if passes is None:
         yield detector.detect(image_rgb)
     else:
-        yield from passes(image_rgb)
+        yield from (passes(image_rgb) if extra else passes(image_rgb, extra=False))
 
 
 #: What a background detection hands over: its token, the boxes found so far, and whether they are final.
@@ -415,7 +417,7 @@ class DetectionWorker:
     def __init__(self, detector: PersonDetector) -> None:
         self.detector = detector
         self._cond = threading.Condition()
-        self._job: tuple[int, np.ndarray] | None = None
+        self._job: tuple[int, np.ndarray, bool] | None = None
         self._done: tuple[int, Boxes | BaseException, bool] | None = None
         self._busy = False
         self._closed = False
@@ -429,13 +431,14 @@ class DetectionWorker:
         with self._cond:
             return self._busy
 
-    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
-        """Detect on ``image_rgb`` in the background; False (nothing queued) while a detection runs."""
+    def submit(self, image_rgb: np.ndarray, token: int, extra: bool = True) -> bool:
+        """Detect on ``image_rgb`` in the background (``extra``: all the detector's passes, else its first);
+        False (nothing queued) while a detection runs."""
         with self._cond:
             if self._busy or self._closed:
                 return False
             self._busy = True
-            self._job = (token, image_rgb)
+            self._job = (token, image_rgb, extra)
             self._cond.notify()
             return True
 
@@ -470,12 +473,12 @@ class DetectionWorker:
                 if self._closed:
                     return
                 assert self._job is not None
-                token, image = self._job
+                token, image, extra = self._job
                 self._job = None
             start = time.perf_counter()
             out: Boxes | BaseException | None = None
             try:
-                for out in detection_passes(self.detector, image):
+                for out in detection_passes(self.detector, image, extra):
                     with self._cond:  # a pass ended: its boxes may be taken while the next one runs
                         self._done = (token, out, False)
             except BaseException as exc:  # handed to the pipeline's thread, which reports it
@@ -510,11 +513,11 @@ class SteppedDetectionWorker:
     def busy(self) -> bool:
         return self._handed < len(self._passes)
 
-    def submit(self, image_rgb: np.ndarray, token: int) -> bool:
+    def submit(self, image_rgb: np.ndarray, token: int, extra: bool = True) -> bool:
         if self.busy:
             return False
         start = time.perf_counter()
-        self._passes = list(detection_passes(self.detector, image_rgb))
+        self._passes = list(detection_passes(self.detector, image_rgb, extra))
         self.last_ms = (time.perf_counter() - start) * 1000.0
         self._token, self._handed, self._frames = token, 0, 0
         return True
@@ -551,6 +554,11 @@ class TrackFromKeypoints:
     on by less than ``drift_iou`` (the person moved fast, or the crop drifted off them). A box shrinks by at
     most ``min_shrink`` a frame: keypoints fading at the feet must not cut the next crop to a torso.
 
+    ``tiles_every``: a periodic detection (not one asked for by trouble, nor the first of a stream) runs the
+    detector's extra passes (the tiles of ``centernet-tiles``, the mirror of ``-flip``) only on every N-th
+    time, its whole-frame pass always (ADR 0033): the tiles find small people who entered, which a
+    whole-frame pass misses, at twice its cost.
+
     ``background=True`` (the app and ``bench --pipeline``) runs the periodic detections in a
     :class:`DetectionWorker`: the frame that triggers one is posed on its tracked boxes, and the detections
     are merged (:func:`merge_detections`) into the first frame processed after they finish, so no frame waits
@@ -575,9 +583,11 @@ class TrackFromKeypoints:
         drift_iou: float = 0.5,
         min_shrink: float = 0.85,
         pass_frames: float | None = None,
+        tiles_every: int = 1,
     ) -> None:
-        if redetect_every < 1:
-            raise ValueError("redetect_every must be >= 1")
+        if redetect_every < 1 or tiles_every < 1:
+            raise ValueError("redetect_every and tiles_every must be >= 1")
+        self.tiles_every = tiles_every
         self.detector = detector
         self.name = f"tracking+{detector.name}"
         self.redetect_every = redetect_every
@@ -616,6 +626,7 @@ class TrackFromKeypoints:
         self._image_wh: tuple[int, int] | None = None
         self._fresh = True
         self._taken: Boxes | None = None  # the running detection's boxes merged as a pass's (not merged twice)
+        self._periodic = 0  # periodic detections submitted since the reset (tiles_every counts them)
         self._generation += 1
 
     @property
@@ -692,7 +703,10 @@ class TrackFromKeypoints:
                 image, offset = image_rgb, (0, 0)
             else:
                 image, offset = _square_around(image_rgb, self._region)
-            if worker.submit(image, self._generation):
+            periodic = image is image_rgb and not lost and self.alarm is None
+            extra = not periodic or self._periodic % self.tiles_every == 0
+            if worker.submit(image, self._generation, extra):
+                self._periodic += periodic
                 self._offset = offset
                 if image is image_rgb:
                     self._since = 1  # a local detection does not replace the interval's (newcomers elsewhere)
@@ -806,6 +820,7 @@ def make_detector(
     redetect_every: int = 10,
     background: bool = False,
     pass_frames: float | None = None,
+    tiles_every: int = 1,
 ) -> PersonDetector:
     """A detector by name ('auto' = tiled CenterNet when cached, else the full frame), optionally with tracking
     (``background``: periodic detections in their own thread, or on a clock of ``pass_frames`` processed
@@ -824,4 +839,6 @@ def make_detector(
         raise DistilPoseError(f"unknown detector {name!r}; choose from auto, {', '.join(DETECTOR_NAMES)}")
     if not tracking:
         return base
-    return TrackFromKeypoints(base, redetect_every, background=background, pass_frames=pass_frames)
+    return TrackFromKeypoints(
+        base, redetect_every, background=background, pass_frames=pass_frames, tiles_every=tiles_every
+    )

@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="app",
         help="with --pipeline: comma-separated crowd policies to run each model with: app (the app's "
         "defaults), base (none), reuse (still people re-estimated every other frame), idle2 (the pose model "
-        "on 2 threads while the detector is idle), whole (all crops in one call), or a '+' of them "
-        "(reuse+idle2)",
+        "on 2 threads while the detector is idle), whole (all crops in one call), tilesN (the tiled "
+        "detector's tiles on every N-th periodic detection), or a '+' of them (reuse+idle2)",
     )
     p.add_argument(
         "--redetect-every",

@@ -16,14 +16,16 @@ import os
 from distilpose.errors import DistilPoseError
 
 #: ``--variants`` words: the app's defaults, none of the crowd policies, still people every other frame, 2 pose
-#: threads while the detector idles, all crops in one runtime call (instead of the live batches of 4).
-VARIANTS = ("app", "base", "reuse", "idle2", "whole")
+#: threads while the detector idles, all crops in one runtime call (instead of the live batches of 4), the
+#: tiles on every N-th periodic detection (``tilesN``, N >= 1; ADR 0033).
+VARIANTS = ("app", "base", "reuse", "idle2", "whole", "tilesN")
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
     """A ``--variants`` entry -> (its label, make_live_pipeline keyword arguments); app = the app's defaults."""
     parts = [p.strip() for p in text.strip().split("+")]
-    unknown = [p for p in parts if p not in VARIANTS]
+    tiles = [p for p in parts if p.startswith("tiles") and p[5:].isdigit() and int(p[5:]) >= 1]
+    unknown = [p for p in parts if p not in VARIANTS and p not in tiles]
     if unknown:
         raise DistilPoseError(f"unknown variant {text!r}; use {', '.join(VARIANTS)} or a '+' of them")
     if parts == ["app"]:
@@ -31,6 +33,8 @@ def parse_variant(text: str) -> tuple[str, dict]:
     policy = {"reuse_static": "reuse" in parts, "idle_threads": 2 if "idle2" in parts else None}
     if "whole" in parts:
         policy["max_batch"] = 0
+    if tiles:
+        policy["tiles_every"] = int(tiles[-1][5:])
     return "+".join(parts), policy
 
 

@@ -139,6 +139,8 @@ LIVE_IDLE_THREADS: int | None = None
 LIVE_MAX_BATCH = 4
 #: Processed frames between two detections while people are tracked.
 REDETECT_EVERY = 10
+#: Periodic detections run the tiled detector's tiles every this many times (ADR 0033).
+TILES_EVERY = 3
 
 
 def make_live_pipeline(
@@ -157,6 +159,7 @@ def make_live_pipeline(
     idle_threads: int | None = LIVE_IDLE_THREADS,
     max_batch: int = LIVE_MAX_BATCH,
     pass_frames: float | None = None,
+    tiles_every: int = TILES_EVERY,
 ) -> LivePipeline:
     """The pipeline the app's live view and ``bench --pipeline`` both run: the same detector, the same
     schedule (tracking, re-detection every ``redetect_every`` processed frames, in the background), and the
@@ -175,6 +178,7 @@ def make_live_pipeline(
         redetect_every=max(1, redetect_every),
         background=background,
         pass_frames=pass_frames,
+        tiles_every=tiles_every,
     )
     return LivePipeline(
         predictor,

@@ -13,6 +13,7 @@ import pytest
 
 from distilpose.coco import CocoAnnotation, CocoDataset, CocoImage, save_coco
 from distilpose.detection import FixedBoxes, TrackFromKeypoints
+from distilpose.errors import DistilPoseError
 from distilpose.inference.crowd import StaticReuse
 from distilpose.inference.pipeline_bench import FrameLabels, bench_pipeline, format_pipeline_table
 from distilpose.inference.predictor import Predictor
@@ -262,6 +263,20 @@ def test_variant_whole_sends_every_crop_in_one_call() -> None:
     assert predictor.max_batch is None
     pipe.predictor.predict(np.zeros((64, 64, 3), np.uint8), np.tile([0.0, 0.0, 10.0, 20.0], (9, 1)))
     assert rt.batches == [9]
+
+
+def test_variant_tiles_n_sets_the_tiles_cadence_of_the_schedule() -> None:
+    from distilpose.cli.pipeline_bench import parse_variant
+
+    label, policy = parse_variant("tiles3")
+    assert label == "tiles3" and policy["tiles_every"] == 3 and not policy["reuse_static"]
+    assert parse_variant("reuse+tiles2")[1]["tiles_every"] == 2
+    for bad in ("tiles0", "tilesx", "tiles"):
+        with pytest.raises(DistilPoseError, match="unknown variant"):
+            parse_variant(bad)
+    predictor, _rt = _predictor()
+    pipe = make_live_pipeline(predictor, "full-frame", background=False, **policy)
+    assert isinstance(pipe.detector, TrackFromKeypoints) and pipe.detector.tiles_every == 3
 
 
 def test_bench_cli_names_a_missing_labels_file(capsys, tmp_path: Path) -> None:

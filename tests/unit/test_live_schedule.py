@@ -243,6 +243,9 @@ def test_tiled_detection_hands_its_whole_frame_pass_first() -> None:
     assert passes[0][0].tolist() == [[100.0, 20, 60, 180]]
     assert sorted(passes[1][0][:, 0].tolist()) == [100.0, 200.0, 480.0]
     np.testing.assert_allclose(detector.detect(IMAGE)[0], passes[1][0])  # detect() is the last pass
+    calls.clear()
+    [whole_only] = detector.detect_passes(IMAGE, extra=False)  # a periodic detection without its tiles
+    assert calls == [640] and whole_only[0].tolist() == [[100.0, 20, 60, 180]]
     square = np.zeros((360, 360, 3), np.uint8)  # no tiles: one pass, one result
     assert len(list(CenterNetDetector(Model(), tiles=True).detect_passes(square))) == 1
 
@@ -335,3 +338,36 @@ def test_a_single_pass_taken_before_it_is_final_is_merged_once() -> None:
     finally:
         released.set()
         tracker.close()
+
+
+def test_periodic_detections_run_the_tiles_every_nth_time_and_trouble_always_does() -> None:
+    class Recorder:
+        name = "recorder"
+        local_ok = False
+
+        def __init__(self) -> None:
+            self.extras: list[bool] = []
+
+        def detect(self, image):
+            return np.array([[20.0, 30, 60, 150]]), np.array([0.9])
+
+        def detect_passes(self, image, extra=True):
+            self.extras.append(extra)
+            yield self.detect(image)
+
+    detector = Recorder()
+    tracker = TrackFromKeypoints(detector, redetect_every=2, pad=0.0, background=True, pass_frames=1, tiles_every=3)
+    tracker.detect(IMAGE)  # frame 0: in line, every pass (detect())
+    tracker.update([_person(20, 30, 80, 180)])
+    for _ in range(13):  # confident people: only the interval asks (a detection of a frame: back to back)
+        tracker.detect(IMAGE)
+        tracker.update([_person(20, 30, 80, 180)])
+    assert not tracker.alarms and detector.extras[:9] == [True, False, False] * 3
+    tracker.detect(IMAGE)
+    tracker.update([_person(20, 30, 80, 180)])
+    tracker.detect(IMAGE)  # the one after the interval's: a person in trouble asks now, with every pass
+    tracker.update([_instance([(300.0, 40.0)] * 17, [0.9] * 3 + [0.05] * 14)])  # weak: an alarm
+    tracker.detect(IMAGE)
+    assert tracker.alarms and detector.extras[-1] is True
+    with pytest.raises(ValueError):
+        TrackFromKeypoints(detector, tiles_every=0)
