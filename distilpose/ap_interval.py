@@ -45,12 +45,6 @@ class GainInterval:
     def as_dict(self) -> dict[str, float | bool]:
         return {"gain": self.gain, "low": self.low, "high": self.high, "level": self.level, "sure": self.sure}
 
-    def describe(self) -> str:
-        """E.g. '+0.010 AP (95 % interval -0.012 to +0.031)'."""
-        return f"{self.gain:+.3f} AP ({self.level:.0%} interval {self.low:+.3f} to {self.high:+.3f})".replace(
-            "%", " %"
-        )
-
 
 def block_length(n_images: int) -> int:
     """Consecutive images drawn together: about the square root of the set's size (7 of 43, 12 of 150)."""

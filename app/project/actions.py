@@ -266,9 +266,9 @@ class ProjectActions(QObject):
         step; returns how many were relinked."""
         from distilpose.project.relink import (
             MAX_SEARCHED,
+            found_edits,
             missing_media,
             present_media_paths,
-            relink_edit,
             search,
         )
 
@@ -286,11 +286,7 @@ class ProjectActions(QObject):
         if not folder:
             return 0
         result = search(missing, [folder], present_media_paths(store))
-        try:
-            edits = [relink_edit(store, media_id, path) for media_id, path in result.found.items()]
-        except DistilPoseError as exc:
-            self.window.report_error("Cannot relink the media", str(exc))
-            return 0
+        edits = found_edits(store, result.found)
         if edits and not self.state.push(commands.StoreCommand(f"{RELINK_TEXT} {len(edits)} media", edits)):
             return 0
         still = [m for m in missing if m.record.id not in result.found]

@@ -27,7 +27,7 @@ def register_relink(sub: argparse._SubParsersAction) -> None:
 def _relink(args: argparse.Namespace) -> int:
     from distilpose.cli.project_open import open_project
     from distilpose.errors import DistilPoseError
-    from distilpose.project.relink import missing_media, present_media_paths, relink_edit, search
+    from distilpose.project.relink import found_edits, missing_media, present_media_paths, relink_edit, search
 
     listing = not args.search and not args.media
     with open_project(args.project, read_only=listing) as store:  # listing never writes the project
@@ -38,7 +38,7 @@ def _relink(args: argparse.Namespace) -> int:
             chosen[int(media_id)] = path
         missing = missing_media(store)
         result = search([m for m in missing if m.record.id not in chosen], args.search, present_media_paths(store))
-        edits = [relink_edit(store, media_id, path) for media_id, path in {**result.found, **chosen}.items()]
+        edits = found_edits(store, result.found) + [relink_edit(store, i, path) for i, path in chosen.items()]
         if edits:
             store.apply_edits(edits)  # every link checked first; all or nothing
         for edit in edits:

@@ -94,8 +94,9 @@ def replacement_problem(record: MediaRecord, candidate: str | os.PathLike, image
     kind = files.guess_kind(path)
     if kind != record.kind:
         return f"{path}: a {kind or 'file of unknown kind'}, not the {record.kind} the project had"
-    if record.size is not None and path.stat().st_size != record.size:
-        return f"{path}: {path.stat().st_size} bytes, not the {record.size} the project recorded: another file"
+    size = path.stat().st_size
+    if record.size is not None and size != record.size:
+        return f"{path}: {size} bytes, not the {record.size} the project recorded: another file"
     if record.hash and files.file_digest(path) != record.hash:
         return f"{path}: same name and size but other content than the project recorded: another file"
     return None
@@ -151,14 +152,24 @@ def search(
 
 
 def relink_edit(store, media_id: int, path: str | os.PathLike) -> Edit:
-    """The edit that points media ``media_id`` at ``path``, after checking it is the same file (raises
-    :class:`~distilpose.project.errors.ProjectError` naming the problem)."""
+    """The edit that points media ``media_id`` at ``path`` (given by hand), after checking it is the same
+    file (raises :class:`~distilpose.project.errors.ProjectError` naming the problem)."""
     record = store.media(media_id)
     problem = replacement_problem(record, path, _images_needed(store, record))
     if problem:
         raise ProjectError(f"{store.path}: cannot relink {record.path}: {problem}")
+    return _edit(store, record, path)
+
+
+def found_edits(store, found: dict[int, Path]) -> list[Edit]:
+    """The edits for what :func:`search` found: it checked each file already (hashing a video twice would
+    double the wait)."""
+    return [_edit(store, store.media(media_id), path) for media_id, path in found.items()]
+
+
+def _edit(store, record: MediaRecord, path: str | os.PathLike) -> Edit:
     stored = files.to_stored(path, store.folder)
-    return Edit("relink_media", {"media_id": int(media_id), "stored": stored, "expect": record.path})
+    return Edit("relink_media", {"media_id": int(record.id), "stored": stored, "expect": record.path})
 
 
 def present_media_paths(store) -> list[Path]:
