@@ -60,10 +60,10 @@ CORRECTION_OPS = ("move_keypoint", "set_keypoint", "set_visibility", "move_insta
 JobRecipe = Literal["peak", "distilpose"]
 JOB_RECIPES: tuple[str, ...] = get_args(JobRecipe)
 DEFAULT_RECIPE: JobRecipe = "peak"
-#: The ``peak`` recipe's schedule (ADR 0028): the peak head's learning rate (a map learned from zero, ADR
+#: The ``peak`` recipe's schedule (ADR 0028): the peak head's learning rate by kind (a map learned from zero, ADR
 #: 0022), divided by 10 after PEAK_DECAY_EPOCH, at most PEAK_EPOCHS passes over the train split (the time
 #: budget may end it sooner): longer runs fit the train frames and lose on the held-out ones.
-PEAK_HEAD_LR = 1e-2
+PEAK_HEAD_LR = {"residual": 1e-2, "context": 3e-3}
 PEAK_EPOCHS = 20
 PEAK_DECAY_EPOCH = 15
 #: Job defaults (the shipped student's recipe: lr 1.5e-5, backbone frozen; batch and ten minutes for 2 cores).
@@ -475,7 +475,10 @@ def student_section(student: str) -> dict[str, Any]:
         raise DistilPoseError(f"student {student!r}: {exc}") from None
     start = student_start(student)
     if start is not None:
-        return {"name": name, "init_weights": start}
+        from distilpose.models.checkpoint import stored_overrides
+
+        overrides = stored_overrides(start)  # e.g. the peak head it was trained with: build that architecture
+        return {"name": name, "init_weights": start, **({"overrides": overrides} if overrides else {})}
     init = spec.init_backbone_from_zoo
     return {"name": name, **({"init_backbone_from_zoo": init} if init else {})}
 
@@ -518,9 +521,12 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
         "step_epochs": [],
     }
     if spec.recipe == "peak" and accepts_override(student["name"], "peak_head"):
-        student["overrides"] = {"peak_head": "residual"}
+        overrides = student.setdefault("overrides", {})
+        if overrides.get("peak_head", "none") == "none":  # a start with a trained peak head keeps its kind
+            overrides["peak_head"] = "residual"
         loss.update(peak_pick=1.0, sim_heatmap=0.0, score=0.0)
-        optimizer.update(peak_head_lr_mult=PEAK_HEAD_LR / spec.lr, freeze_token_head=True)
+        lr = PEAK_HEAD_LR[overrides["peak_head"]]
+        optimizer.update(peak_head_lr_mult=lr / spec.lr, freeze_token_head=True)
         run["epochs"] = PEAK_EPOCHS
         schedule["step_epochs"] = [PEAK_DECAY_EPOCH]
     config = {

@@ -314,6 +314,9 @@ def load_model(
         model = create_model(text)  # raises UnknownModelError listing the available names
         shipped = bundled_weights(model.spec.name)
         if shipped is not None:  # the default student ships its weights in resources/models/
+            overrides = stored_overrides(shipped)
+            if overrides:  # e.g. a shipped peak-choice head: build the architecture that wrote the file
+                model = _build_with(model.spec.name, overrides, shipped)
             load_weights(model, shipped, strict=True)
             model.eval()
         return model, model.spec
@@ -327,13 +330,22 @@ def load_model(
         raise CheckpointError(
             f"{path}: the checkpoint does not name its architecture; pass arch= (one of {', '.join(list_models())})"
         )
-    try:
-        model = create_model(chosen, **_stored_overrides(path, meta))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: its metadata 'overrides' do not build {chosen!r}: {exc}") from None
+    model = _build_with(chosen, _stored_overrides(path, meta), path)
     load_weights(model, path, strict=strict)
     model.eval()
     return model, model.spec
+
+
+def _build_with(name: str, overrides: dict[str, object], path: Path) -> nn.Module:
+    try:
+        return create_model(name, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its metadata 'overrides' do not build {name!r}: {exc}") from None
+
+
+def stored_overrides(path: PathLike) -> dict[str, object]:
+    """The builder options ``path`` was trained with ({} for a file without any, or a torch file)."""
+    return _stored_overrides(Path(path), read_metadata(path))
 
 
 def _stored_overrides(path: Path, meta: Mapping[str, str]) -> dict[str, object]:

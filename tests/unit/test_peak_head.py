@@ -198,3 +198,35 @@ def test_an_untrained_context_peak_head_is_the_prior_and_sees_the_whole_person()
     rows = feature.grad.abs().sum(dim=(0, 1, 3)).nonzero().flatten()
     # dilations 2, 4, 8 after a 3x3: one output cell reads 31 rows of cells (124 crop pixels), not 3
     assert rows.min() == 32 - 15 and rows.max() == 32 + 15
+
+
+def test_a_shipped_file_with_a_peak_head_loads_by_its_registered_name(tmp_path: Path, monkeypatch) -> None:
+    """The shipped student may carry a trained peak head: loading it by name builds the architecture its
+    metadata records, or the strict load would refuse the head's weights."""
+    import distilpose.models.checkpoint as checkpoint
+
+    torch.manual_seed(0)
+    student = create_model("distilpose-mnv2-lt", peak_head="context")
+    with torch.no_grad():
+        student.keypoint_head.tokenhead.peak.out.bias.fill_(0.25)
+    shipped = tmp_path / "model.safetensors"
+    save_weights(student, shipped, metadata={"model": "distilpose-mnv2-lt", "overrides": json.dumps({"peak_head": "context"})})
+    monkeypatch.setattr(checkpoint, "bundled_weights", lambda name: shipped if name == "distilpose-mnv2-lt" else None)
+    loaded, spec = load_model("distilpose-mnv2-lt")
+    assert spec.name == "distilpose-mnv2-lt" and loaded.keypoint_head.tokenhead.peak is not None
+    assert torch.equal(loaded.keypoint_head.tokenhead.peak.out.bias, student.keypoint_head.tokenhead.peak.out.bias)
+    assert checkpoint.stored_overrides(shipped) == {"peak_head": "context"}
+
+
+def test_a_job_from_a_start_with_a_peak_head_keeps_its_kind_and_that_kind_s_learning_rate(tmp_path: Path) -> None:
+    from distilpose.training.project_job import PEAK_HEAD_LR, DistilSpec, build_config
+
+    student = create_model("distilpose-mnv2-lt", peak_head="context")
+    start = tmp_path / "start.safetensors"
+    save_weights(student, start, metadata={"model": "distilpose-mnv2-lt", "overrides": json.dumps({"peak_head": "context"})})
+    for recipe in ("peak", "distilpose"):  # either recipe builds the architecture the start file holds
+        cfg = build_config(DistilSpec.for_budget(student=str(start), recipe=recipe), tmp_path, with_val=True)
+        assert cfg["model"]["overrides"] == {"peak_head": "context"} and cfg["model"]["init_weights"] == str(start)
+    peak = build_config(DistilSpec.for_budget(student=str(start)), tmp_path, with_val=True)
+    assert peak["optimizer"]["peak_head_lr_mult"] == pytest.approx(PEAK_HEAD_LR["context"] / peak["optimizer"]["lr"])
+    assert PEAK_HEAD_LR["context"] != PEAK_HEAD_LR["residual"]

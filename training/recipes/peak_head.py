@@ -5,8 +5,9 @@ Lightning's network once over unaugmented crops (and, with ``--flip``, their mir
 stores what the pick needs: the 24 FPN + 17 heatmap channels (float16), each joint's regressed point,
 the targets and, with ``--offsets`` (for a measuring split), the offset maps. ``train`` fits the head on that
 cache with the pick's cross-entropy (:func:`distilpose.losses.peak_pick_loss`) and writes a whole student:
-the given token-head weights plus the trained peak head, loadable by every command. ``pick`` reports, on a
-cache with offsets, the share of joints far from their labels before and after.
+the given token-head weights plus the trained peak head, loadable by every command. ``--head context``
+trains the head with the person in view (ADR 0028, ADR 0034). ``--dev`` reports, on a cache with offsets,
+the share of joints far from their labels before and after.
 
     python -m distilpose.training.recipes.peak_head cache --ann DATA/train/person_keypoints.json \\
         --images DATA/train/images --out CACHE/train --max 8000 --flip
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     pt.add_argument("--batch", type=int, default=64)
     pt.add_argument("--sigma", type=float, default=1.0)
     pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--head", choices=sorted(PEAK_HEAD_CLASSES), default="residual", help="the peak head's kind")
+    pt.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decay, pulling the head to the prior")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     if args.cmd == "cache":
@@ -250,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n} crops cached in {args.out}")
         return 0
     c = _load(args.cache)
-    head = train_head(c, args.steps, args.lr, args.batch, args.sigma, args.seed)
+    head = train_head(
+        c, args.steps, args.lr, args.batch, args.sigma, args.seed, kind=args.head, weight_decay=args.weight_decay
+    )
     note = {"peak_head_recipe": json.dumps({k: str(v) for k, v in vars(args).items()})}
-    save_student(head, args.base, args.out, note)
+    save_student(head, args.base, args.out, note, kind=args.head)
     if args.dev is not None:
         d = _load(args.dev)
         (pf, pm), (tf, tm) = far_share(d, None), far_share(d, head)
