@@ -255,7 +255,7 @@ class DistillationLoss(nn.Module):
             terms["score"] = cfg.score * score_loss(scores, teacher_heatmaps, coords, tw)
         if cfg.peak_pick > 0:
             if pick_logits is None:
-                raise ValueError("the peak_pick loss needs a student with a peak-choice head (peak_head: residual)")
+                raise ValueError("the peak_pick loss needs a student with a peak-choice head (peak_head: residual or context)")
             terms["peak_pick"] = cfg.peak_pick * peak_pick_loss(
                 pick_logits, target_coords, tw, cfg.peak_pick_sigma
             )

@@ -525,7 +525,10 @@ def build_config(spec: DistilSpec, job_dir: Path, with_val: bool) -> dict[str, A
         if overrides.get("peak_head", "none") == "none":  # a start with a trained peak head keeps its kind
             overrides["peak_head"] = "residual"
         loss.update(peak_pick=1.0, sim_heatmap=0.0, score=0.0)
-        lr = PEAK_HEAD_LR[overrides["peak_head"]]
+        kind = overrides["peak_head"]
+        if kind not in PEAK_HEAD_LR:
+            raise DistilPoseError(f"student {spec.student!r}: no job learning rate for its peak head {kind!r}")
+        lr = PEAK_HEAD_LR[kind]
         optimizer.update(peak_head_lr_mult=lr / spec.lr, freeze_token_head=True)
         run["epochs"] = PEAK_EPOCHS
         schedule["step_epochs"] = [PEAK_DECAY_EPOCH]

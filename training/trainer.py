@@ -270,7 +270,7 @@ class Trainer:
         if cfg.loss.peak_pick > 0 and getattr(head, "peak", None) is None:
             raise ConfigError(
                 f"loss.peak_pick: {cfg.model.name!r} has no peak-choice head to train "
-                "(set model.overrides.peak_head: residual, or loss.peak_pick: 0)"
+                "(set model.overrides.peak_head: residual or context, or loss.peak_pick: 0)"
             )
         if not self._will_resume():
             if cfg.model.init_weights is not None:

@@ -50,7 +50,8 @@ def model_info(name_or_path: str, arch: str | None = None) -> dict:
     import torch  # lazily: `distilpose --help` should not pay for torch
 
     from distilpose.models import model_spec
-    from distilpose.models.checkpoint import load_model
+    from distilpose.models.bundled import bundled_weights
+    from distilpose.models.checkpoint import load_model, stored_overrides
     from distilpose.models.complexity import attention_gmacs, measure
     from distilpose.models.registry import create_model
 
@@ -61,11 +62,13 @@ def model_info(name_or_path: str, arch: str | None = None) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     else:
         spec = model_spec(name_or_path)  # UnknownModelError lists the names
+        shipped = bundled_weights(spec.name)
+        overrides = stored_overrides(shipped) if shipped is not None else {}  # e.g. a shipped peak head
         if spec.pretrained == "zoo":  # the builder reads the zoo's weights: real tensors, not meta ones
-            model = create_model(name_or_path)
+            model = create_model(name_or_path, **overrides)
         else:
             with torch.device("meta"):  # shapes only: instant, no memory for weights
-                model = create_model(name_or_path)
+                model = create_model(name_or_path, **overrides)
     c = measure(model, spec.input_size)
     info = _spec_fields(spec)
     info.update(

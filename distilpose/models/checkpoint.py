@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from distilpose.atomic import atomic_write_with
 from distilpose.errors import CheckpointError
 from distilpose.models.bundled import bundled_weights
-from distilpose.models.registry import ModelSpec, create_model, list_models
+from distilpose.models.registry import ModelSpec, create_model, list_models, model_spec
 
 StateDict = dict[str, Tensor]
 PathLike = str | os.PathLike
@@ -301,7 +301,8 @@ def init_backbone_from_teacher(
 def load_model(
     name_or_path: PathLike, *, arch: str | None = None, strict: bool = True
 ) -> tuple[nn.Module, ModelSpec]:
-    """A registered name -> freshly built model; a checkpoint path -> model with its weights (eval mode).
+    """A registered name -> freshly built model (with its shipped weights, built as their file records, when
+    it ships any); a checkpoint path -> model with its weights (eval mode).
 
     The architecture comes from ``arch`` or from the safetensors metadata 'model' that
     :func:`save_weights` writes; official mmpose .pth files carry no such name, so pass ``arch=``.
@@ -311,14 +312,15 @@ def load_model(
     if not path.is_file():
         if isinstance(name_or_path, os.PathLike) or os.sep in text or path.suffix:
             raise CheckpointError(f"{path}: no such checkpoint file")
-        model = create_model(text)  # raises UnknownModelError listing the available names
-        shipped = bundled_weights(model.spec.name)
-        if shipped is not None:  # the default student ships its weights in resources/models/
-            overrides = stored_overrides(shipped)
-            if overrides:  # e.g. a shipped peak-choice head: build the architecture that wrote the file
-                model = _build_with(model.spec.name, overrides, shipped)
-            load_weights(model, shipped, strict=True)
-            model.eval()
+        name = model_spec(text).name  # raises UnknownModelError listing the available names
+        shipped = bundled_weights(name)
+        if shipped is None:
+            model = create_model(name)
+            return model, model.spec
+        # the default student ships its weights in resources/models/, built as the file records (a peak head)
+        model = _build_with(name, stored_overrides(shipped), shipped)
+        load_weights(model, shipped, strict=True)
+        model.eval()
         return model, model.spec
     meta = read_metadata(path)
     stored = meta.get("model")

@@ -230,3 +230,10 @@ def test_a_job_from_a_start_with_a_peak_head_keeps_its_kind_and_that_kind_s_lear
     peak = build_config(DistilSpec.for_budget(student=str(start)), tmp_path, with_val=True)
     assert peak["optimizer"]["peak_head_lr_mult"] == pytest.approx(PEAK_HEAD_LR["context"] / peak["optimizer"]["lr"])
     assert PEAK_HEAD_LR["context"] != PEAK_HEAD_LR["residual"]
+
+
+def test_every_peak_head_kind_has_a_job_learning_rate() -> None:
+    from distilpose.models.heads import PEAK_HEADS
+    from distilpose.training.project_job import PEAK_HEAD_LR
+
+    assert set(PEAK_HEAD_LR) == set(PEAK_HEADS) - {"none"}

@@ -209,15 +209,15 @@ def train_head(
 def save_student(head: torch.nn.Module, base: Path | None, out: Path, note: dict[str, str], kind: str = "residual") -> None:
     """The whole student: ``base`` (a distilpose-mnv2-lt file; None: the untrained prior) + this peak head."""
     from distilpose.models import create_model
-    from distilpose.models.checkpoint import load_weights, save_weights
+    from distilpose.models.checkpoint import load_model, save_weights
     from distilpose.training.trainer import init_backbone_from_zoo
 
     model = create_model(STUDENT, peak_head=kind)
     init_backbone_from_zoo(model, "movenet-lightning")
-    if base is not None:
-        plain = create_model(STUDENT)
-        load_weights(plain, base, strict=True)
-        model.load_state_dict(plain.state_dict(), strict=False)
+    if base is not None:  # its token head (and backbone); a peak head it may hold gives way to this one
+        plain, _ = load_model(base, arch=STUDENT)
+        state = {k: v for k, v in plain.state_dict().items() if ".peak." not in k}
+        model.load_state_dict(state, strict=False)
     model.keypoint_head.tokenhead.peak.load_state_dict(head.state_dict())
     meta = {"model": STUDENT, "overrides": json.dumps({"peak_head": kind}), **note}
     save_weights(model, out, metadata=meta)
