@@ -237,3 +237,13 @@ def test_every_peak_head_kind_has_a_job_learning_rate() -> None:
     from distilpose.training.project_job import PEAK_HEAD_LR
 
     assert set(PEAK_HEAD_LR) == set(PEAK_HEADS) - {"none"}
+
+
+def test_a_job_from_a_file_with_an_unknown_peak_head_says_so_by_name(tmp_path: Path) -> None:
+    from distilpose.errors import DistilPoseError
+    from distilpose.training.project_job import DistilSpec, build_config
+
+    start = tmp_path / "odd.safetensors"
+    save_weights(create_model("distilpose-mnv2-lt"), start, metadata={"overrides": json.dumps({"peak_head": "sideways"})})
+    with pytest.raises(DistilPoseError, match=r"odd\.safetensors.*sideways"):
+        build_config(DistilSpec.for_budget(student=str(start)), tmp_path, with_val=True)
