@@ -320,8 +320,9 @@ def project_data(store: ProjectStore) -> ProjectData:
     used = {f.media_id for f in frames if f.split in TRAIN_SPLITS or f.split in VAL_SPLITS}
     gone = missing_media(store, used)
     data.missing_media = [m.describe() for m in gone]
+    gone_ids = {g.record.id for g in gone}
     for m in videos:
-        if any(g.record.id == m.id for g in gone):
+        if m.id in gone_ids:
             continue  # its length is unknown: no "short video" guess from a file that is not there
         n = len(store.frames(media_id=m.id))
         fps = video_fps(store, m.id)

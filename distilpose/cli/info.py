@@ -50,8 +50,7 @@ def model_info(name_or_path: str, arch: str | None = None) -> dict:
     import torch  # lazily: `distilpose --help` should not pay for torch
 
     from distilpose.models import model_spec
-    from distilpose.models.bundled import bundled_weights
-    from distilpose.models.checkpoint import load_model, stored_overrides
+    from distilpose.models.checkpoint import load_model, shipped_overrides
     from distilpose.models.complexity import attention_gmacs, measure
     from distilpose.models.registry import create_model
 
@@ -62,8 +61,7 @@ def model_info(name_or_path: str, arch: str | None = None) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     else:
         spec = model_spec(name_or_path)  # UnknownModelError lists the names
-        shipped = bundled_weights(spec.name)
-        overrides = stored_overrides(shipped) if shipped is not None else {}  # e.g. a shipped peak head
+        overrides = shipped_overrides(spec.name)  # e.g. a shipped peak head
         if spec.pretrained == "zoo":  # the builder reads the zoo's weights: real tensors, not meta ones
             model = create_model(name_or_path, **overrides)
         else:

@@ -318,7 +318,7 @@ def load_model(
             model = create_model(name)
             return model, model.spec
         # the default student ships its weights in resources/models/, built as the file records (a peak head)
-        model = _build_with(name, stored_overrides(shipped), shipped)
+        model = _build_with(name, shipped_overrides(name), shipped)
         load_weights(model, shipped, strict=True)
         model.eval()
         return model, model.spec
@@ -348,6 +348,12 @@ def _build_with(name: str, overrides: dict[str, object], path: Path) -> nn.Modul
 def stored_overrides(path: PathLike) -> dict[str, object]:
     """The builder options ``path`` was trained with ({} for a file without any, or a torch file)."""
     return _stored_overrides(Path(path), read_metadata(path))
+
+
+def shipped_overrides(name: str) -> dict[str, object]:
+    """The builder options of registered model ``name``'s shipped weights ({} when it ships none)."""
+    shipped = bundled_weights(name)
+    return stored_overrides(shipped) if shipped is not None else {}
 
 
 def _stored_overrides(path: Path, meta: Mapping[str, str]) -> dict[str, object]:
