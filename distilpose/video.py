@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 #: Suffixes of still images the app and the pipeline open (lower case).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Suffixes treated as video files (anything FFmpeg reads works; these are offered in dialogs).
-VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_SUFFIXES: tuple[str, ...] = (
+    ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+    ".ts", ".mts", ".m2ts",  # MPEG transport streams (camcorders, broadcast): the reader seeks them by dts
+)  # fmt: skip
 #: Bump when the on-disk index format changes, so stale cache files are ignored (2: AVI with B-frames is
 #: indexed in output order; a version 1 index of such a file lists its frames in decode order).
 INDEX_VERSION = 2

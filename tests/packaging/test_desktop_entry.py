@@ -33,7 +33,8 @@ EXPECTED_MIME = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".bmp": "image/bmp", ".tif": "image/tiff",
     ".tiff": "image/tiff", ".webp": "image/webp", ".mp4": "video/mp4", ".mov": "video/quicktime",
     ".avi": "video/x-msvideo", ".mkv": "video/x-matroska", ".webm": "video/webm", ".m4v": "video/x-m4v",
-    ".mpg": "video/mpeg", ".mpeg": "video/mpeg", ".wmv": "video/x-ms-wmv",
+    ".mpg": "video/mpeg", ".mpeg": "video/mpeg", ".wmv": "video/x-ms-wmv", ".ts": "video/mp2t",
+    ".mts": "video/mp2t", ".m2ts": "video/mp2t",
 }  # fmt: skip
 
 

@@ -104,3 +104,23 @@ def test_ctrl_c_keeps_the_frames_already_done(project, tmp_path, monkeypatch, ca
     with ProjectStore.open(project) as store:
         held = [f for f in store.frames() if store.instances(f.id)]
         assert len(held) == 2 and store.history()[-1].op == "prelabel"
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".mts", ".m2ts"])
+def test_a_transport_stream_is_added_as_a_video_with_the_right_pictures(project, tmp_path, capsys, suffix):
+    """Camcorders write .mts / .m2ts and broadcast captures .ts: they are videos to `project add` (before, "not
+    an image"), and the frames the project stores show the pictures of those frame numbers."""
+    from distilpose.video import VideoReader
+    from tests.unit.test_video import read_number, write_numbered_video
+
+    video = tmp_path / f"clip{suffix}"
+    write_numbered_video(video, 24)
+    assert main(["project", "add", str(project), str(video), "--every", "5"]) == 0
+    assert "1 new media, 5 frame(s) added" in capsys.readouterr().out
+    with ProjectStore.open(project) as store:
+        (media,) = store.media_list()
+        assert media.kind == "video"
+        indices = [f.index for f in store.frames(media.id)]
+    assert indices == [0, 5, 10, 15, 20]
+    with VideoReader(video, index_cache=None) as reader:
+        assert [read_number(reader.frame(i)) for i in reversed(indices)] == indices[::-1]
