@@ -51,6 +51,8 @@ class ProjectActions(QObject):
     prelabelFinished = Signal(int)
     #: A dataset export ended: True on success.
     exportFinished = Signal(bool)
+    #: A search for missing media ended: how many media it relinked (0: none found, cancelled or failed).
+    relinkFinished = Signal(int)
 
     def __init__(
         self,
@@ -75,6 +77,9 @@ class ProjectActions(QObject):
         self.job: BackgroundTask | None = None
         self.last_export = None
         self.missing: list = []  # the open project's media files that are not there (relink.MissingMedia)
+        self.relink_task: BackgroundTask | None = None
+        self.relink_dialog: QProgressDialog | None = None
+        self._relinked = 0
         self._make_actions()
         self._connect()
         self._update_enabled()
@@ -261,34 +266,48 @@ class ProjectActions(QObject):
         if any(c is not None and c.text().startswith(RELINK_TEXT) for c in near):
             self.update_missing_media()
 
-    def ask_relink(self) -> int:
-        """Ask for a folder, find the missing media under it and point the project at them as one undoable
-        step; returns how many were relinked."""
-        from distilpose.project.relink import (
-            MAX_SEARCHED,
-            found_edits,
-            missing_media,
-            present_media_paths,
-            search,
-        )
+    def ask_relink(self) -> bool:
+        """Ask for a folder and start looking for the missing media under it off the GUI thread; what it finds
+        is relinked as one undoable step when the search ends (``relinkFinished`` carries how many). False
+        when no search started."""
+        from distilpose.app.project.relink_search import relink_search_task, search_dialog
+        from distilpose.project.relink import missing_media, present_media_paths
 
         store = self.state.project
-        if store is None:
-            return 0
+        if store is None or self.relink_task is not None:
+            return False
         missing = missing_media(store)
         if not missing:
             self._status("No media file of the project is missing")
-            return 0
+            return False
         if store.read_only:
             self.window.report_error("Cannot relink the media", f"The project is open read-only: {store.read_only}")
-            return 0
+            return False
         folder = self.dialogs.folder(self.window, f"Search a Folder for {len(missing)} Missing Media File(s)")
         if not folder:
-            return 0
-        result = search(missing, [folder], present_media_paths(store))
+            return False
+        task = relink_search_task(missing, folder, present_media_paths(store))
+        task.succeeded.connect(lambda result: self._relink_found(store, missing, folder, result))
+        task.failed.connect(lambda message: self.window.report_error(f"Cannot search {folder}", message))
+        task.cancelled.connect(lambda _m: self._status(f"Search of {folder} cancelled: nothing relinked"))
+        task.finished.connect(self._on_relink_done)
+        self.relink_task, self._relinked = task, 0
+        self.relink_dialog = search_dialog(task, folder, len(missing), self.window)
+        self.state.pending.begin("relink search")
+        task.start()
+        return True
+
+    def _relink_found(self, store, missing: list, folder: str, result) -> None:
+        """The search ended: relink what it found as one step (the project may have closed meanwhile) and say
+        what is still missing."""
+        from distilpose.project.relink import MAX_SEARCHED, found_edits
+
+        if store is not self.state.project:
+            return
         edits = found_edits(store, result.found)
         if edits and not self.state.push(commands.StoreCommand(f"{RELINK_TEXT} {len(edits)} media", edits)):
-            return 0
+            return
+        self._relinked = len(edits)
         still = [m for m in missing if m.record.id not in result.found]
         if still:
             self.window.report_error(
@@ -302,7 +321,19 @@ class ProjectActions(QObject):
             self.show_frame(self.state.frame_id)  # the shown frame reads its file again
         elif edits and (first := self.showable_position(0)) is not None:
             self.show_position(first)  # nothing could be shown while the file was missing
-        return len(edits)
+
+    def _on_relink_done(self) -> None:
+        task, self.relink_task = self.relink_task, None
+        if task is None:  # already handled (the window closed while it searched)
+            return
+        if self.relink_dialog is not None:
+            self.relink_dialog.canceled.disconnect()
+            self.relink_dialog.close()
+            self.relink_dialog.deleteLater()
+            self.relink_dialog = None
+        task.deleteLater()
+        self.state.pending.end("relink search")
+        self.relinkFinished.emit(self._relinked)
 
     def show_frame(self, frame_id: int) -> bool:
         return self._show(self.state.go_to_frame, frame_id)
@@ -709,6 +740,10 @@ class ProjectActions(QObject):
             self._on_prelabel_done()  # now, while the project is open: its queued call will find nothing
         if self.job is not None:
             self.job.wait(120_000)
+        if self.relink_task is not None:
+            self.relink_task.cancel()
+            self.relink_task.wait(60_000)
+            self._on_relink_done()  # now: its queued call would find a closed window
         self.assist.shutdown()
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from distilpose.project.relink import MAX_SEARCHED
 
@@ -37,7 +40,9 @@ def _relink(args: argparse.Namespace) -> int:
                 raise DistilPoseError(f"--media {media_id} {path}: the media id must be a number")
             chosen[int(media_id)] = path
         missing = missing_media(store)
-        result = search([m for m in missing if m.record.id not in chosen], args.search, present_media_paths(store))
+        wanted = [m for m in missing if m.record.id not in chosen]
+        with _entries_bar(bool(args.search and wanted)) as tick:  # Ctrl-C while searching: nothing written
+            result = search(wanted, args.search, present_media_paths(store), tick)
         edits = found_edits(store, result.found) + [relink_edit(store, i, path) for i, path in chosen.items()]
         if edits:
             store.apply_edits(edits)  # every link checked first; all or nothing
@@ -55,3 +60,20 @@ def _relink(args: argparse.Namespace) -> int:
         print(f"find them with: distilpose project relink {args.project} --search FOLDER", file=sys.stderr)
     print(f"{args.project}: {len(edits)} media relinked, {len(still)} missing")
     return 1 if still else 0
+
+
+@contextmanager
+def _entries_bar(shown: bool) -> Iterator[Callable[[int, Path], None] | None]:
+    """A tqdm counter of the entries a search looked at (on stderr, and only on a terminal): a search of a
+    large folder takes a while, and says so."""
+    if not shown:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=None, unit=" entries", desc="searching", disable=None, file=sys.stderr) as bar:
+
+        def tick(seen: int, _folder: Path) -> None:
+            bar.update(seen - bar.n)
+
+        yield tick

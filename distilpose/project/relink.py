@@ -15,7 +15,7 @@ use the same functions, and the change is an :class:`~distilpose.project.edits.E
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -112,11 +112,17 @@ def _common_tail(stored: str, candidate: Path) -> int:
 
 
 def search(
-    missing: Sequence[MissingMedia], folders: Sequence[str | os.PathLike], taken: Iterable[Path] = ()
+    missing: Sequence[MissingMedia],
+    folders: Sequence[str | os.PathLike],
+    taken: Iterable[Path] = (),
+    progress: Callable[[int, Path], None] | None = None,
 ) -> SearchResult:
     """Look for each missing media under ``folders`` (walked recursively, links not followed): entries of
     the same name that :func:`replacement_problem` accepts, none of them in ``taken`` (files that are media of
-    the project already) and no file given to two media."""
+    the project already) and no file given to two media.
+
+    ``progress(entries seen, folder)`` is called after each folder is looked through: a caller shows it, and
+    stops the search by raising from it (nothing is returned then, so nothing is half-relinked)."""
     by_name: dict[str, list[MissingMedia]] = {}
     for m in missing:
         by_name.setdefault(m.name, []).append(m)
@@ -132,6 +138,8 @@ def search(
                     path = Path(os.path.abspath(Path(root) / entry))
                     if path not in used and replacement_problem(m.record, path, m.images_needed) is None:
                         candidates[m.record.id].append(path)
+            if progress is not None:
+                progress(seen, Path(root))
             if seen > MAX_SEARCHED:
                 result.stopped = True
                 break

@@ -8,6 +8,7 @@ import argparse
 import shutil
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 from distilpose.app.dialogs import Dialogs
 from distilpose.app.main_window import MainWindow
@@ -39,7 +40,9 @@ def test_a_project_whose_video_moved_is_relinked_on_opening_and_the_relink_undoe
     assert banner.isVisible() and banner.label.text().startswith("1 media file(s) of this project are not where")
     assert "clips/walk.avi" in banner.label.text()
     store = win.state.project
-    banner.search_button.click()
+    with qtbot.waitSignal(win.project.relinkFinished, timeout=20_000) as done:
+        banner.search_button.click()  # the search runs off the GUI thread
+    assert done.args == [1]
     assert store.media(media).path == "archive/2026/walk.avi" and not banner.isVisible()
     assert win.state.frame_id is not None and win.state.image is not None  # the frame shows, from the moved file
     assert win.state.undo_stack.undoText() == "Relink 1 media"
@@ -48,7 +51,7 @@ def test_a_project_whose_video_moved_is_relinked_on_opening_and_the_relink_undoe
     assert win.state.redo() and store.media(media).path == "archive/2026/walk.avi" and not banner.isVisible()
     # Nothing missing now: the menu action says so and asks nothing.
     assert win.project.relink_action.isEnabled()
-    assert win.project.ask_relink() == 0 and errors == []
+    assert win.project.ask_relink() is False and errors == []
 
 
 def _project_whose_video_is_gone(tmp_path):
@@ -71,7 +74,9 @@ def test_a_search_that_finds_nothing_changes_nothing_and_says_what_is_still_miss
     win.show()
     assert win.project.open_project(project)
     assert win.missing_media_banner.label.text().startswith("1 media file(s)")
-    assert win.project.ask_relink() == 0  # searched, nothing of that name and content anywhere
+    with qtbot.waitSignal(win.project.relinkFinished, timeout=20_000) as done:
+        assert win.project.ask_relink()  # searched, nothing of that name and content anywhere
+    assert done.args == [0]
     title, text = errors[-1]
     assert title == "Some media files are still missing" and "Found 0 of 1 under" in text and "walk.avi" in text
     assert win.state.undo_stack.count() == 0 and win.missing_media_banner.isVisible()
@@ -91,7 +96,7 @@ def test_a_read_only_project_names_its_missing_media_but_does_not_offer_to_relin
     banner = win.missing_media_banner
     assert banner.isVisible() and not banner.search_button.isEnabled()
     assert "read-only (the disk is full)" in banner.search_button.toolTip()
-    assert win.project.ask_relink() == 0 and asked == []  # no folder asked for: the edit would be refused
+    assert win.project.ask_relink() is False and asked == []  # no folder asked for: the edit would be refused
     assert errors[-1] == ("Cannot relink the media", "The project is open read-only: the disk is full")
 
 
@@ -123,3 +128,50 @@ def test_opening_starts_on_the_first_frame_whose_file_is_there(qtbot, tmp_path, 
     # `distilpose-studio --project P --frame 1` (frame 1 of the list is gone.avi #1)
     assert open_project_args(win, argparse.Namespace(project=str(project), path=None, frame=1))
     assert win.state.frame_id == win.state.frames[2].frame_id and errors == []
+
+
+def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks_nothing(
+    qtbot, tmp_path, fake_loader, monkeypatch
+):
+    """Walking a big folder and hashing its videos froze the window; now the window keeps painting, a dialog
+    says how far the search got, a second search is refused while one runs, and Cancel ends it with nothing
+    relinked. The search is the library's own; the test only holds it at its first folder."""
+    import threading
+
+    from distilpose.app.project import relink_search
+
+    project = _project_whose_video_is_gone(tmp_path)
+    for i in range(20):
+        (tmp_path / "archive" / f"day{i:02d}").mkdir(parents=True)
+    write_avi(tmp_path / "archive" / "day07" / "walk.avi", 4)  # there, but the search is cancelled first
+    real_search = relink_search.search
+    entered, release = threading.Event(), threading.Event()
+
+    def held(missing, folders, taken, progress):
+        def hook(seen, where):
+            entered.set()
+            release.wait(20)
+            progress(seen, where)
+
+        return real_search(missing, folders, taken, hook)
+
+    monkeypatch.setattr(relink_search, "search", held)
+    win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *_: str(tmp_path / "archive")),
+                     model_loader=fake_loader, error_sink=lambda *_: None)  # fmt: skip
+    qtbot.addWidget(win)
+    win.show()
+    assert win.project.open_project(project)
+    actions = win.project
+    assert actions.ask_relink()
+    assert entered.wait(10)
+    dialog = actions.relink_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5_000)  # the event loop runs while the search is held
+    assert "Searching" in dialog.labelText() and str(tmp_path / "archive") in dialog.labelText()
+    assert actions.ask_relink() is False  # one search at a time
+    with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
+        dialog.findChild(QPushButton).click()  # the dialog's Cancel button
+        release.set()
+    assert done.args == [0] and actions.relink_task is None and actions.relink_dialog is None
+    assert win.state.undo_stack.count() == 0 and win.missing_media_banner.isVisible()
+    assert win.state.project.media(1).path == "clips/walk.avi"
+    assert "cancelled: nothing relinked" in win.statusBar().currentMessage()

@@ -180,3 +180,33 @@ def test_a_search_stops_at_its_cap_and_says_so(tmp_path, monkeypatch):
     with ProjectStore.open(project) as store:
         result = search(missing_media(store), [tmp_path / "aaa", tmp_path / "moved"])
         assert result.stopped and result.found == {}
+
+
+def test_a_search_reports_each_folder_it_looked_through_and_stops_when_the_caller_raises(tmp_path):
+    """The app runs a search off the GUI thread with a Cancel button: the hook sees every folder walked, with a
+    count that only grows, and an exception from it ends the search with nothing returned."""
+    project, media, moved = _moved_project(tmp_path)
+    for name in ("a", "b", "c"):
+        (tmp_path / "noise" / name).mkdir(parents=True)
+    seen: list[tuple[int, Path]] = []
+    with ProjectStore.open(project) as store:
+        [gone] = missing_media(store)
+        result = search([gone], [tmp_path], progress=lambda n, folder: seen.append((n, folder)))
+        assert result.found == {media: moved}
+        counts = [n for n, _ in seen]
+        assert counts == sorted(counts) and counts[-1] >= 8
+        assert {tmp_path, moved.parent, tmp_path / "noise" / "b"} <= {folder for _, folder in seen}
+
+        class Stop(Exception):
+            pass
+
+        def stop_at_second(n: int, folder: Path) -> None:
+            seen.append((n, folder))
+            if len(seen) == 2:
+                raise Stop(folder)
+
+        seen.clear()
+        with pytest.raises(Stop):
+            search([gone], [tmp_path], progress=stop_at_second)
+        assert len(seen) == 2  # no folder walked after the hook raised
+        assert store.media(media).path == "clips/walk.avi"  # nothing relinked

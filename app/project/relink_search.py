@@ -1,0 +1,60 @@
+"""Searching a folder for a project's missing media off the GUI thread (ADR 0032).
+
+Walking a large folder (up to :data:`~distilpose.project.relink.MAX_SEARCHED` entries) and hashing each
+candidate video to check it is the same file takes seconds to minutes; on the GUI thread the window froze for
+that long with no way out. The search itself is the library's (:func:`distilpose.project.relink.search`, the
+CLI's too); here it runs as a :class:`~distilpose.app.tasks.BackgroundTask` that says where it is and stops
+on Cancel. It only reads the file system: the relink edit is made on the GUI thread from its result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from distilpose.app.tasks import BackgroundTask
+from distilpose.project.relink import MissingMedia, SearchResult, search
+
+#: Seconds between two "looked through N entries" lines (a folder a millisecond would flood the GUI).
+STATUS_INTERVAL_S = 0.1
+
+
+def relink_search_task(
+    missing: Sequence[MissingMedia], folder: str, taken: Sequence[Path], parent: QObject | None = None
+) -> BackgroundTask:
+    """A task whose ``succeeded`` carries the :class:`SearchResult` of looking for ``missing`` under
+    ``folder`` (files in ``taken`` are media of the project already); ``status`` says how far it got;
+    :meth:`~BackgroundTask.cancel` ends it with ``cancelled`` at the next folder."""
+
+    def work(task: BackgroundTask) -> SearchResult:
+        last = 0.0
+
+        def progress(seen: int, where: Path) -> None:
+            nonlocal last
+            task.check_cancelled()
+            now = time.monotonic()
+            if now - last >= STATUS_INTERVAL_S:
+                last = now
+                task.status.emit(f"Looked through {seen:,} files and folders…\n{where}")
+
+        return search(missing, [folder], taken, progress)
+
+    return BackgroundTask("relink-search", work, parent)
+
+
+def search_dialog(task: BackgroundTask, folder: str, count: int, parent: QWidget) -> QProgressDialog:
+    """A window-modal busy dialog for ``task`` (shown only when it takes over half a second): the folder,
+    how far the search got, and a Cancel that stops it."""
+    dialog = QProgressDialog(f"Searching {folder} for {count} missing media file(s)…", "Cancel", 0, 0, parent)
+    dialog.setWindowTitle("Relink Missing Media")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)  # no other project opened under the search
+    dialog.setMinimumDuration(500)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.canceled.connect(task.cancel)
+    task.status.connect(lambda text: dialog.setLabelText(f"Searching {folder}…\n{text}"))
+    return dialog
