@@ -39,7 +39,7 @@ def relink_search_task(
             now = time.monotonic()
             if now - last >= STATUS_INTERVAL_S:
                 last = now
-                task.status.emit(f"Looked through {seen:,} files and folders…\n{where}")
+                task.status.emit(f"Looked through {seen:,} files and folders, now in\n{where}")
 
         return search(missing, [folder], taken, progress)
 
@@ -49,12 +49,14 @@ def relink_search_task(
 def search_dialog(task: BackgroundTask, folder: str, count: int, parent: QWidget) -> QProgressDialog:
     """A window-modal busy dialog for ``task`` (shown only when it takes over half a second): the folder,
     how far the search got, and a Cancel that stops it."""
-    dialog = QProgressDialog(f"Searching {folder} for {count} missing media file(s)…", "Cancel", 0, 0, parent)
+    searching = f"Searching {folder} for {count} missing media file(s)…"
+    dialog = QProgressDialog(searching, "Cancel", 0, 0, parent)
     dialog.setWindowTitle("Relink Missing Media")
     dialog.setWindowModality(Qt.WindowModality.WindowModal)  # no other project opened under the search
     dialog.setMinimumDuration(500)
+    dialog.setValue(0)  # starts the half-second clock; without it Qt waits its default four seconds
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
     dialog.canceled.connect(task.cancel)
-    task.status.connect(lambda text: dialog.setLabelText(f"Searching {folder}…\n{text}"))
+    task.status.connect(lambda text: dialog.setLabelText(f"{searching}\n{text}"))
     return dialog

@@ -165,7 +165,7 @@ def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks
     assert actions.ask_relink()
     assert entered.wait(10)
     dialog = actions.relink_dialog
-    qtbot.waitUntil(dialog.isVisible, timeout=5_000)  # the event loop runs while the search is held
+    qtbot.waitUntil(dialog.isVisible, timeout=2_500)  # the event loop runs while the search is held
     assert "Searching" in dialog.labelText() and str(tmp_path / "archive") in dialog.labelText()
     assert actions.ask_relink() is False  # one search at a time
     with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
