@@ -71,8 +71,7 @@ PEAK_LR_MULT = 300.0
 PEAK_STEPS = 150
 #: The rise the peak head must give on its own frames: "clearly above" the prior. With the distil job's recipe
 #: (only the pick learns, the teacher not run, ADR 0028) the real trainer gives 0.5671 -> 0.6062 (+0.039) in
-#: PEAK_STEPS; without
-#: the head the same frames end at +0.0000 (ADR 0014), so the assertion fails there.
+#: PEAK_STEPS; without the head the same frames end at +0.0000 (ADR 0014), so the assertion fails there.
 FIT_MARGIN = 0.02
 
 
