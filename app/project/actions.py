@@ -326,11 +326,7 @@ class ProjectActions(QObject):
         task, self.relink_task = self.relink_task, None
         if task is None:  # already handled (the window closed while it searched)
             return
-        if self.relink_dialog is not None:
-            self.relink_dialog.canceled.disconnect()
-            self.relink_dialog.close()
-            self.relink_dialog.deleteLater()
-            self.relink_dialog = None
+        self.relink_dialog = _dispose_progress(self.relink_dialog)
         task.deleteLater()
         self.state.pending.end("relink search")
         self.relinkFinished.emit(self._relinked)
@@ -592,11 +588,7 @@ class ProjectActions(QObject):
         thread, self.prelabel_thread = self.prelabel_thread, None
         if thread is None:  # already handled (the window closed while the batch ran)
             return
-        if self.prelabel_dialog is not None:
-            self.prelabel_dialog.canceled.disconnect()
-            self.prelabel_dialog.close()
-            self.prelabel_dialog.deleteLater()
-            self.prelabel_dialog = None
+        self.prelabel_dialog = _dispose_progress(self.prelabel_dialog)
         outcomes = thread.outcomes
         edits = [edit for outcome in outcomes for edit in outcome.undo_edits()]
         model = thread.settings.model
@@ -745,6 +737,16 @@ class ProjectActions(QObject):
             self.relink_task.wait(60_000)
             self._on_relink_done()  # now: its queued call would find a closed window
         self.assist.shutdown()
+
+
+def _dispose_progress(dialog: QProgressDialog | None) -> None:
+    """Close a worker's progress dialog for good (its Cancel no longer reaches the finished worker); returns
+    None, for ``self.x_dialog = _dispose_progress(self.x_dialog)``."""
+    if dialog is not None:
+        dialog.canceled.disconnect()
+        dialog.close()
+        dialog.deleteLater()
+    return None
 
 
 def _still_missing_lines(still, ambiguous: dict, stopped: bool, cap: int, shown: int = 8) -> list[str]:
