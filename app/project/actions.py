@@ -274,7 +274,10 @@ class ProjectActions(QObject):
         from distilpose.project.relink import missing_media, present_media_paths
 
         store = self.state.project
-        if store is None or self.relink_task is not None:
+        if store is None:
+            return False
+        if self.relink_task is not None:
+            self._status("A search for the missing media is running")
             return False
         missing = missing_media(store)
         if not missing:
@@ -287,7 +290,7 @@ class ProjectActions(QObject):
         if not folder:
             return False
         task = relink_search_task(missing, folder, present_media_paths(store))
-        task.succeeded.connect(lambda result: self._relink_found(store, missing, folder, result))
+        task.succeeded.connect(lambda result: self._relink_found(task, store, missing, folder, result))
         task.failed.connect(lambda message: self.window.report_error(f"Cannot search {folder}", message))
         task.cancelled.connect(lambda _m: self._status(f"Search of {folder} cancelled: nothing relinked"))
         task.finished.connect(self._on_relink_done)
@@ -297,12 +300,16 @@ class ProjectActions(QObject):
         task.start()
         return True
 
-    def _relink_found(self, store, missing: list, folder: str, result) -> None:
-        """The search ended: relink what it found as one step (the project may have closed meanwhile) and say
-        what is still missing."""
+    def _relink_found(self, task: BackgroundTask, store, missing: list, folder: str, result) -> None:
+        """The search ended: relink what it found as one step and say what is still missing; nothing when
+        Cancel came after the walk ended or the project closed meanwhile."""
         from distilpose.project.relink import MAX_SEARCHED, found_edits
 
+        if task.is_cancelled():
+            self._status(f"Search of {folder} cancelled: nothing relinked")
+            return
         if store is not self.state.project:
+            self._status(f"The project closed while {folder} was searched: nothing relinked")
             return
         edits = found_edits(store, result.found)
         if edits and not self.state.push(commands.StoreCommand(f"{RELINK_TEXT} {len(edits)} media", edits)):
@@ -732,18 +739,31 @@ class ProjectActions(QObject):
             self._on_prelabel_done()  # now, while the project is open: its queued call will find nothing
         if self.job is not None:
             self.job.wait(120_000)
-        if self.relink_task is not None:
-            self.relink_task.cancel()
-            self.relink_task.wait(60_000)
-            self._on_relink_done()  # now: its queued call would find a closed window
+        if (task := self.relink_task) is not None:
+            task.cancel()  # stops at its next folder
+            if not task.wait(10_000):  # stuck on a hung mount: let it end on its own, never delete it running
+                task.setParent(None)
+                _STILL_RUNNING.add(task)
+                task.finished.connect(lambda: _STILL_RUNNING.discard(task))
+                self.relink_task = task = None
+                self.relink_dialog = _dispose_progress(self.relink_dialog)
+                self.state.pending.end("relink search")
+            else:
+                self._on_relink_done()  # now: its queued call would find a closed window
         self.assist.shutdown()
 
 
+#: Background searches that outlived their window (a hung mount): kept referenced until they end.
+_STILL_RUNNING: set[BackgroundTask] = set()
+
+
 def _dispose_progress(dialog: QProgressDialog | None) -> None:
-    """Close a worker's progress dialog for good (its Cancel no longer reaches the finished worker); returns
-    None, for ``self.x_dialog = _dispose_progress(self.x_dialog)``."""
+    """Close a worker's progress dialog for good (its Cancel no longer reaches the finished worker; ``reset``
+    stops its show timer, which the disconnected ``cancel`` slot no longer does); returns None, for
+    ``self.x_dialog = _dispose_progress(self.x_dialog)``."""
     if dialog is not None:
         dialog.canceled.disconnect()
+        dialog.reset()
         dialog.close()
         dialog.deleteLater()
     return None

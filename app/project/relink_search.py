@@ -21,6 +21,8 @@ from distilpose.project.relink import MissingMedia, SearchResult, search
 
 #: Seconds between two "looked through N entries" lines (a folder a millisecond would flood the GUI).
 STATUS_INTERVAL_S = 0.1
+#: Widest line of the dialog's label; a longer path is elided in the middle.
+LABEL_WIDTH_PX = 520
 
 
 def relink_search_task(
@@ -50,7 +52,15 @@ def search_dialog(task: BackgroundTask, folder: str, count: int, parent: QWidget
     """A window-modal busy dialog for ``task`` (shown only when it takes over half a second): the folder,
     how far the search got, and a Cancel that stops it."""
     searching = f"Searching {folder} for {count} missing media file(s)…"
-    dialog = QProgressDialog(searching, "Cancel", 0, 0, parent)
+    dialog = QProgressDialog("", "Cancel", 0, 0, parent)
+    metrics = dialog.fontMetrics()
+
+    def show(text: str) -> None:
+        # a deep path would widen the dialog past the screen (a progress dialog grows to its label, never back)
+        lines = (metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, LABEL_WIDTH_PX) for line in text.split("\n"))
+        dialog.setLabelText("\n".join(lines))
+
+    show(searching)
     dialog.setWindowTitle("Relink Missing Media")
     dialog.setWindowModality(Qt.WindowModality.WindowModal)  # no other project opened under the search
     dialog.setMinimumDuration(500)
@@ -58,5 +68,5 @@ def search_dialog(task: BackgroundTask, folder: str, count: int, parent: QWidget
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
     dialog.canceled.connect(task.cancel)
-    task.status.connect(lambda text: dialog.setLabelText(f"{searching}\n{text}"))
+    task.status.connect(lambda text: show(f"{searching}\n{text}"))
     return dialog

@@ -129,6 +129,8 @@ def search(
     candidates: dict[int, list[Path]] = {m.record.id: [] for m in missing}
     used = {Path(os.path.abspath(p)) for p in taken}
     result = SearchResult()
+    if not missing:
+        return result  # nothing to look for: no walk
     seen = 0
     for folder in folders:
         for root, dirs, names in os.walk(folder):
@@ -136,7 +138,7 @@ def search(
             for entry in (*names, *dirs):
                 for m in by_name.get(entry, ()):
                     path = Path(os.path.abspath(Path(root) / entry))
-                    if path not in used and replacement_problem(m.record, path, m.images_needed) is None:
+                    if path not in used and _is_it(m, path):
                         candidates[m.record.id].append(path)
             if progress is not None:
                 progress(seen, Path(root))
@@ -157,6 +159,15 @@ def search(
         result.found[m.record.id] = best[0]
         used.add(best[0])
     return result
+
+
+def _is_it(m: MissingMedia, path: Path) -> bool:
+    """Whether ``path`` is the missing file; one that cannot be read (no permission, a dropped network
+    share) is not it, and does not end the search for the others."""
+    try:
+        return replacement_problem(m.record, path, m.images_needed) is None
+    except OSError:
+        return False
 
 
 def relink_edit(store, media_id: int, path: str | os.PathLike) -> Edit:

@@ -130,44 +130,62 @@ def test_opening_starts_on_the_first_frame_whose_file_is_there(qtbot, tmp_path, 
     assert win.state.frame_id == win.state.frames[2].frame_id and errors == []
 
 
-def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks_nothing(
-    qtbot, tmp_path, fake_loader, monkeypatch
-):
-    """Walking a big folder and hashing its videos froze the window; now the window keeps painting, a dialog
-    says how far the search got, a second search is refused while one runs, and Cancel ends it with nothing
-    relinked. The search is the library's own; the test only holds it at its first folder."""
+def _held_search(monkeypatch, tmp_path):
+    """Hold the library's search after its first folder (reported first), until ``release`` is set; the
+    archive it searches holds the missing video. Returns (entered, release)."""
     import threading
 
     from distilpose.app.project import relink_search
 
-    project = _project_whose_video_is_gone(tmp_path)
-    for i in range(20):
+    for i in range(8):
         (tmp_path / "archive" / f"day{i:02d}").mkdir(parents=True)
-    write_avi(tmp_path / "archive" / "day07" / "walk.avi", 4)  # there, but the search is cancelled first
+    write_avi(tmp_path / "archive" / "day07" / "walk.avi", 4)  # there: only a cancel or a close keeps it unlinked
     real_search = relink_search.search
     entered, release = threading.Event(), threading.Event()
 
     def held(missing, folders, taken, progress):
         def hook(seen, where):
+            progress(seen, where)  # says where it is, and stops here once cancelled
             entered.set()
-            release.wait(20)
-            progress(seen, where)
+            release.wait(5)
 
         return real_search(missing, folders, taken, hook)
 
     monkeypatch.setattr(relink_search, "search", held)
+    return entered, release
+
+
+def _window(qtbot, tmp_path, fake_loader, project):
     win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *_: str(tmp_path / "archive")),
                      model_loader=fake_loader, error_sink=lambda *_: None)  # fmt: skip
     qtbot.addWidget(win)
     win.show()
     assert win.project.open_project(project)
+    return win
+
+
+def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks_nothing(
+    qtbot, tmp_path, fake_loader, monkeypatch
+):
+    """Walking a big folder froze the window; now the window keeps painting, a dialog says how far the search
+    got, a second search is refused while one runs, and Cancel ends it with nothing relinked. The search is
+    the library's own; the test only holds it after its first folder."""
+    project = _project_whose_video_is_gone(tmp_path)
+    entered, release = _held_search(monkeypatch, tmp_path)
+    win = _window(qtbot, tmp_path, fake_loader, project)
     actions = win.project
     assert actions.ask_relink()
     assert entered.wait(10)
     dialog = actions.relink_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=2_500)  # the event loop runs while the search is held
-    assert "Searching" in dialog.labelText() and str(tmp_path / "archive") in dialog.labelText()
+    qtbot.waitUntil(lambda: "Looked through 8 files and folders, now in" in dialog.labelText(), timeout=2_500)
+    lines = dialog.labelText().split("\n")
+    assert lines[0].startswith("Searching /") and lines[0].endswith("/archive for 1 missing media file(s)…")
+    from distilpose.app.project.relink_search import LABEL_WIDTH_PX
+
+    assert all(dialog.fontMetrics().horizontalAdvance(line) <= LABEL_WIDTH_PX for line in lines)  # long: elided
     assert actions.ask_relink() is False  # one search at a time
+    assert win.statusBar().currentMessage() == "A search for the missing media is running"
     with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
         dialog.findChild(QPushButton).click()  # the dialog's Cancel button
         release.set()
@@ -175,3 +193,48 @@ def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks
     assert win.state.undo_stack.count() == 0 and win.missing_media_banner.isVisible()
     assert win.state.project.media(1).path == "clips/walk.avi"
     assert "cancelled: nothing relinked" in win.statusBar().currentMessage()
+    assert win.state.pending.is_idle()
+
+
+def test_a_project_closed_during_the_search_is_not_relinked_and_closing_the_window_stops_a_search(
+    qtbot, tmp_path, fake_loader, monkeypatch
+):
+    project = _project_whose_video_is_gone(tmp_path)
+    entered, release = _held_search(monkeypatch, tmp_path)
+    win = _window(qtbot, tmp_path, fake_loader, project)
+    actions = win.project
+    assert actions.ask_relink() and entered.wait(10)
+    actions.close_project()
+    with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
+        release.set()  # the walk goes on and finds the video: the result meets a closed project
+    assert done.args == [0] and "closed while" in win.statusBar().currentMessage()
+    with ProjectStore.open(project) as store:
+        assert store.media(1).path == "clips/walk.avi"
+    # Again, and the window closes mid-search: the search is cancelled and waited for, nothing is written.
+    entered.clear()
+    release.clear()
+    assert actions.open_project(project) and actions.ask_relink() and entered.wait(10)
+    release.set()
+    win.close()
+    assert actions.relink_task is None and win.state.pending.is_idle()
+    with ProjectStore.open(project) as store:
+        assert store.media(1).path == "clips/walk.avi"
+
+
+def test_cancel_after_the_walk_ended_but_before_its_result_arrived_relinks_nothing(
+    qtbot, tmp_path, fake_loader, monkeypatch
+):
+    """The user's Cancel can land between the worker's end and the GUI thread reading its result: the result
+    is queued then, and must not be applied."""
+    project = _project_whose_video_is_gone(tmp_path)
+    entered, release = _held_search(monkeypatch, tmp_path)
+    win = _window(qtbot, tmp_path, fake_loader, project)
+    actions = win.project
+    assert actions.ask_relink() and entered.wait(10)
+    task = actions.relink_task
+    release.set()
+    assert task.wait(20_000)  # the walk found the video; its result waits in the GUI thread's queue
+    with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
+        actions.relink_dialog.findChild(QPushButton).click()  # before the queue is read
+    assert done.args == [0] and win.state.undo_stack.count() == 0
+    assert win.state.project.media(1).path == "clips/walk.avi"

@@ -210,3 +210,27 @@ def test_a_search_reports_each_folder_it_looked_through_and_stops_when_the_calle
             search([gone], [tmp_path], progress=stop_at_second)
         assert len(seen) == 2  # no folder walked after the hook raised
         assert store.media(media).path == "clips/walk.avi"  # nothing relinked
+
+
+def test_a_candidate_that_cannot_be_read_is_not_it_and_the_search_goes_on(tmp_path, monkeypatch):
+    """One unreadable same-named file (no permission, a dropped share) ended the whole search with an OSError;
+    now it is skipped and the readable one is found."""
+    from distilpose.project import files
+
+    project, media, moved = _moved_project(tmp_path)
+    unreadable = tmp_path / "aaa" / "walk.avi"
+    unreadable.parent.mkdir()
+    shutil.copy(moved, unreadable)
+    real = files.file_digest
+
+    def digest(path, *args, **kwargs):
+        if Path(path) == unreadable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "file_digest", digest)
+    with ProjectStore.open(project) as store:
+        [gone] = missing_media(store)
+        found = search([gone], [tmp_path], progress=None).found
+    assert found == {media: moved}
+    assert search([], [tmp_path], progress=lambda *_: pytest.fail("walked with nothing to find")).found == {}
