@@ -744,8 +744,8 @@ class ProjectActions(QObject):
             if not task.wait(10_000):  # stuck on a hung mount: let it end on its own, never delete it running
                 task.setParent(None)
                 _STILL_RUNNING.add(task)
-                task.finished.connect(lambda: _STILL_RUNNING.discard(task))
-                self.relink_task = task = None
+                task.finished.connect(lambda t=task: _STILL_RUNNING.discard(t))
+                self.relink_task = None
                 self.relink_dialog = _dispose_progress(self.relink_dialog)
                 self.state.pending.end("relink search")
             else:

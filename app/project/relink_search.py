@@ -1,8 +1,8 @@
 """Searching a folder for a project's missing media off the GUI thread (ADR 0032).
 
-Walking a large folder (up to :data:`~distilpose.project.relink.MAX_SEARCHED` entries) and hashing each
-candidate video to check it is the same file takes seconds to minutes; on the GUI thread the window froze for
-that long with no way out. The search itself is the library's (:func:`distilpose.project.relink.search`, the
+Walking a large folder (up to :data:`~distilpose.project.relink.MAX_SEARCHED` entries), or any folder on a
+slow network share, takes seconds to minutes; on the GUI thread the window froze for that long with no way
+out. The search itself is the library's (:func:`distilpose.project.relink.search`, the
 CLI's too); here it runs as a :class:`~distilpose.app.tasks.BackgroundTask` that says where it is and stops
 on Cancel. It only reads the file system: the relink edit is made on the GUI thread from its result.
 """
