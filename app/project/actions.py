@@ -741,7 +741,7 @@ class ProjectActions(QObject):
             self.job.wait(120_000)
         if (task := self.relink_task) is not None:
             task.cancel()  # stops at its next folder
-            if not task.wait(10_000):  # stuck on a hung mount: let it end on its own, never delete it running
+            if not task.wait(SEARCH_SHUTDOWN_WAIT_MS):  # a hung mount: let it end on its own, never delete it running
                 task.setParent(None)
                 _STILL_RUNNING.add(task)
                 task.finished.connect(lambda t=task: _STILL_RUNNING.discard(t))
@@ -753,6 +753,8 @@ class ProjectActions(QObject):
         self.assist.shutdown()
 
 
+#: How long closing the window waits for a cancelled relink search to stop at its next folder.
+SEARCH_SHUTDOWN_WAIT_MS = 10_000
 #: Background searches that outlived their window (a hung mount): kept referenced until they end.
 _STILL_RUNNING: set[BackgroundTask] = set()
 

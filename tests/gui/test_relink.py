@@ -238,3 +238,24 @@ def test_cancel_after_the_walk_ended_but_before_its_result_arrived_relinks_nothi
         actions.relink_dialog.findChild(QPushButton).click()  # before the queue is read
     assert done.args == [0] and win.state.undo_stack.count() == 0
     assert win.state.project.media(1).path == "clips/walk.avi"
+
+
+def test_a_search_stuck_past_the_window_is_left_to_end_on_its_own(qtbot, tmp_path, fake_loader, monkeypatch):
+    """A walk stuck on a hung mount outlives the window's wait: the window closes anyway, the running thread is
+    kept (deleting a running QThread aborts the process) and let go once it ends; nothing is relinked."""
+    from distilpose.app.project import actions as actions_module
+
+    monkeypatch.setattr(actions_module, "SEARCH_SHUTDOWN_WAIT_MS", 100)
+    project = _project_whose_video_is_gone(tmp_path)
+    entered, release = _held_search(monkeypatch, tmp_path)
+    win = _window(qtbot, tmp_path, fake_loader, project)
+    actions = win.project
+    assert actions.ask_relink() and entered.wait(10)
+    task = actions.relink_task
+    win.close()  # the search is held: the 100 ms wait runs out
+    assert actions.relink_task is None and win.state.pending.is_idle()
+    assert task.isRunning() and task in actions_module._STILL_RUNNING
+    release.set()
+    qtbot.waitUntil(lambda: task not in actions_module._STILL_RUNNING, timeout=20_000)
+    with ProjectStore.open(project) as store:
+        assert store.media(1).path == "clips/walk.avi"
