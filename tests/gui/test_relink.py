@@ -155,13 +155,19 @@ def _held_search(monkeypatch, tmp_path):
     return entered, release
 
 
-def _window(qtbot, tmp_path, fake_loader, project):
+def _searching(qtbot, tmp_path, fake_loader, monkeypatch):
+    """A window on a project whose video is gone, its relink search started and held after its first folder.
+    Returns (project path, window, entered, release) (see :func:`_held_search`)."""
+    project = _project_whose_video_is_gone(tmp_path)
+    entered, release = _held_search(monkeypatch, tmp_path)
     win = MainWindow(AppState(), dialogs=Dialogs(folder=lambda *_: str(tmp_path / "archive")),
                      model_loader=fake_loader, error_sink=lambda *_: None)  # fmt: skip
     qtbot.addWidget(win)
     win.show()
     assert win.project.open_project(project)
-    return win
+    assert win.project.ask_relink()
+    assert entered.wait(10)
+    return project, win, entered, release
 
 
 def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks_nothing(
@@ -170,12 +176,8 @@ def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks
     """Walking a big folder froze the window; now the window keeps painting, a dialog says how far the search
     got, a second search is refused while one runs, and Cancel ends it with nothing relinked. The search is
     the library's own; the test only holds it after its first folder."""
-    project = _project_whose_video_is_gone(tmp_path)
-    entered, release = _held_search(monkeypatch, tmp_path)
-    win = _window(qtbot, tmp_path, fake_loader, project)
+    _project, win, _entered, release = _searching(qtbot, tmp_path, fake_loader, monkeypatch)
     actions = win.project
-    assert actions.ask_relink()
-    assert entered.wait(10)
     dialog = actions.relink_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=2_500)  # the event loop runs while the search is held
     qtbot.waitUntil(lambda: "Looked through 8 files and folders, now in" in dialog.labelText(), timeout=2_500)
@@ -199,11 +201,8 @@ def test_the_search_runs_off_the_gui_thread_shows_where_it_is_and_cancel_relinks
 def test_a_project_closed_during_the_search_is_not_relinked_and_closing_the_window_stops_a_search(
     qtbot, tmp_path, fake_loader, monkeypatch
 ):
-    project = _project_whose_video_is_gone(tmp_path)
-    entered, release = _held_search(monkeypatch, tmp_path)
-    win = _window(qtbot, tmp_path, fake_loader, project)
+    project, win, entered, release = _searching(qtbot, tmp_path, fake_loader, monkeypatch)
     actions = win.project
-    assert actions.ask_relink() and entered.wait(10)
     actions.close_project()
     with qtbot.waitSignal(actions.relinkFinished, timeout=20_000) as done:
         release.set()  # the walk goes on and finds the video: the result meets a closed project
@@ -226,11 +225,8 @@ def test_cancel_after_the_walk_ended_but_before_its_result_arrived_relinks_nothi
 ):
     """The user's Cancel can land between the worker's end and the GUI thread reading its result: the result
     is queued then, and must not be applied."""
-    project = _project_whose_video_is_gone(tmp_path)
-    entered, release = _held_search(monkeypatch, tmp_path)
-    win = _window(qtbot, tmp_path, fake_loader, project)
+    _project, win, _entered, release = _searching(qtbot, tmp_path, fake_loader, monkeypatch)
     actions = win.project
-    assert actions.ask_relink() and entered.wait(10)
     task = actions.relink_task
     release.set()
     assert task.wait(20_000)  # the walk found the video; its result waits in the GUI thread's queue
@@ -246,11 +242,8 @@ def test_a_search_stuck_past_the_window_is_left_to_end_on_its_own(qtbot, tmp_pat
     from distilpose.app.project import actions as actions_module
 
     monkeypatch.setattr(actions_module, "SEARCH_SHUTDOWN_WAIT_MS", 100)
-    project = _project_whose_video_is_gone(tmp_path)
-    entered, release = _held_search(monkeypatch, tmp_path)
-    win = _window(qtbot, tmp_path, fake_loader, project)
+    project, win, _entered, release = _searching(qtbot, tmp_path, fake_loader, monkeypatch)
     actions = win.project
-    assert actions.ask_relink() and entered.wait(10)
     task = actions.relink_task
     win.close()  # the search is held: the 100 ms wait runs out
     assert actions.relink_task is None and win.state.pending.is_idle()
